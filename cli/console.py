@@ -1,0 +1,100 @@
+"""Output helpers shared by the commands: colour policy, errors, diagnostics with carets."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from grid.diagnostics import Diagnostic, Diagnostics, Severity, path_text
+from grid.spec.loader import SourceMap
+
+_state = {"no_color": False}
+
+
+class CommandFailed(Exception):
+    """Raised by commands for user-facing failures; `main.run` prints it and exits with `code`."""
+
+    def __init__(self, message: str, *, hint: str = "", code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.code = code
+
+
+def non_interactive() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or not sys.stdin.isatty()
+
+
+def configure(*, no_color: bool) -> None:
+    _state["no_color"] = no_color
+
+
+def _colour_off() -> bool:
+    return _state["no_color"] or bool(os.environ.get("NO_COLOR")) or non_interactive() or not sys.stdout.isatty()
+
+
+def out() -> Console:
+    return Console(no_color=_colour_off(), highlight=False, soft_wrap=True)
+
+
+def errout() -> Console:
+    return Console(stderr=True, no_color=_colour_off(), highlight=False, soft_wrap=True)
+
+
+def err(message: str) -> None:
+    errout().print(message, markup=False)
+
+
+def fail(exc: CommandFailed) -> None:
+    err(f"error: {exc.message}")
+    if exc.hint:
+        err(f"  hint: {exc.hint}")
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False, default=str) + "\n")
+
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def render_diagnostic(diag: Diagnostic, source: SourceMap | None) -> str:
+    lines = []
+    where = f"{diag.source.file}:{diag.source.line}:{diag.source.col}: " if diag.source else ""
+    lines.append(f"{where}{diag.severity.value}: {diag.summary}")
+    if diag.source and source is not None:
+        text = source.line_text(diag.source.line)
+        if text:
+            lines.append(f"  {diag.source.line:>4} | {text}")
+            lines.append("       | " + " " * (diag.source.col - 1) + "^")
+    if diag.detail:
+        lines.append(f"  {diag.detail}")
+    if diag.path:
+        lines.append(f"  at: {path_text(diag.path)}")
+    if diag.hint:
+        lines.append(f"  fix: {diag.hint}")
+    return "\n".join(lines)
+
+
+def print_diagnostics(diagnostics: Diagnostics, source: SourceMap | None) -> None:
+    console = errout()
+    for diag in diagnostics:
+        console.print(render_diagnostic(diag, source), style=_STYLE[diag.severity], markup=False)
+    errors, warnings = len(diagnostics.errors), len(diagnostics.warnings)
+    if errors or warnings:
+        console.print(f"{errors} error(s), {warnings} warning(s)", markup=False)
+
+
+def diagnostics_json(diagnostics: Diagnostics) -> list[dict[str, Any]]:
+    return [
+        {
+            "severity": d.severity.value, "summary": d.summary, "detail": d.detail, "hint": d.hint,
+            "code": d.code, "path": path_text(d.path),
+            "source": {"file": d.source.file, "line": d.source.line, "col": d.source.col} if d.source else None,
+        }
+        for d in diagnostics
+    ]

@@ -1,0 +1,68 @@
+"""The Typer application and its single exit point."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+from grid import __version__
+from grid.cli import console
+
+COMMAND_MODULES = (
+    "validate", "schema", "plan", "render", "apply", "up", "destroy", "drift", "check",
+    "ssh", "doctor", "graph", "state",
+)
+
+app = typer.Typer(
+    name="grid",
+    help="Plan, build and keep AI compute clusters true to a declarative spec.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=True,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"grid {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    no_color: bool = typer.Option(False, "--no-color", help="Plain output without colours."),
+) -> None:
+    console.configure(no_color=no_color)
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(f"grid.cli.commands.{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"grid.cli.commands.{_name}":
+            raise
+        continue
+    _module.register(app)
+
+
+def run() -> None:
+    """Console-script entry: every failure leaves through here with a message and exit code."""
+    try:
+        app()
+    except console.CommandFailed as exc:
+        console.fail(exc)
+        sys.exit(exc.code)
+    except KeyboardInterrupt:
+        console.err("interrupted; state was saved after each completed step — run the command again to finish")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into a message
+        if os.environ.get("GRID_DEBUG"):
+            raise
+        console.err(f"internal error: {type(exc).__name__}: {exc}")
+        console.err("this is a bug in grid; rerun with GRID_DEBUG=1 for a traceback and report it")
+        sys.exit(1)

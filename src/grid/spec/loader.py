@@ -1,0 +1,160 @@
+"""YAML → plain data plus a map from config path to source position.
+
+Only the loader knows about YAML; everything after it sees plain dicts/lists and
+`SourceMap`, so any diagnostic path can be turned into file:line:col.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+from grid.diagnostics import Diagnostic, Path, SourceRange, error
+
+MAX_BYTES = 4 * 1024 * 1024
+# Bounds the work an alias bomb ("billion laughs") can cause: nodes constructed after alias expansion.
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Positions of values and keys by config path (1-based line/col)."""
+
+    file: str
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    lines: tuple[str, ...] = ()
+
+    def locate(self, path: Path, *, key: bool = False) -> SourceRange:
+        """Nearest position for `path`, walking up to a parent that has one."""
+        probe = path
+        while True:
+            table = self.keys if key and probe in self.keys else self.values
+            if probe in table:
+                line, col = table[probe]
+                return SourceRange(self.file, line, col)
+            if not probe:
+                return SourceRange(self.file, 1, 1)
+            probe = probe[:-1]
+
+    def line_text(self, line: int) -> str:
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    data: object | None
+    source: SourceMap
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _Builder:
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        self.count = 0
+        self.problems: list[Diagnostic] = []
+
+    def build(self, node: yaml.Node, path: Path, depth: int) -> object:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooBig(f"more than {MAX_NODES} values after expanding anchors and aliases")
+        if depth > MAX_DEPTH:
+            raise _TooBig(f"nesting deeper than {MAX_DEPTH} levels")
+        self.source.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, object] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self._problem(key_node, path, "a mapping key must be a plain string")
+                    continue
+                key = key_node.value
+                child = (*path, key)
+                if key in out:
+                    self._problem(
+                        key_node, child, f"duplicate key '{key}'",
+                        hint="each key may appear once in a mapping; remove or merge the repeated one",
+                    )
+                    continue
+                self.source.keys[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                out[key] = self.build(value_node, child, depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        return _scalar(node)
+
+    def _problem(self, node: yaml.Node, path: Path, summary: str, hint: str = "") -> None:
+        where = SourceRange(self.source.file, node.start_mark.line + 1, node.start_mark.column + 1)
+        self.problems.append(error(summary, path, hint=hint, code="yaml").at(where))
+
+
+def _scalar(node: yaml.ScalarNode) -> object:
+    # Resolve plain scalars with YAML 1.1 safe rules (ints, floats, bools, null), keep quoted ones as text.
+    if node.style in ("'", '"', "|", ">"):
+        return node.value
+    tag = node.tag
+    constructor = yaml.SafeLoader.yaml_constructors.get(tag)
+    if constructor is None or tag == "tag:yaml.org,2002:timestamp":
+        return node.value
+    return constructor(yaml.SafeLoader(""), node)
+
+
+def load_text(text: str | bytes, file: str = "<spec>") -> Loaded:
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            return _fail(file, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB", "a cluster spec is small")
+        if b"\x00" in text:
+            return _fail(file, "the file is binary, not YAML text", "pass the cluster spec (a .yaml file)")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _fail(file, f"the file is not UTF-8 text (byte {exc.start})", "save the spec as UTF-8")
+    lines = tuple(text.splitlines())
+    source = SourceMap(file=file, lines=lines)
+    if not text.strip():
+        return Loaded(None, source, (error("the spec is empty", hint="start from examples/local-lab/cluster.yaml",
+                                           code="yaml").at(SourceRange(file, 1, 1)),))
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = SourceRange(file, mark.line + 1, mark.column + 1) if mark else SourceRange(file, 1, 1)
+        summary = f"YAML syntax: {exc.problem or exc.context}"
+        return Loaded(None, source, (error(summary, hint="fix the YAML syntax at this position",
+                                           code="yaml").at(where),))
+    except yaml.YAMLError as exc:
+        return _fail(file, f"YAML syntax: {exc}", "fix the YAML syntax")
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        return Loaded(None, source, (error("the spec is empty", code="yaml").at(SourceRange(file, 1, 1)),))
+    if len(nodes) > 1:
+        where = SourceRange(file, nodes[1].start_mark.line + 1, 1)
+        return Loaded(None, source, (error("the file holds more than one YAML document", code="yaml",
+                                           hint="keep one Cluster per file").at(where),))
+    builder = _Builder(source)
+    try:
+        data = builder.build(nodes[0], (), 0)
+    except _TooBig as exc:
+        return _fail(file, f"the spec is too large: {exc}", "remove deep nesting or anchor/alias expansion")
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
+        return _fail(file, f"YAML value: {exc}", "fix the value")
+    return Loaded(data, source, tuple(builder.problems))
+
+
+def load_file(path: str) -> Loaded:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        return _fail(path, f"cannot read the spec: {exc.strerror}", "check the path")
+    return load_text(raw, path)
+
+
+def _fail(file: str, summary: str, hint: str) -> Loaded:
+    return Loaded(None, SourceMap(file=file), (error(summary, hint=hint, code="yaml").at(SourceRange(file, 1, 1)),))

@@ -1,0 +1,209 @@
+"""The cluster spec (`apiVersion: grid/v1`, `kind: Cluster`) as frozen pydantic models.
+
+Names that later reach a shell, a template, a file path or a resource name are
+restricted here by pattern, so no later stage has to escape them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+API_VERSION = "grid/v1"
+
+# DNS label (RFC 1123) of at most 20 characters, so `region-pool-0007` hostnames stay under 63.
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")]
+LabelValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{0,63}$")]
+LabelKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9_./]{0,61}[a-z0-9])?$")]
+MountPath = Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._-]+)+$", max_length=200)]
+SysctlKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_-]+)+$", max_length=120)]
+SysctlText = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 ._:/-]{1,200}$")]
+UserName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
+RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,40}$")]
+ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+MachineType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+PublicKey = Annotated[str, StringConstraints(pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256) [A-Za-z0-9+/=]+( [^\n]{0,100})?$")]
+
+
+def _cidr(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"not an IPv4 network in CIDR form (like 198.18.0.0/24): {exc}") from None
+    return str(net)
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+
+class Metadata(Model):
+    name: Name
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+
+
+class SshDefaults(Model):
+    user: UserName = "root"
+    port: int = Field(22, ge=1, le=65535)
+
+
+class Defaults(Model):
+    image: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._:/-]{0,127}$")] = "debian-12"
+    ssh: SshDefaults = SshDefaults()
+
+
+class Site(Model):
+    power_mw: float = Field(gt=0, le=10_000, description="Facility power available to the hub, MW")
+    pue: float = Field(1.3, ge=1.0, le=3.0, description="Power usage effectiveness")
+    cooling: Literal["liquid", "air"] = "air"
+    rack_kw_max: float = Field(40, gt=0, le=500, description="Per-rack power limit, kW")
+    renewable_fraction: float = Field(0.0, ge=0, le=1)
+    grid_carbon_g_per_kwh: float = Field(0.0, ge=0, le=2000, description="Carbon intensity of grid power")
+    province: Annotated[str, StringConstraints(max_length=64, pattern=r"^[^\x00-\x1f]*$")] = ""
+
+
+class Topology(Model):
+    kind: Literal["fat-tree", "leaf-spine", "rail-optimized", "single-switch"] = "fat-tree"
+    switch_radix: int = Field(64, ge=4, le=1024)
+    oversubscription: float = Field(1.0, ge=1.0, le=16.0)
+    tiers: int = Field(2, ge=1, le=3)
+
+
+class Fabric(Model):
+    name: Name
+    kind: Literal["roce", "infiniband", "ethernet"] = "ethernet"
+    speed_gbps: float = Field(25, gt=0, le=3200)
+    mtu: int = Field(1500, ge=576, le=9216)
+    cidr: Cidr
+    ports_per_node: int = Field(1, ge=1, le=64)
+    topology: Topology | None = None
+
+
+class Storage(Model):
+    name: Name
+    kind: Literal["parallel-fs", "nfs", "block", "object"] = "parallel-fs"
+    capacity_tib: float = Field(gt=0, le=10_000_000)
+    mount: MountPath
+    protect: bool = False
+
+
+class Accelerator(Model):
+    model: ModelName
+    per_node: int = Field(ge=0, le=64)
+
+
+class NodeResources(Model):
+    """Limits honoured by the local target (podman); clouds size by instance type."""
+
+    cpus: float | None = Field(None, gt=0, le=512)
+    memory_gb: float | None = Field(None, gt=0, le=16384)
+
+
+class Pool(Model):
+    name: Name
+    count: int = Field(ge=0, le=1_000_000)
+    accelerator: Accelerator | None = None
+    nodes_per_rack: int = Field(4, ge=1, le=256)
+    fabrics: list[Name] = Field(default_factory=list)
+    storage: list[Name] = Field(default_factory=list)
+    roles: list[RoleName] = Field(default_factory=lambda: ["compute"])
+    resources: NodeResources = NodeResources()
+    instance_types: dict[Literal["aws", "openstack"], MachineType] = Field(
+        default_factory=dict, description="Machine type per cloud target; never guessed")
+    host_overhead_w: float | None = Field(None, ge=0, le=20_000, description="Overrides the catalog host figure")
+
+
+class Region(Model):
+    name: Name
+    site: Site
+    fabrics: list[Fabric] = Field(default_factory=list)
+    storage: list[Storage] = Field(default_factory=list)
+    pools: list[Pool] = Field(default_factory=list)
+
+
+class Link(Model):
+    between: tuple[Name, Name]
+    bandwidth_gbps: float = Field(gt=0, le=1_000_000)
+    latency_ms: float = Field(0, ge=0, le=1000)
+
+
+class User(Model):
+    name: UserName
+    sudo: bool = False
+    authorized_keys: list[PublicKey] = Field(default_factory=list)
+
+
+class Configuration(Model):
+    roles: list[RoleName] = Field(default_factory=lambda: ["base"])
+    sysctl: dict[SysctlKey, int | SysctlText] = Field(default_factory=dict)
+    admin_user: UserName = "gridadmin"
+    users: list[User] = Field(default_factory=list)
+
+
+class Energy(Model):
+    utilization: float = Field(0.7, gt=0, le=1, description="Average utilisation for annual energy figures")
+
+
+class AwsSettings(Model):
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = "us-east-1"
+    availability_zone: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,32}$")] | None = None
+    ami: Annotated[str, StringConstraints(pattern=r"^ami-[0-9a-f]{8,17}$")] | None = None
+
+
+class OpenStackSettings(Model):
+    image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "debian-12"
+    external_network: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = None
+    availability_zone: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = None
+
+
+class ExistingHost(Model):
+    name: Name
+    address: Annotated[str, AfterValidator(lambda v: str(ipaddress.IPv4Address(v)))]
+    pool: Name
+    region: Name
+    port: int = Field(22, ge=1, le=65535)
+
+
+class ExistingSettings(Model):
+    hosts: list[ExistingHost] = Field(default_factory=list)
+    inventory: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,200}$")] | None = None
+
+
+class LocalSettings(Model):
+    image: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._:/-]{0,127}$")] | None = None
+
+
+class TargetSettings(Model):
+    local: LocalSettings = LocalSettings()
+    aws: AwsSettings = AwsSettings()
+    openstack: OpenStackSettings = OpenStackSettings()
+    existing: ExistingSettings = ExistingSettings()
+
+
+Target = Literal["local", "openstack", "aws", "existing"]
+
+
+class ClusterSpec(Model):
+    target: Target = "local"
+    targets: TargetSettings = TargetSettings()
+    defaults: Defaults = Defaults()
+    regions: list[Region] = Field(min_length=1)
+    links: list[Link] = Field(default_factory=list)
+    configuration: Configuration = Configuration()
+    energy: Energy = Energy()
+
+
+class Cluster(Model):
+    apiVersion: Literal["grid/v1"]  # noqa: N815 - the YAML key users write
+    kind: Literal["Cluster"]
+    metadata: Metadata
+    spec: ClusterSpec
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name

@@ -1,0 +1,38 @@
+"""Validation: every validator returns findings; none raises for a user mistake.
+
+A validator is a function `Cluster -> Iterable[Diagnostic]` with config paths;
+`validate` attaches source positions and turns a crashing validator into an
+ERROR finding, so one bug never hides the other findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from grid.diagnostics import Diagnostic, Diagnostics, error
+from grid.spec import LoadedSpec
+from grid.spec.model import Cluster
+
+Validator = Callable[[Cluster], Iterable[Diagnostic]]
+
+
+def validators() -> list[Validator]:
+    from grid.validate import addressing, physics, references, target
+
+    return [*references.VALIDATORS, *addressing.VALIDATORS, *physics.VALIDATORS, *target.VALIDATORS]
+
+
+def validate(loaded: LoadedSpec) -> Diagnostics:
+    """All findings for a loaded spec: load/schema findings first, then semantic ones."""
+    found = list(loaded.diagnostics)
+    if loaded.cluster is None:
+        return Diagnostics.of(found)
+    for check in validators():
+        try:
+            produced = list(check(loaded.cluster))
+        except Exception as exc:  # noqa: BLE001 - a crashing validator becomes a finding
+            produced = [error(f"validator {check.__name__} failed: {type(exc).__name__}: {exc}",
+                              hint="this is a bug in grid; please report it", code="internal")]
+        for diag in produced:
+            found.append(diag if diag.source else diag.at(loaded.source.locate(diag.path)))
+    return Diagnostics.of(found)

@@ -1,0 +1,7 @@
+"""Validators: references (placeholder, being written)."""
+
+from __future__ import annotations
+
+from grid.validate import Validator
+
+VALIDATORS: list[Validator] = []
