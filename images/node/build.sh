@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the grid lab node image from Debian packages (no registry needed) and import it into podman.
 #
-#   images/node/build.sh [--force]
+#   images/node/build.sh [--force]    build unless the tag exists (--force: always)
+#   images/node/build.sh --ref        only print the reference the current recipe builds (no podman call)
 #
 # Tag: localhost/grid-node:<recipe hash> (+ localhost/grid-node:latest). The recipe hash covers every file of
 # this directory, so any recipe change gives a new tag; an existing tag is not rebuilt unless --force.
@@ -15,7 +16,13 @@ name="${GRID_NODE_IMAGE_NAME:-localhost/grid-node}"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo/src/grid/drivers/data/containers.conf}"
 
 force=0
-[ "${1:-}" = "--force" ] && force=1
+ref_only=0
+case "${1:-}" in
+    --force) force=1 ;;
+    --ref) ref_only=1 ;;
+    "") ;;
+    *) echo "usage: $0 [--force|--ref]" >&2; exit 2 ;;
+esac
 
 recipe_hash() {
     # Content of the recipe files (sorted by name) plus the suite; not the mirror, which is only a transport.
@@ -47,6 +54,10 @@ debian_mirror() {
 
 hash="$(recipe_hash)"
 ref="$name:$hash"
+if [ "$ref_only" = 1 ]; then
+    echo "$ref"
+    exit 0
+fi
 
 if [ "$force" = 0 ] && podman image exists "$ref"; then
     podman tag "$ref" "$name:latest"
@@ -61,7 +72,8 @@ if [ -z "$mirror" ]; then
 fi
 
 packages="$(grep -v '^[[:space:]]*#' "$here/packages.txt" | tr -s ' \n' '\n' | grep -v '^$' | paste -sd, -)"
-cache="$repo/.cache/debootstrap"
+# Downloaded .debs, kept across builds and across clones of the repo on this machine.
+cache="${GRID_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/grid}/debootstrap"
 mkdir -p "$cache"
 work="$(mktemp -d /var/tmp/grid-node.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
@@ -92,6 +104,10 @@ tar --numeric-owner --xattrs -C "$root" -c . \
         --change "LABEL grid.node.recipe=$hash" \
         --change 'STOPSIGNAL SIGTERM' \
         --message "grid node image, recipe $hash" \
-        - "$ref" >/dev/null
+        - "$ref" >/dev/null 2>"$work/import.log" || { cat "$work/import.log" >&2; exit 1; }
 podman tag "$ref" "$name:latest"
+# Drop images of older recipes that no container uses any more (podman refuses to remove used ones).
+for old in $(podman images --filter "reference=$name" --format '{{.Repository}}:{{.Tag}}'); do
+    case "$old" in "$ref"|"$name:latest") ;; *) podman rmi "$old" >/dev/null 2>&1 || true ;; esac
+done
 echo "$ref"

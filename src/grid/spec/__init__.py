@@ -46,7 +46,7 @@ def spec_digest(cluster: Cluster) -> str:
 
 def _from_loaded(loaded: Loaded) -> LoadedSpec:
     found = list(loaded.diagnostics)
-    if loaded.data is None or found:
+    if found:
         return LoadedSpec(None, loaded.source, Diagnostics.of(found))
     if not isinstance(loaded.data, dict):
         found.append(error("the spec must be a mapping with apiVersion, kind, metadata and spec",

@@ -87,7 +87,11 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        return _scalar(node)
+        try:
+            return _scalar(node)
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            self._problem(node, path, f"cannot read this value: {exc}", hint="write a plain, shorter value")
+            return node.value
 
     def _problem(self, node: yaml.Node, path: Path, summary: str, hint: str = "") -> None:
         where = SourceRange(self.source.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -126,10 +130,21 @@ def load_text(text: str | bytes, file: str = "<spec>") -> Loaded:
         mark = exc.problem_mark or exc.context_mark
         where = SourceRange(file, mark.line + 1, mark.column + 1) if mark else SourceRange(file, 1, 1)
         summary = f"YAML syntax: {exc.problem or exc.context}"
-        return Loaded(None, source, (error(summary, hint="fix the YAML syntax at this position",
-                                           code="yaml").at(where),))
+        opened = exc.context_mark
+        detail = f"{exc.context} at line {opened.line + 1}, column {opened.column + 1}" if (
+            exc.problem and exc.context and opened) else ""
+        found = error(summary, detail=detail, hint="fix the YAML syntax at this position", code="yaml")
+        return Loaded(None, source, (found.at(where),))
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        where = SourceRange(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        return Loaded(None, source, (error(f"YAML syntax: {exc.reason} (character #x{exc.character:04x})",
+                                           hint="remove the control character", code="yaml").at(where),))
     except yaml.YAMLError as exc:
         return _fail(file, f"YAML syntax: {exc}", "fix the YAML syntax")
+    except RecursionError:
+        return _fail(file, f"the spec is too large: nesting deeper than {MAX_DEPTH} levels",
+                     "remove deep nesting or anchor/alias expansion")
     nodes = [n for n in nodes if n is not None]
     if not nodes:
         return Loaded(None, source, (error("the spec is empty", code="yaml").at(SourceRange(file, 1, 1)),))

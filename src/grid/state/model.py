@@ -27,10 +27,11 @@ class HostRecord(Record):
     """Configuration status of one node: digests of the inputs its last successful run saw."""
 
     address: str
-    status: Literal["pending", "configured", "failed"] = "pending"
+    status: Literal["pending", "configured", "failed", "drifted"] = "pending"
     node_digest: str = ""  # inputs specific to this host
     cluster_digest: str = ""  # cluster-wide inputs (e.g. the /etc/hosts table)
     error: str = ""
+    drift: list[str] = Field(default_factory=list)  # tasks a check-mode run found changed (grid drift)
     updated_at: str = ""
 
 

@@ -1,0 +1,46 @@
+# grid — the two commands that matter: `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+ENV := source scripts/env.sh &&
+DEMO_SPEC := examples/local-lab/cluster.yaml
+
+.PHONY: setup demo demo-down test test-fast e2e lint bench clean
+
+setup:  ## install everything grid needs on this machine (idempotent, cached)
+	bash scripts/setup.sh
+
+demo: setup  ## bring up the local example cluster
+	$(ENV) grid validate $(DEMO_SPEC)
+	$(ENV) grid up $(DEMO_SPEC) --yes
+	@echo
+	@echo "The lab is up. Try:"
+	@echo "  source scripts/env.sh"
+	@echo "  grid ssh $(DEMO_SPEC) east-train-0000      # a shell on a node"
+	@echo "  grid check $(DEMO_SPEC)                     # acceptance checks"
+	@echo "  grid drift $(DEMO_SPEC)                     # compare with reality"
+	@echo "  make demo-down                               # remove everything"
+
+demo-down:
+	$(ENV) grid destroy $(DEMO_SPEC) --yes
+
+test: setup lint  ## everything: unit, property and end-to-end tests
+	$(ENV) python -m pytest -q -p no:cacheprovider
+
+test-fast:  ## unit tests only (no podman/Pulumi/Ansible)
+	$(ENV) python -m pytest -q -m "not e2e and not slow"
+
+e2e: setup
+	$(ENV) python -m pytest -q -m e2e
+
+lint:
+	$(ENV) ruff check src cli stacks tests bench
+	$(ENV) mypy
+	$(ENV) lint-imports
+
+bench: setup
+	$(ENV) python bench/plan_scale.py
+	$(ENV) python bench/bringup.py
+	$(ENV) python bench/drift.py
+
+clean:
+	rm -rf .grid examples/*/.grid build dist .pytest_cache .mypy_cache .ruff_cache

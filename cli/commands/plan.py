@@ -1,0 +1,64 @@
+"""`grid plan SPEC`: what `grid up` would change, why, and what it costs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from grid import __version__
+from grid.cli import common, console
+from grid.cli.views.capacity import capacity_lines
+from grid.cli.views.markdown import plan_markdown
+from grid.cli.views.plan import plan_lines
+from grid.plan.document import to_document
+from grid.workspace import plan as make_plan
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)
+
+
+def plan(
+    spec: Path = common.SPEC,
+    workdir: Path | None = common.WORKDIR,
+    json_output: bool = common.JSON,
+    fmt: str = typer.Option("text", "--format", help="text | json | markdown (for pull-request comments)."),
+    out: Path | None = typer.Option(None, "--out", help="Save the plan document for `grid apply`."),
+    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
+                                           help="Exit 0 when nothing changes, 2 when something does, 1 on error."),
+    refresh: bool = typer.Option(False, "--refresh", help="Compare with the live target too (drift)."),
+    allow_destroy_protected: bool = typer.Option(False, "--allow-destroy-protected",
+                                                 help="Allow deleting storage marked protect: true."),
+    show_noop: bool = typer.Option(False, "--show-unchanged", help="List unchanged resources too."),
+) -> None:
+    """Compare the spec with the state (and, with --refresh, with reality) and show the changes."""
+    ws = common.workspace(spec, workdir)
+    envelope, state = common.read_state(ws)
+    live = live_hosts = None
+    if refresh:
+        from grid.drift import refresh_live
+
+        live, live_hosts = refresh_live(ws, state)
+    result = make_plan(ws, envelope=envelope, state=state, allow_destroy_protected=allow_destroy_protected,
+                       live=live, live_hosts=live_hosts)
+    document = to_document(result, spec_path=str(spec), grid_version=__version__)
+    if out is not None:
+        out.write_text(json.dumps(document, indent=2) + "\n")
+    if json_output or fmt == "json":
+        console.print_json(document)
+    elif fmt == "markdown":
+        typer.echo(plan_markdown(result))
+    else:
+        output = console.out()
+        for text, style in plan_lines(result, show_noop=show_noop):
+            output.print(text, style=style or None, markup=False)
+        for text, style in capacity_lines(result.capacity):
+            output.print(text, style=style or None, markup=False)
+        if out is not None:
+            output.print(f"Saved the plan to {out}; apply exactly this plan with `grid apply {out}`.", markup=False)
+    if result.errors:
+        raise typer.Exit(1)
+    if detailed_exitcode and result.has_changes:
+        raise typer.Exit(2)

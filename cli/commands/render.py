@@ -1,0 +1,28 @@
+"""`grid render SPEC --out DIR`: the Pulumi projects and Ansible files `grid up` would run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from grid.cli import common, console
+from grid.render import write_tree
+from grid.workspace import render as render_files
+
+
+def register(app: typer.Typer) -> None:
+    app.command("render")(render)
+
+
+def render(
+    spec: Path = common.SPEC,
+    out: Path = typer.Option(..., "--out", "-o", help="Directory to write the rendered files to."),
+    workdir: Path | None = common.WORKDIR,
+) -> None:
+    """Write per-region Pulumi projects and the Ansible playbook + inventory (deterministic)."""
+    ws = common.workspace(spec, workdir)
+    _, state = common.read_state(ws)
+    files = render_files(ws, state)
+    changed = write_tree(files, out)
+    console.out().print(f"rendered {len(files)} file(s) into {out} ({len(changed)} changed)", markup=False)

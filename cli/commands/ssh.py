@@ -1,0 +1,41 @@
+"""`grid ssh SPEC NODE`: a shell on a node, with the cluster key and the pinned host key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from grid.apply.engine import refresh_known_hosts
+from grid.check import connect_ip
+from grid.cli import common, console
+from grid.drivers.ssh import existing_keypair, ssh_options
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ssh")(ssh)
+
+
+def ssh(
+    spec: Path = common.SPEC,
+    node: str = typer.Argument(..., help="Hostname (east-train-0000) or address (east/train/node-0000)."),
+    command: list[str] = typer.Argument(None, help="Command to run instead of a shell."),
+    workdir: Path | None = common.WORKDIR,
+) -> None:
+    """Open a shell (or run a command) on a node."""
+    ws = common.workspace(spec, workdir)
+    _, state = common.read_state(ws)
+    keys = existing_keypair(ws.workdir)
+    record = next((r for r in state.resources.values() if r.kind == "node" and node in (
+        r.address, r.attrs.get("hostname"))), None)
+    if record is None or keys is None:
+        names = sorted(str(r.attrs.get("hostname")) for r in state.resources.values() if r.kind == "node")
+        raise console.CommandFailed(f"no node {node!r} in cluster {ws.cluster.name}",
+                                    hint="known nodes: " + (", ".join(names[:10]) or "none — run grid up first"))
+    known_hosts = refresh_known_hosts(ws.workdir, state)
+    user = ws.cluster.spec.defaults.ssh.user
+    argv = ["ssh", *ssh_options(known_hosts, keys.private_path, batch=bool(command)),
+            "-p", str(ws.cluster.spec.defaults.ssh.port)]
+    argv += [f"{user}@{connect_ip(dict(record.attrs))}", *(command or [])]
+    os.execvp("ssh", argv)

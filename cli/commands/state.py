@@ -1,0 +1,230 @@
+"""`grid state …`: look at, export and repair the stored state of a cluster.
+
+Thin views over grid.state: every StateError becomes a message plus a recovery hint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+
+from grid.cli import console
+from grid.spec import load_spec
+from grid.state import (
+    Envelope,
+    FileStateStore,
+    State,
+    StateCorrupted,
+    StateError,
+    StateTooNew,
+    assess,
+    workdir_for,
+)
+
+state_app = typer.Typer(
+    name="state", no_args_is_help=True, rich_markup_mode=None,
+    help="Inspect, export and repair the stored state: list, show, history, pull, unlock, restore.",
+)
+
+_SPEC = typer.Argument(..., help="Cluster spec (YAML); its metadata.name selects the state.")
+_WORKDIR = typer.Option(None, "--workdir",
+                        help="Directory holding state.json [default: <spec dir>/.grid/<cluster>].")
+_JSON = typer.Option(False, "--json", help="Print a JSON document instead of text.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(state_app, name="state")
+
+
+@contextlib.contextmanager
+def _failures() -> Iterator[None]:
+    try:
+        yield
+    except StateError as exc:
+        raise console.CommandFailed(exc.message, hint=exc.hint) from None
+
+
+def _open(spec: Path, workdir: Path | None) -> tuple[FileStateStore, str]:
+    loaded = load_spec(str(spec))
+    if not loaded.ok or loaded.cluster is None:
+        console.print_diagnostics(loaded.diagnostics, loaded.source)
+        raise typer.Exit(1)
+    name = loaded.cluster.name
+    with _failures():
+        # Read-only views must not leave empty work directories behind; restore needs existing backups.
+        return FileStateStore(workdir_for(spec, workdir, name, create=False)), name
+
+
+def _read(store: FileStateStore) -> Envelope | None:
+    with _failures():
+        return store.read()
+
+
+def _require(store: FileStateStore, name: str) -> Envelope:
+    envelope = _read(store)
+    if envelope is None:
+        raise console.CommandFailed(f"there is no state for cluster '{name}' in {store.workdir}",
+                                    hint="`grid apply SPEC` creates it; --workdir points elsewhere")
+    return envelope
+
+
+def _print(text: str) -> None:
+    console.out().print(text, markup=False)
+
+
+def _print_lines(lines: list[str]) -> None:
+    # Plain write: listings of 10^5 rows would take minutes through rich's per-line rendering.
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+
+
+@state_app.command("list")
+def list_(spec: Path = _SPEC, workdir: Path | None = _WORKDIR, json_output: bool = _JSON) -> None:
+    """List the addresses in the state with their kind, region and configuration status."""
+    store, name = _open(spec, workdir)
+    envelope = _read(store)
+    rows = _rows(envelope.state) if envelope else []
+    if json_output:
+        console.print_json(rows)
+        return
+    if envelope is None:
+        console.err(f"no state yet for cluster '{name}' in {store.workdir}")
+        return
+    width = max((len(r["address"]) for r in rows), default=7)
+    _print_lines([f"{r['address']:<{width}}  {r['kind'] or '-':<8} {r['region'] or '-':<12} {r['status']}"
+                  .rstrip() for r in rows])
+
+
+def _rows(state: State) -> list[dict[str, str]]:
+    rows = []
+    for address in sorted({*state.resources, *state.hosts}):
+        resource, host = state.resources.get(address), state.hosts.get(address)
+        rows.append({"address": address, "kind": resource.kind if resource else "",
+                     "region": resource.region if resource else "", "status": host.status if host else ""})
+    return rows
+
+
+@state_app.command("show")
+def show(spec: Path = _SPEC, address: str = typer.Argument(..., help="Address, e.g. east/gpu/node-0007."),
+         workdir: Path | None = _WORKDIR, json_output: bool = _JSON) -> None:
+    """Show one resource (and its host configuration record) as stored."""
+    store, name = _open(spec, workdir)
+    state = _require(store, name).state
+    resource, host = state.resources.get(address), state.hosts.get(address)
+    if resource is None and host is None:
+        close = _did_you_mean(address, {*state.resources, *state.hosts})
+        hint = f"did you mean {', '.join(close)}?" if close else "`grid state list SPEC` shows the addresses"
+        raise console.CommandFailed(f"'{address}' is not in the state of cluster '{name}'", hint=hint)
+    doc: dict[str, Any] = {"address": address}
+    if resource is not None:
+        doc.update(resource.model_dump(mode="json", exclude={"address"}))
+    if host is not None:
+        doc["host"] = host.model_dump(mode="json", exclude={"address"})
+    if json_output:
+        console.print_json(doc)
+    else:
+        _print(yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True).rstrip())
+
+
+def _did_you_mean(address: str, known: set[str]) -> list[str]:
+    # Compare within the same region/pool first: difflib over 10^5 addresses takes seconds.
+    prefix = address.rpartition("/")[0] + "/"
+    near = [a for a in known if a.startswith(prefix)] if prefix != "/" else []
+    return difflib.get_close_matches(address, sorted(near or known), n=3)
+
+
+@state_app.command("history")
+def history(spec: Path = _SPEC, workdir: Path | None = _WORKDIR, json_output: bool = _JSON) -> None:
+    """What was applied, when, by which command, and how it ended."""
+    store, name = _open(spec, workdir)
+    envelope = _read(store)
+    entries = envelope.state.history if envelope else []
+    if json_output:
+        console.print_json([e.model_dump(mode="json") for e in entries])
+        return
+    if not entries:
+        console.err(f"no history yet for cluster '{name}'")
+        return
+    lines = [f"{'SERIAL':>6}  {'TIME (UTC)':<20}  {'OUTCOME':<8}  {'CHANGES':>7}  COMMAND"]
+    lines += [f"{e.serial:>6}  {e.at:<20}  {e.outcome:<8}  {len(e.changes):>7}  {e.command}"
+              + (f" ({e.user})" if e.user else "") for e in entries]
+    _print_lines(lines)
+
+
+@state_app.command("pull")
+def pull(spec: Path = _SPEC, workdir: Path | None = _WORKDIR) -> None:
+    """Print the state envelope as stored (compact JSON, verified first); pipe it to `jq .` to read."""
+    store, name = _open(spec, workdir)
+    with _failures():
+        raw = store.pull()
+    if raw is None:
+        _require(store, name)  # raises the "no state" failure
+        return
+    # The stored bytes, not a re-rendering: byte-exact, and instant where indent=2 json takes ~10 s at 10^5.
+    sys.stdout.buffer.write(raw if raw.endswith(b"\n") else raw + b"\n")
+    sys.stdout.flush()
+
+
+@state_app.command("unlock")
+def unlock(spec: Path = _SPEC, workdir: Path | None = _WORKDIR,
+           force: bool = typer.Option(False, "--force", help="Remove it even if its holder may be alive."),
+           ) -> None:
+    """Remove the state lock: a stale or expired one, or with --force any."""
+    store, name = _open(spec, workdir)
+    if store.lock_holder() is None:
+        _print(f"the state of cluster '{name}' is not locked")
+        return
+    with _failures():
+        holder = store.unlock(force=force)
+    if holder is None:
+        _print(f"the state of cluster '{name}' is not locked")
+        return
+    _print(f"removed the lock held by {holder.describe()}")
+    if assess(holder) == "live":
+        console.err("warning: that holder may still be running; if it writes again after someone else has, "
+                    "its write is refused (serial check), but changes it made to machines are not recorded")
+
+
+@state_app.command("restore")
+def restore(spec: Path = _SPEC,
+            serial: int | None = typer.Argument(None, help="Backup to bring back; omit to list the backups."),
+            workdir: Path | None = _WORKDIR) -> None:
+    """List backups, or make backup SERIAL the current state (under a new serial)."""
+    store, name = _open(spec, workdir)
+    if serial is None:
+        _list_backups(store, spec)
+        return
+    command = f"grid state restore {serial}"
+    with _failures(), store.lock(command):
+        result = store.restore(serial, command=command)
+    _print(f"restored backup serial {serial} of cluster '{name}' as serial {result.envelope.serial}")
+    if result.kept_corrupt is not None:
+        _print(f"the damaged state file was kept as {result.kept_corrupt}")
+
+
+def _list_backups(store: FileStateStore, spec: Path) -> None:
+    try:
+        envelope = store.read()
+        current = f"serial {envelope.serial} (checksum ok)" if envelope else "none"
+    except (StateCorrupted, StateTooNew) as exc:
+        current = f"DAMAGED — {exc.message}"
+    except StateError as exc:
+        current = exc.message
+    _print(f"current: {current}")
+    backups = store.backups()
+    if not backups:
+        _print(f"no backups in {store.backup_dir}")
+        return
+    _print(f"{'SERIAL':>6}  {'WRITTEN (UTC)':<20}  CHECKSUM")
+    for b in backups:
+        _print(f"{b.serial:>6}  {b.written_at:<20}  {'ok' if b.ok else 'BAD: ' + b.problem}")
+    good = next((b.serial for b in backups if b.ok), None)
+    if good is not None:
+        _print(f"bring one back with: grid state restore {spec} {good}")

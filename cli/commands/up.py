@@ -1,0 +1,57 @@
+"""`grid up SPEC`: plan, confirm, apply (regions concurrently), configure, check."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from grid.apply import run
+from grid.cli import common, console
+from grid.cli.views.plan import plan_lines
+from grid.cli.views.progress import ProgressView
+from grid.workspace import plan as make_plan
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+
+
+def up(
+    spec: Path = common.SPEC,
+    workdir: Path | None = common.WORKDIR,
+    yes: bool = common.YES,
+    refresh: bool = typer.Option(False, "--refresh", help="Also compare configuration with reality first."),
+    skip_check: bool = typer.Option(False, "--skip-check", help="Do not run acceptance checks at the end."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every resource and task event."),
+) -> None:
+    """Create or update the cluster so that it matches the spec."""
+    started = time.monotonic()
+    ws = common.workspace(spec, workdir)
+    output = console.out()
+    with common.locked(ws, "up"):
+        run.ensure_identity(ws)
+        envelope, state = common.read_state(ws)
+        live, live_hosts = common.probe(ws, state, full=refresh)
+        result = make_plan(ws, envelope=envelope, state=state, live=live, live_hosts=live_hosts)
+        if result.errors:
+            for text, style in plan_lines(result):
+                output.print(text, style=style or None, markup=False)
+            raise typer.Exit(1)
+        if not result.has_changes:
+            output.print(f"No changes: {ws.cluster.name} matches the spec "
+                         f"({time.monotonic() - started:.1f}s).", markup=False)
+            return
+        for text, style in plan_lines(result):
+            output.print(text, style=style or None, markup=False)
+        common.confirm("Apply these changes?", yes)
+        outcome = run.up(ws, result, emit=ProgressView(verbose=verbose), stacks=run.default_stacks(ws),
+                         ansible=run.default_ansible(ws))
+    common.report_outcome(outcome, started)
+    if not outcome.ok:
+        raise typer.Exit(1)
+    if not skip_check:
+        from grid.cli.commands.check import run_checks
+
+        run_checks(ws, json_output=False)

@@ -1,0 +1,1 @@
+"""Human, markdown and log views of core values; JSON views live with the values' documents."""

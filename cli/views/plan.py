@@ -1,0 +1,71 @@
+"""Human view of a plan: one line per address (runs of identical node changes collapsed)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from grid.plan import Action, Plan, ResourceChange
+
+STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta", Action.DELETE: "red",
+         Action.NOOP: "dim"}
+
+
+def _value(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _runs(changes: tuple[ResourceChange, ...]) -> Iterator[list[ResourceChange]]:
+    """Group consecutive node changes of one pool that say the same thing."""
+    run: list[ResourceChange] = []
+    for change in changes:
+        key = (change.kind, change.action, change.cause, change.reason, change.address.rsplit("/", 1)[0])
+        if run and change.kind == "node" and not change.attributes and key == (
+                run[0].kind, run[0].action, run[0].cause, run[0].reason, run[0].address.rsplit("/", 1)[0]):
+            run.append(change)
+            continue
+        if run:
+            yield run
+        run = [change]
+    if run:
+        yield run
+
+
+def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, str]]:
+    """(text, style) lines."""
+    yield (f"Plan for cluster {plan.cluster} (target {plan.target}); state serial {plan.state_serial}"
+           + ("; refreshed against the live target" if plan.refreshed else ""), "bold")
+    for run in _runs(plan.changes):
+        first = run[0]
+        if first.action is Action.NOOP and not show_noop:
+            continue
+        address = first.address if len(run) == 1 else (
+            f"{first.address} … {run[-1].address.rsplit('/', 1)[-1]} ({len(run)} nodes)")
+        why = f"drift: {first.reason}" if first.cause.value == "drift" else first.reason
+        policy = "" if first.action in (Action.CREATE, Action.DELETE, Action.NOOP) else f"  [{first.policy.value}]"
+        yield f"  {first.action.symbol:>3} {address}  ({why}){policy}", STYLE[first.action]
+        for attr in first.attributes:
+            yield f"        {attr.name}: {_value(attr.before)} → {_value(attr.after)}  [{attr.policy.value}]", ""
+    if plan.config:
+        full = [h for h in plan.config if h.scope == "full"]
+        wide = [h for h in plan.config if h.scope == "cluster-wide"]
+        yield "Configuration (Ansible):", "bold"
+        if full:
+            yield f"  full run on {len(full)} host(s): {_hosts(full)}", "cyan"
+        if wide:
+            yield f"  cluster-wide tasks only on {len(wide)} host(s): {_hosts(wide)}", "cyan"
+    counts = plan.counts()
+    for error in plan.errors:
+        yield f"error: {error}", "bold red"
+    summary = (f"Plan: {counts['create']} to create, {counts['update']} to update, {counts['replace']} to replace, "
+               f"{counts['delete']} to delete, {len(plan.config)} host(s) to configure.")
+    if plan.drifted:
+        summary += f" {len(plan.drifted)} change(s) repair drift."
+    yield (summary if plan.has_changes else "No changes. The cluster matches the spec."), "bold"
+
+
+def _hosts(items: list[Any], limit: int = 6) -> str:
+    names = [h.address for h in items]
+    return ", ".join(names[:limit]) + (f", … (+{len(names) - limit})" if len(names) > limit else "")

@@ -1,0 +1,1 @@
+"""Apply: the only core stage with side effects (through drivers); returns the new state and events."""

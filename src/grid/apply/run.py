@@ -1,0 +1,98 @@
+"""`up` and `destroy` as sequences of steps over a Workspace; the CLI only renders their events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grid.apply.engine import ApplyContext, ApplyResult, apply
+from grid.apply.events import Event, EventSink, Failure
+from grid.apply.statewriter import StateWriter
+from grid.drivers.ansible import AnsibleRunner
+from grid.drivers.pulumi import PulumiFailed, StackEngine
+from grid.drivers.ssh import KeyPair, ensure_keypair, ensure_passphrase
+from grid.plan import Plan
+from grid.render import render_cluster, tree_digest, write_tree
+from grid.render.pulumi import project_name, region_program_input
+from grid.workspace import Workspace, graph_for, host_digests
+
+
+def ensure_identity(ws: Workspace) -> KeyPair:
+    """The cluster's SSH key pair and Pulumi passphrase; created once, before the first plan that applies."""
+    ensure_passphrase(ws.workdir)
+    return ensure_keypair(ws.workdir, comment=f"grid-{ws.cluster.name}")
+
+
+def default_stacks(ws: Workspace) -> StackEngine | None:
+    if ws.cluster.spec.target == "existing":
+        return None
+    from grid.drivers.pulumi import ProcessStackEngine
+
+    return ProcessStackEngine(project=project_name(ws.cluster.name), target=ws.cluster.spec.target,
+                              workdir=ws.workdir, passphrase_file=ensure_passphrase(ws.workdir))
+
+
+def default_ansible(ws: Workspace) -> AnsibleRunner:
+    from grid.drivers.ansible import RunnerAnsible
+
+    return RunnerAnsible(ws.workdir)
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    command: str = "up"
+
+
+def up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | None,
+       ansible: AnsibleRunner | None, options: UpOptions = UpOptions()) -> ApplyResult:
+    keypair = ensure_identity(ws)
+    envelope, state = ws.read_state()
+    writer = StateWriter(ws.store, envelope, state)
+    graph = graph_for(ws, state)
+    emit(Event("render", "started"))
+    files = render_cluster(ws.cluster, graph, admin_public_key=keypair.public_key)
+    changed = write_tree(files, ws.rendered_dir)
+    emit(Event("render", "done", message=f"{len(files)} files, {len(changed)} changed"))
+    writer.update(lambda s: s.model_copy(update={"outputs": {
+        **s.outputs, "applied_spec": ws.cluster.model_dump(mode="json"), "rendered_digest": tree_digest(files)}}))
+    ctx = ApplyContext(
+        cluster=ws.cluster, graph=graph, workdir=ws.workdir, rendered=ws.rendered_dir, keypair=keypair,
+        stacks=stacks, ansible=ansible, writer=writer, emit=emit,
+        host_digests=host_digests(ws, graph, keypair.public_key), command=options.command,
+    )
+    return apply(ctx, plan)
+
+
+def destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> ApplyResult:
+    """Remove every region stack the cluster has, then forget its resources (state keeps its history)."""
+    keypair = ensure_identity(ws)
+    envelope, state = ws.read_state()
+    writer = StateWriter(ws.store, envelope, state)
+    graph = graph_for(ws, state)
+    failures: list[Failure] = []
+    regions = sorted({r.region for r in state.resources.values() if r.region} | set(
+        stacks.regions() if stacks else []))
+    for region in regions:
+        if stacks is None:
+            break
+        emit(Event("infrastructure", "started", region, "destroying region"))
+        data = region_program_input(ws.cluster, graph, region, authorized_key=keypair.public_key)
+
+        def progress(address: str, op: str, status: str) -> None:
+            emit(Event("infrastructure", "progress", address, f"{op} {status}"))
+
+        try:
+            stacks.destroy(region, data, progress)
+        except PulumiFailed as exc:
+            failures.append(Failure("infrastructure", region, exc.message))
+            emit(Event("infrastructure", "failed", region, exc.message))
+            continue
+        writer.update(lambda s, r=region: s.model_copy(update={
+            "resources": {a: x for a, x in s.resources.items() if x.region != r},
+            "hosts": {a: h for a, h in s.hosts.items() if not a.startswith(r + "/")},
+        }))
+        emit(Event("infrastructure", "done", region))
+    if not failures:
+        writer.update(lambda s: s.model_copy(update={
+            "resources": {}, "hosts": {}, "spec_digest": "",
+            "outputs": {k: v for k, v in s.outputs.items() if k not in ("applied_spec", "rendered_digest")}}))
+    return ApplyResult(writer.state, tuple(failures))

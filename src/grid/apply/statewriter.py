@@ -1,0 +1,30 @@
+"""Serialises state updates from concurrent stages and saves after every step."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from grid.state.model import Envelope, State
+from grid.state.store import StateStore
+
+
+class StateWriter:
+    def __init__(self, store: StateStore, envelope: Envelope | None, initial: State) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._serial = envelope.serial if envelope else 0
+        self.state = envelope.state if envelope else initial
+
+    def update(self, change: Callable[[State], State]) -> State:
+        with self._lock:
+            new_state = change(self.state)
+            if new_state != self.state or self._serial == 0:
+                envelope = self._store.write(new_state, expected_serial=self._serial)
+                self._serial = envelope.serial
+                self.state = new_state
+            return self.state
+
+    @property
+    def serial(self) -> int:
+        return self._serial

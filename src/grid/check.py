@@ -1,0 +1,162 @@
+"""Acceptance checks of a running cluster: what a person would verify by hand, per node.
+
+Reachable over SSH with the pinned host key; every fabric interface up with the spec's MTU
+and reaching its peers with full-size unfragmented packets; storage mounted, writable and
+shared; the facts file right. Runs commands through a small `Remote` interface.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shlex
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from grid.resources import Kind, ResourceGraph
+from grid.state.model import State
+
+
+class Remote(Protocol):
+    def run(self, host: str, address: str, command: str) -> tuple[int, str]:
+        """Run `command` on the node at `address` (hostname `host`); (exit code, output)."""
+        ...
+
+
+@dataclass
+class NodeReport:
+    address: str
+    hostname: str
+    checks: dict[str, bool] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(self.checks.values()) and not self.problems
+
+    def record(self, name: str, ok: bool, problem: str = "") -> None:
+        self.checks[name] = ok and self.checks.get(name, True)
+        if not ok and problem:
+            self.problems.append(problem)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"address": self.address, "hostname": self.hostname, "ok": self.ok,
+                "checks": self.checks, "problems": self.problems}
+
+
+def connect_ip(attrs: dict[str, Any], preferred: str | None = None) -> str:
+    fabrics: dict[str, str] = attrs.get("fabrics", {})
+    if preferred and fabrics.get(preferred):
+        return fabrics[preferred]
+    if fabrics.get("mgmt"):
+        return fabrics["mgmt"]
+    return next((ip for _, ip in sorted(fabrics.items()) if ip), "")
+
+
+def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
+               progress: Callable[[NodeReport], None] | None = None) -> list[NodeReport]:
+    nodes = [r for r in graph.of_kind(Kind.NODE) if r.address in state.resources]
+    fabrics = {r.attrs["name"]: r for r in graph.of_kind(Kind.FABRIC)}
+    by_region_fabric: dict[tuple[str, str], list[str]] = {}
+    for node in nodes:
+        for name, ip in node.attrs["fabrics"].items():
+            by_region_fabric.setdefault((node.region, name), []).append(ip)
+    token = secrets.token_hex(8)
+    writers: dict[tuple[str, str], str] = {}  # (region, storage) -> hostname that writes the probe
+    for node in nodes:
+        for name in sorted(node.attrs["storage"]):
+            writers.setdefault((node.region, name), node.attrs["hostname"])
+
+    def first_pass(node: Any) -> NodeReport:
+        attrs = node.attrs
+        report = NodeReport(node.address, attrs["hostname"])
+        ip = connect_ip(dict(attrs))
+        code, out = remote.run(attrs["hostname"], ip, "hostname; ip -j addr")
+        report.record("ssh", code == 0, f"ssh to {ip} failed: {out.strip()[-200:]}")
+        if code != 0:
+            return report
+        lines = out.split("\n", 1)
+        report.record("hostname", lines[0].strip() == attrs["hostname"],
+                      f"hostname is {lines[0].strip()!r}, expected {attrs['hostname']!r}")
+        interfaces = _interfaces(lines[1] if len(lines) > 1 else "[]")
+        for name, my_ip in sorted(attrs["fabrics"].items()):
+            fabric = next((f for f in fabrics.values() if f.region == node.region and f.attrs["name"] == name), None)
+            mtu = int(fabric.attrs["mtu"]) if fabric else 1500
+            found = interfaces.get(my_ip)
+            report.record(f"fabric:{name}:up", found is not None and found[1], f"{name}: no interface up with {my_ip}")
+            if found is None:
+                continue
+            report.record(f"fabric:{name}:mtu", found[0] == mtu, f"{name}: MTU {found[0]}, spec says {mtu}")
+            peers = [p for p in by_region_fabric.get((node.region, name), []) if p != my_ip]
+            if peers:
+                size = mtu - 28  # IPv4 + ICMP headers: a full-MTU packet that must not fragment
+                pings = " && ".join(f"ping -q -c1 -W2 -M do -s {size} {shlex.quote(p)} >/dev/null" for p in peers)
+                code, out = remote.run(attrs["hostname"], ip, pings)
+                report.record(f"fabric:{name}:peers", code == 0,
+                              f"{name}: cannot reach every peer with {mtu}-byte packets")
+        code, out = remote.run(attrs["hostname"], ip, "cat /etc/grid/node.json")
+        facts_ok = code == 0 and _facts_match(out, dict(attrs), node.address)
+        report.record("facts", facts_ok, "/etc/grid/node.json missing or not matching the spec")
+        for name, mount in sorted(attrs["storage"].items()):
+            probe = f"{mount}/.grid-check-{token}"
+            if writers.get((node.region, name)) == attrs["hostname"]:
+                command = f"findmnt -n {shlex.quote(mount)} >/dev/null && echo {token} > {shlex.quote(probe)}"
+            else:
+                command = f"findmnt -n {shlex.quote(mount)} >/dev/null && test -w {shlex.quote(mount)}"
+            code, _ = remote.run(attrs["hostname"], ip, command)
+            report.record(f"storage:{name}:mounted", code == 0, f"{name}: {mount} not mounted or not writable")
+        return report
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        reports = list(pool.map(first_pass, nodes))
+    # Second pass: every other node of a shared volume reads what the writer wrote.
+    by_address = {r.address: r for r in reports}
+
+    def second_pass(node: Any) -> None:
+        attrs = node.attrs
+        report = by_address[node.address]
+        if not report.checks.get("ssh"):
+            return
+        ip = connect_ip(dict(attrs))
+        for name, mount in sorted(attrs["storage"].items()):
+            probe = f"{mount}/.grid-check-{token}"
+            code, out = remote.run(attrs["hostname"], ip, f"cat {shlex.quote(probe)}")
+            report.record(f"storage:{name}:shared", code == 0 and out.strip() == token,
+                          f"{name}: a file written on {writers.get((node.region, name))} is not visible here")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(second_pass, nodes))
+    for (region, name), writer in writers.items():
+        node = next(n for n in nodes if n.attrs["hostname"] == writer)
+        mount = node.attrs["storage"][name]
+        remote.run(writer, connect_ip(dict(node.attrs)), f"rm -f {shlex.quote(mount)}/.grid-check-{token}")
+    for report in reports:
+        if progress:
+            progress(report)
+    return reports
+
+
+def _interfaces(text: str) -> dict[str, tuple[int, bool]]:
+    """IP -> (mtu, up) from `ip -j addr`."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    out: dict[str, tuple[int, bool]] = {}
+    for link in data:
+        up = "UP" in link.get("flags", []) or link.get("operstate") == "UP"
+        for addr in link.get("addr_info", []):
+            if addr.get("family") == "inet":
+                out[addr["local"]] = (int(link.get("mtu", 0)), up)
+    return out
+
+
+def _facts_match(text: str, attrs: dict[str, Any], address: str) -> bool:
+    try:
+        facts = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return (facts.get("address") == address and facts.get("hostname") == attrs["hostname"]
+            and facts.get("pool") == attrs["pool"] and facts.get("accelerators") == attrs["accelerators"])

@@ -1,0 +1,156 @@
+"""Drift: what really exists compared with what state says, kept apart from spec changes.
+
+Two depths: a cheap probe of the target (for the local target, one podman listing) that
+`grid up` always runs, and a full refresh (`grid plan --refresh`, `grid drift`): Pulumi
+preview with refresh per region, and the playbook in check + diff mode on every host.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from grid.plan import LiveHost, LiveResource, Plan
+from grid.resources import Kind
+from grid.state.model import State
+from grid.workspace import Workspace, graph_for
+
+MISSING_OPS = ("create", "create-replacement", "replace")
+
+
+def probe(ws: Workspace, state: State) -> dict[str, LiveResource] | None:
+    if ws.cluster.spec.target != "local" or not state.resources:
+        return None
+    from grid.targets.local import probe as local_probe
+
+    return local_probe(ws.cluster.name, state)
+
+
+def refresh_live(ws: Workspace, state: State, *, full: bool = True
+                 ) -> tuple[dict[str, LiveResource] | None, dict[str, LiveHost] | None]:
+    live = probe(ws, state)
+    if not full or not state.resources:
+        return live, None
+    live = dict(live or {})
+    live.update(_pulumi_refresh(ws, state))
+    return live, _configuration_check(ws, state)
+
+
+def _pulumi_refresh(ws: Workspace, state: State) -> dict[str, LiveResource]:
+    from grid.apply.run import default_stacks, ensure_identity
+    from grid.render.pulumi import region_program_input
+
+    stacks = default_stacks(ws)
+    if stacks is None:
+        return {}
+    keys = ensure_identity(ws)
+    graph = graph_for(ws, state)
+    regions = sorted({r.region for r in state.resources.values() if r.region and r.kind != Kind.LINK.value}
+                     & set(graph.regions))
+    found: dict[str, LiveResource] = {}
+
+    def preview(region: str) -> dict[str, str]:
+        data = region_program_input(ws.cluster, graph, region, authorized_key=keys.public_key)
+        return stacks.preview(region, data, refresh=True).steps
+
+    with ThreadPoolExecutor(max_workers=max(1, len(regions))) as pool:
+        for steps in pool.map(preview, regions):
+            for address, op in steps.items():
+                if address not in state.resources:
+                    continue
+                if op in MISSING_OPS:
+                    found[address] = LiveResource(exists=False, detail="missing on the target (Pulumi refresh)")
+                elif op == "update":
+                    found.setdefault(address, LiveResource(exists=True, healthy=False,
+                                                           detail="differs from state (Pulumi refresh)"))
+    return found
+
+
+def _configuration_check(ws: Workspace, state: State) -> dict[str, LiveHost]:
+    from grid.apply.engine import refresh_known_hosts
+    from grid.apply.run import default_ansible, ensure_identity
+    from grid.render import render_cluster, write_tree
+
+    hosts = {a: r for a, r in state.resources.items() if r.kind == Kind.NODE.value and a in state.hosts}
+    if not hosts:
+        return {}
+    keys = ensure_identity(ws)
+    graph = graph_for(ws, state)
+    write_tree(render_cluster(ws.cluster, graph, admin_public_key=keys.public_key), ws.rendered_dir)
+    names = {str(r.attrs["hostname"]): a for a, r in hosts.items()}
+    result = default_ansible(ws).run(
+        ws.rendered_dir / "ansible", limit=sorted(names), tags=[], private_key=keys.private_path,
+        known_hosts=refresh_known_hosts(ws.workdir, state), check=True, on_event=None)
+    out: dict[str, LiveHost] = {}
+    for hostname, address in names.items():
+        outcome = result.hosts.get(hostname)
+        if outcome is None or outcome.unreachable:
+            out[address] = LiveHost(unreachable=True)
+        else:
+            out[address] = LiveHost(drifted_tasks=tuple(outcome.changed_tasks),
+                                    unverifiable_tasks=tuple(outcome.unverifiable_tasks))
+    return out
+
+
+@dataclass(frozen=True)
+class DriftItem:
+    address: str
+    kind: str  # resource | configuration
+    recorded: str  # what state says
+    actual: str  # what is really there
+    remedy: str  # what `grid up` will do
+    tasks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    cluster: str
+    items: tuple[DriftItem, ...]
+    unverifiable: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unreachable: tuple[str, ...] = ()
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.items) or bool(self.unreachable)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "grid-drift/v1", "cluster": self.cluster, "drifted": self.drifted,
+            "items": [{"address": i.address, "kind": i.kind, "recorded": i.recorded, "actual": i.actual,
+                       "remedy": i.remedy, "tasks": list(i.tasks)} for i in self.items],
+            "unverifiable": {k: list(v) for k, v in sorted(self.unverifiable.items())},
+            "unreachable": list(self.unreachable),
+        }
+
+
+def drift_report(plan: Plan, state: State, live_hosts: dict[str, LiveHost] | None) -> DriftReport:
+    items = [
+        DriftItem(c.address, "resource", "exists" + (" and running" if c.kind == "node" else ""), c.reason,
+                  "recreate it" if c.action.value == "create" else "restart/update it in place")
+        for c in plan.drifted
+    ]
+    unverifiable: dict[str, tuple[str, ...]] = {}
+    unreachable: list[str] = []
+    missing = {c.address for c in plan.drifted}
+    for address, seen in sorted((live_hosts or {}).items()):
+        if seen.unreachable:
+            if address not in missing:
+                unreachable.append(address)
+            continue
+        if seen.drifted_tasks:
+            items.append(DriftItem(address, "configuration", "configured", "changed by hand",
+                                   "re-run the playbook on this host only", seen.drifted_tasks))
+        if seen.unverifiable_tasks:
+            unverifiable[address] = seen.unverifiable_tasks
+    return DriftReport(plan.cluster, tuple(items), unverifiable, tuple(unreachable))
+
+
+def record_drift(state: State, report: DriftReport) -> State:
+    """Remember configuration drift so a following `grid up` (without --refresh) repairs exactly those hosts."""
+    hosts = dict(state.hosts)
+    for item in report.items:
+        if item.kind == "configuration" and item.address in hosts:
+            hosts[item.address] = hosts[item.address].model_copy(update={"status": "drifted",
+                                                                         "drift": list(item.tasks)})
+    return state.model_copy(update={"hosts": hosts})

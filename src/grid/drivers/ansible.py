@@ -1,0 +1,296 @@
+"""Run a rendered Ansible directory (grid.render.ansible) with ansible-runner; typed per-host results.
+
+Security: the private key reaches Ansible only as a path (ANSIBLE_PRIVATE_KEY_FILE), never as content;
+host keys are checked against grid's pinned known_hosts (ansible-runner would turn checking off by
+default: it is forced back on). Runner's private data dir is a temp dir under the work dir, removed
+after each run.
+
+Speed: the mitogen strategy (`mitogen_linear`) when the installed mitogen accepts this ansible-core,
+else `linear` with the rendered 16 forks + pipelining. The strategy plugin path is machine-specific,
+so it is set here at run time, never in rendered files.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+UNVERIFIABLE_KEY = "grid_unverifiable"
+"""A task result holding this key (`debug: var=grid_unverifiable`) was not verifiable in check mode."""
+
+EventCallback = Callable[[str, str, str], None]
+"""on_event(host, task, status); status: start, ok, changed, failed, skipped, unreachable, unverifiable."""
+
+
+@dataclass(frozen=True)
+class HostOutcome:
+    ok: bool
+    changed: int
+    failed: int
+    unreachable: bool
+    changed_tasks: list[str] = field(default_factory=list)
+    failed_tasks: list[tuple[str, str]] = field(default_factory=list)
+    unverifiable_tasks: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for messages: why the host failed, else what changed."""
+        if self.unreachable or self.failed_tasks:
+            head = "unreachable: " if self.unreachable else ""
+            return head + "; ".join(f"{task}: {message}" for task, message in self.failed_tasks[:3])
+        if self.failed:
+            return f"{self.failed} task(s) failed"
+        return f"{self.changed} change(s)" if self.changed else "ok"
+
+
+@dataclass(frozen=True)
+class PlaybookResult:
+    ok: bool
+    hosts: dict[str, HostOutcome]
+    rc: int
+    output_tail: str = ""  # the end of Ansible's output when the run failed, for the error message
+    strategy: str = ""
+
+
+class AnsibleRunner(Protocol):
+    def run(self, project_dir: Path, *, private_key: Path, known_hosts: Path,
+            limit: Sequence[str] | None = None, tags: Sequence[str] | None = None, check: bool = False,
+            inventory: Path | None = None, on_event: EventCallback | None = None) -> PlaybookResult:
+        """Run project_dir/site.yml. limit: inventory hostnames (an empty list runs nothing);
+        tags: e.g. ["cluster-wide"]; check: --check --diff (drift)."""
+        ...
+
+
+def mitogen_strategy_dir() -> Path | None:
+    """The mitogen strategy plugin directory, if mitogen is installed and accepts this ansible-core."""
+    spec = importlib.util.find_spec("ansible_mitogen")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    strategy = Path(next(iter(spec.submodule_search_locations))) / "plugins" / "strategy"
+    if not (strategy / "mitogen_linear.py").is_file():
+        return None
+    try:  # importing the loaders imports ansible and raises on a release mitogen refuses
+        loaders = importlib.import_module("ansible_mitogen.loaders")
+        ansible_version = str(importlib.import_module("ansible.release").__version__)
+    except Exception:
+        return None
+    version = tuple(int(p) for p in ansible_version.split(".")[:2] if p.isdigit())
+    newest = getattr(loaders, "ANSIBLE_VERSION_MAX", None)  # older mitogen releases pin a maximum
+    if newest is not None and version[:2] > tuple(newest)[:2]:
+        return None
+    return strategy
+
+
+class RunnerAnsible:
+    """AnsibleRunner on ansible-runner (real Ansible, real SSH).
+
+    strategy: None picks mitogen_linear when mitogen works here (falling back to linear for good if
+    mitogen refuses at run time), else linear; or name one ("linear", "mitogen_linear", "free").
+    """
+
+    def __init__(self, work_dir: Path, *, strategy: str | None = None, timeout: int | None = None,
+                 keep_artifacts: bool = False) -> None:
+        self.work_dir = work_dir
+        self.timeout = timeout
+        self.keep_artifacts = keep_artifacts
+        self._auto = strategy is None
+        self._strategy_dir = mitogen_strategy_dir() if strategy in (None, "mitogen_linear") else None
+        self.strategy = strategy or ("mitogen_linear" if self._strategy_dir else "linear")
+        if self.strategy.startswith("mitogen") and self._strategy_dir is None:
+            raise ValueError(f"strategy {self.strategy} asked for, but mitogen does not work here")
+
+    def envvars(self, project_dir: Path, private_key: Path, known_hosts: Path) -> dict[str, str]:
+        env = {
+            "ANSIBLE_CONFIG": str(project_dir / "ansible.cfg"),
+            "ANSIBLE_HOST_KEY_CHECKING": "True",  # ansible-runner would default it to False
+            "ANSIBLE_SSH_COMMON_ARGS": (
+                f"-o UserKnownHostsFile={known_hosts.resolve()} "
+                "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes"),
+            "ANSIBLE_PRIVATE_KEY_FILE": str(private_key.resolve()),
+            "ANSIBLE_STRATEGY": self.strategy,
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "PATH": _search_path(),
+        }
+        if self._strategy_dir is not None:
+            env["ANSIBLE_STRATEGY_PLUGINS"] = str(self._strategy_dir)
+        return env
+
+    def run(self, project_dir: Path, *, private_key: Path, known_hosts: Path,
+            limit: Sequence[str] | None = None, tags: Sequence[str] | None = None, check: bool = False,
+            inventory: Path | None = None, on_event: EventCallback | None = None) -> PlaybookResult:
+        if limit is not None and not limit:
+            return PlaybookResult(ok=True, hosts={}, rc=0, strategy=self.strategy)  # nothing to do
+        project_dir = project_dir.resolve()
+        inventory = (inventory or project_dir / "inventory" / "hosts.yml").resolve()
+        options: dict[str, Any] = {
+            "private_data_dir": "", "project_dir": str(project_dir), "playbook": "site.yml",
+            "inventory": str(inventory), "limit": ",".join(limit) if limit else None,
+            "tags": ",".join(tags) if tags else None, "cmdline": "--check --diff" if check else None,
+            "quiet": True, "suppress_env_files": True, "rotate_artifacts": 1, "timeout": self.timeout}
+        result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event)
+        if (self._auto and self._strategy_dir is not None and not result.ok and not result.hosts
+                and "mitogen" in result.output_tail.lower()):
+            self._strategy_dir, self.strategy = None, "linear"  # mitogen refused at run time: for good
+            result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event)
+        return result
+
+    def _run_once(self, options: dict[str, Any], project_dir: Path, private_key: Path, known_hosts: Path,
+                  check: bool, on_event: EventCallback | None) -> PlaybookResult:
+        import ansible_runner
+
+        collector = _Collector(check=check, on_event=on_event)
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        private = Path(tempfile.mkdtemp(prefix="ansible-run-", dir=self.work_dir))
+        os.chmod(private, 0o700)
+        try:
+            runner = ansible_runner.run(**{
+                **options, "private_data_dir": str(private), "event_handler": collector.handle,
+                "envvars": self.envvars(project_dir, private_key, known_hosts)})
+            rc = int(runner.rc if runner.rc is not None else 1)
+            tail = ""
+            if rc != 0:
+                stdout = Path(runner.config.artifact_dir) / "stdout"
+                tail = _tail(stdout.read_text(errors="replace") if stdout.is_file() else "")
+        finally:
+            if not self.keep_artifacts:
+                shutil.rmtree(private, ignore_errors=True)
+        hosts = collector.outcomes()
+        ok = rc == 0 and all(h.ok for h in hosts.values())
+        return PlaybookResult(ok=ok, hosts=hosts, rc=rc, output_tail=tail, strategy=self.strategy)
+
+
+def _search_path() -> str:
+    """PATH with the directory of the ansible-playbook beside this interpreter (a venv not on PATH) first."""
+    path = os.environ.get("PATH", os.defpath)
+    beside = Path(sys.executable).parent
+    if (beside / "ansible-playbook").is_file():
+        return os.pathsep.join([str(beside), path])
+    if shutil.which("ansible-playbook") is None:
+        raise FileNotFoundError("ansible-playbook not found; install ansible-core")
+    return path
+
+
+def _tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+@dataclass
+class _Host:
+    changed_tasks: list[str] = field(default_factory=list)
+    failed_tasks: list[tuple[str, str]] = field(default_factory=list)
+    unverifiable_tasks: list[str] = field(default_factory=list)
+    changed: int = 0
+    failed: int = 0
+    unreachable: bool = False
+
+
+class _Collector:
+    """Folds ansible-runner events into per-host outcomes (counts from the final stats when present)."""
+
+    def __init__(self, *, check: bool, on_event: EventCallback | None) -> None:
+        self.check = check
+        self.on_event = on_event
+        self.hosts: dict[str, _Host] = {}
+        self.stats: Mapping[str, Any] | None = None
+
+    def handle(self, event: Mapping[str, Any]) -> bool:
+        kind = str(event.get("event", ""))
+        data: Mapping[str, Any] = event.get("event_data") or {}
+        if kind == "playbook_on_stats":
+            self.stats = data
+            return False
+        host = data.get("host")
+        if not host or not kind.startswith("runner_on_"):
+            return False
+        task = _task_name(data)
+        acc = self.hosts.setdefault(str(host), _Host())
+        res: Mapping[str, Any] = data.get("res") or {}
+        status = kind.removeprefix("runner_on_")
+        if kind == "runner_on_ok":
+            if res.get("changed"):
+                status = "changed"
+                acc.changed += 1
+                _add(acc.changed_tasks, task)
+            reasons = _unverifiable(res, self.check)
+            if reasons is not None:
+                status = "unverifiable"
+                for reason in reasons or [""]:
+                    _add(acc.unverifiable_tasks, f"{task}: {reason}" if reason else task)
+        elif kind == "runner_on_failed":
+            if data.get("ignore_errors"):
+                status = "ok"
+            else:
+                acc.failed += 1
+                acc.failed_tasks.append((task, _message(res)))
+        elif kind == "runner_on_unreachable":
+            acc.unreachable = True
+            acc.failed_tasks.append((task, _message(res)))
+        if self.on_event is not None:
+            self.on_event(str(host), task, status)
+        return False
+
+    def outcomes(self) -> dict[str, HostOutcome]:
+        stats = self.stats or {}
+        names = set(self.hosts)
+        for key in ("processed", "ok", "changed", "failures", "dark"):
+            names.update((stats.get(key) or {}).keys())
+        out: dict[str, HostOutcome] = {}
+        for name in sorted(names):
+            acc = self.hosts.get(name, _Host())
+            changed = int((stats.get("changed") or {}).get(name, acc.changed)) if stats else acc.changed
+            failed = int((stats.get("failures") or {}).get(name, acc.failed)) if stats else acc.failed
+            unreachable = acc.unreachable or bool((stats.get("dark") or {}).get(name, 0))
+            out[name] = HostOutcome(
+                ok=not unreachable and failed == 0, changed=changed, failed=failed, unreachable=unreachable,
+                changed_tasks=acc.changed_tasks, failed_tasks=acc.failed_tasks,
+                unverifiable_tasks=acc.unverifiable_tasks)
+        return out
+
+
+def _task_name(data: Mapping[str, Any]) -> str:
+    task = str(data.get("task") or data.get("task_action") or "?")
+    role = data.get("role")
+    return f"{role} : {task}" if role else task
+
+
+def _add(items: list[str], item: str) -> None:
+    if item not in items:
+        items.append(item)
+
+
+def _unverifiable(res: Mapping[str, Any], check: bool) -> list[str] | None:
+    """Why a result could not be verified (the marker key, or a check-mode skip inside a loop), else None."""
+    results = res.get("results")
+    reasons: list[str] = []
+    found = False
+    for item in [res, *(results if isinstance(results, list) else [])]:
+        if not isinstance(item, Mapping):
+            continue
+        if UNVERIFIABLE_KEY in item:
+            found = True
+            reasons.append(str(item[UNVERIFIABLE_KEY] or ""))
+        elif check and item.get("skipped") and "check mode" in str(item.get("msg", "")):
+            found = True
+            reasons.append(str(item.get("msg")))
+    return [r for r in reasons if r] if found else None
+
+
+def _message(res: Mapping[str, Any]) -> str:
+    for key in ("msg", "stderr", "reason"):
+        value = res.get(key)
+        if value:
+            return str(value).strip()[:2000]
+    results = res.get("results")
+    if isinstance(results, list):
+        for item in results:
+            if isinstance(item, Mapping) and item.get("failed"):
+                return _message(item)
+    return "failed"

@@ -1,0 +1,237 @@
+"""Pulumi through the Automation API: one stack per region, programs run inline.
+
+Inline programs let the Automation API host the language runtime in this process, so
+no `pulumi-language-python` plugin is needed; the engine itself is the real `pulumi` CLI.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pulumi import automation as auto
+
+ProgressFn = Callable[[str, str, str], None]
+"""(address, operation, status) — e.g. ("east/train/node-0001", "create", "done")."""
+
+
+class PulumiFailed(Exception):
+    def __init__(self, region: str, message: str) -> None:
+        super().__init__(f"region {region}: {message}")
+        self.region = region
+        self.message = message
+
+
+@dataclass(frozen=True)
+class StackResult:
+    region: str
+    outputs: dict[str, Any]
+    changes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    region: str
+    changes: dict[str, int]
+    # address -> operation for every step the engine would take (after refresh when asked)
+    steps: dict[str, str]
+
+
+class StackEngine(Protocol):
+    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> StackResult: ...
+    def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult: ...
+    def destroy(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> None: ...
+    def regions(self) -> list[str]: ...
+
+
+def pulumi_binary() -> str | None:
+    return shutil.which("pulumi")
+
+
+class AutomationEngine:
+    """Runs the region stacks of one cluster against a DIY backend under the work directory."""
+
+    def __init__(self, *, project: str, target: str, workdir: Path, backend_url: str | None = None,
+                 passphrase_file: Path) -> None:
+        self.project = project
+        self.target = target
+        self.workdir = workdir
+        self.backend_url = backend_url or f"file://{workdir / 'pulumi-backend'}"
+        self.passphrase_file = passphrase_file
+
+    # -- plumbing -------------------------------------------------------------------------------------
+    def _env(self) -> dict[str, str]:
+        return {
+            "PULUMI_BACKEND_URL": self.backend_url,
+            "PULUMI_CONFIG_PASSPHRASE_FILE": str(self.passphrase_file),
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+            "PATH": os.environ.get("PATH", ""),
+        }
+
+    def _stack(self, region: str, data: dict[str, Any]) -> auto.Stack:
+        if self.backend_url.startswith("file://"):
+            Path(self.backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
+        work = self.workdir / "pulumi-work" / region
+        work.mkdir(parents=True, exist_ok=True)
+        module = importlib.import_module(f"grid.stacks.{self.target}")
+
+        def program() -> None:
+            module.program(data)
+
+        settings = auto.ProjectSettings(name=self.project, runtime="python",
+                                        backend=auto.ProjectBackend(url=self.backend_url))
+        options = auto.LocalWorkspaceOptions(work_dir=str(work), env_vars=self._env(), project_settings=settings)
+        try:
+            return auto.create_or_select_stack(stack_name=region, project_name=self.project, program=program,
+                                               opts=options)
+        except auto.CommandError as exc:
+            raise PulumiFailed(region, _last_lines(str(exc))) from None
+
+    def _clear_pending(self, stack: auto.Stack) -> None:
+        """A killed run leaves pending operations in the checkpoint; drop them and let refresh see reality."""
+        try:
+            deployment = stack.export_stack()
+        except auto.CommandError:
+            return
+        body = deployment.deployment or {}
+        if body.get("pending_operations"):
+            body["pending_operations"] = []
+            stack.import_stack(auto.Deployment(version=deployment.version, deployment=body))
+            stack.refresh(color="never")
+
+    # -- operations -----------------------------------------------------------------------------------
+    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> StackResult:
+        stack = self._stack(region, data)
+        try:
+            self._clear_pending(stack)
+            result = stack.up(color="never", on_event=_event_handler(progress), refresh=True,
+                              suppress_progress=True)
+        except auto.CommandError as exc:
+            raise PulumiFailed(region, _last_lines(str(exc))) from None
+        outputs = {key: value.value for key, value in result.outputs.items()}
+        return StackResult(region, outputs, dict(result.summary.resource_changes or {}))
+
+    def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult:
+        stack = self._stack(region, data)
+        steps: dict[str, str] = {}
+
+        def record(event: auto.EngineEvent) -> None:
+            pre = event.resource_pre_event
+            if pre is not None and pre.metadata is not None:
+                steps[_address(pre.metadata.urn)] = str(pre.metadata.op.value if pre.metadata.op else "")
+
+        try:
+            self._clear_pending(stack)
+            result = stack.preview(color="never", on_event=record, refresh=refresh)
+        except auto.CommandError as exc:
+            raise PulumiFailed(region, _last_lines(str(exc))) from None
+        return PreviewResult(region, dict(result.change_summary or {}), steps)
+
+    def destroy(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> None:
+        stack = self._stack(region, data)
+        try:
+            self._clear_pending(stack)
+            stack.destroy(color="never", on_event=_event_handler(progress), suppress_progress=True)
+            stack.workspace.remove_stack(region)
+        except auto.CommandError as exc:
+            raise PulumiFailed(region, _last_lines(str(exc))) from None
+
+    def regions(self) -> list[str]:
+        if not self.backend_url.startswith("file://"):
+            return []
+        root = Path(self.backend_url[len("file://"):]) / ".pulumi" / "stacks" / self.project
+        return sorted(p.name.split(".")[0] for p in root.glob("*.json")) if root.is_dir() else []
+
+
+def _address(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+def _event_handler(progress: ProgressFn | None) -> Callable[[auto.EngineEvent], None] | None:
+    if progress is None:
+        return None
+
+    def handle(event: auto.EngineEvent) -> None:
+        if event.resource_pre_event and event.resource_pre_event.metadata:
+            meta = event.resource_pre_event.metadata
+            if meta.type != "pulumi:pulumi:Stack" and meta.op and meta.op.value not in ("same", "read"):
+                progress(_address(meta.urn), meta.op.value, "started")
+        elif event.res_outputs_event and event.res_outputs_event.metadata:
+            meta = event.res_outputs_event.metadata
+            if meta.type != "pulumi:pulumi:Stack" and meta.op and meta.op.value not in ("same", "read"):
+                progress(_address(meta.urn), meta.op.value, "done")
+        elif event.res_op_failed_event and event.res_op_failed_event.metadata:
+            meta = event.res_op_failed_event.metadata
+            progress(_address(meta.urn), meta.op.value if meta.op else "", "failed")
+
+    return handle
+
+
+def _last_lines(text: str, count: int = 12) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[-count:])
+
+
+class ProcessStackEngine:
+    """`StackEngine` that runs each operation in a `grid.drivers.pulumi_worker` process."""
+
+    def __init__(self, *, project: str, target: str, workdir: Path, passphrase_file: Path,
+                 backend_url: str | None = None) -> None:
+        self._local = AutomationEngine(project=project, target=target, workdir=workdir,
+                                       backend_url=backend_url, passphrase_file=passphrase_file)
+        self._request = {"project": project, "target": target, "workdir": str(workdir),
+                         "backend_url": self._local.backend_url, "passphrase_file": str(passphrase_file)}
+
+    def _run(self, op: str, region: str, data: dict[str, Any], progress: ProgressFn | None,
+             **extra: Any) -> dict[str, Any]:
+        import json
+        import subprocess
+        import sys
+
+        request = {**self._request, "op": op, "region": region, "data": data, **extra}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "grid.drivers.pulumi_worker"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps(request))
+        process.stdin.close()
+        final: dict[str, Any] | None = None
+        for line in process.stdout:
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if message.get("event") == "progress" and progress is not None:
+                progress(message["address"], message["op"], message["status"])
+            elif message.get("event") in ("result", "error"):
+                final = message
+        stderr = process.stderr.read() if process.stderr else ""
+        process.wait()
+        if final is None:
+            raise PulumiFailed(region, f"the stack worker exited with {process.returncode}: "
+                                       f"{_last_lines(stderr)}")
+        if final["event"] == "error":
+            raise PulumiFailed(region, str(final.get("message", "")))
+        return final
+
+    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> StackResult:
+        final = self._run("up", region, data, progress)
+        return StackResult(region, final.get("outputs", {}), final.get("changes", {}))
+
+    def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult:
+        final = self._run("preview", region, data, None, refresh=refresh)
+        return PreviewResult(region, final.get("changes", {}), final.get("steps", {}))
+
+    def destroy(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> None:
+        self._run("destroy", region, data, progress)
+
+    def regions(self) -> list[str]:
+        return self._local.regions()

@@ -1,0 +1,55 @@
+"""One region's stack operation in its own process.
+
+Pulumi's Python runtime keeps per-program settings in process globals, so two inline
+programs cannot run in one process at once; grid runs each region in a worker process
+(which also uses both cores). Protocol: a JSON request on stdin, JSON lines on stdout:
+{"event": "progress", ...} while working, then one {"event": "result"|"error", ...}.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from grid.drivers.pulumi import AutomationEngine, PulumiFailed
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    request = json.load(sys.stdin)
+    engine = AutomationEngine(
+        project=request["project"], target=request["target"], workdir=Path(request["workdir"]),
+        backend_url=request.get("backend_url"), passphrase_file=Path(request["passphrase_file"]),
+    )
+    region, data, op = request["region"], request["data"], request["op"]
+
+    def progress(address: str, operation: str, status: str) -> None:
+        _emit({"event": "progress", "address": address, "op": operation, "status": status})
+
+    try:
+        if op == "up":
+            result = engine.up(region, data, progress)
+            _emit({"event": "result", "outputs": result.outputs, "changes": result.changes})
+        elif op == "preview":
+            preview = engine.preview(region, data, refresh=bool(request.get("refresh")))
+            _emit({"event": "result", "changes": preview.changes, "steps": preview.steps})
+        elif op == "destroy":
+            engine.destroy(region, data, progress)
+            _emit({"event": "result"})
+        else:
+            _emit({"event": "error", "message": f"unknown operation {op}"})
+            return 2
+    except PulumiFailed as exc:
+        _emit({"event": "error", "message": exc.message})
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The cluster's SSH identity and pinned host keys.
+
+One ed25519 key pair per cluster lives in the work directory's secrets folder (0600);
+only its public half ever reaches state, rendered files or nodes. Connections verify
+host keys against a known_hosts file built from the keys recorded when nodes were created.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    private_path: Path
+    public_key: str
+
+
+def secrets_dir(workdir: Path) -> Path:
+    path = workdir / "secrets"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def existing_keypair(workdir: Path) -> KeyPair | None:
+    private = workdir / "secrets" / "id_ed25519"
+    public = private.with_suffix(".pub")
+    if private.is_file() and public.is_file():
+        return KeyPair(private, public.read_text().strip())
+    return None
+
+
+def ensure_keypair(workdir: Path, comment: str) -> KeyPair:
+    found = existing_keypair(workdir)
+    if found is not None:
+        return found
+    private = secrets_dir(workdir) / "id_ed25519"
+    for leftover in (private, private.with_suffix(".pub")):
+        leftover.unlink(missing_ok=True)  # half-written by an interrupted run
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(private)],
+                   check=True, capture_output=True)
+    os.chmod(private, 0o600)
+    return KeyPair(private, private.with_suffix(".pub").read_text().strip())
+
+
+def ensure_passphrase(workdir: Path) -> Path:
+    """Passphrase for Pulumi's secrets provider; a file so it never appears in argv or env dumps."""
+    path = secrets_dir(workdir) / "pulumi-passphrase"
+    if not path.is_file() or not path.read_text().strip():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(os.urandom(24).hex())
+    return path
+
+
+def host_key_line(names: Iterable[str], public_key: str) -> str:
+    """A known_hosts line: `name1,name2 ssh-ed25519 AAAA...` (the key's comment is dropped)."""
+    kind, blob = public_key.split()[:2]
+    return f"{','.join(names)} {kind} {blob}"
+
+
+def write_known_hosts(path: Path, entries: Iterable[tuple[list[str], str]]) -> None:
+    lines = sorted(host_key_line(names, key) for names, key in entries if key)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + ("\n" if lines else ""))
+    os.replace(tmp, path)
+
+
+def ssh_options(known_hosts: Path, private_key: Path, *, batch: bool = True) -> list[str]:
+    options = [
+        "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
+        "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", "-i", str(private_key),
+    ]
+    return [*options, "-o", "BatchMode=yes"] if batch else options
+
+
+class PinnedRemote:
+    """Runs commands on nodes with paramiko, verifying host keys against the pinned known_hosts only."""
+
+    def __init__(self, *, user: str, private_key: Path, known_hosts: Path, port: int = 22,
+                 timeout: float = 10.0) -> None:
+        import threading
+
+        self._user, self._key, self._known, self._port, self._timeout = user, private_key, known_hosts, port, timeout
+        self._clients: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, address: str) -> object:
+        import paramiko
+
+        with self._lock:
+            client = self._clients.get(address)
+        if client is not None:
+            return client
+        created = paramiko.SSHClient()
+        created.load_host_keys(str(self._known))
+        created.set_missing_host_key_policy(paramiko.RejectPolicy())
+        created.connect(address, port=self._port, username=self._user, key_filename=str(self._key),
+                        timeout=self._timeout, allow_agent=False, look_for_keys=False, banner_timeout=self._timeout)
+        with self._lock:
+            self._clients[address] = created
+        return created
+
+    def run(self, host: str, address: str, command: str) -> tuple[int, str]:
+        import paramiko
+
+        try:
+            client = self._client(address)
+            assert isinstance(client, paramiko.SSHClient)
+            _, stdout, stderr = client.exec_command(command, timeout=self._timeout)
+            output = stdout.read().decode(errors="replace")
+            code = stdout.channel.recv_exit_status()
+            return code, output if code == 0 else output + stderr.read().decode(errors="replace")
+        except (paramiko.SSHException, OSError) as exc:
+            return 255, f"{type(exc).__name__}: {exc}"
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                close = getattr(client, "close", None)
+                if close:
+                    close()
+            self._clients.clear()

@@ -1,0 +1,118 @@
+"""Spec + state (+ live view) → Plan. Pure: the same inputs give the same plan."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from grid.plan.model import Action, AttributeChange, Cause, HostConfigChange, Plan, Policy, ResourceChange
+from grid.plan.policy import policy_for
+from grid.resources import Kind, ResourceGraph
+from grid.state.model import State
+
+
+@dataclass(frozen=True, slots=True)
+class LiveResource:
+    """What the target really has for an address (from a refresh)."""
+
+    exists: bool
+    detail: str = ""  # e.g. "container is stopped"
+    healthy: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LiveHost:
+    """What a check-mode configuration run found on one host."""
+
+    drifted_tasks: tuple[str, ...] = ()
+    unreachable: bool = False
+    unverifiable_tasks: tuple[str, ...] = ()
+
+
+def make_plan(
+    graph: ResourceGraph,
+    state: State | None,
+    *,
+    target: str,
+    spec_digest: str,
+    serial: int = 0,
+    lineage: str = "",
+    allow_destroy_protected: bool = False,
+    live: Mapping[str, LiveResource] | None = None,
+    host_digests: Mapping[str, tuple[str, str]] | None = None,
+    live_hosts: Mapping[str, LiveHost] | None = None,
+    capacity: dict[str, Any] | None = None,
+) -> Plan:
+    recorded = state.resources if state else {}
+    changes: list[ResourceChange] = []
+    errors: list[str] = []
+    for resource in graph:
+        before = recorded.get(resource.address)
+        after = dict(resource.attrs)
+        if before is None:
+            changes.append(ResourceChange(resource.address, resource.kind.value, resource.region, Action.CREATE,
+                                          reason="new in spec", after=after))
+            continue
+        change = _compare(resource.address, resource.kind.value, resource.region, before.attrs, after)
+        seen = live.get(resource.address) if live is not None else None
+        if change.action is Action.NOOP and seen is not None and (not seen.exists or not seen.healthy):
+            action = Action.CREATE if not seen.exists else Action.UPDATE
+            change = ResourceChange(resource.address, resource.kind.value, resource.region, action, Cause.DRIFT,
+                                    reason=seen.detail or "missing on the target", after=after)
+        if resource.kind is Kind.VOLUME and change.action is Action.REPLACE and before.attrs.get("protect"):
+            errors.append(f"{resource.address}: replacing protected storage would destroy its data "
+                          f"({', '.join(a.name for a in change.attributes)} changed)")
+        changes.append(change)
+    for address, before in recorded.items():
+        if graph.get(address) is not None:
+            continue
+        if before.kind == Kind.VOLUME.value and before.attrs.get("protect") and not allow_destroy_protected:
+            errors.append(f"{address}: protected storage would be deleted; set protect: false first, "
+                          "or pass --allow-destroy-protected")
+        changes.append(ResourceChange(address, before.kind, before.region, Action.DELETE, reason="gone from spec"))
+    config = _config_changes(graph, state, changes, host_digests, live_hosts) if host_digests is not None else ()
+    return Plan(
+        cluster=graph.cluster, target=target, spec_digest=spec_digest, state_serial=serial, state_lineage=lineage,
+        changes=tuple(changes), config=config, errors=tuple(errors), capacity=capacity or {},
+        refreshed=live is not None,
+    )
+
+
+def _compare(address: str, kind: str, region: str, before: Mapping[str, Any], after: dict[str, Any]) -> ResourceChange:
+    if before == after:
+        return ResourceChange(address, kind, region, Action.NOOP, after=after)
+    diffs = tuple(
+        AttributeChange(key, before.get(key), after.get(key), policy_for(kind, key))
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    )
+    worst = max((d.policy for d in diffs), key=lambda p: p.rank)
+    action = Action.UPDATE if worst is Policy.IN_PLACE else Action.REPLACE
+    return ResourceChange(address, kind, region, action, Cause.SPEC, diffs, reason="spec changed", after=after)
+
+
+def _config_changes(
+    graph: ResourceGraph,
+    state: State | None,
+    changes: list[ResourceChange],
+    host_digests: Mapping[str, tuple[str, str]],
+    live_hosts: Mapping[str, LiveHost] | None,
+) -> tuple[HostConfigChange, ...]:
+    rebuilt = {c.address for c in changes if c.kind == "node" and c.action in (Action.CREATE, Action.REPLACE)}
+    hosts = state.hosts if state else {}
+    out: list[HostConfigChange] = []
+    for address, (node_digest, cluster_digest) in sorted(host_digests.items()):
+        record = hosts.get(address)
+        seen = live_hosts.get(address) if live_hosts else None
+        if address in rebuilt or record is None:
+            out.append(HostConfigChange(address, "full", "new node"))
+        elif record.status != "configured":
+            out.append(HostConfigChange(address, "full", f"last configuration {record.status}"))
+        elif seen is not None and seen.drifted_tasks:
+            out.append(HostConfigChange(address, "full", "configuration drifted: " + ", ".join(seen.drifted_tasks)))
+        elif record.node_digest != node_digest:
+            out.append(HostConfigChange(address, "full", "configuration inputs changed"))
+        elif record.cluster_digest != cluster_digest:
+            out.append(HostConfigChange(address, "cluster-wide", "cluster-wide inputs changed"))
+    return tuple(out)

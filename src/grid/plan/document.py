@@ -1,0 +1,64 @@
+"""The plan as a versioned JSON document (`grid plan --json`, `--out`), and back.
+
+Format `grid-plan/v1` is documented in docs/plan-format.md; `has_changes` is the
+field CI reads to recognise a no-change plan without parsing prose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grid.plan.model import (
+    PLAN_FORMAT, Action, AttributeChange, Cause, HostConfigChange, Plan, Policy, ResourceChange,
+)
+
+
+def to_document(plan: Plan, *, spec_path: str = "", grid_version: str = "") -> dict[str, Any]:
+    return {
+        "format": PLAN_FORMAT,
+        "grid_version": grid_version,
+        "cluster": plan.cluster,
+        "target": plan.target,
+        "spec": {"path": spec_path, "digest": plan.spec_digest},
+        "state": {"serial": plan.state_serial, "lineage": plan.state_lineage},
+        "refreshed": plan.refreshed,
+        "has_changes": plan.has_changes,
+        "summary": {**plan.counts(), "configure": len(plan.config), "drifted": len(plan.drifted)},
+        "errors": list(plan.errors),
+        "changes": [_change(c) for c in plan.changes],
+        "configuration": [{"address": h.address, "scope": h.scope, "reason": h.reason} for h in plan.config],
+        "capacity": plan.capacity,
+    }
+
+
+def _change(change: ResourceChange) -> dict[str, Any]:
+    return {
+        "address": change.address, "kind": change.kind, "region": change.region,
+        "action": change.action.value, "symbol": change.action.symbol, "cause": change.cause.value,
+        "policy": change.policy.value, "reason": change.reason,
+        "attributes": [{"name": a.name, "before": a.before, "after": a.after, "policy": a.policy.value}
+                       for a in change.attributes],
+        "after": change.after,
+    }
+
+
+def from_document(doc: dict[str, Any]) -> Plan:
+    """Rebuild a saved plan; raises ValueError with a message when the document is not a grid plan."""
+    if doc.get("format") != PLAN_FORMAT:
+        raise ValueError(f"not a {PLAN_FORMAT} document (format: {doc.get('format')!r})")
+    changes = tuple(
+        ResourceChange(
+            address=c["address"], kind=c["kind"], region=c["region"], action=Action(c["action"]),
+            cause=Cause(c["cause"]), reason=c.get("reason", ""), after=c.get("after"),
+            attributes=tuple(AttributeChange(a["name"], a["before"], a["after"], Policy(a["policy"]))
+                             for a in c.get("attributes", [])),
+        )
+        for c in doc["changes"]
+    )
+    config = tuple(HostConfigChange(h["address"], h["scope"], h["reason"]) for h in doc.get("configuration", []))
+    return Plan(
+        cluster=doc["cluster"], target=doc["target"], spec_digest=doc["spec"]["digest"],
+        state_serial=int(doc["state"]["serial"]), state_lineage=str(doc["state"]["lineage"]),
+        changes=changes, config=config, errors=tuple(doc.get("errors", [])), capacity=doc.get("capacity", {}),
+        refreshed=bool(doc.get("refreshed")),
+    )

@@ -1,0 +1,105 @@
+"""Plan values: what will change, why, and what each change costs."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+PLAN_FORMAT = "grid-plan/v1"
+
+
+class Action(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    NOOP = "no-op"
+
+    @property
+    def symbol(self) -> str:
+        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "no-op": "="}[self.value]
+
+
+class Policy(enum.StrEnum):
+    """What applying a change costs (AWS ParallelCluster's update policies)."""
+
+    IN_PLACE = "in-place"
+    REPLACES = "replaces-resource"
+    NOT_ALLOWED = "not-allowed"
+
+    @property
+    def rank(self) -> int:
+        return {"in-place": 0, "replaces-resource": 1, "not-allowed": 2}[self.value]
+
+
+class Cause(enum.StrEnum):
+    SPEC = "spec"
+    DRIFT = "drift"
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeChange:
+    name: str
+    before: Any
+    after: Any
+    policy: Policy
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceChange:
+    address: str
+    kind: str
+    region: str
+    action: Action
+    cause: Cause = Cause.SPEC
+    attributes: tuple[AttributeChange, ...] = ()
+    reason: str = ""
+    after: dict[str, Any] | None = None  # desired attributes (None when deleting)
+
+    @property
+    def policy(self) -> Policy:
+        if self.action is Action.REPLACE:
+            return max((a.policy for a in self.attributes), key=lambda p: p.rank, default=Policy.REPLACES)
+        return max((a.policy for a in self.attributes), key=lambda p: p.rank, default=Policy.IN_PLACE)
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfigChange:
+    """Ansible work a host needs: everything (new or changed inputs) or only cluster-wide tasks."""
+
+    address: str
+    scope: str  # "full" | "cluster-wide"
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    cluster: str
+    target: str
+    spec_digest: str
+    state_serial: int
+    state_lineage: str
+    changes: tuple[ResourceChange, ...]
+    config: tuple[HostConfigChange, ...] = ()
+    errors: tuple[str, ...] = ()
+    capacity: dict[str, Any] = field(default_factory=dict)
+    refreshed: bool = False
+
+    @property
+    def pending(self) -> tuple[ResourceChange, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.pending) or bool(self.config)
+
+    def counts(self) -> dict[str, int]:
+        out = {a.value: 0 for a in Action}
+        for change in self.changes:
+            out[change.action.value] += 1
+        return out
+
+    @property
+    def drifted(self) -> tuple[ResourceChange, ...]:
+        return tuple(c for c in self.changes if c.cause is Cause.DRIFT and c.action is not Action.NOOP)

@@ -1,0 +1,28 @@
+"""Update policy of every attribute: can it change in place, does it replace the resource, or is it refused."""
+
+from __future__ import annotations
+
+from grid.plan.model import Policy
+
+_IN, _REPLACE, _NO = Policy.IN_PLACE, Policy.REPLACES, Policy.NOT_ALLOWED
+
+POLICIES: dict[str, dict[str, Policy]] = {
+    "node": {
+        "image": _REPLACE, "fabrics": _REPLACE, "storage": _REPLACE, "accelerator": _REPLACE,
+        "accelerators": _REPLACE, "cpus": _IN, "memory_gb": _IN, "roles": _IN,
+        "hostname": _REPLACE, "container": _REPLACE, "pool": _REPLACE, "index": _REPLACE,
+    },
+    "fabric": {
+        "cidr": _REPLACE, "mtu": _REPLACE, "gateway": _REPLACE, "network": _REPLACE,
+        "kind": _IN, "speed_gbps": _IN, "name": _REPLACE,
+    },
+    "volume": {
+        "kind": _REPLACE, "volume": _REPLACE, "name": _REPLACE,
+        "capacity_tib": _IN, "mount": _IN, "protect": _IN, "pools": _IN,
+    },
+    "link": {"between": _REPLACE, "bandwidth_gbps": _IN, "latency_ms": _IN},
+}
+
+
+def policy_for(kind: str, attribute: str) -> Policy:
+    return POLICIES.get(kind, {}).get(attribute, _REPLACE)

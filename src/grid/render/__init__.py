@@ -1,0 +1,68 @@
+"""Render: spec + resources → the files Pulumi and Ansible run. Pure and deterministic."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from grid.render.pulumi import render_pulumi
+from grid.resources import ResourceGraph
+from grid.spec.model import Cluster
+
+Files = dict[str, str]
+
+
+def render_cluster(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: str) -> Files:
+    from grid.render.ansible import render_ansible
+
+    files = render_pulumi(cluster, graph, authorized_key=admin_public_key)
+    for path, text in render_ansible(cluster, graph, admin_public_key=admin_public_key).items():
+        files[f"ansible/{path}"] = text
+    return dict(sorted(files.items()))
+
+
+def tree_digest(files: Files) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return "sha256:" + digest.hexdigest()
+
+
+MANIFEST = ".grid-rendered"
+
+
+def write_tree(files: Files, out_dir: Path) -> list[str]:
+    """Write files that differ (atomically); remove files grid rendered before and no longer renders.
+
+    Only paths listed in the previous manifest are ever removed, so a user's own files in
+    the output directory are safe.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    changed: list[str] = []
+    for rel, text in files.items():
+        target = out_dir / rel
+        if target.is_file() and target.read_text() == text:
+            continue
+        _write_atomic(target, text)
+        changed.append(rel)
+    manifest = out_dir / MANIFEST
+    previous = manifest.read_text().splitlines() if manifest.is_file() else []
+    for rel in previous:
+        if rel and rel not in files and (out_dir / rel).is_file():
+            (out_dir / rel).unlink()
+            changed.append(rel)
+    listing = "\n".join(sorted(files)) + "\n"
+    if not manifest.is_file() or manifest.read_text() != listing:
+        _write_atomic(manifest, listing)
+    return sorted(changed)
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".render-")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)

@@ -1,0 +1,270 @@
+"""Render the Ansible side of a cluster: inventory, group vars, site.yml and roles, as {path: text}.
+
+Pure and deterministic: the same cluster, graph and key give byte-identical files on any machine
+(nothing machine-specific is baked in; the driver adds strategy, key and known_hosts at run time).
+
+The inventory contract (inventory/hosts.yml, inventory/group_vars/all.yml):
+  all → region_<region> → pool_<region>_<pool> → hosts; role_<role> groups (pool roles) under all.
+  Group names use `_` for the `-` of spec names. Inventory hostname = node hostname (east-train-0000).
+  Per host: ansible_host (IP on the connect fabric), grid_address, grid_region, grid_pool, grid_index,
+  grid_accelerator, grid_accelerators, grid_fabrics [{name, ip, mtu, cidr}], grid_storage [{name, mount}],
+  grid_roles.
+  all.yml: ansible_user, ansible_port, grid_cluster, grid_admin_user, grid_admin_pubkey, grid_sysctl,
+  grid_users [{name, sudo, authorized_keys}], grid_hosts [{hostname, ip}].
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Any
+
+import yaml
+
+from grid.render.templating import render
+from grid.resources import Kind, Resource, ResourceGraph
+from grid.spec.model import Cluster
+
+ALWAYS_ON_ROLES = ("base", "fabric", "storage-client")
+"""Applied to every host: `base` first, the spec's configuration.roles in order, then the rest of these."""
+DEFAULT_CONNECT_FABRIC = "mgmt"
+CLUSTER_WIDE_TAG = "cluster-wide"
+
+_HEADER = "# Rendered by grid for cluster {cluster}; do not edit: grid rewrites this file.\n"
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Everything the rendered files are made of, computed once for render and digests alike."""
+
+    cluster: str
+    hosts: dict[str, dict[str, Any]]  # hostname -> host vars
+    addresses: dict[str, str]  # hostname -> resource address
+    regions: dict[str, dict[str, list[str]]]  # region -> pool -> hostnames
+    roles: dict[str, list[str]]  # pool role -> hostnames
+    all_vars: dict[str, Any]
+    play_roles: list[str]
+    become: bool
+
+
+def render_ansible(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: str,
+                   connect_fabric: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The self-contained Ansible directory for `cluster` as {relative path: content}."""
+    inputs = _collect(cluster, graph, admin_public_key, connect_fabric)
+    files: dict[str, str] = {
+        "ansible.cfg": _static_file("ansible.cfg"),
+        ".ansible-lint": _static_file(".ansible-lint"),
+        "site.yml": _site_yml(inputs),
+        "inventory/hosts.yml": _hosts_yml(inputs),
+        "inventory/group_vars/all.yml": _all_yml(inputs),
+    }
+    for rel, text in _role_files():
+        files[f"roles/{rel}"] = text
+    return dict(sorted(files.items()))
+
+
+def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key: str, *,
+                       connect_fabric: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """{node address: (node_digest, cluster_digest)} of what Ansible would apply to each host.
+
+    node_digest covers the host's own vars and group memberships, the roles, site.yml and ansible.cfg;
+    cluster_digest covers inventory/group_vars/all.yml (hosts table, users, keys, sysctls), which
+    only tasks tagged `cluster-wide` read. A host whose digests are unchanged needs no run; one
+    whose cluster_digest alone changed needs only `--tags cluster-wide`.
+    """
+    inputs = _collect(cluster, graph, admin_public_key, connect_fabric)
+    shared = hashlib.sha256()
+    for rel, text in _role_files():
+        shared.update(rel.encode() + b"\0" + text.encode() + b"\0")
+    for name, text in (("site.yml", _site_yml(inputs)), ("ansible.cfg", _static_file("ansible.cfg"))):
+        shared.update(name.encode() + b"\0" + text.encode() + b"\0")
+    cluster_digest = "sha256:" + hashlib.sha256(_all_yml(inputs).encode()).hexdigest()
+    groups = _groups_of(inputs)
+    out: dict[str, tuple[str, str]] = {}
+    for hostname, host_vars in inputs.hosts.items():
+        digest = shared.copy()
+        own = {"hostname": hostname, "vars": host_vars, "groups": groups[hostname]}
+        digest.update(json.dumps(own, sort_keys=True).encode())
+        out[inputs.addresses[hostname]] = ("sha256:" + digest.hexdigest(), cluster_digest)
+    return dict(sorted(out.items()))
+
+
+def group_name(*parts: str) -> str:
+    """An Ansible-safe group name: spec names may hold `-`, group names should not."""
+    return "_".join(parts).replace("-", "_")
+
+
+def _collect(cluster: Cluster, graph: ResourceGraph, admin_public_key: str,
+             connect_fabric: Mapping[str, str] | None) -> _Inputs:
+    if "\n" in admin_public_key.strip():
+        raise ValueError("admin_public_key must be one public key line")
+    if admin_public_key.lstrip().startswith("-----BEGIN"):
+        raise ValueError("admin_public_key looks like a private key; pass the public key only")
+    fabrics = {(r.region, r.attrs["name"]): r for r in graph.of_kind(Kind.FABRIC)}
+    nodes = sorted(graph.of_kind(Kind.NODE), key=lambda r: r.attrs["hostname"])
+    hosts: dict[str, dict[str, Any]] = {}
+    addresses: dict[str, str] = {}
+    regions: dict[str, dict[str, list[str]]] = {}
+    roles: dict[str, list[str]] = {}
+    role_groups: dict[str, str] = {}
+    for node in nodes:
+        hostname = str(node.attrs["hostname"])
+        host_vars = _host_vars(node, fabrics, connect_fabric or {})
+        hosts[hostname] = host_vars
+        addresses[hostname] = node.address
+        regions.setdefault(node.region, {}).setdefault(str(node.attrs["pool"]), []).append(hostname)
+        for role in host_vars["grid_roles"]:
+            group = group_name("role", role)
+            if role_groups.setdefault(group, role) != role:
+                raise ValueError(f"pool roles {role_groups[group]!r} and {role!r} map to one group {group!r}")
+            roles.setdefault(role, []).append(hostname)
+    config = cluster.spec.configuration
+    all_vars: dict[str, Any] = {
+        "ansible_user": cluster.spec.defaults.ssh.user,
+        "ansible_port": cluster.spec.defaults.ssh.port,
+        "grid_cluster": cluster.name,
+        "grid_admin_user": config.admin_user,
+        "grid_admin_pubkey": admin_public_key.strip(),
+        "grid_sysctl": {key: config.sysctl[key] for key in sorted(config.sysctl)},
+        "grid_users": [{"name": u.name, "sudo": u.sudo, "authorized_keys": list(u.authorized_keys)}
+                       for u in sorted(config.users, key=lambda u: u.name)],
+        "grid_hosts": [{"hostname": h, "ip": v["ansible_host"]} for h, v in hosts.items()],
+    }
+    return _Inputs(cluster.name, hosts, addresses, regions, roles, all_vars,
+                   _play_roles(config.roles), cluster.spec.defaults.ssh.user != "root")
+
+
+def _host_vars(node: Resource, fabrics: Mapping[tuple[str, str], Resource],
+               connect_fabric: Mapping[str, str]) -> dict[str, Any]:
+    attrs = node.attrs
+    ips: Mapping[str, str] = attrs.get("fabrics", {})
+    grid_fabrics = []
+    for name in sorted(ips):
+        fabric = fabrics.get((node.region, name))
+        if fabric is None or not ips[name]:
+            raise ValueError(f"{node.address}: no address on fabric {name!r}")
+        grid_fabrics.append({"name": name, "ip": ips[name], "mtu": fabric.attrs["mtu"],
+                             "cidr": fabric.attrs["cidr"]})
+    storage: Mapping[str, str] = attrs.get("storage", {})
+    return {
+        "ansible_host": _connect_ip(node, ips, connect_fabric.get(node.region)),
+        "grid_address": node.address,
+        "grid_region": node.region,
+        "grid_pool": attrs["pool"],
+        "grid_index": attrs["index"],
+        "grid_accelerator": attrs["accelerator"],
+        "grid_accelerators": attrs["accelerators"],
+        "grid_fabrics": grid_fabrics,
+        "grid_storage": [{"name": name, "mount": storage[name]} for name in sorted(storage)],
+        "grid_roles": list(attrs.get("roles", [])),
+    }
+
+
+def _connect_ip(node: Resource, ips: Mapping[str, str], explicit: str | None) -> str:
+    if explicit is not None:
+        if not ips.get(explicit):
+            raise ValueError(f"{node.address}: not on connect fabric {explicit!r}")
+        return ips[explicit]
+    if ips.get(DEFAULT_CONNECT_FABRIC):
+        return ips[DEFAULT_CONNECT_FABRIC]
+    for ip in ips.values():  # the pool's first fabric (attrs keep the pool's order)
+        if ip:
+            return ip
+    address = node.attrs.get("address")  # existing hosts without fabrics
+    if isinstance(address, str) and address:
+        return address
+    raise ValueError(f"{node.address}: no fabric address to connect to")
+
+
+def _play_roles(configured: list[str]) -> list[str]:
+    available = set(_role_names())
+    ordered = list(dict.fromkeys(["base", *configured, *ALWAYS_ON_ROLES]))
+    unknown = [role for role in ordered if role not in available]
+    if unknown:
+        raise ValueError(f"unknown configuration role(s) {', '.join(unknown)}; "
+                         f"available: {', '.join(sorted(available))}")
+    return ordered
+
+
+def _groups_of(inputs: _Inputs) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {h: [] for h in inputs.hosts}
+    for region, pools in inputs.regions.items():
+        for pool, members in pools.items():
+            for hostname in members:
+                groups[hostname] += [group_name("region", region), group_name("pool", region, pool)]
+    for role, members in inputs.roles.items():
+        for hostname in members:
+            groups[hostname].append(group_name("role", role))
+    return groups
+
+
+def _hosts_yml(inputs: _Inputs) -> str:
+    children: dict[str, Any] = {}
+    for region in sorted(inputs.regions):
+        pools = inputs.regions[region]
+        children[group_name("region", region)] = {"children": {
+            group_name("pool", region, pool): {"hosts": {h: inputs.hosts[h] for h in pools[pool]}}
+            for pool in sorted(pools)}}
+    for role in sorted(inputs.roles):
+        children[group_name("role", role)] = {"hosts": {h: None for h in inputs.roles[role]}}
+    return _yaml(inputs.cluster, {"all": {"children": children}})
+
+
+def _all_yml(inputs: _Inputs) -> str:
+    return _yaml(inputs.cluster, inputs.all_vars)
+
+
+def _site_yml(inputs: _Inputs) -> str:
+    return render("ansible/site.yml.j2", cluster=inputs.cluster, roles=inputs.play_roles,
+                  become=inputs.become)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Indents block sequences under their key, as yamllint (and so ansible-lint) wants."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _yaml(cluster: str, value: Any) -> str:
+    body = yaml.dump(value, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=1000,
+                     allow_unicode=False)
+    return _HEADER.format(cluster=cluster) + "---\n" + body
+
+
+def _templates() -> Traversable:
+    return resources.files("grid") / "templates" / "ansible"
+
+
+@functools.cache
+def _static_file(name: str) -> str:
+    return (_templates() / name).read_text()
+
+
+@functools.cache
+def _role_names() -> tuple[str, ...]:
+    return tuple(sorted(p.name for p in (_templates() / "roles").iterdir() if p.is_dir()))
+
+
+@functools.cache
+def _role_files() -> tuple[tuple[str, str], ...]:
+    """(path under roles/, text) of every role file, sorted."""
+    out: list[tuple[str, str]] = []
+
+    def walk(node: Traversable, prefix: str) -> None:
+        for child in node.iterdir():
+            if child.name.startswith(".") or child.name == "__pycache__":
+                continue
+            rel = f"{prefix}{child.name}"
+            if child.is_dir():
+                walk(child, rel + "/")
+            else:
+                out.append((rel, child.read_text()))
+
+    walk(_templates() / "roles", "")
+    return tuple(sorted(out))

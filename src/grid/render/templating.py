@@ -1,0 +1,31 @@
+"""The Jinja2 environment every rendered file comes from: strict, deterministic."""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    root = resources.files("grid") / "templates"
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 - renders YAML/Python/INI, never HTML
+    )
+    env.filters["tojson_sorted"] = lambda value: json.dumps(value, sort_keys=True)
+    return env
+
+
+def render(template: str, **values: Any) -> str:
+    return environment().get_template(template).render(**values)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True) + "\n"

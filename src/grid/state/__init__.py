@@ -1,0 +1,50 @@
+"""What grid remembers about a cluster, and how it is stored, locked, backed up and restored.
+
+Pure values live in `grid.state.model`; `FileStateStore` keeps them on disk. Failures are
+`StateError` subclasses carrying a message and a recovery hint; nothing here prints or exits.
+"""
+
+from grid.state.codec import canonical_json, checksum_of
+from grid.state.errors import (
+    RESTORE_HINT,
+    BackupNotFound,
+    LockHeld,
+    LockLost,
+    StateConflict,
+    StateCorrupted,
+    StateError,
+    StateMissing,
+    StateTooNew,
+)
+from grid.state.history import append_history, history_entry
+from grid.state.lock import (
+    DEFAULT_LEASE_SECONDS,
+    HeldLock,
+    LockHolder,
+    StateLock,
+    assess,
+    held_lock,
+    read_lock,
+    unlock,
+)
+from grid.state.model import (
+    FORMAT_VERSION,
+    ChangeRecord,
+    Envelope,
+    HistoryEntry,
+    HostRecord,
+    ResourceRecord,
+    State,
+    empty_state,
+)
+from grid.state.paths import workdir_for
+from grid.state.store import DEFAULT_KEEP, BackupInfo, FileStateStore, Restored, StateStore
+
+__all__ = [
+    "DEFAULT_KEEP", "DEFAULT_LEASE_SECONDS", "FORMAT_VERSION", "RESTORE_HINT",
+    "BackupInfo", "BackupNotFound", "ChangeRecord", "Envelope", "FileStateStore", "HeldLock",
+    "HistoryEntry", "HostRecord", "LockHeld", "LockHolder", "LockLost", "ResourceRecord", "Restored", "State",
+    "StateConflict", "StateCorrupted", "StateError", "StateLock", "StateMissing", "StateStore", "StateTooNew",
+    "append_history", "assess", "canonical_json", "checksum_of", "empty_state", "held_lock", "history_entry",
+    "read_lock", "unlock", "workdir_for",
+]

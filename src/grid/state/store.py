@@ -1,0 +1,309 @@
+"""Where the state envelope is kept: a Protocol, and the local-file implementation.
+
+Layout of a work directory:
+    state.json                     current envelope (0600)
+    backups/state.<serial>.json    the previous N versions (hard links of the replaced files)
+    state.json.corrupt-<time>      a damaged file set aside by `restore`, never deleted by grid
+    state.lock, .lock.guard        see grid.state.lock
+Callers hold `store.lock(...)` across read → plan → apply → write; the serial check in `write`
+is the second line of defence (and the guard makes check-and-replace atomic among writers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from grid.state import _osutil as osu
+from grid.state import codec
+from grid.state import lock as locking
+from grid.state.errors import BackupNotFound, StateConflict, StateCorrupted, StateMissing, StateTooNew
+from grid.state.history import append_history, history_entry
+from grid.state.model import FORMAT_VERSION, Envelope, State
+
+STATE_FILE = "state.json"
+BACKUP_DIR = "backups"
+DEFAULT_KEEP = 10
+_TEMP_MAX_AGE_SECONDS = 600
+_BACKUP_NAME = re.compile(r"state\.(\d+)\.json")
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    serial: int
+    path: Path
+    written_at: str
+    problem: str = ""  # empty when the checksum verifies
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+@dataclass(frozen=True)
+class Restored:
+    envelope: Envelope
+    from_serial: int
+    kept_corrupt: Path | None  # where the damaged current file was set aside, if it was damaged
+
+
+class StateStore(Protocol):
+    def read(self) -> Envelope | None: ...
+
+    def write(self, state: State, expected_serial: int) -> Envelope: ...
+
+    def pull(self) -> bytes | None: ...
+
+    def lock(self, command: str, *, lease_seconds: float = ...,
+             break_stale: bool = ...) -> contextlib.AbstractContextManager[locking.HeldLock]: ...
+
+    def lock_holder(self) -> locking.LockHolder | None: ...
+
+    def unlock(self, *, force: bool = ...) -> locking.LockHolder | None: ...
+
+    def backups(self) -> list[BackupInfo]: ...
+
+    def restore(self, serial: int, *, command: str = ...) -> Restored: ...
+
+
+_Identity = tuple[int, int, int, int]
+
+
+class FileStateStore:
+    def __init__(self, workdir: Path, *, keep: int = DEFAULT_KEEP) -> None:
+        if keep < 0:
+            raise ValueError("keep must be >= 0")
+        self.workdir = workdir
+        self.keep = keep
+        # (file identity, header) of the last version we read or wrote: a write that finds the file
+        # unchanged since then skips re-reading 10^5 records to check serial and integrity.
+        self._known: tuple[_Identity, codec.Header] | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.workdir / STATE_FILE
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.workdir / BACKUP_DIR
+
+    def read(self) -> Envelope | None:
+        """The verified current envelope; None when there is no state yet (and no backups)."""
+        envelope = self._load()
+        if envelope is None:
+            self._refuse_if_orphaned()
+        return envelope
+
+    def pull(self) -> bytes | None:
+        """The current envelope exactly as stored, after full verification; None when there is none."""
+        loaded = self._load_raw()
+        if loaded is None:
+            self._refuse_if_orphaned()
+            return None
+        return loaded[0]
+
+    def write(self, state: State, expected_serial: int) -> Envelope:
+        body, checksum = codec.encode_state(state)  # outside the guard: the slow part needs no serial
+        with osu.guard(self.workdir / locking.GUARD_FILE):
+            current = self._current_header()
+            on_disk = current.serial if current else 0
+            if on_disk != expected_serial:
+                raise StateConflict(
+                    f"the state changed since it was read (serial {on_disk} on disk, {expected_serial} "
+                    "expected): another grid wrote it",
+                    "run the command again so it plans against the new state",
+                    expected=expected_serial, actual=on_disk)
+            lineage = current.lineage if current and current.lineage else str(uuid.uuid4())
+            header = self._commit(body, checksum, serial=on_disk + 1, lineage=lineage,
+                                  previous=on_disk if current else None)
+        return Envelope(format_version=header.format_version, serial=header.serial, lineage=header.lineage,
+                        checksum=header.checksum, state=state)
+
+    def lock(self, command: str, *, lease_seconds: float = locking.DEFAULT_LEASE_SECONDS,
+             break_stale: bool = False) -> contextlib.AbstractContextManager[locking.StateLock]:
+        return locking.held_lock(self.workdir, command, lease_seconds=lease_seconds, break_stale=break_stale)
+
+    def lock_holder(self) -> locking.LockHolder | None:
+        return locking.read_lock(self.workdir)
+
+    def unlock(self, *, force: bool = False) -> locking.LockHolder | None:
+        return locking.unlock(self.workdir, force=force)
+
+    def backups(self) -> list[BackupInfo]:
+        """Backups, newest first, each with its checksum verified."""
+        found = []
+        for serial in sorted(self._backup_serials(), reverse=True):
+            path = self._backup_path(serial)
+            try:
+                written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                codec.verify(path.read_bytes(), f"{BACKUP_DIR}/{path.name}")
+                problem = ""
+            except FileNotFoundError:
+                continue  # pruned by a concurrent writer
+            except (StateCorrupted, StateTooNew) as exc:
+                problem = exc.message
+            found.append(BackupInfo(serial, path, osu.iso(written), problem))
+        return found
+
+    def restore(self, serial: int, *, command: str = "") -> Restored:
+        """Make backup `serial` current under a new serial; a damaged current file is set aside, not lost."""
+        name = f"{BACKUP_DIR}/state.{serial}.json"
+        try:
+            raw = self._backup_path(serial).read_bytes()
+        except FileNotFoundError:
+            have = ", ".join(str(s) for s in sorted(self._backup_serials(), reverse=True)) or "none"
+            raise BackupNotFound(f"there is no backup with serial {serial} (available: {have})",
+                                 "`grid state restore SPEC` lists backups") from None
+        try:
+            backup = codec.decode(raw, name)
+        except StateCorrupted as exc:
+            raise StateCorrupted(exc.message, "pick another serial from `grid state restore SPEC`") from None
+        with osu.guard(self.workdir / locking.GUARD_FILE):
+            try:
+                current, damaged = self._load(), False
+            except StateCorrupted:  # StateTooNew propagates: that file belongs to a newer grid
+                current, damaged = None, True
+            known = [*self._backup_serials(), current.serial if current else 0]
+            if damaged:
+                known.append(codec.peek_serial(self.path.read_bytes()) or 0)
+            new_serial = max(known) + 1
+            state = backup.state
+            if command:
+                state = append_history(state, history_entry(new_serial, command))
+            body, checksum = codec.encode_state(state)
+            kept = self._set_aside() if damaged else None
+            lineage = backup.lineage or str(uuid.uuid4())
+            header = self._commit(body, checksum, serial=new_serial, lineage=lineage,
+                                  previous=current.serial if current else None)
+        envelope = Envelope(format_version=header.format_version, serial=header.serial,
+                            lineage=header.lineage, checksum=header.checksum, state=state)
+        return Restored(envelope, serial, kept)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _load(self) -> Envelope | None:
+        loaded = self._load_raw()
+        return loaded[1] if loaded else None
+
+    def _load_raw(self) -> tuple[bytes, Envelope] | None:
+        try:
+            with open(self.path, "rb") as handle:
+                identity = _identity(os.fstat(handle.fileno()))
+                raw = handle.read()
+        except FileNotFoundError:
+            return None
+        envelope = codec.decode(raw, STATE_FILE)
+        self._known = (identity, codec.Header(envelope.format_version, envelope.serial,
+                                              envelope.lineage, envelope.checksum))
+        return raw, envelope
+
+    def _refuse_if_orphaned(self) -> None:
+        """A missing state.json next to backups means lost state, not a new cluster: starting over
+        would plan to create again everything that already exists."""
+        serials = self._backup_serials()
+        if serials:
+            raise StateMissing(
+                f"{self.path} is missing but {self.backup_dir} holds earlier versions "
+                f"(latest serial {max(serials)}); grid will not start a new state over them",
+                f"`grid state restore SPEC {max(serials)}` brings the latest back; "
+                f"move {BACKUP_DIR}/ away to start afresh")
+
+    def _current_header(self) -> codec.Header | None:
+        """Serial and lineage on disk, verifying the file unless it is the very one we last saw."""
+        try:
+            identity = _identity(os.stat(self.path))
+        except FileNotFoundError:
+            self._refuse_if_orphaned()
+            return None
+        if self._known is not None and self._known[0] == identity:
+            return self._known[1]
+        self._load()
+        return self._known[1] if self._known else None
+
+    def _commit(self, body: bytes, checksum: str, *, serial: int, lineage: str, previous: int | None,
+                ) -> codec.Header:
+        chunks = codec.envelope_chunks(body, checksum, serial=serial, lineage=lineage)
+        temp = osu.write_temp(self.workdir, chunks, prefix=".state.")
+        try:
+            if previous is not None:
+                self._backup_current(previous)
+            os.replace(temp, self.path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        osu.fsync_dir(self.workdir)
+        header = codec.Header(FORMAT_VERSION, serial, lineage, checksum)
+        self._sweep_temps()
+        self._known = (_identity(os.stat(self.path)), header)
+        self._prune()
+        return header
+
+    def _backup_current(self, serial: int) -> None:
+        """Keep the file about to be replaced: a hard link costs nothing, whatever the state's size."""
+        self.backup_dir.mkdir(mode=osu.DIR_MODE, exist_ok=True)
+        target = self._backup_path(serial)
+        target.unlink(missing_ok=True)
+        try:
+            os.link(self.path, target)
+        except OSError:  # filesystems without hard links: copy durably instead
+            copy = osu.write_temp(self.backup_dir, (self.path.read_bytes(),), prefix=".state.")
+            os.replace(copy, target)
+        os.chmod(target, osu.FILE_MODE)
+        osu.fsync_dir(self.backup_dir)
+
+    def _set_aside(self) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = self.workdir / f"{STATE_FILE}.corrupt-{stamp}"
+        n = 0
+        while target.exists():
+            n += 1
+            target = self.workdir / f"{STATE_FILE}.corrupt-{stamp}-{n}"
+        try:
+            os.link(self.path, target)
+        except OSError:  # no hard links here
+            shutil.copy2(self.path, target)
+        osu.fsync_dir(self.workdir)
+        return target
+
+    def _sweep_temps(self) -> None:
+        """Remove temp files of writers that were killed mid-write (tens of MB each at scale).
+
+        Called under the guard, where no live writer of this directory has a temp file in flight;
+        the age check is a second safety for writers that do not take the guard.
+        """
+        cutoff = datetime.now(UTC).timestamp() - _TEMP_MAX_AGE_SECONDS
+        for directory in (self.workdir, self.backup_dir):
+            for temp in directory.glob(".state.*.tmp"):
+                with contextlib.suppress(OSError):
+                    if temp.stat().st_mtime < cutoff:
+                        temp.unlink()
+
+    def _prune(self) -> None:
+        serials = sorted(self._backup_serials())
+        for serial in serials[:max(len(serials) - self.keep, 0)]:
+            self._backup_path(serial).unlink(missing_ok=True)
+
+    def _backup_serials(self) -> list[int]:
+        try:
+            names = os.listdir(self.backup_dir)
+        except FileNotFoundError:
+            return []
+        return [int(m[1]) for m in map(_BACKUP_NAME.fullmatch, names) if m]
+
+    def _backup_path(self, serial: int) -> Path:
+        return self.backup_dir / f"state.{serial}.json"
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+__all__ = ["BACKUP_DIR", "DEFAULT_KEEP", "STATE_FILE", "BackupInfo", "FileStateStore",
+           "Restored", "StateStore"]

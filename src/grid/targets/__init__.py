@@ -1,0 +1,1 @@
+"""Target-specific pieces that are not Pulumi programs (those live in grid.stacks)."""

@@ -1,0 +1,30 @@
+"""The local target's cheap reality check: one podman listing for the whole cluster."""
+
+from __future__ import annotations
+
+from grid.drivers.podman import Podman
+from grid.plan import LiveResource
+from grid.state.model import State
+
+
+def probe(cluster: str, state: State) -> dict[str, LiveResource]:
+    """Missing or stopped containers, missing networks and volumes, by resource address."""
+    podman = Podman()
+    selector = f"label=grid.cluster={cluster}"
+    listing = podman.run(["ps", "--all", "--filter", selector, "--format", "{{.Names}} {{.State}}"]).stdout
+    containers = dict(line.split(maxsplit=1) for line in listing.splitlines() if " " in line)
+    found = podman.list_by_label("grid.cluster", cluster)
+    networks, volumes = set(found.networks), set(found.volumes)
+    live: dict[str, LiveResource] = {}
+    for address, record in state.resources.items():
+        if record.kind == "node":
+            status = containers.get(str(record.attrs.get("container")))
+            if status is None:
+                live[address] = LiveResource(exists=False, detail="container is missing")
+            elif status.strip() != "running":
+                live[address] = LiveResource(exists=True, healthy=False, detail=f"container is {status.strip()}")
+        elif record.kind == "fabric" and record.attrs.get("network") not in networks:
+            live[address] = LiveResource(exists=False, detail="network is missing")
+        elif record.kind == "volume" and record.attrs.get("volume") not in volumes:
+            live[address] = LiveResource(exists=False, detail="volume is missing")
+    return live

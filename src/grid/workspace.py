@@ -1,0 +1,111 @@
+"""The public API the CLI calls: open a cluster's spec and work directory, plan, render, apply.
+
+Each function composes the pure stages (load → validate → expand → plan → render) and,
+in `up`/`destroy`, hands side effects to the drivers. Nothing here prints or exits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grid import physics
+from grid.diagnostics import Diagnostics
+from grid.drivers.ssh import existing_keypair
+from grid.plan import LiveHost, LiveResource, Plan, make_plan
+from grid.render import Files, render_cluster
+from grid.resources import ResourceGraph, expand
+from grid.spec import LoadedSpec, load_spec, spec_digest
+from grid.spec.model import Cluster
+from grid.state import FileStateStore, StateStore, workdir_for
+from grid.state.model import Envelope, State, empty_state
+from grid.validate import validate
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A valid spec and where its state lives."""
+
+    spec_path: Path
+    loaded: LoadedSpec
+    cluster: Cluster
+    diagnostics: Diagnostics  # warnings (errors never reach a Workspace)
+    workdir: Path
+    store: StateStore
+
+    @property
+    def rendered_dir(self) -> Path:
+        return self.workdir / "rendered"
+
+    def read_state(self) -> tuple[Envelope | None, State]:
+        envelope = self.store.read()
+        return envelope, envelope.state if envelope else empty_state(self.cluster.name)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The spec did not validate; the diagnostics say why."""
+
+    loaded: LoadedSpec
+    diagnostics: Diagnostics
+
+
+def open_workspace(spec_path: Path, *, workdir: Path | None = None,
+                   store: StateStore | None = None) -> Workspace | Rejected:
+    loaded = load_spec(str(spec_path))
+    findings = validate(loaded)
+    if loaded.cluster is None or findings.has_errors:
+        return Rejected(loaded, findings)
+    directory = workdir_for(spec_path, workdir, loaded.cluster.name)
+    return Workspace(spec_path, loaded, loaded.cluster, findings, directory, store or FileStateStore(directory))
+
+
+def graph_for(ws: Workspace, state: State) -> ResourceGraph:
+    return expand(ws.cluster, state.allocations())
+
+
+def admin_public_key(ws: Workspace) -> str:
+    keys = existing_keypair(ws.workdir)
+    return keys.public_key if keys else ""
+
+
+def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> dict[str, tuple[str, str]]:
+    from grid.render.ansible import host_input_digests
+
+    return host_input_digests(ws.cluster, graph, admin_public_key=public_key)
+
+
+def plan(ws: Workspace, *, envelope: Envelope | None, state: State, allow_destroy_protected: bool = False,
+         live: dict[str, LiveResource] | None = None, live_hosts: dict[str, LiveHost] | None = None) -> Plan:
+    graph = graph_for(ws, state)
+    key = admin_public_key(ws)
+    return make_plan(
+        graph, state if envelope else None, target=ws.cluster.spec.target, spec_digest=spec_digest(ws.cluster),
+        serial=envelope.serial if envelope else 0, lineage=envelope.lineage if envelope else "",
+        allow_destroy_protected=allow_destroy_protected, live=live, live_hosts=live_hosts,
+        host_digests=host_digests(ws, graph, key) if ws.cluster.spec.target else None,
+        capacity=capacity_document(ws.cluster, _applied_cluster(state)),
+    )
+
+
+def capacity_document(cluster: Cluster, applied: Cluster | None) -> dict[str, Any]:
+    """Capacity and energy of the spec, and the change from the cluster as last applied."""
+    after = physics.summarize(cluster)
+    before = physics.summarize(applied) if applied is not None else None
+    return {"summary": after.to_dict(), "change": physics.compare(before, after).to_dict()}
+
+
+def render(ws: Workspace, state: State) -> Files:
+    return render_cluster(ws.cluster, graph_for(ws, state), admin_public_key=admin_public_key(ws))
+
+
+def _applied_cluster(state: State) -> Cluster | None:
+    """The spec as last applied, for the capacity deltas; kept in state outputs."""
+    applied = state.outputs.get("applied_spec")
+    if not isinstance(applied, dict):
+        return None
+    try:
+        return Cluster.model_validate(applied)
+    except ValueError:
+        return None

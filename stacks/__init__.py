@@ -1,0 +1,1 @@
+"""Pulumi stack programs, one module per target; rendered projects call `program(resources)`."""

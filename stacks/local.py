@@ -1,0 +1,65 @@
+"""Stack program of the local target: one podman network per fabric, one volume per storage
+entry, one container per node (sshd, the cluster's key, the spec's addresses and limits)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from grid.stacks.local_provider import NetworkProvider, NodeProvider, VolumeProvider
+
+DEFAULT_IMAGE = "localhost/grid-node:latest"
+
+
+class Network(Resource):
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(NetworkProvider(), name, props, opts)
+
+
+class Volume(Resource):
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(VolumeProvider(), name, props, opts)
+
+
+class Node(Resource):
+    container_id: pulumi.Output[str]
+    host_key: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(NodeProvider(), name, {**props, "container_id": None, "host_key": None}, opts)
+
+
+def program(data: dict[str, Any]) -> None:
+    cluster = data["cluster"]
+    image = (data.get("settings") or {}).get("image") or DEFAULT_IMAGE
+    authorized_key = data.get("authorized_key", "")
+    networks: dict[str, tuple[Network, dict[str, Any]]] = {}
+    for fabric in data["fabrics"]:
+        props = {"cluster": cluster, "address": fabric["address"], "network": fabric["network"],
+                 "cidr": fabric["cidr"], "gateway": fabric["gateway"], "mtu": fabric["mtu"]}
+        networks[fabric["name"]] = (Network(fabric["address"], props), fabric)
+    volumes: dict[str, tuple[Volume, dict[str, Any]]] = {}
+    for volume in data["volumes"]:
+        props = {"cluster": cluster, "address": volume["address"], "volume": volume["volume"]}
+        # Protection is enforced by grid's plan (it refuses to delete protected storage), not by
+        # Pulumi's `protect`, so `grid destroy --allow-destroy-protected` stays one step.
+        volumes[volume["name"]] = (Volume(volume["address"], props), volume)
+    exported: dict[str, Any] = {}
+    for node in data["nodes"]:
+        attached = [networks[name] for name in sorted(node["fabrics"])]
+        mounted = [volumes[name] for name in sorted(node["storage"])]
+        props = {
+            "cluster": cluster, "address": node["address"], "container": node["container"],
+            "hostname": node["hostname"], "image": image, "authorized_key": authorized_key,
+            "networks": [{"network": fabric["network"], "ip": node["fabrics"][fabric["name"]]}
+                         for _, fabric in attached],
+            "volumes": [{"volume": volume["volume"], "mount": node["storage"][volume["name"]]}
+                        for _, volume in mounted],
+            "cpus": node.get("cpus"), "memory_gb": node.get("memory_gb"),
+        }
+        created = Node(node["address"], props, pulumi.ResourceOptions(
+            depends_on=[res for res, _ in attached] + [res for res, _ in mounted]))
+        exported[node["address"]] = {"container_id": created.container_id, "host_key": created.host_key}
+    pulumi.export("nodes", exported)

@@ -1,0 +1,63 @@
+"""History helpers and where the work directory lives."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from grid.state import (
+    ChangeRecord,
+    FileStateStore,
+    StateError,
+    append_history,
+    empty_state,
+    history_entry,
+    workdir_for,
+)
+
+
+def test_append_history_returns_a_new_state() -> None:
+    state = empty_state("lab")
+    entry = history_entry(1, "grid apply cluster.yaml", changes=[ChangeRecord(address="a", action="create")])
+    updated = append_history(state, entry)
+    assert state.history == []  # the original is a value: untouched
+    assert updated.history == [entry]
+    assert updated.history[0].user and updated.history[0].at.endswith("Z")
+
+
+def test_append_history_limit_keeps_the_newest() -> None:
+    state = empty_state("lab")
+    for serial in range(1, 6):
+        state = append_history(state, history_entry(serial, f"cmd {serial}"), limit=3)
+    assert [e.serial for e in state.history] == [3, 4, 5]
+
+
+def test_history_travels_with_the_state(tmp_path: Path) -> None:
+    store = FileStateStore(tmp_path)
+    state = append_history(empty_state("lab"), history_entry(1, "grid apply", outcome="partial"))
+    store.write(state, 0)
+    envelope = FileStateStore(tmp_path).read()
+    assert envelope is not None and envelope.state.history[0].outcome == "partial"
+
+
+def test_workdir_default_is_next_to_the_spec_and_private(tmp_path: Path) -> None:
+    spec = tmp_path / "specs" / "cluster.yaml"
+    spec.parent.mkdir()
+    workdir = workdir_for(spec, None, "lab")
+    assert workdir == tmp_path / "specs" / ".grid" / "lab"
+    assert stat.S_IMODE(workdir.stat().st_mode) == 0o700
+
+
+def test_workdir_override_and_read_only_lookup(tmp_path: Path) -> None:
+    assert workdir_for(tmp_path / "c.yaml", tmp_path / "elsewhere", "lab") == tmp_path / "elsewhere"
+    assert (tmp_path / "elsewhere").is_dir()
+    looked_up = workdir_for(tmp_path / "c.yaml", None, "other", create=False)
+    assert not looked_up.exists()
+
+
+@pytest.mark.parametrize("name", ["", "..", "a/b", "."])
+def test_workdir_rejects_names_that_escape(tmp_path: Path, name: str) -> None:
+    with pytest.raises(StateError, match="cannot name a directory"):
+        workdir_for(tmp_path / "c.yaml", None, name)
