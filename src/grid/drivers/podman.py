@@ -91,6 +91,20 @@ def _labels(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def _ready_key(lines: Sequence[str]) -> str | None:
+    """The host key of the last ``grid-node-ready`` log line, if sshd has logged listening after it."""
+    key: str | None = None
+    listening = False
+    for line in lines:
+        if line.startswith("grid-node-ready "):
+            fields = line.split()
+            key = f"{fields[1]} {fields[2]}" if len(fields) >= 3 else None
+            listening = False
+        elif line.startswith("Server listening on "):
+            listening = True
+    return key if listening else None
+
+
 class Podman:
     """The podman CLI. ``binary`` is looked up on PATH; ``timeout`` bounds every call (seconds)."""
 
@@ -290,24 +304,34 @@ class Podman:
                         check=check, input=input, timeout=timeout)
 
     def host_public_key(self, name: str, *, timeout: float = 30.0) -> str:
-        """The node's SSH host public key ("ssh-ed25519 AAAA..."), once its init has generated it.
+        """The node's SSH host public key ("ssh-ed25519 AAAA..."), once sshd listens.
 
-        The init writes the key to READY_FILE just before it execs sshd, so a key read here means sshd is
-        starting; a client may still need a short retry until port 22 accepts connections.
+        The node's init logs ``grid-node-ready <key>`` and then execs ``sshd -e``, whose "Server listening"
+        line follows once it accepts connections; both are read from the container log (one cheap podman
+        call, no exec). After a restart the log still holds the previous run's lines, so a client may need
+        a short retry there. Falls back to reading READY_FILE by exec for an image that does not log it.
         """
         deadline = time.monotonic() + timeout
-        delay = 0.05
+        delay = 0.02
         while True:
-            proc = self.exec(name, ["cat", READY_FILE], check=False)
-            fields = proc.stdout.split()
-            if proc.returncode == 0 and len(fields) >= 2:
-                return f"{fields[0]} {fields[1]}"
+            proc = self.run(["logs", name], check=False)
+            if proc.returncode == 0:
+                key = _ready_key((proc.stdout + proc.stderr).splitlines())
+                if key is not None:
+                    return key
+            else:
+                state = self.container_inspect(name)
+                if state is None:
+                    raise PodmanError([self.binary, "logs", name], proc.returncode, proc.stderr)
             if time.monotonic() >= deadline:
+                fallback = self.exec(name, ["cat", READY_FILE], check=False)
+                fields = fallback.stdout.split()
+                if fallback.returncode == 0 and len(fields) >= 2:
+                    return f"{fields[0]} {fields[1]}"
                 state = self.container_inspect(name)
                 status = state["state"] if state else "absent"
-                raise PodmanError([self.binary, "exec", name, "cat", READY_FILE], proc.returncode,
-                                  f"no SSH host key after {timeout:g} s (container {status}): "
-                                  f"{proc.stderr.strip()}")
+                raise PodmanError([self.binary, "logs", name], proc.returncode,
+                                  f"no SSH host key after {timeout:g} s (container {status})")
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 

@@ -161,17 +161,22 @@ def _event_handler(progress: ProgressFn | None) -> Callable[[auto.EngineEvent], 
     def handle(event: auto.EngineEvent) -> None:
         if event.resource_pre_event and event.resource_pre_event.metadata:
             meta = event.resource_pre_event.metadata
-            if meta.type != "pulumi:pulumi:Stack" and meta.op and meta.op.value not in ("same", "read"):
+            if _reportable(meta.type) and meta.op and meta.op.value not in ("same", "read", "refresh"):
                 progress(_address(meta.urn), meta.op.value, "started")
         elif event.res_outputs_event and event.res_outputs_event.metadata:
             meta = event.res_outputs_event.metadata
-            if meta.type != "pulumi:pulumi:Stack" and meta.op and meta.op.value not in ("same", "read"):
+            if _reportable(meta.type) and meta.op and meta.op.value not in ("same", "read", "refresh"):
                 progress(_address(meta.urn), meta.op.value, "done")
         elif event.res_op_failed_event and event.res_op_failed_event.metadata:
             meta = event.res_op_failed_event.metadata
             progress(_address(meta.urn), meta.op.value if meta.op else "", "failed")
 
     return handle
+
+
+def _reportable(resource_type: str) -> bool:
+    """Resources a user knows by address; not the stack itself or Pulumi's provider instances."""
+    return resource_type != "pulumi:pulumi:Stack" and not resource_type.startswith("pulumi:providers:")
 
 
 def _last_lines(text: str, count: int = 12) -> str:

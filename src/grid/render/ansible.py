@@ -58,7 +58,7 @@ def render_ansible(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: 
     inputs = _collect(cluster, graph, admin_public_key, connect_fabric)
     files: dict[str, str] = {
         "ansible.cfg": _static_file("ansible.cfg"),
-        ".ansible-lint": _static_file(".ansible-lint"),
+        ".ansible-lint": _static_file("ansible-lint.yml"),  # a dotfile would not ship in the wheel
         "site.yml": _site_yml(inputs),
         "inventory/hosts.yml": _hosts_yml(inputs),
         "inventory/group_vars/all.yml": _all_yml(inputs),
@@ -182,7 +182,7 @@ def _connect_ip(node: Resource, ips: Mapping[str, str], explicit: str | None) ->
 
 
 def _play_roles(configured: list[str]) -> list[str]:
-    available = set(_role_names())
+    available = set(available_roles())
     ordered = list(dict.fromkeys(["base", *configured, *ALWAYS_ON_ROLES]))
     unknown = [role for role in ordered if role not in available]
     if unknown:
@@ -247,7 +247,7 @@ def _static_file(name: str) -> str:
 
 
 @functools.cache
-def _role_names() -> tuple[str, ...]:
+def available_roles() -> tuple[str, ...]:
     return tuple(sorted(p.name for p in (_templates() / "roles").iterdir() if p.is_dir()))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from grid.drivers.podman import Podman
 from grid.plan import LiveResource
 from grid.state.model import State
@@ -11,8 +13,8 @@ def probe(cluster: str, state: State) -> dict[str, LiveResource]:
     """Missing or stopped containers, missing networks and volumes, by resource address."""
     podman = Podman()
     selector = f"label=grid.cluster={cluster}"
-    listing = podman.run(["ps", "--all", "--filter", selector, "--format", "{{.Names}} {{.State}}"]).stdout
-    containers = dict(line.split(maxsplit=1) for line in listing.splitlines() if " " in line)
+    listing = json.loads(podman.run(["ps", "--all", "--filter", selector, "--format", "json"]).stdout or "[]")
+    containers = {name: str(entry.get("State", "")) for entry in listing for name in entry.get("Names", [])}
     found = podman.list_by_label("grid.cluster", cluster)
     networks, volumes = set(found.networks), set(found.volumes)
     live: dict[str, LiveResource] = {}

@@ -1,0 +1,75 @@
+"""Shared helpers: run the real `grid` console script, and make lab specs that never collide."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+GRID = str(Path(sys.executable).parent / "grid")
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def grid(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 900,
+         input: str | None = None) -> Run:
+    """Run `grid ARGS...` as a user would; never raises on a non-zero exit."""
+    full_env = {**os.environ, "CI": "true", **(env or {})}
+    proc = subprocess.run([GRID, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+                          input=input, check=False)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _used_subnets() -> set[ipaddress.IPv4Network]:
+    try:
+        names = subprocess.run(["podman", "network", "ls", "--format", "{{.Name}}"], capture_output=True,
+                               text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return set()
+    used: set[ipaddress.IPv4Network] = set()
+    for name in names:
+        out = subprocess.run(["podman", "network", "inspect", name, "--format",
+                              "{{range .Subnets}}{{.Subnet}} {{end}}"], capture_output=True, text=True, check=False)
+        for subnet in out.stdout.split():
+            try:
+                used.add(ipaddress.IPv4Network(subnet))
+            except ValueError:
+                continue
+    return used
+
+
+def lab_spec(directory: Path, *, source: Path = EXAMPLES / "local-lab" / "cluster.yaml",
+             edit: object = None) -> tuple[Path, str]:
+    """A copy of a lab spec with a unique cluster name and free /24s from 198.18.128.0/17 (tests only)."""
+    data = yaml.safe_load(source.read_text())
+    name = "t" + uuid.uuid4().hex[:7]
+    data["metadata"]["name"] = name
+    used = _used_subnets()
+    candidates = (ipaddress.IPv4Network(f"198.18.{octet}.0/24") for octet in range(128, 255))
+    for region in data["spec"]["regions"]:
+        for fabric in region["fabrics"]:
+            subnet = next(c for c in candidates if not any(c.overlaps(u) for u in used))
+            fabric["cidr"] = str(subnet)
+    if callable(edit):
+        edit(data)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "cluster.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path, name
