@@ -85,7 +85,7 @@ if ! skipped pulumi; then
     else
         go="$(command -v go || echo /usr/local/go/bin/go)"
         [ -x "$go" ] || fail pulumi "go is needed to build the Pulumi CLI and is not installed"
-        echo "setup: pulumi  building the Pulumi CLI $version from Go modules (several minutes on 2 cores)" >&2
+        echo "setup: pulumi  building the Pulumi CLI $version from Go modules (minutes when the Go caches are cold)" >&2
         log="$repo/.cache/pulumi-build.log"
         (cd tools/pulumi && "$go" build -o "$bin/pulumi.partial" \
             -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \

@@ -34,7 +34,9 @@ def refresh_live(ws: Workspace, state: State, *, full: bool = True
         return live, None
     live = dict(live or {})
     live.update(_pulumi_refresh(ws, state))
-    return live, _configuration_check(ws, state)
+    # Hosts known to be gone or stopped would only time out over SSH: check the others.
+    absent = {address for address, seen in live.items() if not seen.exists or not seen.healthy}
+    return live, _configuration_check(ws, state, skip=absent)
 
 
 def _pulumi_refresh(ws: Workspace, state: State) -> dict[str, LiveResource]:
@@ -59,20 +61,24 @@ def _pulumi_refresh(ws: Workspace, state: State) -> dict[str, LiveResource]:
             for address, op in steps.items():
                 if address not in state.resources:
                     continue
-                if op in MISSING_OPS:
+                if op == "create":
                     found[address] = LiveResource(exists=False, detail="missing on the target (Pulumi refresh)")
+                elif op in MISSING_OPS:
+                    found[address] = LiveResource(exists=False, detail="must be replaced: what it depends on "
+                                                  "is gone (Pulumi refresh)")
                 elif op == "update":
                     found.setdefault(address, LiveResource(exists=True, healthy=False,
                                                            detail="differs from state (Pulumi refresh)"))
     return found
 
 
-def _configuration_check(ws: Workspace, state: State) -> dict[str, LiveHost]:
+def _configuration_check(ws: Workspace, state: State, *, skip: set[str]) -> dict[str, LiveHost]:
     from grid.apply.engine import refresh_known_hosts
     from grid.apply.run import default_ansible, ensure_identity
     from grid.render import render_cluster, write_tree
 
-    hosts = {a: r for a, r in state.resources.items() if r.kind == Kind.NODE.value and a in state.hosts}
+    hosts = {a: r for a, r in state.resources.items()
+             if r.kind == Kind.NODE.value and a in state.hosts and a not in skip}
     if not hosts:
         return {}
     keys = ensure_identity(ws)

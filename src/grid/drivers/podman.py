@@ -91,6 +91,11 @@ def _labels(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def stable_mac(address: ipaddress.IPv4Address | str) -> str:
+    """A locally administered MAC derived from an IPv4 address: 02:67:<the address's four bytes>."""
+    return "02:67:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(address).packed)
+
+
 def _ready_key(lines: Sequence[str]) -> str | None:
     """The host key of the last ``grid-node-ready`` log line, if sshd has logged listening after it."""
     key: str | None = None
@@ -238,6 +243,8 @@ class Podman:
         """Create and start a node container; returns its full id.
 
         ``networks``: (network, IPv4 address or None for podman's choice); the first is the primary one.
+        A fixed address also gets a fixed MAC (stable_mac): podman otherwise picks a new MAC at every start,
+        and the host's neighbour entry for the old one makes the node unreachable for up to ~45 s.
         ``volumes``: (volume name, mount point). ``authorized_key``: public key line(s) for root.
         The container gets no /etc/hosts from podman (``--no-hosts``): the node's own file stays writable.
         """
@@ -248,7 +255,8 @@ class Podman:
             if address is None:
                 args += ["--network", network]
             else:
-                args += ["--network", f"{network}:ip={ipaddress.IPv4Address(address)}"]
+                ip = ipaddress.IPv4Address(address)
+                args += ["--network", f"{network}:ip={ip},mac={stable_mac(ip)}"]
         for volume, mountpoint in volumes:
             if not mountpoint.startswith("/"):
                 raise ValueError(f"mount point {mountpoint!r} is not absolute")

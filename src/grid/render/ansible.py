@@ -73,8 +73,8 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
     """{node address: (node_digest, cluster_digest)} of what Ansible would apply to each host.
 
     node_digest covers the host's own vars and group memberships, the roles, site.yml and ansible.cfg;
-    cluster_digest covers inventory/group_vars/all.yml (hosts table, users, keys, sysctls), which
-    only tasks tagged `cluster-wide` read. A host whose digests are unchanged needs no run; one
+    cluster_digest covers the vars of inventory/group_vars/all.yml (hosts table, users, keys, sysctls),
+    which only tasks tagged `cluster-wide` read. A host whose digests are unchanged needs no run; one
     whose cluster_digest alone changed needs only `--tags cluster-wide`.
     """
     inputs = _collect(cluster, graph, admin_public_key, connect_fabric)
@@ -83,7 +83,8 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
         shared.update(rel.encode() + b"\0" + text.encode() + b"\0")
     for name, text in (("site.yml", _site_yml(inputs)), ("ansible.cfg", _static_file("ansible.cfg"))):
         shared.update(name.encode() + b"\0" + text.encode() + b"\0")
-    cluster_digest = "sha256:" + hashlib.sha256(_all_yml(inputs).encode()).hexdigest()
+    shared_vars = json.dumps(inputs.all_vars, sort_keys=True).encode()
+    cluster_digest = "sha256:" + hashlib.sha256(shared_vars).hexdigest()
     groups = _groups_of(inputs)
     out: dict[str, tuple[str, str]] = {}
     for hostname, host_vars in inputs.hosts.items():
@@ -248,6 +249,7 @@ def _static_file(name: str) -> str:
 
 @functools.cache
 def available_roles() -> tuple[str, ...]:
+    """Names of the Ansible roles grid ships: what spec.configuration.roles may list."""
     return tuple(sorted(p.name for p in (_templates() / "roles").iterdir() if p.is_dir()))
 
 
