@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -17,11 +19,39 @@ WORKDIR = typer.Option(None, "--workdir", help="Work directory for state and ren
                        "(default: .grid/<cluster> next to the spec).")
 JSON = typer.Option(False, "--json", help="Print a JSON document instead of text.")
 YES = typer.Option(False, "--yes", "-y", help="Apply without asking (required when not interactive).")
+STATE = typer.Option(None, "--state", envvar="GRID_STATE", show_envvar=True, show_default=False,
+                     help="Where the state lives: postgres://user@host/db for team state (Pulumi stacks go in "
+                          "the same database; give the password in PGPASSWORD or ~/.pgpass), file://DIR, or "
+                          "leave out for state.json in the work directory.")
+LEASE_ENV = "GRID_LOCK_LEASE"
 
 
-def workspace(spec: Path, workdir: Path | None) -> Workspace:
+def state_location(state: str | None) -> str | None:
+    """--state, else GRID_STATE (so commands without the option follow it too)."""
+    return state if state is not None else (os.environ.get("GRID_STATE") or None)
+
+
+def lease_seconds() -> float | None:
+    """GRID_LOCK_LEASE: seconds a runner that died keeps a team (postgres) lock; the lease is renewed
+    every third of it while the runner works."""
+    raw = os.environ.get(LEASE_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise console.CommandFailed(f"{LEASE_ENV}={raw!r} is not a positive number of seconds")
+    return value
+
+
+def workspace(spec: Path, workdir: Path | None, state: str | None = None) -> Workspace:
     """Open the spec or leave with its diagnostics (exit 1)."""
-    opened = open_workspace(spec, workdir=workdir)
+    try:
+        opened = open_workspace(spec, workdir=workdir, state=state_location(state), lease_seconds=lease_seconds())
+    except StateError as exc:
+        raise console.CommandFailed(exc.message, hint=exc.hint) from None
     if isinstance(opened, Rejected):
         console.print_diagnostics(opened.diagnostics, opened.loaded.source)
         raise typer.Exit(1)
@@ -53,12 +83,11 @@ def locked(ws: Workspace, command: str) -> Iterator[None]:
 
     A lock left by a process that no longer exists on this host is provably stale and is taken over.
     """
-    from grid.state import LockHeld
 
     try:
         lock = ws.store.lock(command, break_stale=True)
         lock.__enter__()
-    except LockHeld as exc:
+    except StateError as exc:  # LockHeld, or the state database unreachable
         raise console.CommandFailed(exc.message, hint=exc.hint) from None
     try:
         yield

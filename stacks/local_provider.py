@@ -3,14 +3,26 @@
 They run in Pulumi's provider process (`python -m pulumi.dynamic`), which imports this
 module from the installed grid package. `read` reports what really exists, so
 `pulumi refresh` and previews with refresh see drift (a removed or stopped container).
+
+Pulumi starts provider processes in process groups of their own and stops them only when it
+exits normally: a provider whose engine was killed would wait forever, and could still be
+finishing a podman call when the next run starts. So, in the provider process, a watchdog
+thread ends the provider's process group (the provider and its podman calls) as soon as the
+engine's address stops accepting connections.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import sys
+import threading
 from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from grid.apply.killpoints import kill_point
 from grid.drivers.podman import Podman
 
 # Inputs whose change needs a new object; everything else is updated in place.
@@ -37,6 +49,7 @@ class NetworkProvider(ResourceProvider):
         if not podman.network_exists(props["network"]):
             podman.network_create(props["network"], subnet=props["cidr"], gateway=props["gateway"] or None,
                                   mtu=int(props["mtu"]), labels=_labels(props))
+        kill_point("provider.network.created")
         return CreateResult(id_=props["network"], outs=dict(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -59,6 +72,7 @@ class VolumeProvider(ResourceProvider):
         podman = Podman()
         if not podman.volume_exists(props["volume"]):
             podman.volume_create(props["volume"], labels=_labels(props))
+        kill_point("provider.volume.created")
         return CreateResult(id_=props["volume"], outs=dict(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -80,6 +94,7 @@ class NodeProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         podman = Podman()
         name = props["container"]
+        kill_point("provider.node.create")
         if podman.container_inspect(name) is not None:
             podman.container_rm(name)  # a leftover of an interrupted run: start clean
         container_id = podman.container_run(
@@ -90,6 +105,7 @@ class NodeProvider(ResourceProvider):
             memory_mb=int(props["memory_gb"] * 1024) if props.get("memory_gb") else None,
             authorized_key=props["authorized_key"],
         )
+        kill_point("provider.node.started")
         host_key = podman.host_public_key(name)
         return CreateResult(id_=container_id, outs={**props, "container_id": container_id,
                                                     "host_key": host_key, "running": True})
@@ -126,3 +142,45 @@ class NodeProvider(ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         Podman().container_rm(props.get("container") or id_)
+
+
+# -- the orphan watchdog ------------------------------------------------------------------------------
+
+WATCH_INTERVAL_SECONDS = 0.5
+
+
+def engine_address(argv: list[str]) -> tuple[str, int] | None:
+    """The engine's gRPC address Pulumi passes a provider as its first argument ("127.0.0.1:40123")."""
+    if len(argv) < 2:
+        return None
+    host, _, port = argv[1].rpartition(":")
+    return (host, int(port)) if host and port.isdigit() else None
+
+
+def engine_alive(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=2.0):
+            return True
+    except ConnectionRefusedError:
+        return False
+    except OSError:
+        return True  # slow or unusual: not proof that the engine is gone
+
+
+def _watch(address: tuple[str, int]) -> None:
+    while engine_alive(address):
+        threading.Event().wait(WATCH_INTERVAL_SECONDS)
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _start_watchdog() -> None:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if getattr(spec, "name", "") != "pulumi.dynamic.__main__":
+        return  # imported by a stack program or a test, not serving as the provider
+    address = engine_address(sys.argv)
+    if address is not None:
+        threading.Thread(target=_watch, args=(address,), name="grid-engine-watch", daemon=True).start()
+
+
+_start_watchdog()

@@ -25,6 +25,9 @@ def up(
     refresh: bool = typer.Option(False, "--refresh", help="Also compare configuration with reality first."),
     skip_check: bool = typer.Option(False, "--skip-check", help="Do not run acceptance checks at the end."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every resource and task event."),
+    trust_new_hosts: bool = typer.Option(
+        False, "--trust-new-hosts", help="Target existing: pin the SSH host keys of hosts seen for the first "
+        "time (check the fingerprints a run without this flag lists)."),
 ) -> None:
     """Create or update the cluster so that it matches the spec."""
     started = time.monotonic()
@@ -46,7 +49,8 @@ def up(
         for text, style in plan_lines(result):
             output.print(text, style=style or None, markup=False)
         common.confirm("Apply these changes?", yes)
-        outcome = run.up(ws, result, emit=ProgressView(verbose=verbose), stacks=run.default_stacks(ws),
+        outcome = run.up(ws, result, emit=ProgressView(verbose=verbose),
+                         stacks=run.default_stacks(ws, trust_new_hosts=trust_new_hosts),
                          ansible=run.default_ansible(ws))
     common.report_outcome(outcome, started)
     if not outcome.ok:

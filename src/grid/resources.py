@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from grid.spec.model import Cluster, Region
+from grid.spec.model import Cluster, ExistingHost, Region
 
 
 class Kind(enum.StrEnum):
@@ -100,8 +100,9 @@ def expand(cluster: Cluster, prior: Allocations | None = None) -> ResourceGraph:
     prior = prior or {}
     resources: list[Resource] = []
     image = cluster.spec.targets.local.image or cluster.spec.defaults.image
+    existing = _existing_hosts(cluster)
     for region in cluster.spec.regions:
-        resources.extend(_region_resources(cluster, region, prior, image))
+        resources.extend(_region_resources(cluster, region, prior, image, existing))
     for link in cluster.spec.links:
         a, b = link.between
         resources.append(Resource(link_address(a, b), Kind.LINK, "", {
@@ -109,16 +110,43 @@ def expand(cluster: Cluster, prior: Allocations | None = None) -> ResourceGraph:
     return ResourceGraph(cluster.name, tuple(resources))
 
 
-def _region_resources(cluster: Cluster, region: Region, prior: Allocations, image: str) -> list[Resource]:
+def _existing_hosts(cluster: Cluster) -> dict[str, ExistingHost]:
+    """Target `existing`: the listed host of each node address (hosts match pool indexes in spec order)."""
+    if cluster.spec.target != "existing":
+        return {}
+    from grid.targets.existing import declared_hosts
+
+    counters: dict[tuple[str, str], int] = {}
+    out: dict[str, ExistingHost] = {}
+    for host in declared_hosts(cluster):
+        index = counters.get((host.region, host.pool), 0)
+        counters[(host.region, host.pool)] = index + 1
+        out[node_address(host.region, host.pool, index)] = host
+    return out
+
+
+def _region_resources(cluster: Cluster, region: Region, prior: Allocations, image: str,
+                      existing: Mapping[str, ExistingHost]) -> list[Resource]:
     out: list[Resource] = []
     allocators: dict[str, _Allocator] = {}
     node_addresses = [
         node_address(region.name, pool.name, i) for pool in region.pools for i in range(pool.count)]
     wanted = set(node_addresses)
+    # An existing host's own address is its IP on the fabric Ansible connects over (`mgmt` when the pool
+    # is on it, else the pool's first fabric, as in the rendered inventory); nothing else may take it.
+    pinned = {(address, "mgmt" if "mgmt" in pool.fabrics else pool.fabrics[0]): existing[address].address
+              for pool in region.pools if pool.fabrics
+              for address in (node_address(region.name, pool.name, i) for i in range(pool.count))
+              if address in existing}
+    # AWS keeps the first four addresses and the last one of every subnet for itself.
+    first_host = 4 if cluster.spec.target == "aws" else 2
     for fabric in region.fabrics:
-        allocator = _Allocator(fabric.cidr)
+        allocator = _Allocator(fabric.cidr, first_host=first_host)
+        for (address, name), ip in pinned.items():
+            if name == fabric.name:
+                allocator.reserve(address, ip)
         for address, fabrics in prior.items():
-            if address in wanted and fabric.name in fabrics:
+            if address in wanted and fabric.name in fabrics and (address, fabric.name) not in pinned:
                 allocator.reserve(address, fabrics[fabric.name])
         allocators[fabric.name] = allocator
         out.append(Resource(fabric_address(region.name, fabric.name), Kind.FABRIC, region.name, {
@@ -139,9 +167,12 @@ def _region_resources(cluster: Cluster, region: Region, prior: Allocations, imag
         accel = pool.accelerator
         for index in range(pool.count):
             address = node_address(region.name, pool.name, index)
-            ips = {name: allocators[name].assign(address) for name in pool.fabrics if name in allocators}
+            ips = {name: pinned.get((address, name)) or allocators[name].assign(address)
+                   for name in pool.fabrics if name in allocators}
+            host = existing.get(address)
             out.append(Resource(address, Kind.NODE, region.name, {
-                "pool": pool.name, "index": index, "hostname": node_hostname(region.name, pool.name, index),
+                "pool": pool.name, "index": index,
+                "hostname": host.name if host else node_hostname(region.name, pool.name, index),
                 "container": physical_name(cluster.name, address), "image": image,
                 "accelerator": accel.model if accel else "cpu", "accelerators": accel.per_node if accel else 0,
                 "fabrics": ips,
@@ -152,11 +183,11 @@ def _region_resources(cluster: Cluster, region: Region, prior: Allocations, imag
 
 
 class _Allocator:
-    """Hands out host addresses of one fabric: .1 is the gateway, nodes from .2 on."""
+    """Hands out host addresses of one fabric: .1 is the gateway, nodes from .2 on (`first_host`)."""
 
-    def __init__(self, cidr: str) -> None:
+    def __init__(self, cidr: str, *, first_host: int = 2) -> None:
         net = ipaddress.IPv4Network(cidr)
-        self._first = int(net.network_address) + 2
+        self._first = int(net.network_address) + first_host
         self._last = int(net.broadcast_address) - 1
         self.gateway = str(net.network_address + 1) if net.num_addresses > 2 else ""
         self._net = net

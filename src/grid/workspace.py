@@ -18,7 +18,7 @@ from grid.render import Files, render_cluster
 from grid.resources import ResourceGraph, expand
 from grid.spec import LoadedSpec, load_spec, spec_digest
 from grid.spec.model import Cluster
-from grid.state import FileStateStore, StateStore, workdir_for
+from grid.state import StateStore, open_store, workdir_for
 from grid.state.model import Envelope, State, empty_state
 from grid.validate import validate
 
@@ -51,14 +51,18 @@ class Rejected:
     diagnostics: Diagnostics
 
 
-def open_workspace(spec_path: Path, *, workdir: Path | None = None,
-                   store: StateStore | None = None) -> Workspace | Rejected:
+def open_workspace(spec_path: Path, *, workdir: Path | None = None, store: StateStore | None = None,
+                   state: str | None = None, lease_seconds: float | None = None) -> Workspace | Rejected:
+    """`state` names where state lives (grid.state.open_store): none → state.json in the work directory,
+    `postgres://…` → a team database; raises StateError for a location it cannot use."""
     loaded = load_spec(str(spec_path))
     findings = validate(loaded)
     if loaded.cluster is None or findings.has_errors:
         return Rejected(loaded, findings)
     directory = workdir_for(spec_path, workdir, loaded.cluster.name)
-    return Workspace(spec_path, loaded, loaded.cluster, findings, directory, store or FileStateStore(directory))
+    if store is None:
+        store = open_store(state, workdir=directory, cluster=loaded.cluster.name, lease_seconds=lease_seconds)
+    return Workspace(spec_path, loaded, loaded.cluster, findings, directory, store)
 
 
 def graph_for(ws: Workspace, state: State) -> ResourceGraph:

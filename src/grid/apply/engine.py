@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grid.apply.events import Event, EventSink, Failure
+from grid.apply.killpoints import kill_point
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
 from grid.drivers.pulumi import PulumiFailed, StackEngine
@@ -100,6 +101,7 @@ def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure]) -> s
 
         def progress(address: str, op: str, status: str) -> None:
             ctx.emit(Event("infrastructure", "progress", address, f"{op} {status}"))
+            kill_point("infra.progress")
 
         data = region_program_input(ctx.cluster, ctx.graph, region, authorized_key=ctx.keypair.public_key)
         try:
@@ -198,6 +200,7 @@ def _configuration(ctx: ApplyContext, plan: Plan, failed_regions: set[str],
 
         def progress(host: str, task: str, status: str) -> None:
             ctx.emit(Event("configuration", "progress", host, f"{task}: {status}"))
+            kill_point("ansible.event")
 
         result = ctx.ansible.run(
             ctx.rendered / "ansible", limit=hostnames, tags=["cluster-wide"] if scope == "cluster-wide" else [],

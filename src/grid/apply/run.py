@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from grid.apply.engine import ApplyContext, ApplyResult, apply
 from grid.apply.events import Event, EventSink, Failure
+from grid.apply.killpoints import kill_point
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
 from grid.drivers.pulumi import PulumiFailed, StackEngine
@@ -22,9 +23,13 @@ def ensure_identity(ws: Workspace) -> KeyPair:
     return ensure_keypair(ws.workdir, comment=f"grid-{ws.cluster.name}")
 
 
-def default_stacks(ws: Workspace) -> StackEngine | None:
+def default_stacks(ws: Workspace, *, trust_new_hosts: bool = False) -> StackEngine | None:
+    """The region stack engine of the spec's target; `trust_new_hosts` (existing hosts only) lets
+    `up` pin host keys it has not seen before."""
     if ws.cluster.spec.target == "existing":
-        return None
+        from grid.targets.existing import ExistingHostsEngine
+
+        return ExistingHostsEngine.for_workspace(ws, trust_new_hosts=trust_new_hosts)
     from grid.drivers.pulumi import ProcessStackEngine
 
     return ProcessStackEngine(project=project_name(ws.cluster.name), target=ws.cluster.spec.target,
@@ -51,6 +56,7 @@ def up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | None
     emit(Event("render", "started"))
     files = render_cluster(ws.cluster, graph, admin_public_key=keypair.public_key)
     changed = write_tree(files, ws.rendered_dir)
+    kill_point("render.written")
     emit(Event("render", "done", message=f"{len(files)} files, {len(changed)} changed"))
     writer.update(lambda s: s.model_copy(update={"outputs": {
         **s.outputs, "applied_spec": ws.cluster.model_dump(mode="json"), "rendered_digest": tree_digest(files)}}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from grid.apply.killpoints import kill_point
 from grid.state.model import Envelope, State
 from grid.state.store import StateStore
 
@@ -20,7 +21,9 @@ class StateWriter:
         with self._lock:
             new_state = change(self.state)
             if new_state != self.state or self._serial == 0:
+                kill_point("state.write.before")
                 envelope = self._store.write(new_state, expected_serial=self._serial)
+                kill_point("state.write.after")
                 self._serial = envelope.serial
                 self.state = new_state
             return self.state

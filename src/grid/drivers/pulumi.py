@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,8 @@ class AutomationEngine:
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
             "PATH": os.environ.get("PATH", ""),
+            # The dynamic-provider process must run the python that has grid installed.
+            "PULUMI_PYTHON_CMD": sys.executable,
         }
 
     def _stack(self, region: str, data: dict[str, Any]) -> auto.Stack:
@@ -94,8 +97,15 @@ class AutomationEngine:
         except auto.CommandError as exc:
             raise PulumiFailed(region, _last_lines(str(exc))) from None
 
-    def _clear_pending(self, stack: auto.Stack) -> None:
-        """A killed run leaves pending operations in the checkpoint; drop them and let refresh see reality."""
+    def _recover(self, stack: auto.Stack, region: str) -> None:
+        """Undo what a killed run left behind, before an operation that writes the stack.
+
+        Callers hold grid's state lock, so no other grid is updating this stack. A killed `pulumi`
+        leaves its DIY lock file (every later update would refuse to start) and pending operations
+        in the checkpoint: stale locks are removed, pending operations dropped, and refresh lets
+        the providers' `read` report what really exists.
+        """
+        self._clear_stale_locks(region)
         try:
             deployment = stack.export_stack()
         except auto.CommandError:
@@ -106,11 +116,28 @@ class AutomationEngine:
             stack.import_stack(auto.Deployment(version=deployment.version, deployment=body))
             stack.refresh(color="never")
 
+    def _clear_stale_locks(self, region: str) -> list[Path]:
+        """Remove DIY stack locks whose `pulumi` process is gone from this host; returns what was removed.
+
+        Layout: <backend>/.pulumi/locks/<org>/<project>/<stack>/<id>.json = {pid, hostname, ...}.
+        A lock of another host, or of a live pulumi process here, is left alone.
+        """
+        if not self.backend_url.startswith("file://"):
+            return []
+        locks = Path(self.backend_url[len("file://"):]) / ".pulumi" / "locks"
+        removed: list[Path] = []
+        for path in locks.glob(f"*/{self.project}/{region}/*.json"):
+            if stale_lock(path):
+                for leftover in (path, path.with_name(path.name + ".attrs")):
+                    leftover.unlink(missing_ok=True)
+                removed.append(path)
+        return removed
+
     # -- operations -----------------------------------------------------------------------------------
     def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> StackResult:
         stack = self._stack(region, data)
         try:
-            self._clear_pending(stack)
+            self._recover(stack, region)
             result = stack.up(color="never", on_event=_event_handler(progress), refresh=True,
                               suppress_progress=True)
         except auto.CommandError as exc:
@@ -128,7 +155,7 @@ class AutomationEngine:
                 steps[_address(pre.metadata.urn)] = str(pre.metadata.op.value if pre.metadata.op else "")
 
         try:
-            self._clear_pending(stack)
+            # Read-only: runs without grid's lock (plan --refresh, drift), so it never repairs the stack.
             result = stack.preview(color="never", on_event=record, refresh=refresh)
         except auto.CommandError as exc:
             raise PulumiFailed(region, _last_lines(str(exc))) from None
@@ -137,7 +164,7 @@ class AutomationEngine:
     def destroy(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> None:
         stack = self._stack(region, data)
         try:
-            self._clear_pending(stack)
+            self._recover(stack, region)
             stack.destroy(color="never", on_event=_event_handler(progress), suppress_progress=True)
             stack.workspace.remove_stack(region)
         except auto.CommandError as exc:
@@ -148,6 +175,27 @@ class AutomationEngine:
             return []
         root = Path(self.backend_url[len("file://"):]) / ".pulumi" / "stacks" / self.project
         return sorted(p.name.split(".")[0] for p in root.glob("*.json")) if root.is_dir() else []
+
+
+def stale_lock(path: Path) -> bool:
+    """A Pulumi DIY lock file whose holder ran on this host and is no longer a running pulumi process."""
+    import json
+    import socket
+
+    try:
+        content = json.loads(path.read_text())
+        pid, host = int(content["pid"]), str(content["hostname"])
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return True  # torn by a kill between create and write: no live pulumi writes it that slowly
+    if host != socket.gethostname():
+        return False
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return True  # no such process
+    return Path(command.decode(errors="replace")).name != "pulumi"  # the pid was reused
 
 
 def _address(urn: str) -> str:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from grid.apply.killpoints import kill_point
 from grid.drivers.pulumi import AutomationEngine, PulumiFailed
 
 
@@ -30,11 +31,14 @@ def main() -> int:
     region, data, op = request["region"], request["data"], request["op"]
 
     def progress(address: str, operation: str, status: str) -> None:
+        kill_point("worker.progress")
         _emit({"event": "progress", "address": address, "op": operation, "status": status})
 
+    kill_point("worker.started")
     try:
         if op == "up":
             result = engine.up(region, data, progress)
+            kill_point("worker.finished")
             _emit({"event": "result", "outputs": result.outputs, "changes": result.changes})
         elif op == "preview":
             preview = engine.preview(region, data, refresh=bool(request.get("refresh")))

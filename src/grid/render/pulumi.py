@@ -20,16 +20,35 @@ def stack_name(region: str) -> str:
 def region_program_input(
     cluster: Cluster, graph: ResourceGraph, region: str, *, authorized_key: str
 ) -> dict[str, Any]:
-    """The data a stack program receives: everything it creates, nothing it must compute."""
+    """The data a stack program receives: everything it creates, nothing it must compute.
+
+    Cloud targets also get each node's `instance_type` and the region's `pools` (instance type,
+    fabrics, storage: for placement/server groups), the spec's image and SSH user/port.
+    """
     members = graph.in_region(region)
+    target = cluster.spec.target
+    pools = {p.name: p for r in cluster.spec.regions if r.name == region for p in r.pools}
+
+    def instance_type(pool: str) -> str | None:
+        spec = pools.get(pool)
+        if spec is None or target not in ("aws", "openstack"):
+            return None
+        return spec.instance_types.get("aws" if target == "aws" else "openstack")
+
     return {
         "cluster": cluster.name,
         "region": region,
-        "target": cluster.spec.target,
+        "target": target,
         "fabrics": [{"address": r.address, **r.attrs} for r in members if r.kind is Kind.FABRIC],
         "volumes": [{"address": r.address, **r.attrs} for r in members if r.kind is Kind.VOLUME],
-        "nodes": [{"address": r.address, **r.attrs} for r in members if r.kind is Kind.NODE],
-        "settings": cluster.spec.targets.model_dump(mode="json")[cluster.spec.target],
+        "nodes": [{"address": r.address, **r.attrs, "instance_type": instance_type(str(r.attrs["pool"]))}
+                  for r in members if r.kind is Kind.NODE],
+        "pools": [{"name": p.name, "count": p.count, "instance_type": instance_type(p.name),
+                   "fabrics": list(p.fabrics), "storage": list(p.storage), "nodes_per_rack": p.nodes_per_rack}
+                  for p in pools.values()],
+        "image": cluster.spec.defaults.image,
+        "ssh": cluster.spec.defaults.ssh.model_dump(mode="json"),
+        "settings": cluster.spec.targets.model_dump(mode="json")[target],
         "authorized_key": authorized_key,
     }
 

@@ -1,6 +1,7 @@
 """What grid remembers about a cluster, and how it is stored, locked, backed up and restored.
 
-Pure values live in `grid.state.model`; `FileStateStore` keeps them on disk. Failures are
+Pure values live in `grid.state.model`; `FileStateStore` keeps them on disk, `PostgresStateStore` in a
+team's database (`open_store` picks one from a location). Failures are
 `StateError` subclasses carrying a message and a recovery hint; nothing here prints or exits.
 """
 
@@ -38,13 +39,15 @@ from grid.state.model import (
     empty_state,
 )
 from grid.state.paths import workdir_for
+from grid.state.postgres import PostgresStateStore, open_store, pulumi_backend, redact
 from grid.state.store import DEFAULT_KEEP, BackupInfo, FileStateStore, Restored, StateStore
 
 __all__ = [
     "DEFAULT_KEEP", "DEFAULT_LEASE_SECONDS", "FORMAT_VERSION", "RESTORE_HINT",
     "BackupInfo", "BackupNotFound", "ChangeRecord", "Envelope", "FileStateStore", "HeldLock",
-    "HistoryEntry", "HostRecord", "LockHeld", "LockHolder", "LockLost", "ResourceRecord", "Restored", "State",
+    "HistoryEntry", "HostRecord", "LockHeld", "LockHolder", "LockLost", "PostgresStateStore",
+    "ResourceRecord", "Restored", "State",
     "StateConflict", "StateCorrupted", "StateError", "StateLock", "StateMissing", "StateStore", "StateTooNew",
     "append_history", "assess", "canonical_json", "checksum_of", "empty_state", "held_lock", "history_entry",
-    "read_lock", "unlock", "workdir_for",
+    "open_store", "pulumi_backend", "read_lock", "redact", "unlock", "workdir_for",
 ]

@@ -1,0 +1,246 @@
+"""Offline planning at scale: load + validate + plan of 1,000 / 10,000 / 100,000 nodes.
+
+Each size runs in a fresh subprocess (so peak RSS is that size's alone), several times; the parent
+prints one JSON document with min and median seconds per phase and peak RSS per size.
+
+Spec shape: 8 regions (target openstack, so no local-lab address rule applies), per region
+two fabrics (a roce compute fabric and an ethernet mgmt fabric, each a /17 of 10.<r>.0.0/16),
+two storages and three pools (GPU training 60 %, GPU inference 30 %, CPU data 10 %), links in a ring.
+
+Two scenarios per size:
+- empty: no state yet (a first `grid plan`): every resource is a create, every host needs a full run.
+- populated: a state in which every resource is recorded (records built from the plan the way
+  grid.apply.engine._record_region builds them, host records configured with the current digests,
+  the applied spec in outputs), written and then read back through FileStateStore, so the state read
+  (checksum + schema) is timed too: the plan is a no-op.
+
+Phases: load (YAML → Cluster), validate, state_read (populated only), plan (grid.workspace.plan:
+expand, diff, host digests, capacity). `total` = their sum. Target: 100,000 nodes in ≤ 5 s and ≤ 1 GB.
+
+Usage:  python bench/plan_scale.py [--sizes 1000,10000,100000] [--runs 3] [--profile N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REGIONS = 8
+SIZES = (1_000, 10_000, 100_000)
+TARGET_SECONDS = 5.0
+TARGET_RSS_MB = 1024.0
+TARGET_NODES = 100_000
+POOL_SHARES = (("train", 0.6, {"model": "h100-sxm", "per_node": 8}, "gpu.8xh100"),
+               ("infer", 0.3, {"model": "h100-sxm", "per_node": 2}, "gpu.2xh100"),
+               ("data", 0.1, None, "cpu.c96m768"))
+
+
+def make_spec(nodes: int, name: str = "scale") -> dict[str, Any]:
+    """A valid spec of `nodes` nodes over 8 regions (counts split as evenly as integers allow)."""
+    per_region = [nodes // REGIONS + (1 if r < nodes % REGIONS else 0) for r in range(REGIONS)]
+    regions = []
+    for r, count in enumerate(per_region):
+        counts = [int(count * share) for _, share, _, _ in POOL_SHARES]
+        counts[0] += count - sum(counts)
+        pools = []
+        for (pool, _, accel, itype), pool_count in zip(POOL_SHARES, counts, strict=True):
+            entry: dict[str, Any] = {
+                "name": pool, "count": pool_count, "nodes_per_rack": 4,
+                "fabrics": ["compute", "mgmt"] if accel else ["mgmt"],
+                "storage": ["pfs", "objects"] if pool != "infer" else ["pfs"],
+                "roles": ["compute"] if pool != "infer" else ["inference"],
+                "instance_types": {"openstack": itype},
+            }
+            if accel:
+                entry["accelerator"] = accel
+            pools.append(entry)
+        regions.append({
+            "name": f"hub{r}",
+            "site": {"power_mw": 2000, "pue": 1.2, "cooling": "liquid", "rack_kw_max": 120,
+                     "renewable_fraction": 0.3, "grid_carbon_g_per_kwh": 500, "province": f"Province {r}"},
+            "fabrics": [
+                {"name": "compute", "kind": "roce", "speed_gbps": 400, "mtu": 9000, "cidr": f"10.{r}.0.0/17",
+                 "topology": {"kind": "fat-tree", "switch_radix": 128, "tiers": 3}},
+                {"name": "mgmt", "kind": "ethernet", "speed_gbps": 100, "cidr": f"10.{r}.128.0/17"},
+            ],
+            "storage": [
+                {"name": "pfs", "kind": "parallel-fs", "capacity_tib": 20000, "mount": "/shared"},
+                {"name": "objects", "kind": "object", "capacity_tib": 50000, "mount": "/objects"},
+            ],
+            "pools": pools,
+        })
+    links = [{"between": [f"hub{r}", f"hub{(r + 1) % REGIONS}"], "bandwidth_gbps": 400_000, "latency_ms": 10}
+             for r in range(REGIONS)]
+    return {
+        "apiVersion": "grid/v1", "kind": "Cluster", "metadata": {"name": name},
+        "spec": {
+            "target": "openstack", "targets": {"openstack": {"image": "debian-12"}},
+            "regions": regions, "links": links,
+            "configuration": {"roles": ["base"], "admin_user": "gridadmin",
+                              "sysctl": {"net.core.rmem_max": 67108864}},
+        },
+    }
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def populated_state(ws: Any, plan: Any) -> Any:
+    """Every resource recorded as `up` records it: _record_region's ResourceRecords, configured hosts."""
+    from grid.resources import Kind
+    from grid.state.model import HostRecord, ResourceRecord, State
+    from grid.workspace import admin_public_key, graph_for, host_digests
+
+    state = State(cluster=ws.cluster.name)
+    graph = graph_for(ws, state)
+    resources = {}
+    for res in graph:
+        outputs = {"server_id": f"srv-{res.name}"} if res.kind is Kind.NODE else {}
+        resources[res.address] = ResourceRecord(address=res.address, kind=res.kind.value, region=res.region,
+                                                attrs=dict(res.attrs), outputs=outputs)
+    digests = host_digests(ws, graph, admin_public_key(ws))
+    hosts = {address: HostRecord(address=address, status="configured", node_digest=node,
+                                 cluster_digest=shared, updated_at="2026-01-01T00:00:00+00:00")
+             for address, (node, shared) in digests.items()}
+    assert len(resources) == len(plan.changes)
+    return State(cluster=ws.cluster.name, spec_digest=plan.spec_digest, resources=resources, hosts=hosts,
+                 outputs={"applied_spec": ws.cluster.model_dump(mode="json")})
+
+
+def prepare(root: Path, nodes: int, scenario: str) -> None:
+    """Write the spec (and for `populated` the state) under `root`; run in its own process, untimed."""
+    from grid.spec import load_spec
+    from grid.state import FileStateStore
+    from grid.state.model import empty_state
+    from grid.validate import validate
+    from grid.workspace import Workspace, plan
+
+    spec_path = root / "cluster.yaml"
+    spec_path.write_text(yaml.safe_dump(make_spec(nodes), sort_keys=False))
+    workdir = root / "work"
+    workdir.mkdir(mode=0o700)
+    if scenario == "populated":
+        loaded = load_spec(str(spec_path))
+        assert loaded.cluster is not None
+        store = FileStateStore(workdir)
+        ws = Workspace(spec_path, loaded, loaded.cluster, validate(loaded), workdir, store)
+        first = plan(ws, envelope=None, state=empty_state(loaded.cluster.name))
+        store.write(populated_state(ws, first), 0)
+
+
+def child(root: Path, nodes: int, scenario: str, profile: str | None) -> dict[str, Any]:
+    """One measurement in this fresh process, of the files `prepare` wrote."""
+    from grid.spec import load_spec
+    from grid.state import FileStateStore
+    from grid.validate import validate
+    from grid.workspace import Workspace, plan
+
+    spec_path, workdir = root / "cluster.yaml", root / "work"
+    baseline_rss = _rss_mb()
+    profiler = None
+    if profile:
+        import cProfile
+        profiler = cProfile.Profile()
+        profiler.enable()
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    loaded = load_spec(str(spec_path))
+    t1 = time.perf_counter()
+    findings = validate(loaded)
+    t2 = time.perf_counter()
+    times["load"], times["validate"] = t1 - t0, t2 - t1
+    assert loaded.cluster is not None and not findings.has_errors, [str(d) for d in findings]
+    ws = Workspace(spec_path, loaded, loaded.cluster, findings, workdir, FileStateStore(workdir))
+    t3 = time.perf_counter()
+    envelope, state = ws.read_state()
+    t4 = time.perf_counter()
+    result = plan(ws, envelope=envelope, state=state)
+    t5 = time.perf_counter()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    if scenario == "populated":
+        times["state_read"] = t4 - t3
+    times["plan"] = t5 - t4
+    times["total"] = sum(times.values())
+    counts = result.counts()
+    if scenario == "populated":
+        assert not result.has_changes, (counts, len(result.config))
+    else:
+        assert counts["create"] == len(result.changes) and len(result.config) == nodes
+    return {"seconds": times, "peak_rss_mb": round(_rss_mb(), 1), "rss_before_mb": round(baseline_rss, 1),
+            "resources": len(result.changes), "configure": len(result.config)}
+
+
+def _run(*args: str) -> str:
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-4000:]}")
+    return proc.stdout
+
+
+def measure(nodes: int, scenario: str, runs: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="grid-bench-") as tmp:
+        _run("--prepare", tmp, str(nodes), scenario)
+        samples = [json.loads(_run("--child", tmp, str(nodes), scenario)) for _ in range(runs)]
+    phases = list(samples[0]["seconds"])
+    seconds = {p: {"min": round(min(s["seconds"][p] for s in samples), 3),
+                   "median": round(statistics.median(s["seconds"][p] for s in samples), 3)} for p in phases}
+    rss = [s["peak_rss_mb"] for s in samples]
+    return {"nodes": nodes, "scenario": scenario, "runs": runs, "resources": samples[0]["resources"],
+            "seconds": seconds, "peak_rss_mb": {"min": min(rss), "median": statistics.median(rss)}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--scenarios", default="empty,populated")
+    parser.add_argument("--prepare", nargs=3, metavar=("DIR", "NODES", "SCENARIO"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("DIR", "NODES", "SCENARIO"),
+                        help="measure once in this process, files in DIR written by --prepare")
+    parser.add_argument("--profile", metavar="FILE", help="with --child: write cProfile stats to FILE")
+    args = parser.parse_args()
+    if args.prepare:
+        prepare(Path(args.prepare[0]), int(args.prepare[1]), args.prepare[2])
+        return 0
+    if args.child:
+        print(json.dumps(child(Path(args.child[0]), int(args.child[1]), args.child[2], args.profile)))
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = [measure(n, scenario, args.runs) for n in sizes for scenario in args.scenarios.split(",")]
+    growth = {}
+    for scenario in args.scenarios.split(","):
+        rows = [r for r in results if r["scenario"] == scenario]
+        for small, big in itertools.pairwise(rows):
+            ratio = big["seconds"]["total"]["median"] / max(small["seconds"]["total"]["median"], 1e-9)
+            growth[f"{scenario} {small['nodes']}->{big['nodes']}"] = {
+                "time_ratio": round(ratio, 2), "size_ratio": round(big["nodes"] / small["nodes"], 2)}
+    targets = {}
+    for row in results:
+        if row["nodes"] == TARGET_NODES:
+            targets[row["scenario"]] = {
+                "seconds_median": row["seconds"]["total"]["median"], "seconds_target": TARGET_SECONDS,
+                "rss_mb_max": max(row["peak_rss_mb"].values()), "rss_mb_target": TARGET_RSS_MB,
+                "met": row["seconds"]["total"]["median"] <= TARGET_SECONDS
+                and max(row["peak_rss_mb"].values()) <= TARGET_RSS_MB}
+    print(json.dumps({"benchmark": "plan_scale", "cpus": os.cpu_count(), "load_avg": os.getloadavg()[0],
+                      "results": results, "growth": growth, "targets": targets}, indent=2))
+    return 0 if all(t["met"] for t in targets.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
