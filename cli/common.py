@@ -81,9 +81,9 @@ def confirm(question: str, yes: bool) -> None:
 def locked(ws: Workspace, command: str) -> Iterator[None]:
     """The state lock for a mutating command; a live holder makes this exit 1 at once, naming it.
 
-    A lock left by a process that no longer exists on this host is provably stale and is taken over.
+    A lock left by a process that no longer exists on this host is provably stale and is taken over, and so
+    is a team (postgres) lock whose lease ran out.
     """
-
     try:
         lock = ws.store.lock(command, break_stale=True)
         lock.__enter__()

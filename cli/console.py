@@ -37,12 +37,20 @@ def _colour_off() -> bool:
     return _state["no_color"] or bool(os.environ.get("NO_COLOR")) or non_interactive() or not sys.stdout.isatty()
 
 
+def _console(*, stderr: bool) -> Console:
+    # color_system=None drops every escape sequence (bold and dim too), not only colours: CI logs stay plain
+    # even when a runner allocates a terminal.
+    if _colour_off():
+        return Console(stderr=stderr, no_color=True, color_system=None, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
 def out() -> Console:
-    return Console(no_color=_colour_off(), highlight=False, soft_wrap=True)
+    return _console(stderr=False)
 
 
 def errout() -> Console:
-    return Console(stderr=True, no_color=_colour_off(), highlight=False, soft_wrap=True)
+    return _console(stderr=True)
 
 
 def err(message: str) -> None:

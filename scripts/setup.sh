@@ -33,7 +33,9 @@ skipped() { [[ "$skip" == *" $1 "* ]] && { say "$1" "skipped (GRID_SETUP_SKIP)";
 fail() { echo "setup: $1: $2" >&2; exit 1; }
 
 # --- apt ---------------------------------------------------------------------------------------------
-APT_PACKAGES=(podman runc debootstrap graphviz postgresql uidmap slirp4netns fuse-overlayfs openssh-client
+# netavark + iptables explicitly: with --no-install-recommends apt could pick CNI as the network stack.
+APT_PACKAGES=(podman runc netavark aardvark-dns iptables conmon debootstrap graphviz postgresql uidmap slirp4netns
+              fuse-overlayfs openssh-client
               iproute2 iputils-ping git make python3-venv ca-certificates)
 if ! skipped apt; then
     missing=()

@@ -13,8 +13,9 @@ _STYLE = {"done": "green", "failed": "bold red", "skipped": "dim", "started": "b
 
 
 class ProgressView:
-    def __init__(self, *, verbose: bool = False) -> None:
-        self._out = console.out()
+    def __init__(self, *, verbose: bool = False, stderr: bool = False) -> None:
+        # stderr: when stdout carries a JSON document (--json), progress must not mix into it.
+        self._out = console.errout() if stderr else console.out()
         self._plain = console.non_interactive()
         self._start = time.monotonic()
         self._lock = threading.Lock()

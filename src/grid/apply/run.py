@@ -31,9 +31,12 @@ def default_stacks(ws: Workspace, *, trust_new_hosts: bool = False) -> StackEngi
 
         return ExistingHostsEngine.for_workspace(ws, trust_new_hosts=trust_new_hosts)
     from grid.drivers.pulumi import ProcessStackEngine
+    from grid.state import pulumi_backend
 
+    # Team state in PostgreSQL keeps the Pulumi stacks in the same database; file state, in the work directory.
     return ProcessStackEngine(project=project_name(ws.cluster.name), target=ws.cluster.spec.target,
-                              workdir=ws.workdir, passphrase_file=ensure_passphrase(ws.workdir))
+                              workdir=ws.workdir, passphrase_file=ensure_passphrase(ws.workdir),
+                              backend_url=pulumi_backend(ws.store))
 
 
 def default_ansible(ws: Workspace) -> AnsibleRunner:
