@@ -6,7 +6,6 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -102,10 +101,11 @@ def probe(ws: Workspace, state, *, full: bool):  # type: ignore[no-untyped-def]
     return refresh_live(ws, state, full=full)
 
 
-def report_outcome(outcome, started: float, verb: str = "applied") -> None:  # type: ignore[no-untyped-def]
+def report_outcome(outcome, started: float, verb: str = "applied",  # type: ignore[no-untyped-def]
+                   *, to_stderr: bool = False) -> None:
     import time
 
-    output = console.out()
+    output = console.errout() if to_stderr else console.out()
     elapsed = time.monotonic() - started
     if outcome.ok:
         output.print(f"{verb} in {elapsed:.1f}s; state serial saved.", style="bold green", markup=False)

@@ -60,7 +60,7 @@ def run() -> None:
     except KeyboardInterrupt:
         console.err("interrupted; state was saved after each completed step — run the command again to finish")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into a message
+    except Exception as exc:
         if os.environ.get("GRID_DEBUG"):
             raise
         console.err(f"internal error: {type(exc).__name__}: {exc}")

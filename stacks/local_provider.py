@@ -22,7 +22,7 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from grid.apply.killpoints import kill_point
+from grid.killpoints import kill_point
 from grid.drivers.podman import Podman
 
 # Inputs whose change needs a new object; everything else is updated in place.

@@ -128,7 +128,7 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(second_pass, nodes))
-    for (region, name), writer in writers.items():
+    for (_region, name), writer in writers.items():
         node = next(n for n in nodes if n.attrs["hostname"] == writer)
         mount = node.attrs["storage"][name]
         remote.run(writer, connect_ip(dict(node.attrs)), f"rm -f {shlex.quote(mount)}/.grid-check-{token}")
@@ -158,5 +158,5 @@ def _facts_match(text: str, attrs: dict[str, Any], address: str) -> bool:
         facts = json.loads(text)
     except json.JSONDecodeError:
         return False
-    return (facts.get("address") == address and facts.get("hostname") == attrs["hostname"]
-            and facts.get("pool") == attrs["pool"] and facts.get("accelerators") == attrs["accelerators"])
+    return bool(facts.get("address") == address and facts.get("hostname") == attrs["hostname"]
+                and facts.get("pool") == attrs["pool"] and facts.get("accelerators") == attrs["accelerators"])

@@ -77,7 +77,7 @@ def _containers_conf() -> Finding:
     conf = os.environ.get("CONTAINERS_CONF", "")
     ok = bool(conf) and os.path.isfile(conf)
     return Finding("podman config", ok, True, conf or "CONTAINERS_CONF is not set",
-                   "" if ok else f"source scripts/env.sh (it points CONTAINERS_CONF at grid's containers.conf)")
+                   "" if ok else "source scripts/env.sh (it points CONTAINERS_CONF at grid's containers.conf)")
 
 
 def _node_image() -> Finding:

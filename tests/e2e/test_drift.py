@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from helpers import grid, lab_spec
 
 pytestmark = pytest.mark.e2e

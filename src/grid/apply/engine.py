@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grid.apply.events import Event, EventSink, Failure
-from grid.apply.killpoints import kill_point
+from grid.killpoints import kill_point
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
 from grid.drivers.pulumi import PulumiFailed, StackEngine

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from grid.apply.engine import ApplyContext, ApplyResult, apply
 from grid.apply.events import Event, EventSink, Failure
-from grid.apply.killpoints import kill_point
+from grid.killpoints import kill_point
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
 from grid.drivers.pulumi import PulumiFailed, StackEngine

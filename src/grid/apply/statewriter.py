@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from grid.apply.killpoints import kill_point
+from grid.killpoints import kill_point
 from grid.state.model import Envelope, State
 from grid.state.store import StateStore
 

@@ -79,7 +79,7 @@ def mitogen_strategy_dir() -> Path | None:
     try:  # importing the loaders imports ansible and raises on a release mitogen refuses
         loaders = importlib.import_module("ansible_mitogen.loaders")
         ansible_version = str(importlib.import_module("ansible.release").__version__)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any import failure means: run without mitogen
         return None
     version = tuple(int(p) for p in ansible_version.split(".")[:2] if p.isdigit())
     newest = getattr(loaders, "ANSIBLE_VERSION_MAX", None)  # older mitogen releases pin a maximum

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grid.apply.killpoints import kill_point
+from grid.killpoints import kill_point
 from grid.drivers.pulumi import AutomationEngine, PulumiFailed
 
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from grid.plan.model import (
-    PLAN_FORMAT, Action, AttributeChange, Cause, HostConfigChange, Plan, Policy, ResourceChange,
+    PLAN_FORMAT,
+    Action,
+    AttributeChange,
+    Cause,
+    HostConfigChange,
+    Plan,
+    Policy,
+    ResourceChange,
 )
 
 

@@ -17,7 +17,7 @@ def environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(root)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 - renders YAML/Python/INI, never HTML
+        autoescape=False,
     )
     env.filters["tojson_sorted"] = lambda value: json.dumps(value, sort_keys=True)
     return env

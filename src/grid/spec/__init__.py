@@ -73,12 +73,11 @@ def _data_path(loc: tuple[Any, ...], data: object) -> Path:
     path: list[str | int] = []
     current: object = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
             path.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
-            path.append(part)
-            current = current[part]
+            current = current[part]  # type: ignore[index]  # narrowed just above
         elif isinstance(current, dict | list):
             # A missing key, or a key that is being rejected: it is the last meaningful part.
             if isinstance(part, str) and not part[:1].isupper() and "[" not in part and part not in (

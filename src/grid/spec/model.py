@@ -24,7 +24,8 @@ UserName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
 RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,40}$")]
 ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 MachineType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-PublicKey = Annotated[str, StringConstraints(pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256) [A-Za-z0-9+/=]+( [^\n]{0,100})?$")]
+PublicKey = Annotated[str, StringConstraints(
+    pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256) [A-Za-z0-9+/=]+( [^\n]{0,100})?$")]
 
 
 def _cidr(value: str) -> str:
@@ -199,7 +200,7 @@ class ClusterSpec(Model):
 
 
 class Cluster(Model):
-    apiVersion: Literal["grid/v1"]  # noqa: N815 - the YAML key users write
+    apiVersion: Literal["grid/v1"]
     kind: Literal["Cluster"]
     metadata: Metadata
     spec: ClusterSpec
