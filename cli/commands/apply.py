@@ -9,7 +9,6 @@ saying so (its `has_changes` is false). Same flow as `grid up` from the plan on:
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from grid.apply import run
 from grid.cli import common, console
 from grid.cli.views.progress import ProgressView
+from grid.cli.views.result import reporting
 
 
 def register(app: typer.Typer) -> None:
@@ -19,23 +19,31 @@ def register(app: typer.Typer) -> None:
 def destroy(
     spec: Path = common.SPEC,
     workdir: Path | None = common.WORKDIR,
+    state: str | None = common.STATE,
     yes: bool = common.YES,
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON result document (grid-result/v1) "
+                                     "on stdout; progress goes to stderr."),
     allow_destroy_protected: bool = typer.Option(False, "--allow-destroy-protected",
                                                  help="Also delete storage marked protect: true."),
 ) -> None:
     """Tear the cluster down (protected storage only with --allow-destroy-protected)."""
-    started = time.monotonic()
-    ws = common.workspace(spec, workdir)
-    with common.locked(ws, "destroy"):
-        _, state = common.read_state(ws)
-        protected = sorted(a for a, r in state.resources.items() if r.kind == "volume" and r.attrs.get("protect"))
-        if protected and not allow_destroy_protected:
-            raise console.CommandFailed(
-                f"protected storage would be destroyed: {', '.join(protected)}",
-                hint="pass --allow-destroy-protected, or set protect: false and run grid up first")
-        count = len([r for r in state.resources.values() if r.kind != "link"])
-        common.confirm(f"Destroy {count} resource(s) of cluster {ws.cluster.name}?", yes)
-        outcome = run.destroy(ws, emit=ProgressView(), stacks=run.default_stacks(ws))
-    common.report_outcome(outcome, started, verb="destroyed")
-    if not outcome.ok:
-        raise typer.Exit(1)
+    with reporting(json_output, "destroy") as report:
+        ws = common.workspace(spec, workdir, state)
+        report.cluster = ws.cluster.name
+        with common.locked(ws, "destroy"):
+            _, current = common.read_state(ws)
+            protected = sorted(a for a, r in current.resources.items()
+                               if r.kind == "volume" and r.attrs.get("protect"))
+            if protected and not allow_destroy_protected:
+                raise console.CommandFailed(
+                    f"protected storage would be destroyed: {', '.join(protected)}",
+                    hint="pass --allow-destroy-protected, or set protect: false and run grid up first")
+            count = len([r for r in current.resources.values() if r.kind != "link"])
+            common.confirm(f"Destroy {count} resource(s) of cluster {ws.cluster.name}?", yes)
+            outcome = run.destroy(ws, emit=ProgressView(stderr=json_output), stacks=run.default_stacks(ws))
+        common.report_outcome(outcome, report.started, verb="destroyed", to_stderr=json_output)
+        envelope = ws.store.read() if json_output else None
+        report.finish("destroyed", applied=outcome, counts={"delete": count},
+                      serial=envelope.serial if envelope else None)
+        if not outcome.ok:
+            raise typer.Exit(1)

@@ -18,11 +18,12 @@ def register(app: typer.Typer) -> None:
 def drift(
     spec: Path = common.SPEC,
     workdir: Path | None = common.WORKDIR,
+    location: str | None = common.STATE,
     json_output: bool = common.JSON,
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 2 when anything drifted."),
 ) -> None:
     """Refresh infrastructure (Pulumi) and configuration (Ansible check mode) and report drift."""
-    ws = common.workspace(spec, workdir)
+    ws = common.workspace(spec, workdir, location)
     with common.locked(ws, "drift"):
         envelope, state = common.read_state(ws)
         if envelope is None or not state.resources:

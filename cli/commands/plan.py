@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
 def plan(
     spec: Path = common.SPEC,
     workdir: Path | None = common.WORKDIR,
+    location: str | None = common.STATE,
     json_output: bool = common.JSON,
     fmt: str = typer.Option("text", "--format", help="text | json | markdown (for pull-request comments)."),
     out: Path | None = typer.Option(None, "--out", help="Save the plan document for `grid apply`."),
@@ -34,7 +35,7 @@ def plan(
     show_noop: bool = typer.Option(False, "--show-unchanged", help="List unchanged resources too."),
 ) -> None:
     """Compare the spec with the state (and, with --refresh, with reality) and show the changes."""
-    ws = common.workspace(spec, workdir)
+    ws = common.workspace(spec, workdir, location)
     envelope, state = common.read_state(ws)
     live = live_hosts = None
     if refresh:

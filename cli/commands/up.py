@@ -9,8 +9,10 @@ import typer
 
 from grid.apply import run
 from grid.cli import common, console
+from grid.cli.commands.apply import finish
 from grid.cli.views.plan import plan_lines
 from grid.cli.views.progress import ProgressView
+from grid.cli.views.result import reporting
 from grid.workspace import plan as make_plan
 
 
@@ -21,7 +23,10 @@ def register(app: typer.Typer) -> None:
 def up(
     spec: Path = common.SPEC,
     workdir: Path | None = common.WORKDIR,
+    state: str | None = common.STATE,
     yes: bool = common.YES,
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON result document (grid-result/v1) "
+                                     "on stdout; progress goes to stderr."),
     refresh: bool = typer.Option(False, "--refresh", help="Also compare configuration with reality first."),
     skip_check: bool = typer.Option(False, "--skip-check", help="Do not run acceptance checks at the end."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every resource and task event."),
@@ -30,32 +35,28 @@ def up(
         "time (check the fingerprints a run without this flag lists)."),
 ) -> None:
     """Create or update the cluster so that it matches the spec."""
-    started = time.monotonic()
-    ws = common.workspace(spec, workdir)
-    output = console.out()
-    with common.locked(ws, "up"):
-        run.ensure_identity(ws)
-        envelope, state = common.read_state(ws)
-        live, live_hosts = common.probe(ws, state, full=refresh)
-        result = make_plan(ws, envelope=envelope, state=state, live=live, live_hosts=live_hosts)
-        if result.errors:
+    with reporting(json_output, "up") as report:
+        ws = common.workspace(spec, workdir, state)
+        report.cluster = ws.cluster.name
+        output = console.errout() if json_output else console.out()
+        with common.locked(ws, "up"):
+            run.ensure_identity(ws)
+            envelope, current = common.read_state(ws)
+            live, live_hosts = common.probe(ws, current, full=refresh)
+            result = make_plan(ws, envelope=envelope, state=current, live=live, live_hosts=live_hosts)
+            if result.errors:
+                for text, style in plan_lines(result):
+                    output.print(text, style=style or None, markup=False)
+                raise console.CommandFailed("the plan has errors; nothing was changed: " + "; ".join(result.errors))
+            if not result.has_changes:
+                output.print(f"No changes: {ws.cluster.name} matches the spec "
+                             f"({time.monotonic() - report.started:.1f}s).", markup=False)
+                report.finish("no-changes", plan=result, serial=envelope.serial if envelope else 0)
+                return
             for text, style in plan_lines(result):
                 output.print(text, style=style or None, markup=False)
-            raise typer.Exit(1)
-        if not result.has_changes:
-            output.print(f"No changes: {ws.cluster.name} matches the spec "
-                         f"({time.monotonic() - started:.1f}s).", markup=False)
-            return
-        for text, style in plan_lines(result):
-            output.print(text, style=style or None, markup=False)
-        common.confirm("Apply these changes?", yes)
-        outcome = run.up(ws, result, emit=ProgressView(verbose=verbose),
-                         stacks=run.default_stacks(ws, trust_new_hosts=trust_new_hosts),
-                         ansible=run.default_ansible(ws))
-    common.report_outcome(outcome, started)
-    if not outcome.ok:
-        raise typer.Exit(1)
-    if not skip_check:
-        from grid.cli.commands.check import run_checks
-
-        run_checks(ws, json_output=False)
+            common.confirm("Apply these changes?", yes)
+            outcome = run.up(ws, result, emit=ProgressView(verbose=verbose, stderr=json_output),
+                             stacks=run.default_stacks(ws, trust_new_hosts=trust_new_hosts),
+                             ansible=run.default_ansible(ws))
+        finish(ws, result, outcome, report, output=output, skip_check=skip_check)

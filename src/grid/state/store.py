@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from grid.killpoints import kill_point
 from grid.state import _osutil as osu
 from grid.state import codec
 from grid.state import lock as locking
@@ -234,6 +235,7 @@ class FileStateStore:
         try:
             if previous is not None:
                 self._backup_current(previous)
+            kill_point("state.commit")  # crash tests: temp written and backup linked, not yet renamed
             os.replace(temp, self.path)
         except BaseException:
             temp.unlink(missing_ok=True)

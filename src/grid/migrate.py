@@ -1,0 +1,159 @@
+"""`grid state migrate`: move a cluster's state between its work directory and PostgreSQL, whole.
+
+Whole means both halves: grid's envelope (copied byte for byte: same serial, lineage and checksum) and the
+Pulumi stacks of the regions (exported from the old backend, imported into the new one), since a grid state
+without its stacks would make the next `up` create everything again. Both stores are locked throughout.
+The source is left as it was, as a backup; the copy is verified by reading it back and comparing checksums.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grid.state import _osutil as osu
+from grid.state import codec
+from grid.state.errors import StateCorrupted, StateError
+from grid.state.model import Envelope
+from grid.state.postgres import PostgresStateStore, password_of, refuse_import
+from grid.state.store import BACKUP_DIR, FileStateStore, StateStore
+from grid.workspace import Workspace
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Migrated:
+    serial: int
+    lineage: str
+    checksum: str
+    stacks: tuple[str, ...]  # Pulumi stacks (regions) copied
+    already: bool  # the destination already held this very version
+
+
+def where(store: StateStore) -> str:
+    """A store's location for messages (never with a password)."""
+    if isinstance(store, PostgresStateStore):
+        return store.location
+    if isinstance(store, FileStateStore):
+        return str(store.path)
+    return type(store).__name__
+
+
+def migrate_state(ws: Workspace, dest: StateStore, *, say: Say = lambda _: None) -> Migrated:
+    source = ws.store
+    if where(source) == where(dest):
+        raise StateError(f"the state of cluster '{ws.cluster.name}' is already kept in {where(dest)}",
+                         "--to names where it should go; --state (or GRID_STATE) where it is now")
+    command = f"grid state migrate --to {where(dest)}"
+    with source.lock(command), dest.lock(command):
+        raw = source.pull()
+        if raw is None:
+            raise StateError(f"there is no state of cluster '{ws.cluster.name}' in {where(source)} to migrate",
+                             "--state (or GRID_STATE) says where the state is now")
+        envelope = codec.decode(raw, f"the state in {where(source)}")
+        stacks = copy_stacks(ws, source, dest, say=say)
+        already = _import(dest, raw, envelope)
+        copied = dest.pull()
+        check = codec.decode(copied, f"the migrated state in {where(dest)}") if copied else None
+        recomputed = codec.checksum_of(codec.encode_state(check.state)[0]) if check else ""
+        if check is None or (check.serial, check.lineage, check.checksum) != (
+                envelope.serial, envelope.lineage, envelope.checksum) or recomputed != envelope.checksum:
+            raise StateCorrupted(f"the copy in {where(dest)} does not verify against {where(source)}",
+                                 f"the original in {where(source)} is untouched; run the migration again")
+    return Migrated(envelope.serial, envelope.lineage, envelope.checksum, stacks, already)
+
+
+def _import(dest: StateStore, raw: bytes, envelope: Envelope) -> bool:
+    if isinstance(dest, PostgresStateStore):
+        before = dest.read()
+        dest.import_envelope(raw)
+        return before is not None and before.checksum == envelope.checksum and before.serial == envelope.serial
+    if isinstance(dest, FileStateStore):
+        return _import_file(dest, raw, envelope)
+    raise StateError(f"cannot migrate into {where(dest)}")
+
+
+def _import_file(dest: FileStateStore, raw: bytes, envelope: Envelope) -> bool:
+    """Write the envelope as state.json unchanged; an older version there is kept in backups/ first."""
+    current = dest.read()
+    if current is not None:
+        refuse_import(str(dest.path), current.serial, current.lineage, current.checksum, envelope)
+        if current.serial == envelope.serial:
+            return True
+        backups = dest.workdir / BACKUP_DIR
+        backups.mkdir(mode=osu.DIR_MODE, exist_ok=True)
+        kept = backups / f"state.{current.serial}.json"
+        if not kept.exists():
+            os.link(dest.path, kept)
+            osu.fsync_dir(backups)
+    temp = osu.write_temp(dest.workdir, (raw,), prefix=".state.")
+    try:
+        os.replace(temp, dest.path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    osu.fsync_dir(dest.workdir)
+    return False
+
+
+# -- Pulumi ----------------------------------------------------------------------------------------------
+
+def _backend(ws: Workspace, store: StateStore) -> tuple[str, str | None]:
+    """(Pulumi backend URL, database password) that `grid.apply.run.default_stacks` uses with `store`."""
+    if isinstance(store, PostgresStateStore):
+        return store.pulumi_backend_url(), password_of(store.url)
+    return f"file://{ws.workdir / 'pulumi-backend'}", None
+
+
+def copy_stacks(ws: Workspace, source: StateStore, dest: StateStore, *, say: Say) -> tuple[str, ...]:
+    """Export every stack of the cluster's Pulumi project from the source backend into the destination's."""
+    if ws.cluster.spec.target == "existing":
+        return ()  # no Pulumi stacks: hosts are tracked in grid's state only
+    (from_url, from_pw), (to_url, to_pw) = _backend(ws, source), _backend(ws, dest)
+    if from_url == to_url:
+        return ()
+    from pulumi import automation as auto
+
+    from grid.drivers.ssh import ensure_passphrase
+    from grid.render.pulumi import project_name
+
+    project, passphrase = project_name(ws.cluster.name), ensure_passphrase(ws.workdir)
+    with tempfile.TemporaryDirectory(prefix="grid-migrate-") as tmp:
+        old = _workspace(auto, from_url, from_pw, project, passphrase, Path(tmp) / "from")
+        new = _workspace(auto, to_url, to_pw, project, passphrase, Path(tmp) / "to")
+        try:
+            names = sorted(s.name.rsplit("/", 1)[-1] for s in old.list_stacks())
+            existing = {s.name.rsplit("/", 1)[-1] for s in new.list_stacks()}
+            for name in names:
+                deployment = old.export_stack(name)
+                if name not in existing:
+                    new.create_stack(name)
+                new.import_stack(name, deployment)
+                count = len((new.export_stack(name).deployment or {}).get("resources") or [])
+                expected = len((deployment.deployment or {}).get("resources") or [])
+                if count != expected:
+                    raise StateCorrupted(f"Pulumi stack {name} has {count} resources after the copy, "
+                                         f"{expected} before", "run the migration again")
+                say(f"Pulumi stack {name}: {count} resource(s) copied")
+        except auto.CommandError as exc:
+            message = str(exc).strip().splitlines()[-3:]
+            raise StateError("copying the Pulumi stacks failed: " + " ".join(message),
+                             "the grid state was not migrated; fix the cause and run the migration again") from None
+    return tuple(names)
+
+
+def _workspace(auto: Any, url: str, password: str | None, project: str, passphrase: Path, work: Path) -> Any:
+    work.mkdir(parents=True)
+    if url.startswith("file://"):
+        Path(url[len("file://"):]).mkdir(parents=True, exist_ok=True)
+    env = {"PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase), "PULUMI_SKIP_UPDATE_CHECK": "true",
+           "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true", "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true"}
+    if password:
+        env["PGPASSWORD"] = password  # never in Pulumi.yaml: the URL carries no password
+    settings = auto.ProjectSettings(name=project, runtime="python", backend=auto.ProjectBackend(url=url))
+    return auto.LocalWorkspace(work_dir=str(work), project_settings=settings, env_vars=env)

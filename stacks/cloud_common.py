@@ -1,0 +1,128 @@
+"""What the cloud stack programs (grid.stacks.aws, grid.stacks.openstack) share.
+
+Pure helpers over the program data (grid.render.pulumi.region_program_input) plus the cloud-init
+document every cloud node boots with: its hostname, the cluster key for the SSH user, the SSH port,
+and the mounts of its storage — so the same inventory and playbooks apply as on the local target.
+
+Knobs that the spec does not carry are read from the stack's Pulumi config, namespace `grid`:
+  grid:adminCidrs   comma-separated CIDRs allowed to reach SSH (default: the cluster's own fabrics)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import yaml
+
+SHARED_KINDS = ("nfs", "parallel-fs")
+
+
+def tags(data: Mapping[str, Any], address: str, name: str | None = None) -> dict[str, str]:
+    """The tags every resource carries: the cluster, the grid address it serves, a readable Name."""
+    return {"grid:cluster": str(data["cluster"]), "grid:address": address,
+            "Name": name or physical(data, address)}
+
+
+def physical(data: Mapping[str, Any], address: str) -> str:
+    """A cloud-side name for an address: `grid-<cluster>-<address with - for />`."""
+    return f"grid-{data['cluster']}-" + address.replace("/", "-")
+
+
+def pools(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {str(p["name"]): dict(p) for p in data.get("pools", [])}
+
+
+def connect_fabric(pool: Mapping[str, Any]) -> str:
+    """The fabric grid and Ansible reach a node over: `mgmt` when the pool is on it, else its first fabric."""
+    fabrics = [str(f) for f in pool.get("fabrics", [])]
+    if not fabrics:
+        raise ValueError(f"pool {pool.get('name')!r} attaches to no fabric")
+    return "mgmt" if "mgmt" in fabrics else fabrics[0]
+
+
+def node_fabrics(node: Mapping[str, Any], pool: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(fabric, ip) of a node, the connect fabric first (it becomes the primary interface)."""
+    ips: Mapping[str, str] = node["fabrics"]
+    first = connect_fabric(pool)
+    order = [first] + [f for f in pool.get("fabrics", []) if f != first]
+    out = []
+    for name in order:
+        ip = ips.get(name, "")
+        if not ip:
+            raise ValueError(f"{node['address']}: no address on fabric {name!r} (the fabric is full?)")
+        out.append((str(name), ip))
+    return out
+
+
+def admin_cidrs(data: Mapping[str, Any]) -> list[str]:
+    """Where SSH may come from: program data `admin_cidrs`, else config grid:adminCidrs, else the fabrics."""
+    given = data.get("admin_cidrs") or [
+        c.strip() for c in (pulumi.Config("grid").get("adminCidrs") or "").split(",") if c.strip()]
+    cidrs = [str(ipaddress.IPv4Network(c, strict=True)) for c in given]
+    return cidrs or [str(f["cidr"]) for f in data["fabrics"]]
+
+
+def gib(capacity_tib: float) -> int:
+    return max(1, math.ceil(float(capacity_tib) * 1024))
+
+
+def users_of(data: Mapping[str, Any], storage: str) -> list[dict[str, Any]]:
+    """Nodes of the region that mount one storage entry, in data order."""
+    return [n for n in data["nodes"] if storage in n.get("storage", {})]
+
+
+@dataclass
+class BootPlan:
+    """What a node's cloud-init does beyond the key: mounts of shared storage, local block volumes."""
+
+    mounts: list[Sequence[pulumi.Input[str]]] = field(default_factory=list)  # fstab fields
+    devices: list[tuple[pulumi.Input[str], str]] = field(default_factory=list)  # (device path, mount)
+    directories: list[str] = field(default_factory=list)
+
+
+def cloud_config(data: Mapping[str, Any], node: Mapping[str, Any], boot: BootPlan) -> pulumi.Output[str]:
+    """The node's #cloud-config user data (rendered once every Output in it is known)."""
+    ssh = data.get("ssh") or {}
+    user, port = str(ssh.get("user", "root")), int(ssh.get("port", 22))
+    key = str(data["authorized_key"]).strip()
+    document: dict[str, Any] = {
+        "hostname": node["hostname"], "fqdn": node["hostname"], "preserve_hostname": False,
+        "manage_etc_hosts": False, "ssh_pwauth": False, "disable_root": user != "root",
+        "ssh_authorized_keys": [key],
+    }
+    if user != "root":
+        document["users"] = ["default", {"name": user, "shell": "/bin/bash", "sudo": "ALL=(ALL) NOPASSWD:ALL",
+                                         "ssh_authorized_keys": [key]}]
+    runcmd: list[Any] = [["mkdir", "-p", d] for d in boot.directories]
+    if port != 22:
+        document["write_files"] = [{"path": "/etc/ssh/sshd_config.d/90-grid.conf", "permissions": "0644",
+                                    "content": f"# grid: the cluster's SSH port\nPort {port}\n"}]
+        runcmd.append(["systemctl", "restart", "ssh"])
+    if boot.mounts:
+        document["mounts"] = [list(m) for m in boot.mounts]
+    runcmd.extend(["sh", "-c", pulumi.Output.from_input(device).apply(lambda d, m=mount: _format_and_mount(d, m))]
+                  for device, mount in boot.devices)
+    if runcmd:
+        document["runcmd"] = runcmd
+    return pulumi.Output.from_input(document).apply(
+        lambda doc: "#cloud-config\n" + yaml.safe_dump(doc, sort_keys=True, default_flow_style=False))
+
+
+def _format_and_mount(device: str, mount: str) -> str:
+    """Wait for an attached volume, put a file system on it the first time, mount it for good."""
+    dev, mnt = shlex.quote(device), shlex.quote(mount)
+    return (f"for i in $(seq 300); do [ -e {dev} ] && break; sleep 2; done; "
+            f"blkid {dev} >/dev/null || mkfs.ext4 -q {dev}; mkdir -p {mnt}; "
+            f"grep -qs ' {mount} ' /etc/fstab || echo '{device} {mount} ext4 defaults,nofail 0 2' >> /etc/fstab; "
+            f"mountpoint -q {mnt} || mount {mnt}")
+
+
+def node_output(instance_id: pulumi.Input[str], private_ips: Mapping[str, pulumi.Input[str]]) -> dict[str, Any]:
+    """One entry of the `nodes` stack output, in the local stack's shape (host keys are not known here)."""
+    return {"id": instance_id, "host_key": "", "private_ips": dict(private_ips)}
