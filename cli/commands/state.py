@@ -1,6 +1,7 @@
-"""`grid state …`: look at, export and repair the stored state of a cluster.
+"""`grid state …`: look at, export, repair and move the stored state of a cluster.
 
-Thin views over grid.state: every StateError becomes a message plus a recovery hint.
+Thin views over grid.state: every StateError becomes a message plus a recovery hint. Every subcommand works on
+the state wherever it lives: state.json in the work directory, or a team database (--state / GRID_STATE).
 """
 
 from __future__ import annotations
@@ -15,28 +16,34 @@ from typing import Any
 import typer
 import yaml
 
-from grid.cli import console
+from grid.cli import common, console
 from grid.spec import load_spec
 from grid.state import (
     Envelope,
     FileStateStore,
+    LockHolder,
+    PostgresStateStore,
     State,
     StateCorrupted,
     StateError,
+    StateStore,
     StateTooNew,
     assess,
+    open_store,
     workdir_for,
 )
 
 state_app = typer.Typer(
     name="state", no_args_is_help=True, rich_markup_mode=None,
-    help="Inspect, export and repair the stored state: list, show, history, pull, unlock, restore.",
+    help="Inspect, export, repair and move the stored state: list, show, history, pull, unlock, restore, "
+         "migrate.",
 )
 
 _SPEC = typer.Argument(..., help="Cluster spec (YAML); its metadata.name selects the state.")
 _WORKDIR = typer.Option(None, "--workdir",
                         help="Directory holding state.json [default: <spec dir>/.grid/<cluster>].")
 _JSON = typer.Option(False, "--json", help="Print a JSON document instead of text.")
+_STATE = common.STATE
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +58,7 @@ def _failures() -> Iterator[None]:
         raise console.CommandFailed(exc.message, hint=exc.hint) from None
 
 
-def _open(spec: Path, workdir: Path | None) -> tuple[FileStateStore, str]:
+def _open(spec: Path, workdir: Path | None, location: str | None = None) -> tuple[StateStore, str]:
     loaded = load_spec(str(spec))
     if not loaded.ok or loaded.cluster is None:
         console.print_diagnostics(loaded.diagnostics, loaded.source)
@@ -59,19 +66,27 @@ def _open(spec: Path, workdir: Path | None) -> tuple[FileStateStore, str]:
     name = loaded.cluster.name
     with _failures():
         # Read-only views must not leave empty work directories behind; restore needs existing backups.
-        return FileStateStore(workdir_for(spec, workdir, name, create=False)), name
+        directory = workdir_for(spec, workdir, name, create=False)
+        return open_store(common.state_location(location), workdir=directory, cluster=name,
+                          lease_seconds=common.lease_seconds()), name
 
 
-def _read(store: FileStateStore) -> Envelope | None:
+def _where(store: StateStore) -> str:
+    from grid.migrate import where
+
+    return where(store)
+
+
+def _read(store: StateStore) -> Envelope | None:
     with _failures():
         return store.read()
 
 
-def _require(store: FileStateStore, name: str) -> Envelope:
+def _require(store: StateStore, name: str) -> Envelope:
     envelope = _read(store)
     if envelope is None:
-        raise console.CommandFailed(f"there is no state for cluster '{name}' in {store.workdir}",
-                                    hint="`grid apply SPEC` creates it; --workdir points elsewhere")
+        raise console.CommandFailed(f"there is no state for cluster '{name}' in {_where(store)}",
+                                    hint="`grid up SPEC` creates it; --workdir / --state point elsewhere")
     return envelope
 
 
@@ -86,16 +101,17 @@ def _print_lines(lines: list[str]) -> None:
 
 
 @state_app.command("list")
-def list_(spec: Path = _SPEC, workdir: Path | None = _WORKDIR, json_output: bool = _JSON) -> None:
+def list_(spec: Path = _SPEC, workdir: Path | None = _WORKDIR, json_output: bool = _JSON,
+          location: str | None = _STATE) -> None:
     """List the addresses in the state with their kind, region and configuration status."""
-    store, name = _open(spec, workdir)
+    store, name = _open(spec, workdir, location)
     envelope = _read(store)
     rows = _rows(envelope.state) if envelope else []
     if json_output:
         console.print_json(rows)
         return
     if envelope is None:
-        console.err(f"no state yet for cluster '{name}' in {store.workdir}")
+        console.err(f"no state yet for cluster '{name}' in {_where(store)}")
         return
     width = max((len(r["address"]) for r in rows), default=7)
     _print_lines([f"{r['address']:<{width}}  {r['kind'] or '-':<8} {r['region'] or '-':<12} {r['status']}"
@@ -113,9 +129,9 @@ def _rows(state: State) -> list[dict[str, str]]:
 
 @state_app.command("show")
 def show(spec: Path = _SPEC, address: str = typer.Argument(..., help="Address, e.g. east/gpu/node-0007."),
-         workdir: Path | None = _WORKDIR, json_output: bool = _JSON) -> None:
+         workdir: Path | None = _WORKDIR, json_output: bool = _JSON, location: str | None = _STATE) -> None:
     """Show one resource (and its host configuration record) as stored."""
-    store, name = _open(spec, workdir)
+    store, name = _open(spec, workdir, location)
     state = _require(store, name).state
     resource, host = state.resources.get(address), state.hosts.get(address)
     if resource is None and host is None:
@@ -141,9 +157,10 @@ def _did_you_mean(address: str, known: set[str]) -> list[str]:
 
 
 @state_app.command("history")
-def history(spec: Path = _SPEC, workdir: Path | None = _WORKDIR, json_output: bool = _JSON) -> None:
+def history(spec: Path = _SPEC, workdir: Path | None = _WORKDIR, json_output: bool = _JSON,
+            location: str | None = _STATE) -> None:
     """What was applied, when, by which command, and how it ended."""
-    store, name = _open(spec, workdir)
+    store, name = _open(spec, workdir, location)
     envelope = _read(store)
     entries = envelope.state.history if envelope else []
     if json_output:
@@ -159,9 +176,9 @@ def history(spec: Path = _SPEC, workdir: Path | None = _WORKDIR, json_output: bo
 
 
 @state_app.command("pull")
-def pull(spec: Path = _SPEC, workdir: Path | None = _WORKDIR) -> None:
+def pull(spec: Path = _SPEC, workdir: Path | None = _WORKDIR, location: str | None = _STATE) -> None:
     """Print the state envelope as stored (compact JSON, verified first); pipe it to `jq .` to read."""
-    store, name = _open(spec, workdir)
+    store, name = _open(spec, workdir, location)
     with _failures():
         raw = store.pull()
     if raw is None:
@@ -175,19 +192,19 @@ def pull(spec: Path = _SPEC, workdir: Path | None = _WORKDIR) -> None:
 @state_app.command("unlock")
 def unlock(spec: Path = _SPEC, workdir: Path | None = _WORKDIR,
            force: bool = typer.Option(False, "--force", help="Remove it even if its holder may be alive."),
-           ) -> None:
+           location: str | None = _STATE) -> None:
     """Remove the state lock: a stale or expired one, or with --force any."""
-    store, name = _open(spec, workdir)
-    if store.lock_holder() is None:
-        _print(f"the state of cluster '{name}' is not locked")
-        return
+    store, name = _open(spec, workdir, location)
     with _failures():
-        holder = store.unlock(force=force)
+        holder = store.lock_holder()
+        live = holder is not None and _lock_status(store, holder) == "live"
+        if holder is not None:
+            holder = store.unlock(force=force)
     if holder is None:
         _print(f"the state of cluster '{name}' is not locked")
         return
     _print(f"removed the lock held by {holder.describe()}")
-    if assess(holder) == "live":
+    if live:
         console.err("warning: that holder may still be running; if it writes again after someone else has, "
                     "its write is refused (serial check), but changes it made to machines are not recorded")
 
@@ -195,9 +212,9 @@ def unlock(spec: Path = _SPEC, workdir: Path | None = _WORKDIR,
 @state_app.command("restore")
 def restore(spec: Path = _SPEC,
             serial: int | None = typer.Argument(None, help="Backup to bring back; omit to list the backups."),
-            workdir: Path | None = _WORKDIR) -> None:
+            workdir: Path | None = _WORKDIR, location: str | None = _STATE) -> None:
     """List backups, or make backup SERIAL the current state (under a new serial)."""
-    store, name = _open(spec, workdir)
+    store, name = _open(spec, workdir, location)
     if serial is None:
         _list_backups(store, spec)
         return
@@ -209,7 +226,13 @@ def restore(spec: Path = _SPEC,
         _print(f"the damaged state file was kept as {result.kept_corrupt}")
 
 
-def _list_backups(store: FileStateStore, spec: Path) -> None:
+def _lock_status(store: StateStore, holder: LockHolder) -> str:
+    if isinstance(store, PostgresStateStore):
+        return store.lock_status() or "expired"  # judged by the database clock
+    return assess(holder)
+
+
+def _list_backups(store: StateStore, spec: Path) -> None:
     try:
         envelope = store.read()
         current = f"serial {envelope.serial} (checksum ok)" if envelope else "none"
@@ -220,7 +243,7 @@ def _list_backups(store: FileStateStore, spec: Path) -> None:
     _print(f"current: {current}")
     backups = store.backups()
     if not backups:
-        _print(f"no backups in {store.backup_dir}")
+        _print(f"no backups in {store.backup_dir if isinstance(store, FileStateStore) else _where(store)}")
         return
     _print(f"{'SERIAL':>6}  {'WRITTEN (UTC)':<20}  CHECKSUM")
     for b in backups:
@@ -228,3 +251,30 @@ def _list_backups(store: FileStateStore, spec: Path) -> None:
     good = next((b.serial for b in backups if b.ok), None)
     if good is not None:
         _print(f"bring one back with: grid state restore {spec} {good}")
+
+
+@state_app.command("migrate")
+def migrate(spec: Path = _SPEC,
+            to: str = typer.Option(..., "--to", show_default=False,
+                                   help="Where the state goes: postgres://user@host/db, `file` (the work "
+                                        "directory) or file://DIR."),
+            workdir: Path | None = _WORKDIR, location: str | None = _STATE, json_output: bool = _JSON) -> None:
+    """Move the state — grid's envelope and the Pulumi stacks — to another location; verified by checksum."""
+    from grid.migrate import migrate_state, where
+
+    ws = common.workspace(spec, workdir, location)
+    with _failures():
+        dest = open_store(to, workdir=ws.workdir, cluster=ws.cluster.name, lease_seconds=common.lease_seconds())
+        result = migrate_state(ws, dest, say=lambda line: console.err(line) if json_output else _print(line))
+    doc = {"cluster": ws.cluster.name, "from": where(ws.store), "to": where(dest), "serial": result.serial,
+           "lineage": result.lineage, "checksum": result.checksum, "verified": True,
+           "already_there": result.already, "pulumi_stacks": list(result.stacks)}
+    if json_output:
+        console.print_json(doc)
+        return
+    verb = "already held" if result.already else "migrated"
+    _print(f"{verb} the state of cluster '{ws.cluster.name}' (serial {result.serial}) from {doc['from']} "
+           f"to {doc['to']}; checksum {result.checksum} verified identical")
+    use = (f"pass --state {doc['to']} (or set GRID_STATE)" if isinstance(dest, PostgresStateStore)
+           else "leave out --state and GRID_STATE" if to == "file" else f"pass --state {to}")
+    _print(f"{doc['from']} is left as it was, as a backup: from now on {use} to use the new location")

@@ -20,7 +20,7 @@ from grid.spec import LoadedSpec, load_spec, spec_digest
 from grid.spec.model import Cluster
 from grid.state import StateStore, open_store, workdir_for
 from grid.state.model import Envelope, State, empty_state
-from grid.validate import validate
+from grid.validate import spec_catalog, validate
 
 
 @dataclass(frozen=True)
@@ -89,14 +89,15 @@ def plan(ws: Workspace, *, envelope: Envelope | None, state: State, allow_destro
         serial=envelope.serial if envelope else 0, lineage=envelope.lineage if envelope else "",
         allow_destroy_protected=allow_destroy_protected, live=live, live_hosts=live_hosts,
         host_digests=host_digests(ws, graph, key) if ws.cluster.spec.target else None,
-        capacity=capacity_document(ws.cluster, _applied_cluster(state)),
+        capacity=capacity_document(ws.cluster, _applied_cluster(state), spec_catalog(ws.loaded)[0]),
     )
 
 
-def capacity_document(cluster: Cluster, applied: Cluster | None) -> dict[str, Any]:
+def capacity_document(cluster: Cluster, applied: Cluster | None,
+                      catalog: physics.Catalog | None = None) -> dict[str, Any]:
     """Capacity and energy of the spec, and the change from the cluster as last applied."""
-    after = physics.summarize(cluster)
-    before = physics.summarize(applied) if applied is not None else None
+    after = physics.summarize(cluster, catalog)
+    before = physics.summarize(applied, catalog) if applied is not None else None
     return {"summary": after.to_dict(), "change": physics.compare(before, after).to_dict()}
 
 

@@ -197,6 +197,8 @@ class ClusterSpec(Model):
     links: list[Link] = Field(default_factory=list)
     configuration: Configuration = Configuration()
     energy: Energy = Energy()
+    catalog: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,200}$")] | None = Field(
+        None, description="Accelerator catalog file extending the built-in one, relative to the spec")
 
 
 class Cluster(Model):

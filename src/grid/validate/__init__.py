@@ -8,18 +8,32 @@ ERROR finding, so one bug never hides the other findings.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from grid.diagnostics import Diagnostic, Diagnostics, error
+from grid.physics.catalog import Catalog, CatalogError, load_catalog
 from grid.spec import LoadedSpec
 from grid.spec.model import Cluster
 
 Validator = Callable[[Cluster], Iterable[Diagnostic]]
 
 
-def validators() -> list[Validator]:
+def validators(catalog: Catalog | None = None) -> list[Validator]:
     from grid.validate import addressing, physics, references, target
 
-    return [*references.VALIDATORS, *addressing.VALIDATORS, *physics.VALIDATORS, *target.VALIDATORS]
+    checks = physics.make_validators(catalog) if catalog is not None else physics.VALIDATORS
+    return [*references.VALIDATORS, *addressing.VALIDATORS, *checks, *target.VALIDATORS]
+
+
+def spec_catalog(loaded: LoadedSpec) -> tuple[Catalog | None, Diagnostics]:
+    """The catalog a spec names in `spec.catalog` (relative to the spec file), or None for the built-in one."""
+    if loaded.cluster is None or loaded.cluster.spec.catalog is None:
+        return None, Diagnostics()
+    path = Path(loaded.source.file).parent / loaded.cluster.spec.catalog
+    try:
+        return load_catalog(path), Diagnostics()
+    except CatalogError as exc:
+        return None, exc.diagnostics
 
 
 def validate(loaded: LoadedSpec) -> Diagnostics:
@@ -27,7 +41,9 @@ def validate(loaded: LoadedSpec) -> Diagnostics:
     found = list(loaded.diagnostics)
     if loaded.cluster is None:
         return Diagnostics.of(found)
-    for check in validators():
+    catalog, problems = spec_catalog(loaded)
+    found.extend(problems)
+    for check in validators(catalog):
         try:
             produced = list(check(loaded.cluster))
         except Exception as exc:  # noqa: BLE001 - a crashing validator becomes a finding

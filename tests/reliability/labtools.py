@@ -1,0 +1,187 @@
+"""What the reliability tests share: a small lab cluster, killable runs, and the invariants checked after.
+
+A killable run is `grid` started in a session of its own (start_new_session=True) with a marker in its
+environment; every process it starts inherits the marker, even those that put themselves in another
+process group (Pulumi's plugins) or session (ansible-runner's pty), so `survivors(marker)` finds
+whatever outlived a kill.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from helpers import GRID, _used_subnets, lab_spec
+
+from grid.state import codec
+
+MARKER_ENV = "GRID_TEST_RUN_MARKER"
+
+
+def small_lab(directory: Path, edit: Callable[[dict[str, Any]], None] | None = None) -> tuple[Path, str]:
+    """The lab spec cut to one region with one pool of 2 nodes, on two free /24s picked at random
+    (concurrent test sessions pick the first free ones, so random picks collide less)."""
+
+    def shrink(data: dict[str, Any]) -> None:
+        region = data["spec"]["regions"][0]
+        data["spec"]["regions"] = [region]
+        data["spec"]["links"] = []
+        region["pools"] = region["pools"][:1]
+        region["pools"][0]["count"] = 2
+        used = _used_subnets() | {ipaddress.IPv4Network(f["cidr"]) for f in region["fabrics"]}
+        free = [n for n in (ipaddress.IPv4Network(f"198.18.{o}.0/24") for o in range(128, 255))
+                if not any(n.overlaps(u) for u in used)]
+        for fabric, subnet in zip(region["fabrics"], random.sample(free, len(region["fabrics"])), strict=True):
+            fabric["cidr"] = str(subnet)
+        if edit is not None:
+            edit(data)
+
+    return lab_spec(directory, edit=shrink)
+
+
+def workdir(spec: Path, name: str) -> Path:
+    return spec.parent / ".grid" / name
+
+
+def grid_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "CI": "true", **extra}
+
+
+@dataclass
+class Killable:
+    process: subprocess.Popen[str]
+    marker: str
+    started: float
+
+    def kill(self) -> None:
+        """SIGKILL the run's process group, as `kill -9 -PGID` or a CI job cancellation would."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def wait(self, timeout: float) -> tuple[int, str]:
+        out, _ = self.process.communicate(timeout=timeout)
+        return self.process.returncode, out
+
+
+def start(*args: str, env: dict[str, str] | None = None) -> Killable:
+    marker = uuid.uuid4().hex
+    process = subprocess.Popen([GRID, *args], env={**grid_env(), **(env or {}), MARKER_ENV: marker},
+                               start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    return Killable(process, marker, time.monotonic())
+
+
+def survivors(marker: str) -> list[tuple[int, str]]:
+    """Processes (pid, command line) whose environment carries `marker`."""
+    found = []
+    needle = f"{MARKER_ENV}={marker}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if needle not in Path(f"/proc/{entry}/environ").read_bytes():
+                continue
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        found.append((int(entry), command.strip()[:160]))
+    return found
+
+
+def wait_for_no_survivors(marker: str, timeout: float) -> list[tuple[int, str]]:
+    """Survivors still there after `timeout` seconds (each is then SIGKILLed, so tests clean up)."""
+    deadline = time.monotonic() + timeout
+    left = survivors(marker)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = survivors(marker)
+    for pid, _ in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return left
+
+
+# -- the invariants ------------------------------------------------------------------------------------
+
+def podman_inventory(cluster: str) -> dict[str, set[str]]:
+    selector = f"label=grid.cluster={cluster}"
+    listings = {
+        "containers": ["podman", "ps", "-a", "--filter", selector, "--format", "{{.Names}}"],
+        "networks": ["podman", "network", "ls", "--filter", selector, "--format", "{{.Name}}"],
+        "volumes": ["podman", "volume", "ls", "--filter", selector, "--format", "{{.Name}}"],
+    }
+    return {kind: set(subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split())
+            for kind, argv in listings.items()}
+
+
+def verified_state(work: Path) -> dict[str, Any]:
+    """The state envelope after checking its checksum (raises StateCorrupted otherwise)."""
+    raw = (work / "state.json").read_bytes()
+    codec.decode(raw, "state.json")  # checksum, format version and schema
+    envelope: dict[str, Any] = json.loads(raw)
+    return envelope
+
+
+def state_inventory(envelope: dict[str, Any]) -> dict[str, set[str]]:
+    resources = envelope["state"]["resources"].values()
+    return {
+        "containers": {r["attrs"]["container"] for r in resources if r["kind"] == "node"},
+        "networks": {r["attrs"]["network"] for r in resources if r["kind"] == "fabric"},
+        "volumes": {r["attrs"]["volume"] for r in resources if r["kind"] == "volume"},
+    }
+
+
+def pulumi_checkpoints(work: Path) -> dict[str, dict[str, Any]]:
+    """Each region stack's latest checkpoint in the DIY backend."""
+    found = {}
+    for path in (work / "pulumi-backend" / ".pulumi" / "stacks").glob("*/*.json"):
+        found[path.stem] = json.loads(path.read_text())["checkpoint"].get("latest") or {}
+    return found
+
+
+def consistency_problems(spec: Path, name: str) -> list[str]:
+    """Everything podman has for the cluster is in state and vice versa; the state checksum verifies;
+    Pulumi's checkpoints hold no pending operation and the same resources as grid's state; every host
+    is configured."""
+    work = workdir(spec, name)
+    problems: list[str] = []
+    try:
+        envelope = verified_state(work)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised: the caller collects problems
+        return [f"state does not verify: {exc}"]
+    live, recorded = podman_inventory(name), state_inventory(envelope)
+    for kind in live:
+        if live[kind] - recorded[kind]:
+            problems.append(f"orphaned {kind} (in podman, not in state): {sorted(live[kind] - recorded[kind])}")
+        if recorded[kind] - live[kind]:
+            problems.append(f"{kind} in state but not in podman: {sorted(recorded[kind] - live[kind])}")
+    addresses = {a for a, r in envelope["state"]["resources"].items() if r["kind"] != "link"}
+    in_pulumi: set[str] = set()
+    for region, latest in pulumi_checkpoints(work).items():
+        if latest.get("pending_operations"):
+            problems.append(f"pulumi stack {region} has pending operations: {latest['pending_operations']}")
+        in_pulumi |= {r["urn"].rsplit("::", 1)[-1] for r in latest.get("resources") or []
+                      if r.get("custom") and not r["type"].startswith("pulumi:")}
+    if in_pulumi != addresses:
+        problems.append(f"pulumi and grid disagree: only in pulumi {sorted(in_pulumi - addresses)}, "
+                        f"only in state {sorted(addresses - in_pulumi)}")
+    hosts = envelope["state"]["hosts"]
+    nodes = {a for a, r in envelope["state"]["resources"].items() if r["kind"] == "node"}
+    unconfigured = sorted(a for a in nodes if hosts.get(a, {}).get("status") != "configured")
+    if unconfigured:
+        problems.append(f"hosts not configured: {unconfigured}")
+    return problems
