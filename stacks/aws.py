@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -30,7 +31,6 @@ from grid.stacks import cloud_common as cloud
 
 DEBIAN_OWNER = "136693071363"  # the Debian project's AWS account (its official AMIs)
 EBS_MAX_GIB = 16_384
-ALL = {"protocol": "-1", "from_port": 0, "to_port": 0}
 
 
 def program(data: dict[str, Any]) -> None:
@@ -90,13 +90,16 @@ def program(data: dict[str, Any]) -> None:
         for index, (name, volume) in enumerate(volumes):
             aws.ec2.VolumeAttachment(f"{address}/volume/{name}/attachment", instance_id=instance.id,
                                      volume_id=volume.id, device_name=f"/dev/sd{chr(ord('f') + index)}", opts=opts)
-        ips = {fabric: nic.private_ips.apply(lambda got, want=ip: got[0] if got else want)
-               for (fabric, ip), nic in zip(attached, nics, strict=True)}
+        ips = {fabric: nic.private_ips.apply(_first) for (fabric, _), nic in zip(attached, nics, strict=True)}
         exported[address] = cloud.node_output(instance.id, ips)
     pulumi.export("nodes", exported)
     pulumi.export("storage", storage_out)
     pulumi.export("network", {"vpc": vpc.id, "security_group": group.id,
                               "subnets": {name: s.id for name, s in subnets.items()}})
+
+
+def _first(values: Sequence[str]) -> str:
+    return values[0] if values else ""
 
 
 def _vpc(data: dict[str, Any], opts: pulumi.ResourceOptions) -> tuple[aws.ec2.Vpc, list[pulumi.Resource]]:
@@ -125,10 +128,10 @@ def _security_group(data: dict[str, Any], vpc: aws.ec2.Vpc, opts: pulumi.Resourc
     ingress = [aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=port, to_port=port, cidr_blocks=[cidr],
                                                 description=f"SSH from admin network {cidr}")
                for cidr in cloud.admin_cidrs(data)]
-    ingress += [aws.ec2.SecurityGroupIngressArgs(**ALL, cidr_blocks=[cidr], description=f"cluster fabric {cidr}")
-                for cidr in fabrics]
-    egress = [aws.ec2.SecurityGroupEgressArgs(**ALL, cidr_blocks=[cidr], description=f"cluster fabric {cidr}")
-              for cidr in fabrics]
+    ingress += [aws.ec2.SecurityGroupIngressArgs(protocol="-1", from_port=0, to_port=0, cidr_blocks=[cidr],
+                                                 description=f"cluster fabric {cidr}") for cidr in fabrics]
+    egress = [aws.ec2.SecurityGroupEgressArgs(protocol="-1", from_port=0, to_port=0, cidr_blocks=[cidr],
+                                              description=f"cluster fabric {cidr}") for cidr in fabrics]
     return aws.ec2.SecurityGroup(
         f"{region}/security-group", name=cloud.physical(data, f"{region}/nodes"), vpc_id=vpc.id,
         description=f"grid cluster {data['cluster']} region {region}: SSH from admins, all within fabrics",
@@ -158,7 +161,7 @@ def _storage(data: dict[str, Any], subnets: dict[str, aws.ec2.Subnet], group: aw
         if kind == "parallel-fs" and lustre:
             wanted = cloud.gib(volume["capacity_tib"])
             fs = aws.fsx.LustreFileSystem(
-                address, subnet_ids=[subnet.id], security_group_ids=[group.id], deployment_type="PERSISTENT_2",
+                address, subnet_ids=subnet.id, security_group_ids=[group.id], deployment_type="PERSISTENT_2",
                 storage_capacity=1200 if wanted <= 1200 else math.ceil(wanted / 2400) * 2400,
                 per_unit_storage_throughput=250, skip_final_backup=not volume.get("protect", False),
                 tags=cloud.tags(data, address), opts=opts)
@@ -221,11 +224,15 @@ def _amis(data: dict[str, Any], settings: dict[str, Any], invoke: pulumi.InvokeO
         raise ValueError(f"image {image!r} has no known AMI owner: set spec.targets.aws.ami")
     out: dict[str, pulumi.Input[str]] = {}
     for instance_type in types:
-        arch = aws.ec2.get_instance_type_output(instance_type=instance_type, opts=invoke).supported_architectures \
-            .apply(lambda archs: "arm64" if "arm64" in archs and "x86_64" not in archs else "x86_64")
-        name = arch.apply(lambda a: f"{image}-{'arm64' if a == 'arm64' else 'amd64'}-*")
+        archs = aws.ec2.get_instance_type_output(instance_type=instance_type, opts=invoke).supported_architectures
         out[instance_type] = aws.ec2.get_ami_output(
-            most_recent=True, owners=[DEBIAN_OWNER], opts=invoke,
-            filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[name]),
-                     aws.ec2.GetAmiFilterArgs(name="architecture", values=[arch])]).id
+            most_recent=True, owners=[DEBIAN_OWNER], filters=archs.apply(lambda a: _ami_filters(image, a)),
+            opts=invoke).id
     return out
+
+
+def _ami_filters(image: str, archs: list[str]) -> list[aws.ec2.GetAmiFilterArgs]:
+    """Debian's AMI names: debian-12-amd64-20240717-1811 (x86_64), debian-12-arm64-... (arm64)."""
+    arm = "arm64" in archs and "x86_64" not in archs
+    return [aws.ec2.GetAmiFilterArgs(name="name", values=[f"{image}-{'arm64' if arm else 'amd64'}-*"]),
+            aws.ec2.GetAmiFilterArgs(name="architecture", values=["arm64" if arm else "x86_64"])]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,21 +115,21 @@ def cloud_config(data: Mapping[str, Any], node: Mapping[str, Any], boot: BootPla
         runcmd.append(["systemctl", "restart", "ssh"])
     if boot.mounts:
         document["mounts"] = [list(m) for m in boot.mounts]
-    runcmd.extend(["sh", "-c", pulumi.Output.from_input(device).apply(lambda d, m=mount: _format_and_mount(d, m))]
-                  for device, mount in boot.devices)
+    for device, mount in boot.devices:
+        runcmd.append(["sh", "-c", pulumi.Output.format(_FORMAT_AND_MOUNT, dev=device, mnt=mount)])
     if runcmd:
         document["runcmd"] = runcmd
     return pulumi.Output.from_input(document).apply(
         lambda doc: "#cloud-config\n" + yaml.safe_dump(doc, sort_keys=True, default_flow_style=False))
 
 
-def _format_and_mount(device: str, mount: str) -> str:
-    """Wait for an attached volume, put a file system on it the first time, mount it for good."""
-    dev, mnt = shlex.quote(device), shlex.quote(mount)
-    return (f"for i in $(seq 300); do [ -e {dev} ] && break; sleep 2; done; "
-            f"blkid {dev} >/dev/null || mkfs.ext4 -q {dev}; mkdir -p {mnt}; "
-            f"grep -qs ' {mount} ' /etc/fstab || echo '{device} {mount} ext4 defaults,nofail 0 2' >> /etc/fstab; "
-            f"mountpoint -q {mnt} || mount {mnt}")
+# Wait for an attached volume, put a file system on it the first time, mount it for good (mount paths
+# and device paths are restricted to shell-safe characters by the spec schema and the clouds' id formats).
+_FORMAT_AND_MOUNT = (
+    "for i in $(seq 300); do [ -e {dev} ] && break; sleep 2; done; "
+    "blkid {dev} >/dev/null || mkfs.ext4 -q {dev}; mkdir -p {mnt}; "
+    "grep -qs ' {mnt} ' /etc/fstab || echo '{dev} {mnt} ext4 defaults,nofail 0 2' >> /etc/fstab; "
+    "mountpoint -q {mnt} || mount {mnt}")
 
 
 def node_output(instance_id: pulumi.Input[str], private_ips: Mapping[str, pulumi.Input[str]]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -73,3 +74,33 @@ def lab_spec(directory: Path, *, source: Path = EXAMPLES / "local-lab" / "cluste
     path = directory / "cluster.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path, name
+
+
+TEST_CLUSTER = re.compile(r"^t[0-9a-f]{7}$")  # the names lab_spec gives
+
+
+def remove_leftover_test_clusters() -> list[str]:
+    """Remove podman containers, networks and volumes of test clusters (never anything else)."""
+    listings = {
+        "containers": (["podman", "ps", "-a", "--format", "{{.Names}}|{{.Labels}}"], ["podman", "rm", "-f", "-t", "0"]),
+        "networks": (["podman", "network", "ls", "--format", "{{.Name}}|{{.Labels}}"],
+                     ["podman", "network", "rm", "-f"]),
+        "volumes": (["podman", "volume", "ls", "--format", "{{.Name}}|{{.Labels}}"], ["podman", "volume", "rm", "-f"]),
+    }
+    removed: list[str] = []
+    for listing, remove in listings.values():
+        try:
+            out = subprocess.run(listing, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return removed
+        names = [line.split("|", 1)[0] for line in out.splitlines()
+                 if "|" in line and TEST_CLUSTER.match(_cluster_label(line.split("|", 1)[1]))]
+        if names:
+            subprocess.run([*remove, *names], capture_output=True, check=False)
+            removed += names
+    return removed
+
+
+def _cluster_label(labels: str) -> str:
+    match = re.search(r"grid\.cluster[:=]([A-Za-z0-9-]+)", labels)
+    return match.group(1) if match else ""

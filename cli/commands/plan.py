@@ -50,7 +50,7 @@ def plan(
     if json_output or fmt == "json":
         console.print_json(document)
     elif fmt == "markdown":
-        typer.echo(plan_markdown(result))
+        typer.echo(plan_markdown(result, spec_path=str(spec), grid_version=__version__), nl=False)
     else:
         output = console.out()
         for text, style in plan_lines(result, show_noop=show_noop):

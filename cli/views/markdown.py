@@ -1,42 +1,156 @@
-"""A compact plan summary for a pull-request comment."""
+"""The plan as a pull-request comment (`grid plan SPEC --format markdown`).
+
+Made for a reviewer who reads it on a PR: the headline counts first, then what is costly — replaced nodes
+(they lose local disks and running jobs), deletions, drift repairs, errors — then every change folded away in a
+<details> block (long runs of identical node changes collapsed), and the energy and capacity figures with
+their change. Stays well under GitHub's 65,536-character comment limit however large the cluster.
+"""
 
 from __future__ import annotations
 
-from grid.plan import Action, Plan
+from collections.abc import Iterator
+from typing import Any
+
+from grid.plan import Action, Plan, ResourceChange
+
+MAX_ROWS = 150  # change rows listed in the folded table; the plan artifact has them all
+MAX_CALLOUTS = 30  # replaced/deleted resources named in the call-outs
 
 
-def plan_markdown(plan: Plan) -> str:
+def _cell(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else str(value)
+    text = text if len(text) <= limit else text[:limit - 1] + "…"
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(value: Any, limit: int = 60) -> str:
+    return "`" + _cell(value, limit).replace("`", "'") + "`"
+
+
+def _runs(changes: tuple[ResourceChange, ...]) -> Iterator[list[ResourceChange]]:
+    """Consecutive node changes of one pool that say the same thing, as one row."""
+    run: list[ResourceChange] = []
+
+    def key(c: ResourceChange) -> tuple[Any, ...]:
+        return c.kind, c.action, c.cause, c.reason, c.address.rsplit("/", 1)[0], bool(c.attributes)
+
+    for change in changes:
+        if run and change.kind == "node" and not change.attributes and key(change) == key(run[0]):
+            run.append(change)
+            continue
+        if run:
+            yield run
+        run = [change]
+    if run:
+        yield run
+
+
+def _headline(plan: Plan) -> str:
     counts = plan.counts()
-    lines = [f"### grid plan: `{plan.cluster}` ({plan.target})", ""]
     if not plan.has_changes:
-        lines.append("**No changes.** The cluster matches the spec.")
-    else:
-        lines.append(f"**{counts['create']}** to create, **{counts['update']}** to update, "
-                     f"**{counts['replace']}** to replace, **{counts['delete']}** to delete, "
-                     f"**{len(plan.config)}** host(s) to configure.")
+        return "**No changes.** The cluster matches the spec (`has_changes: false`)."
+    parts = [f"**{counts['create']}** to create", f"**{counts['update']}** to update",
+             f"**{counts['replace']}** to replace", f"**{counts['delete']}** to delete",
+             f"**{len(plan.config)}** host(s) to configure"]
+    return "Plan: " + ", ".join(parts) + "."
+
+
+def _callouts(plan: Plan) -> list[str]:
+    lines: list[str] = []
     replaced = [c for c in plan.changes if c.action is Action.REPLACE]
     if replaced:
-        lines += ["", f"**Replaced ({len(replaced)})** — these lose their local state:", ""]
-        lines += [f"- `{c.address}`: " + ", ".join(a.name for a in c.attributes) for c in replaced[:30]]
-        if len(replaced) > 30:
-            lines.append(f"- … and {len(replaced) - 30} more")
+        nodes = sum(1 for c in replaced if c.kind == "node")
+        lines += ["", f"> **Warning: {len(replaced)} resource(s) replaced** ({nodes} node(s)): a replaced node "
+                  "is destroyed and created again — its local disks and running jobs are lost.", "",
+                  "| replaced | kind | why | attributes |", "|---|---|---|---|"]
+        for c in replaced[:MAX_CALLOUTS]:
+            attrs = "; ".join(f"{_code(a.name, 30)}: {_code(a.before, 24)} → {_code(a.after, 24)}"
+                              for a in c.attributes[:4]) or "–"
+            lines.append(f"| {_code(c.address)} | {c.kind} | {_cell(c.reason or c.cause.value)} | {attrs} |")
+        if len(replaced) > MAX_CALLOUTS:
+            lines.append(f"| … and {len(replaced) - MAX_CALLOUTS} more | | | |")
     deleted = [c for c in plan.changes if c.action is Action.DELETE]
     if deleted:
-        lines += ["", f"**Deleted ({len(deleted)}):** " + ", ".join(f"`{c.address}`" for c in deleted[:20])]
+        named = ", ".join(_code(c.address) for c in deleted[:MAX_CALLOUTS])
+        more = f" and {len(deleted) - MAX_CALLOUTS} more" if len(deleted) > MAX_CALLOUTS else ""
+        lines += ["", f"**Deleted ({len(deleted)}):** {named}{more}"]
     if plan.drifted:
-        lines += ["", f"**Drift repaired:** {len(plan.drifted)} resource(s)"]
+        lines += ["", f"**Drift repaired:** {len(plan.drifted)} resource(s) differ from the state and are put "
+                  "back: " + ", ".join(_code(c.address) for c in plan.drifted[:MAX_CALLOUTS])]
     for error in plan.errors:
-        lines += ["", f"> **Error:** {error}"]
-    summary = plan.capacity.get("summary")
-    if summary:
-        change = {r["name"]: r["figures"] for r in plan.capacity.get("change", {}).get("regions", [])}
-        lines += ["", "| region | nodes | accelerators | PFLOPS | facility MW | headroom MW | MWh/yr | tCO2/yr |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
-        for row in [*summary["regions"], {**summary["total"], "name": "**total**"}]:
-            figures = change.get(row["name"], {})
-            delta = figures.get("nodes", {}).get("delta", 0) if figures else 0
-            nodes = f"{row['nodes']:,}" + (f" ({delta:+,})" if delta else "")
-            lines.append(f"| {row['name']} | {nodes} | {row['accelerators']:,} | {row['peak_pflops']:,.0f} | "
-                         f"{row['facility_mw']:,.2f} | {row['headroom_mw']:,.2f} | {row['annual_mwh']:,.0f} | "
-                         f"{row['tco2_per_year']:,.0f} |")
+        lines += ["", f"> **Error:** {_cell(error, 400)}"]
+    return lines
+
+
+def _changes_table(plan: Plan) -> list[str]:
+    rows: list[str] = []
+    for run in _runs(plan.pending):
+        first = run[0]
+        address = _code(first.address) if len(run) == 1 else (
+            f"{_code(first.address)} … {_code(run[-1].address.rsplit('/', 1)[-1])} ({len(run)} nodes)")
+        why = f"drift: {first.reason}" if first.cause.value == "drift" else first.reason
+        policy = "" if first.action in (Action.CREATE, Action.DELETE) else first.policy.value
+        rows.append(f"| `{first.action.symbol}` | {address} | {first.kind} | {_cell(why)} | {policy} |")
+    if not rows:
+        return []
+    shown = rows[:MAX_ROWS]
+    if len(rows) > MAX_ROWS:
+        shown.append(f"| | … and {len(rows) - MAX_ROWS} more rows (the saved plan lists every change) | | | |")
+    lines = ["", f"<details><summary>All changes ({len(plan.pending)})</summary>", "",
+             "| | address | kind | why | policy |", "|---|---|---|---|---|", *shown]
+    if plan.config:
+        full = sum(1 for h in plan.config if h.scope == "full")
+        lines += ["", f"Configuration (Ansible): full run on {full} host(s), cluster-wide tasks only on "
+                  f"{len(plan.config) - full} host(s)."]
+    return [*lines, "", "</details>"]
+
+
+def _delta(figures: dict[str, Any], key: str, digits: int) -> str:
+    change = figures.get(key, {}).get("delta", 0) if figures else 0
+    return f" ({change:+,.{digits}f})" if change else ""
+
+
+def _energy(capacity: dict[str, Any]) -> list[str]:
+    summary = capacity.get("summary")
+    if not summary:
+        return []
+    change = {r["name"]: r["figures"] for r in capacity.get("change", {}).get("regions", [])}
+    total, tchange = summary["total"], capacity.get("change", {}).get("total", {}).get("figures", {})
+    lines = ["", "#### Energy and capacity", "",
+             f"Facility power **{total['facility_mw']:,.2f} MW**{_delta(tchange, 'facility_mw', 2)} of "
+             f"{total['power_budget_mw']:,.2f} MW budgeted · **{total['annual_mwh']:,.0f} MWh/yr**"
+             f"{_delta(tchange, 'annual_mwh', 0)} · **{total['tco2_per_year']:,.0f} tCO2/yr**"
+             f"{_delta(tchange, 'tco2_per_year', 0)} · peak **{total['peak_pflops']:,.1f} PFLOPS**"
+             f"{_delta(tchange, 'peak_pflops', 1)} (utilisation {summary['utilization']:.0%})."]
+    over = [r["name"] for r in summary["regions"] if r.get("headroom_mw", 0) < 0]
+    if over:
+        lines += ["", "> **Warning:** over the site power budget in " + ", ".join(over) + "."]
+    lines += ["", "| region | nodes | accelerators | PFLOPS | facility MW | headroom MW | MWh/yr | tCO2/yr |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in [*summary["regions"], total]:
+        name = row["name"] if row is not total else "**total**"
+        figures = change.get(row["name"], {}) if row is not total else tchange
+        lines.append(
+            f"| {name} | {row['nodes']:,}{_delta(figures, 'nodes', 0)} | "
+            f"{row['accelerators']:,}{_delta(figures, 'accelerators', 0)} | "
+            f"{row['peak_pflops']:,.1f}{_delta(figures, 'peak_pflops', 1)} | "
+            f"{row['facility_mw']:,.2f}{_delta(figures, 'facility_mw', 2)} | "
+            f"{row['headroom_mw']:,.2f} | {row['annual_mwh']:,.0f}{_delta(figures, 'annual_mwh', 0)} | "
+            f"{row['tco2_per_year']:,.0f}{_delta(figures, 'tco2_per_year', 0)} |")
+    return lines
+
+
+def plan_markdown(plan: Plan, *, spec_path: str = "", grid_version: str = "") -> str:
+    lines = [f"### grid plan: `{plan.cluster}` (target {plan.target})", "", _headline(plan)]
+    lines += _callouts(plan)
+    lines += _changes_table(plan)
+    lines += _energy(plan.capacity)
+    facts = [f"state serial {plan.state_serial}", f"spec {_code(plan.spec_digest[:19] + '…')}"]
+    if spec_path:
+        facts.insert(0, _code(spec_path))
+    if plan.refreshed:
+        facts.append("refreshed against the live target")
+    if grid_version:
+        facts.append(f"grid {grid_version}")
+    lines += ["", "<sub>" + " · ".join(facts) + "</sub>"]
     return "\n".join(lines) + "\n"

@@ -61,9 +61,10 @@ class AutomationEngine:
                  passphrase_file: Path) -> None:
         self.project = project
         self.target = target
-        self.workdir = workdir
-        self.backend_url = backend_url or f"file://{workdir / 'pulumi-backend'}"
-        self.passphrase_file = passphrase_file
+        # Absolute: Pulumi runs in its own work directory, where relative paths would mean something else.
+        self.workdir = workdir.resolve()
+        self.backend_url = backend_url or f"file://{self.workdir / 'pulumi-backend'}"
+        self.passphrase_file = passphrase_file.resolve()
 
     # -- plumbing -------------------------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
@@ -239,8 +240,9 @@ class ProcessStackEngine:
                  backend_url: str | None = None) -> None:
         self._local = AutomationEngine(project=project, target=target, workdir=workdir,
                                        backend_url=backend_url, passphrase_file=passphrase_file)
-        self._request = {"project": project, "target": target, "workdir": str(workdir),
-                         "backend_url": self._local.backend_url, "passphrase_file": str(passphrase_file)}
+        self._request = {"project": project, "target": target, "workdir": str(self._local.workdir),
+                         "backend_url": self._local.backend_url,
+                         "passphrase_file": str(self._local.passphrase_file)}
 
     def _run(self, op: str, region: str, data: dict[str, Any], progress: ProgressFn | None,
              **extra: Any) -> dict[str, Any]:

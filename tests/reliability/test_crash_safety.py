@@ -1,0 +1,192 @@
+"""`grid up` SIGKILLed at many points, each followed by a `grid up` that must finish the job.
+
+Each kill point is `GRID_KILL_AT=<point>:<n>` (grid.killpoints): the n-th occurrence of a named point
+in the grid process, the Pulumi worker or Pulumi's dynamic-provider process kills the whole run — the
+grid process group and the caller's own group — plus a few kills at fixed times by the test itself.
+Runs are started in sessions of their own; a marker in their environment finds any process that
+outlives the kill (Pulumi plugins run in process groups of their own, Ansible in a session of its own).
+
+After every kill: no process of the killed run survives; the next `grid up` exits 0; podman holds
+exactly what the state records (label grid.cluster=<name>), no more, no less; the state checksum
+verifies; Pulumi's checkpoint has no pending operation and the same resources; every host is
+configured; `grid drift` is clean. Two lanes (two clusters) run concurrently to fit the CI budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from labtools import consistency_problems, podman_inventory, small_lab, start, wait_for_no_survivors
+
+from helpers import grid
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+SURVIVOR_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class KillAt:
+    phase: str  # fresh: from nothing | update: nodes updated in place | replace: nodes replaced |
+    # reconfigure: Ansible only (a cluster-wide input changed)
+    point: str  # "<kill point>:<n>" or "after:<seconds>"
+
+    def __str__(self) -> str:
+        return f"{self.phase}/{self.point}"
+
+
+PLAN = [
+    # -- from nothing: render, every state write, the worker, the provider, Ansible
+    KillAt("fresh", "render.written:1"),
+    KillAt("fresh", "state.write.before:1"),
+    KillAt("fresh", "state.commit:1"),
+    KillAt("fresh", "worker.started:1"),
+    KillAt("fresh", "worker.progress:1"),
+    KillAt("fresh", "worker.progress:4"),
+    KillAt("fresh", "provider.network.created:1"),
+    KillAt("fresh", "provider.volume.created:1"),
+    KillAt("fresh", "provider.node.create:1"),
+    KillAt("fresh", "provider.node.started:2"),
+    KillAt("fresh", "infra.progress:8"),
+    KillAt("fresh", "worker.finished:1"),
+    KillAt("fresh", "state.write.before:2"),
+    KillAt("fresh", "state.commit:2"),
+    KillAt("fresh", "ansible.event:1"),
+    KillAt("fresh", "ansible.event:60"),
+    KillAt("fresh", "state.write.before:3"),
+    KillAt("fresh", "state.write.after:3"),
+    KillAt("fresh", "state.commit:4"),
+    KillAt("fresh", "after:2.0"),
+    KillAt("fresh", "after:5.0"),
+    # -- an update in place, a replacement, a configuration change
+    KillAt("update", "worker.progress:1"),
+    KillAt("update", "infra.progress:2"),
+    KillAt("replace", "worker.progress:2"),
+    KillAt("replace", "provider.node.create:1"),
+    KillAt("replace", "infra.progress:7"),
+    KillAt("reconfigure", "ansible.event:30"),
+    KillAt("reconfigure", "state.write.before:2"),
+    KillAt("reconfigure", "after:3.0"),
+]
+
+
+@dataclass
+class Outcome:
+    kill: KillAt
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+def _toggle(spec: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    data = yaml.safe_load(spec.read_text())
+    change(data)
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _flip_cpus(data: dict[str, Any]) -> None:
+    resources = data["spec"]["regions"][0]["pools"][0]["resources"]
+    resources["cpus"] = 0.75 if resources["cpus"] == 0.5 else 0.5
+
+
+def _flip_mount(data: dict[str, Any]) -> None:
+    storage = data["spec"]["regions"][0]["storage"][0]
+    storage["mount"] = "/shared2" if storage["mount"] == "/shared" else "/shared"
+
+
+def _flip_sysctl(data: dict[str, Any]) -> None:
+    sysctl = data["spec"]["configuration"]["sysctl"]
+    sysctl["net.core.rmem_max"] = 33554432 if sysctl["net.core.rmem_max"] == 67108864 else 67108864
+
+
+def _prepare(spec: Path, name: str, phase: str) -> list[str]:
+    """Give the killed run work of the phase's kind (the cluster is fully up before)."""
+    if phase == "fresh":
+        run = grid("destroy", str(spec), "--yes")
+        if run.code != 0 or any(podman_inventory(name).values()):
+            return [f"destroy before the kill failed ({run.code}): {run.output[-600:]}"]
+    else:
+        _toggle(spec, {"update": _flip_cpus, "replace": _flip_mount, "reconfigure": _flip_sysctl}[phase])
+    return []
+
+
+def _one(spec: Path, name: str, kill: KillAt) -> Outcome:
+    outcome = Outcome(kill)
+    started = time.monotonic()
+    outcome.problems += _prepare(spec, name, kill.phase)
+    if outcome.problems:
+        return outcome
+    timed = kill.point.startswith("after:")
+    run = start("up", str(spec), "--yes", env={} if timed else {"GRID_KILL_AT": kill.point})
+    if timed:
+        try:
+            run.wait(timeout=float(kill.point.split(":")[1]))
+        except Exception:  # noqa: BLE001 - still running, as intended: kill it now
+            run.kill()
+    code, output = run.wait(timeout=300)
+    if code != -9:
+        outcome.problems.append(f"the kill point was not reached: the run ended with {code}:\n{output[-1500:]}")
+    left = wait_for_no_survivors(run.marker, SURVIVOR_GRACE_SECONDS)
+    if left:
+        outcome.problems.append(f"processes outlived the kill by {SURVIVOR_GRACE_SECONDS}s: {left}")
+    recovery = grid("up", str(spec), "--yes")
+    if recovery.code != 0:
+        outcome.problems.append(f"the next `grid up` failed ({recovery.code}):\n{recovery.output[-3000:]}")
+        grid("up", str(spec), "--yes")  # let the next kill point start from a whole cluster
+    else:
+        outcome.problems += consistency_problems(spec, name)
+        drift = grid("drift", str(spec), "--json", "--detailed-exitcode")
+        if drift.code != 0:
+            outcome.problems.append(f"`grid drift` is not clean ({drift.code}): {drift.output[-1500:]}")
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _lane(directory: Path, kills: list[KillAt]) -> list[Outcome]:
+    spec, name = small_lab(directory)
+    outcomes = []
+    try:
+        first = grid("up", str(spec), "--yes", "--skip-check")
+        assert first.code == 0, first.output
+        for kill in kills:
+            outcome = _one(spec, name, kill)
+            print(f"  {name} {kill}: {outcome.seconds:.1f}s {'ok' if not outcome.problems else 'FAILED'}",
+                  flush=True)
+            outcomes.append(outcome)
+    finally:
+        grid("destroy", str(spec), "--yes")
+        left = podman_inventory(name)
+        if any(left.values()):
+            outcomes.append(Outcome(KillAt("cleanup", "destroy"), problems=[f"destroy left {left}"]))
+    return outcomes
+
+
+def _selected() -> list[KillAt]:
+    """GRID_CRASH_ONLY=<substring>[,<substring>...] runs only matching kill points (while debugging one)."""
+    only = [s for s in os.environ.get("GRID_CRASH_ONLY", "").split(",") if s]
+    return [k for k in PLAN if not only or any(s in str(k) for s in only)]
+
+
+def test_grid_up_survives_sigkill_at_every_point(tmp_path: Path) -> None:
+    started = time.monotonic()
+    plan = _selected()
+    lanes = [lane for lane in (plan[0::2], plan[1::2]) if lane]
+    with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+        results = list(pool.map(lambda item: _lane(tmp_path / f"lane{item[0]}", item[1]), enumerate(lanes)))
+    outcomes = [o for lane in results for o in lane]
+    failed = [o for o in outcomes if o.problems]
+    summary = {"kill_points": len(plan), "tried": len([o for o in outcomes if o.kill.phase != "cleanup"]),
+               "failed": len(failed), "seconds": round(time.monotonic() - started, 1)}
+    print(json.dumps(summary))
+    report = "\n\n".join(f"{o.kill}:\n  " + "\n  ".join(o.problems) for o in failed)
+    assert not failed, f"{len(failed)} of {len(outcomes)} kill points broke grid:\n{report}"
+    assert summary["tried"] == len(plan)
+    assert len(plan) >= 20 or os.environ.get("GRID_CRASH_ONLY")

@@ -1,0 +1,124 @@
+"""Run a grid stack program under Pulumi's mocks: no cloud, no engine, no provider plugin.
+
+`run_isolated(...)` runs one program in a fresh interpreter (Pulumi's runtime settings are process
+globals) and returns what it registered: every resource (type, name, inputs) and the stack outputs.
+The program is either a target's `program(data)` or a rendered project's `__main__.py` (`project=`).
+
+The mocks answer like a cloud would for what the programs read back: ids, ENI and port addresses,
+EFS/FSx/Manila mount sources, AZ names, AMI lookups, the Keystone catalog (with Manila and Swift
+unless the request says `catalog`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import runpy
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import Mocks, MockCallArgs, MockResourceArgs
+
+DEFAULT_CATALOG = ["compute", "network", "volumev3", "image", "sharev2", "object-store", "identity"]
+
+
+class CloudMocks(Mocks):
+    def __init__(self, catalog: list[str]) -> None:
+        self.catalog = catalog
+        self.resources: list[dict[str, Any]] = []
+        self.calls: list[str] = []
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        rid = f"{args.name.replace('/', '-')}-id"
+        typ = args.typ
+        if typ == "aws:ec2/networkInterface:NetworkInterface":
+            outputs["privateIp"] = (outputs.get("privateIps") or [""])[0]
+        elif typ == "aws:efs/mountTarget:MountTarget":
+            outputs["ipAddress"] = "198.19.250.10"
+        elif typ == "aws:efs/fileSystem:FileSystem":
+            outputs["dnsName"] = f"{rid}.efs.example"
+        elif typ == "aws:fsx/lustreFileSystem:LustreFileSystem":
+            outputs.update(dnsName=f"{rid}.fsx.example", mountName="abcdef")
+        elif typ == "aws:ebs/volume:Volume":
+            rid = "vol-0123456789abcdef0"
+        elif typ == "aws:s3/bucket:Bucket":
+            outputs["bucket"] = str(outputs.get("bucketPrefix", "")) + "mock"
+        elif typ == "openstack:networking/port:Port":
+            outputs["allFixedIps"] = [ip["ipAddress"] for ip in outputs.get("fixedIps", [])]
+        elif typ == "openstack:sharedfilesystem/share:Share":
+            outputs["exportLocations"] = [{"path": "198.19.250.20:/shares/other", "preferred": "false"},
+                                          {"path": f"198.19.250.21:/shares/{rid}", "preferred": "true"}]
+        elif typ == "openstack:blockstorage/volume:Volume":
+            rid = "0123456789abcdef0123456789abcdef"
+        if args.typ.startswith("pulumi:providers:"):
+            rid = f"{args.name}-provider-id"
+        self.resources.append({"type": typ, "name": args.name, "inputs": args.inputs, "provider": args.provider})
+        return rid, outputs
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        self.calls.append(args.token)
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": ["mock-1b", "mock-1a"], "zoneIds": ["z2", "z1"], "id": "mock"}, None
+        if args.token == "aws:ec2/getInstanceType:getInstanceType":
+            arm = str(args.args.get("instanceType", "")).split(".")[0].endswith("g")
+            return {"supportedArchitectures": ["arm64" if arm else "x86_64"]}, None
+        if args.token == "aws:ec2/getAmi:getAmi":
+            name = next(f["values"][0] for f in args.args["filters"] if f["name"] == "name")
+            return {"id": "ami-" + ("0a" if "arm64" in name else "0b") * 6, "name": name}, None
+        if args.token == "openstack:identity/getAuthScope:getAuthScope":
+            return {"serviceCatalogs": [{"id": t, "name": t, "type": t, "endpoints": []} for t in self.catalog]}, None
+        if args.token == "openstack:networking/getNetwork:getNetwork":
+            return {"id": "external-net-id", "name": args.args.get("name")}, None
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+
+def run_program(*, target: str | None = None, data: dict[str, Any] | None = None, project: str | None = None,
+                config: dict[str, str] | None = None, catalog: list[str] | None = None) -> dict[str, Any]:
+    """In this process (call it once per process): register the program's resources against the mocks."""
+    mocks = CloudMocks(DEFAULT_CATALOG if catalog is None else catalog)
+    pulumi.runtime.set_all_config(dict(config or {}))
+    pulumi.runtime.set_mocks(mocks, project="grid-mock", stack="mock", preview=False)
+    exports: dict[str, Any] = {}
+    resolved: dict[str, Any] = {}
+    warnings: list[str] = []
+    pulumi.export = lambda name, value: exports.__setitem__(name, value)  # type: ignore[assignment]
+    original_warn = pulumi.log.warn
+    pulumi.log.warn = lambda message, *a, **k: warnings.append(str(message))  # type: ignore[assignment]
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[None]:
+        if project is not None:
+            runpy.run_path(str(Path(project) / "__main__.py"), run_name="__main__")
+        else:
+            importlib.import_module(f"grid.stacks.{target}").program(data)
+        return pulumi.Output.from_input(exports).apply(resolved.update)
+
+    started = time.monotonic()
+    try:
+        run()
+    finally:
+        pulumi.log.warn = original_warn  # type: ignore[assignment]
+    return {"resources": mocks.resources, "outputs": resolved, "calls": mocks.calls, "warnings": warnings,
+            "seconds": time.monotonic() - started}
+
+
+def run_isolated(*, timeout: float = 120, **request: Any) -> dict[str, Any]:
+    """`run_program` in a fresh interpreter; raises with the program's stderr if it failed."""
+    env = {**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    proc = subprocess.run([sys.executable, __file__], input=json.dumps(request), capture_output=True, text=True,
+                          timeout=timeout, env=env, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"stack program failed under mocks:\n{proc.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+if __name__ == "__main__":
+    request = json.loads(sys.stdin.read())
+    print(json.dumps(run_program(**request), default=str))
