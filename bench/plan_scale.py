@@ -94,6 +94,25 @@ def make_spec(nodes: int, name: str = "scale") -> dict[str, Any]:
     }
 
 
+class _Clock:
+    """Wall and CPU seconds per phase (CPU time is the steadier figure on a shared machine)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.restart()
+
+    def restart(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, phase: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.wall[phase], self.cpu[phase] = wall - self._wall, cpu - self._cpu
+        self.wall["total"] = sum(v for k, v in self.wall.items() if k != "total")
+        self.cpu["total"] = sum(v for k, v in self.cpu.items() if k != "total")
+        self._wall, self._cpu = wall, cpu
+
+
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -155,34 +174,30 @@ def child(root: Path, nodes: int, scenario: str, profile: str | None) -> dict[st
         import cProfile
         profiler = cProfile.Profile()
         profiler.enable()
-    times: dict[str, float] = {}
-    t0 = time.perf_counter()
+    clock = _Clock()
     loaded = load_spec(str(spec_path))
-    t1 = time.perf_counter()
+    clock.lap("load")
     findings = validate(loaded)
-    t2 = time.perf_counter()
-    times["load"], times["validate"] = t1 - t0, t2 - t1
+    clock.lap("validate")
     assert loaded.cluster is not None and not findings.has_errors, [str(d) for d in findings]
     ws = Workspace(spec_path, loaded, loaded.cluster, findings, workdir, FileStateStore(workdir))
-    t3 = time.perf_counter()
+    clock.restart()
     envelope, state = ws.read_state()
-    t4 = time.perf_counter()
+    if scenario == "populated":
+        clock.lap("state_read")
     result = plan(ws, envelope=envelope, state=state)
-    t5 = time.perf_counter()
+    clock.lap("plan")
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
-    if scenario == "populated":
-        times["state_read"] = t4 - t3
-    times["plan"] = t5 - t4
-    times["total"] = sum(times.values())
     counts = result.counts()
     if scenario == "populated":
         assert not result.has_changes, (counts, len(result.config))
     else:
         assert counts["create"] == len(result.changes) and len(result.config) == nodes
-    return {"seconds": times, "peak_rss_mb": round(_rss_mb(), 1), "rss_before_mb": round(baseline_rss, 1),
-            "resources": len(result.changes), "configure": len(result.config)}
+    return {"seconds": clock.wall, "cpu_seconds": clock.cpu, "peak_rss_mb": round(_rss_mb(), 1),
+            "rss_before_mb": round(baseline_rss, 1), "resources": len(result.changes),
+            "configure": len(result.config)}
 
 
 def _run(*args: str) -> str:
@@ -197,11 +212,15 @@ def measure(nodes: int, scenario: str, runs: int) -> dict[str, Any]:
         _run("--prepare", tmp, str(nodes), scenario)
         samples = [json.loads(_run("--child", tmp, str(nodes), scenario)) for _ in range(runs)]
     phases = list(samples[0]["seconds"])
-    seconds = {p: {"min": round(min(s["seconds"][p] for s in samples), 3),
-                   "median": round(statistics.median(s["seconds"][p] for s in samples), 3)} for p in phases}
+
+    def spread(key: str) -> dict[str, dict[str, float]]:
+        return {p: {"min": round(min(s[key][p] for s in samples), 3),
+                    "median": round(statistics.median(s[key][p] for s in samples), 3)} for p in phases}
+
     rss = [s["peak_rss_mb"] for s in samples]
     return {"nodes": nodes, "scenario": scenario, "runs": runs, "resources": samples[0]["resources"],
-            "seconds": seconds, "peak_rss_mb": {"min": min(rss), "median": statistics.median(rss)}}
+            "seconds": spread("seconds"), "cpu_seconds": spread("cpu_seconds"),
+            "peak_rss_mb": {"min": min(rss), "median": statistics.median(rss), "max": max(rss)}}
 
 
 def main() -> int:

@@ -72,7 +72,7 @@ def confirm(question: str, yes: bool) -> None:
     if console.non_interactive():
         raise console.CommandFailed("refusing to apply without confirmation in a non-interactive run",
                                     hint="pass --yes to apply")
-    if not typer.confirm(question, default=False):
+    if not typer.confirm(question, default=False, err=True):  # stderr: stdout may carry a --json document
         raise console.CommandFailed("cancelled; nothing was changed", code=1)
 
 

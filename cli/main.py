@@ -8,6 +8,11 @@ import sys
 
 import typer
 
+try:  # typer >= 0.22 carries its own copy of click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - older typer on click
+    from click.exceptions import UsageError  # type: ignore[assignment]
+
 from grid import __version__
 from grid.cli import console
 
@@ -53,7 +58,15 @@ for _name in COMMAND_MODULES:
 def run() -> None:
     """Console-script entry: every failure leaves through here with a message and exit code."""
     try:
-        app()
+        # standalone_mode=False: click hands usage errors to us instead of exiting 2, which with
+        # --detailed-exitcode means "changes present" (docs/exit-codes.md: a usage error is 1).
+        code = app(standalone_mode=False)
+    except UsageError as exc:
+        exc.show()
+        sys.exit(1)
+    except typer.Abort:  # Ctrl-C or end of input at a prompt
+        console.err("cancelled; nothing was changed")
+        sys.exit(1)
     except console.CommandFailed as exc:
         console.fail(exc)
         sys.exit(exc.code)
@@ -66,3 +79,4 @@ def run() -> None:
         console.err(f"internal error: {type(exc).__name__}: {exc}")
         console.err("this is a bug in grid; rerun with GRID_DEBUG=1 for a traceback and report it")
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -51,7 +51,7 @@ def program(data: dict[str, Any]) -> None:
         for f in data["fabrics"]}
     group = _security_group(data, vpc, opts)
     key = aws.ec2.KeyPair(f"{region}/key-pair", key_name=cloud.physical(data, f"{region}/key"),
-                          public_key=str(data["authorized_key"]).strip(),
+                          public_key=cloud.cluster_key(data),
                           tags=cloud.tags(data, f"{region}/key-pair"), opts=opts)
     by_name = cloud.pools(data)
     placement = {

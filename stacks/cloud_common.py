@@ -33,6 +33,15 @@ def physical(data: Mapping[str, Any], address: str) -> str:
     return f"grid-{data['cluster']}-" + address.replace("/", "-")
 
 
+def cluster_key(data: Mapping[str, Any]) -> str:
+    """The cluster's public key; grid creates it on the first `grid up` (rendered files carry it after that)."""
+    key = str(data.get("authorized_key") or "").strip()
+    if not key:
+        raise ValueError("the program data has no authorized_key: the cluster key is created by the first "
+                         "`grid up`; render again after it (or run the stack through `grid up`)")
+    return key
+
+
 def pools(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {str(p["name"]): dict(p) for p in data.get("pools", [])}
 
@@ -99,7 +108,7 @@ def cloud_config(data: Mapping[str, Any], node: Mapping[str, Any], boot: BootPla
     """The node's #cloud-config user data (rendered once every Output in it is known)."""
     ssh = data.get("ssh") or {}
     user, port = str(ssh.get("user", "root")), int(ssh.get("port", 22))
-    key = str(data["authorized_key"]).strip()
+    key = cluster_key(data)
     document: dict[str, Any] = {
         "hostname": node["hostname"], "fqdn": node["hostname"], "preserve_hostname": False,
         "manage_etc_hosts": False, "ssh_pwauth": False, "disable_root": user != "root",

@@ -67,7 +67,7 @@ def program(data: dict[str, Any]) -> None:
                                                  subnet_id=subnets[name].id)
     group = _security_group(data, port)
     key = openstack.compute.Keypair(f"{region}/key-pair", name=cloud.physical(data, f"{region}/key"),
-                                    public_key=str(data["authorized_key"]).strip())
+                                    public_key=cloud.cluster_key(data))
     server_groups = {
         name: openstack.compute.ServerGroup(f"{region}/{name}/server-group",
                                             name=cloud.physical(data, f"{region}/{name}"), policies="soft-affinity")

@@ -65,7 +65,7 @@ def _callouts(plan: Plan) -> list[str]:
                   "| replaced | kind | why | attributes |", "|---|---|---|---|"]
         for c in replaced[:MAX_CALLOUTS]:
             attrs = "; ".join(f"{_code(a.name, 30)}: {_code(a.before, 24)} → {_code(a.after, 24)}"
-                              for a in c.attributes[:4]) or "–"
+                              for a in c.attributes[:4]) or "-"
             lines.append(f"| {_code(c.address)} | {c.kind} | {_cell(c.reason or c.cause.value)} | {attrs} |")
         if len(replaced) > MAX_CALLOUTS:
             lines.append(f"| … and {len(replaced) - MAX_CALLOUTS} more | | | |")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import click
+import typer
 
 from grid.apply.engine import ApplyResult
 from grid.cli import console
@@ -75,7 +75,7 @@ def reporting(enabled: bool, command: str) -> Iterator[Result]:
     except console.CommandFailed as exc:
         result.fail(exc.message, exc.hint)
         raise
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         if exc.exit_code:
             result.emit()
             result.fail("the command failed; the messages on stderr say why")

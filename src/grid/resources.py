@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from grid.spec.model import Cluster, ExistingHost, Region
+from grid.spec.model import Cluster, Region
 
 
 class Kind(enum.StrEnum):
@@ -92,6 +92,14 @@ def physical_name(cluster: str, address: str) -> str:
         "/node-", "-").replace("/", "-")
 
 
+@dataclass(frozen=True)
+class ExistingNode:
+    """A host of the existing target standing for one node: its hostname and the IPs it already has."""
+
+    hostname: str
+    ips: Mapping[str, str]  # fabric -> IP
+
+
 Allocations = Mapping[str, Mapping[str, str]]
 """Prior node addresses per resource address and fabric, taken from state."""
 
@@ -110,34 +118,25 @@ def expand(cluster: Cluster, prior: Allocations | None = None) -> ResourceGraph:
     return ResourceGraph(cluster.name, tuple(resources))
 
 
-def _existing_hosts(cluster: Cluster) -> dict[str, ExistingHost]:
-    """Target `existing`: the listed host of each node address (hosts match pool indexes in spec order)."""
+def _existing_hosts(cluster: Cluster) -> Mapping[str, ExistingNode]:
+    """Target `existing`: each node's host (name and fixed IPs per fabric); nothing for other targets."""
     if cluster.spec.target != "existing":
         return {}
-    from grid.targets.existing import declared_hosts
+    from grid.targets.existing import existing_nodes
 
-    counters: dict[tuple[str, str], int] = {}
-    out: dict[str, ExistingHost] = {}
-    for host in declared_hosts(cluster):
-        index = counters.get((host.region, host.pool), 0)
-        counters[(host.region, host.pool)] = index + 1
-        out[node_address(host.region, host.pool, index)] = host
-    return out
+    return existing_nodes(cluster)
 
 
 def _region_resources(cluster: Cluster, region: Region, prior: Allocations, image: str,
-                      existing: Mapping[str, ExistingHost]) -> list[Resource]:
+                      existing: Mapping[str, ExistingNode]) -> list[Resource]:
     out: list[Resource] = []
     allocators: dict[str, _Allocator] = {}
     node_addresses = [
         node_address(region.name, pool.name, i) for pool in region.pools for i in range(pool.count)]
     wanted = set(node_addresses)
-    # An existing host's own address is its IP on the fabric Ansible connects over (`mgmt` when the pool
-    # is on it, else the pool's first fabric, as in the rendered inventory); nothing else may take it.
-    pinned = {(address, "mgmt" if "mgmt" in pool.fabrics else pool.fabrics[0]): existing[address].address
-              for pool in region.pools if pool.fabrics
-              for address in (node_address(region.name, pool.name, i) for i in range(pool.count))
-              if address in existing}
+    # Existing hosts keep the IPs they have (their address on the fabric grid connects over); no node takes them.
+    pinned = {(address, name): ip for address in node_addresses if address in existing
+              for name, ip in existing[address].ips.items()}
     # AWS keeps the first four addresses and the last one of every subnet for itself.
     first_host = 4 if cluster.spec.target == "aws" else 2
     for fabric in region.fabrics:
@@ -172,7 +171,7 @@ def _region_resources(cluster: Cluster, region: Region, prior: Allocations, imag
             host = existing.get(address)
             out.append(Resource(address, Kind.NODE, region.name, {
                 "pool": pool.name, "index": index,
-                "hostname": host.name if host else node_hostname(region.name, pool.name, index),
+                "hostname": host.hostname if host else node_hostname(region.name, pool.name, index),
                 "container": physical_name(cluster.name, address), "image": image,
                 "accelerator": accel.model if accel else "cpu", "accelerators": accel.per_node if accel else 0,
                 "fabrics": ips,

@@ -185,3 +185,39 @@ def consistency_problems(spec: Path, name: str) -> list[str]:
     if unconfigured:
         problems.append(f"hosts not configured: {unconfigured}")
     return problems
+
+
+# -- the CLI in this process ---------------------------------------------------------------------------
+
+@dataclass
+class Ran:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def invoke(*args: str) -> Ran:
+    """`grid ARGS` through the console script's own entry point (grid.cli.main.run), in this process:
+    the same exit codes and messages as the installed `grid`, without ~0.5 s of interpreter start."""
+    import contextlib
+    import io
+    import sys
+    from unittest import mock
+
+    from grid.cli.main import run
+
+    out, err = io.StringIO(), io.StringIO()
+    env = {k: v for k, v in os.environ.items() if k != "GRID_DEBUG"}
+    with mock.patch.object(sys, "argv", ["grid", *args]), mock.patch.dict(os.environ, {**env, "CI": "true"},
+                                                                            clear=True), \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            run()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return Ran(code, out.getvalue(), err.getvalue())

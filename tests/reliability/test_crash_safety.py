@@ -84,6 +84,12 @@ class Outcome:
     kill: KillAt
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    steps: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, step: str, since: float) -> float:
+        now = time.monotonic()
+        self.steps[step] = round(now - since, 1)
+        return now
 
 
 def _toggle(spec: Path, change: Callable[[dict[str, Any]], None]) -> None:
@@ -124,6 +130,7 @@ def _one(spec: Path, name: str, kill: KillAt) -> Outcome:
     outcome.problems += _prepare(spec, name, kill.phase)
     if outcome.problems:
         return outcome
+    mark = outcome.lap("prepare", started)
     timed = kill.point.startswith("after:")
     run = start("up", str(spec), "--yes", env={} if timed else {"GRID_KILL_AT": kill.point})
     if timed:
@@ -134,16 +141,21 @@ def _one(spec: Path, name: str, kill: KillAt) -> Outcome:
     code, output = run.wait(timeout=300)
     if code != -9:
         outcome.problems.append(f"the kill point was not reached: the run ended with {code}:\n{output[-1500:]}")
+    mark = outcome.lap("killed run", mark)
     left = wait_for_no_survivors(run.marker, SURVIVOR_GRACE_SECONDS)
     if left:
         outcome.problems.append(f"processes outlived the kill by {SURVIVOR_GRACE_SECONDS}s: {left}")
+    mark = outcome.lap("survivors", mark)
     recovery = grid("up", str(spec), "--yes")
+    mark = outcome.lap("recovery", mark)
     if recovery.code != 0:
         outcome.problems.append(f"the next `grid up` failed ({recovery.code}):\n{recovery.output[-3000:]}")
         grid("up", str(spec), "--yes")  # let the next kill point start from a whole cluster
     else:
         outcome.problems += consistency_problems(spec, name)
+        mark = outcome.lap("consistency", mark)
         drift = grid("drift", str(spec), "--json", "--detailed-exitcode")
+        outcome.lap("drift", mark)
         if drift.code != 0:
             outcome.problems.append(f"`grid drift` is not clean ({drift.code}): {drift.output[-1500:]}")
     outcome.seconds = time.monotonic() - started
@@ -158,8 +170,8 @@ def _lane(directory: Path, kills: list[KillAt]) -> list[Outcome]:
         assert first.code == 0, first.output
         for kill in kills:
             outcome = _one(spec, name, kill)
-            print(f"  {name} {kill}: {outcome.seconds:.1f}s {'ok' if not outcome.problems else 'FAILED'}",
-                  flush=True)
+            print(f"  {name} {kill}: {outcome.seconds:.1f}s {outcome.steps} "
+                  f"{'ok' if not outcome.problems else 'FAILED'}", flush=True)
             outcomes.append(outcome)
     finally:
         grid("destroy", str(spec), "--yes")

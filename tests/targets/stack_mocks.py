@@ -2,7 +2,7 @@
 
 `run_isolated(...)` runs one program in a fresh interpreter (Pulumi's runtime settings are process
 globals) and returns what it registered: every resource (type, name, inputs) and the stack outputs.
-The program is either a target's `program(data)` or a rendered project's `__main__.py` (`project=`).
+The program is either a target's `program(data)` or rendered projects' `__main__.py` (`projects=`).
 
 The mocks answer like a cloud would for what the programs read back: ids, ENI and port addresses,
 EFS/FSx/Manila mount sources, AZ names, AMI lookups, the Keystone catalog (with Manila and Swift
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import Mocks, MockCallArgs, MockResourceArgs
+from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 DEFAULT_CATALOG = ["compute", "network", "volumev3", "image", "sharev2", "object-store", "identity"]
 
@@ -61,41 +61,49 @@ class CloudMocks(Mocks):
         self.resources.append({"type": typ, "name": args.name, "inputs": args.inputs, "provider": args.provider})
         return rid, outputs
 
-    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: MockCallArgs) -> dict[str, Any]:
         self.calls.append(args.token)
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": ["mock-1b", "mock-1a"], "zoneIds": ["z2", "z1"], "id": "mock"}, None
+            return {"names": ["mock-1b", "mock-1a"], "zoneIds": ["z2", "z1"], "id": "mock"}
         if args.token == "aws:ec2/getInstanceType:getInstanceType":
             arm = str(args.args.get("instanceType", "")).split(".")[0].endswith("g")
-            return {"supportedArchitectures": ["arm64" if arm else "x86_64"]}, None
+            return {"supportedArchitectures": ["arm64" if arm else "x86_64"]}
         if args.token == "aws:ec2/getAmi:getAmi":
             name = next(f["values"][0] for f in args.args["filters"] if f["name"] == "name")
-            return {"id": "ami-" + ("0a" if "arm64" in name else "0b") * 6, "name": name}, None
+            return {"id": "ami-" + ("0a" if "arm64" in name else "0b") * 6, "name": name}
         if args.token == "openstack:identity/getAuthScope:getAuthScope":
-            return {"serviceCatalogs": [{"id": t, "name": t, "type": t, "endpoints": []} for t in self.catalog]}, None
+            return {"serviceCatalogs": [{"id": t, "name": t, "type": t, "endpoints": []} for t in self.catalog]}
         if args.token == "openstack:networking/getNetwork:getNetwork":
-            return {"id": "external-net-id", "name": args.args.get("name")}, None
+            return {"id": "external-net-id", "name": args.args.get("name")}
         raise AssertionError(f"unexpected invoke {args.token}")
 
 
-def run_program(*, target: str | None = None, data: dict[str, Any] | None = None, project: str | None = None,
-                config: dict[str, str] | None = None, catalog: list[str] | None = None) -> dict[str, Any]:
-    """In this process (call it once per process): register the program's resources against the mocks."""
+def run_program(*, target: str | None = None, data: dict[str, Any] | None = None,
+                projects: list[str] | None = None, config: dict[str, str] | None = None,
+                catalog: list[str] | None = None) -> dict[str, Any]:
+    """In this process (call it once per process): register the programs' resources against the mocks.
+
+    Either one `program(data)` of `target`, or the rendered projects (`projects`: directories holding a
+    `__main__.py`), one after the other in one mocked stack; outputs are returned per project directory
+    name (`program` for the former). Resource names are grid addresses, unique across regions.
+    """
     mocks = CloudMocks(DEFAULT_CATALOG if catalog is None else catalog)
     pulumi.runtime.set_all_config(dict(config or {}))
     pulumi.runtime.set_mocks(mocks, project="grid-mock", stack="mock", preview=False)
-    exports: dict[str, Any] = {}
+    exports: dict[str, dict[str, Any]] = {}
+    current = ["program"]
     resolved: dict[str, Any] = {}
     warnings: list[str] = []
-    pulumi.export = lambda name, value: exports.__setitem__(name, value)  # type: ignore[assignment]
+    pulumi.export = lambda name, value: exports.setdefault(current[0], {}).__setitem__(name, value)  # type: ignore
     original_warn = pulumi.log.warn
     pulumi.log.warn = lambda message, *a, **k: warnings.append(str(message))  # type: ignore[assignment]
 
     @pulumi.runtime.test
     def run() -> pulumi.Output[None]:
-        if project is not None:
+        for project in projects or []:
+            current[0] = Path(project).name
             runpy.run_path(str(Path(project) / "__main__.py"), run_name="__main__")
-        else:
+        if projects is None:
             importlib.import_module(f"grid.stacks.{target}").program(data)
         return pulumi.Output.from_input(exports).apply(resolved.update)
 

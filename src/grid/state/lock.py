@@ -232,7 +232,12 @@ def _renew_until(lock: StateLock, stop: threading.Event) -> None:
 
 
 def _held(holder: LockHolder, status: Status) -> LockHeld:
-    if status == "live":
+    if status == "live" and holder.host != osu.this_host():
+        # Its processes are invisible from here: only the lease (renewed while it runs) can end it.
+        hint = (f"its lease runs until {holder.lease_until} and is renewed while it runs; after that grid "
+                "takes the lock over. If that host is gone for good, `grid state unlock SPEC --force` "
+                "removes the lock")
+    elif status == "live":
         hint = ("wait for it to finish; if that process is gone for good, "
                 "`grid state unlock SPEC --force` removes the lock")
     else:

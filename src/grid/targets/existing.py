@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from grid.resources import ExistingNode, node_address
 from grid.spec.model import Cluster, ExistingHost
 
 if TYPE_CHECKING:
@@ -38,10 +39,41 @@ Scanner = Callable[[str, int, float], str]
 
 # -- which hosts ---------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Declared:
+    host: ExistingHost
+    ips: dict[str, str]  # fabric -> IP the inventory gives (grid_fabrics), besides the host's address
+
+
 def declared_hosts(cluster: Cluster) -> list[ExistingHost]:
+    return [d.host for d in _declared(cluster)]
+
+
+def existing_nodes(cluster: Cluster) -> dict[str, ExistingNode]:
+    """{node address: host} — the hosts of a pool fill its node indexes in the order they are listed.
+
+    A host's address is its IP on the fabric grid and Ansible connect over (`mgmt` when the pool is on
+    it, else the pool's first fabric); an inventory's `grid_fabrics` may give its IPs on the others.
+    """
+    pools = {(r.name, p.name): list(p.fabrics) for r in cluster.spec.regions for p in r.pools}
+    counters: dict[tuple[str, str], int] = {}
+    out: dict[str, ExistingNode] = {}
+    for declared in _declared(cluster):
+        host = declared.host
+        fabrics = pools.get((host.region, host.pool), [])
+        index = counters.get((host.region, host.pool), 0)
+        counters[(host.region, host.pool)] = index + 1
+        ips = {name: ip for name, ip in declared.ips.items() if name in fabrics}
+        if fabrics:
+            ips["mgmt" if "mgmt" in fabrics else fabrics[0]] = host.address
+        out[node_address(host.region, host.pool, index)] = ExistingNode(host.name, ips)
+    return out
+
+
+def _declared(cluster: Cluster) -> list[Declared]:
     settings = cluster.spec.targets.existing
     if settings.hosts or settings.inventory is None:
-        return list(settings.hosts)
+        return [Declared(h, {}) for h in settings.hosts]
     return inventory_hosts(resolve_inventory(settings.inventory))
 
 
@@ -54,7 +86,8 @@ def resolve_inventory(path: str) -> Path:
     return packaged if packaged.exists() else given
 
 
-def inventory_hosts(path: Path) -> list[ExistingHost]:
+def inventory_hosts(path: Path) -> list[Declared]:
+    """Hosts of a YAML inventory in grid's shape (inventories/README.md), ordered by grid_index."""
     try:
         document = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -62,15 +95,17 @@ def inventory_hosts(path: Path) -> list[ExistingHost]:
     found: dict[str, dict[str, Any]] = {}
     for name, host_vars in _walk(document if isinstance(document, dict) else {}):
         found.setdefault(name, {}).update(host_vars)
-    hosts: list[tuple[int, int, ExistingHost]] = []
+    hosts: list[tuple[int, int, Declared]] = []
     for order, (name, host_vars) in enumerate(found.items()):
         if "grid_region" not in host_vars or "grid_pool" not in host_vars:
             raise ValueError(f"{path}: host {name} needs grid_region and grid_pool")
         host = ExistingHost(name=name, address=str(host_vars.get("ansible_host", name)),
                             region=str(host_vars["grid_region"]), pool=str(host_vars["grid_pool"]),
                             port=int(host_vars.get("ansible_port", 22)))
-        hosts.append((int(host_vars.get("grid_index", order)), order, host))
-    return [host for _, _, host in sorted(hosts, key=lambda item: (item[0], item[1]))]
+        ips = {str(f["name"]): str(f["ip"]) for f in host_vars.get("grid_fabrics") or []
+               if isinstance(f, dict) and f.get("name") and f.get("ip")}
+        hosts.append((int(host_vars.get("grid_index", order)), order, Declared(host, ips)))
+    return [declared for _, _, declared in sorted(hosts, key=lambda item: (item[0], item[1]))]
 
 
 def _walk(group: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
