@@ -147,6 +147,8 @@ def _storage(data: dict[str, Any], subnets: dict[str, aws.ec2.Subnet], group: aw
     out: dict[str, Any] = {}
     for volume in data["volumes"]:
         address, kind, users = volume["address"], volume["kind"], cloud.users_of(data, volume["name"])
+        if not users:
+            continue  # nothing mounts it in this region: nothing to build it for
         if kind == "object":
             bucket = aws.s3.Bucket(address, bucket_prefix=str(volume["volume"])[:36] + "-", force_destroy=False,
                                    tags=cloud.tags(data, address), opts=opts)
@@ -155,8 +157,8 @@ def _storage(data: dict[str, Any], subnets: dict[str, aws.ec2.Subnet], group: aw
                                            ignore_public_acls=True, restrict_public_buckets=True, opts=opts)
             out[address] = {"id": bucket.id, "bucket": bucket.bucket}
             continue
-        if kind not in cloud.SHARED_KINDS or not users:
-            continue
+        if kind not in cloud.SHARED_KINDS:
+            continue  # block: one EBS volume per node (_block_volumes)
         subnet = subnets[cloud.connect_fabric(cloud.pools(data)[users[0]["pool"]])]
         if kind == "parallel-fs" and lustre:
             wanted = cloud.gib(volume["capacity_tib"])

@@ -85,14 +85,15 @@ def users_of(data: Mapping[str, Any], storage: str) -> list[dict[str, Any]]:
     return [n for n in data["nodes"] if storage in n.get("storage", {})]
 
 
-def block_shares(data: Mapping[str, Any]) -> dict[str, int]:
-    """GiB per node of each block storage: its capacity shared out over the nodes that mount it."""
+def block_shares(data: Mapping[str, Any], also: Sequence[str] = ()) -> dict[str, int]:
+    """GiB per node of each block storage (and of the storage named in `also`): its capacity shared out
+    over the nodes that mount it, one volume each."""
     counts: dict[str, int] = {}
     for node in data["nodes"]:
         for name in node.get("storage", {}):
             counts[name] = counts.get(name, 0) + 1
     return {str(v["name"]): math.ceil(gib(v["capacity_tib"]) / max(1, counts.get(v["name"], 0)))
-            for v in data["volumes"] if v["kind"] == "block"}
+            for v in data["volumes"] if v["kind"] == "block" or v["name"] in also}
 
 
 @dataclass

@@ -73,9 +73,7 @@ def program(data: dict[str, Any]) -> None:
                                             name=cloud.physical(data, f"{region}/{name}"), policies="soft-affinity")
         for name, pool in by_name.items() if pool.get("count", 0) > 0}
     shared, per_node, storage_out = _storage(data, config, networks, subnets, settings)
-    block = cloud.block_shares(data)
-    for name in per_node:
-        block[name] = block.get(name) or _share_out(data, name)
+    block = cloud.block_shares(data, also=per_node)
 
     exported: dict[str, Any] = {}
     for node in data["nodes"]:
@@ -192,11 +190,6 @@ def _services() -> set[str]:
     """Service types in the catalog of the current token (Keystone), to see whether Manila/Swift exist."""
     scope = openstack.identity.get_auth_scope(name="grid")
     return {str(entry.type) for entry in scope.service_catalogs}
-
-
-def _share_out(data: dict[str, Any], storage: str) -> int:
-    volume = next(v for v in data["volumes"] if v["name"] == storage)
-    return -(-cloud.gib(volume["capacity_tib"]) // max(1, len(cloud.users_of(data, storage))))
 
 
 def _export_path(locations: Sequence[Any]) -> str:

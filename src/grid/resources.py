@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,12 +106,17 @@ Allocations = Mapping[str, Mapping[str, str]]
 
 
 def expand(cluster: Cluster, prior: Allocations | None = None) -> ResourceGraph:
-    prior = prior or {}
+    # Costs O(nodes) string work and no ipaddress objects: 10^5 nodes expand in well under a second.
     resources: list[Resource] = []
     image = cluster.spec.targets.local.image or cluster.spec.defaults.image
     existing = _existing_hosts(cluster)
+    prior_by_region: dict[str, list[tuple[str, Mapping[str, str]]]] = {}
+    for address, fabrics in (prior or {}).items():  # one pass, keeping the order reservations are made in
+        region_name = address.split("/", 1)[0] if isinstance(address, str) else ""
+        prior_by_region.setdefault(region_name, []).append((address, fabrics))
     for region in cluster.spec.regions:
-        resources.extend(_region_resources(cluster, region, prior, image, existing))
+        resources.extend(_region_resources(cluster, region, prior_by_region.get(region.name, []), image,
+                                           existing))
     for link in cluster.spec.links:
         a, b = link.between
         resources.append(Resource(link_address(a, b), Kind.LINK, "", {
@@ -127,16 +133,23 @@ def _existing_hosts(cluster: Cluster) -> Mapping[str, ExistingNode]:
     return existing_nodes(cluster)
 
 
-def _region_resources(cluster: Cluster, region: Region, prior: Allocations, image: str,
+def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, Mapping[str, str]]], image: str,
                       existing: Mapping[str, ExistingNode]) -> list[Resource]:
+    """`prior`: the state's allocations of addresses in this region (by their first path part), in order."""
     out: list[Resource] = []
     allocators: dict[str, _Allocator] = {}
-    node_addresses = [
-        node_address(region.name, pool.name, i) for pool in region.pools for i in range(pool.count)]
+    # Per pool, addresses, hostnames and container names share a prefix; only the index digits vary
+    # (physical_name's replacements never reach into digits, so a prefix's name + digits is the name).
+    digits = [f"{i:04d}" for i in range(max((p.count for p in region.pools), default=0))]
+    pool_addresses = [[node_address(region.name, pool.name, 0)[:-4] + d for d in digits[:pool.count]]
+                      for pool in region.pools]
+    node_addresses = [address for addresses in pool_addresses for address in addresses] if (
+        prior or existing) else []
     wanted = set(node_addresses)
     # Existing hosts keep the IPs they have (their address on the fabric grid connects over); no node takes them.
     pinned = {(address, name): ip for address in node_addresses if address in existing
               for name, ip in existing[address].ips.items()}
+    held = [(address, fabrics) for address, fabrics in prior if address in wanted]
     # AWS keeps the first four addresses and the last one of every subnet for itself.
     first_host = 4 if cluster.spec.target == "aws" else 2
     for fabric in region.fabrics:
@@ -144,8 +157,8 @@ def _region_resources(cluster: Cluster, region: Region, prior: Allocations, imag
         for (address, name), ip in pinned.items():
             if name == fabric.name:
                 allocator.reserve(address, ip)
-        for address, fabrics in prior.items():
-            if address in wanted and fabric.name in fabrics and (address, fabric.name) not in pinned:
+        for address, fabrics in held:
+            if fabric.name in fabrics and (address, fabric.name) not in pinned:
                 allocator.reserve(address, fabrics[fabric.name])
         allocators[fabric.name] = allocator
         out.append(Resource(fabric_address(region.name, fabric.name), Kind.FABRIC, region.name, {
@@ -162,21 +175,30 @@ def _region_resources(cluster: Cluster, region: Region, prior: Allocations, imag
             "volume": physical_name(cluster.name, address),
         }))
     mounts = {s.name: s.mount for s in region.storage}
-    for pool in region.pools:
+    node, name_of = Kind.NODE, region.name
+    for pool, addresses in zip(region.pools, pool_addresses, strict=True):
         accel = pool.accelerator
-        for index in range(pool.count):
-            address = node_address(region.name, pool.name, index)
-            ips = {name: pinned.get((address, name)) or allocators[name].assign(address)
-                   for name in pool.fabrics if name in allocators}
-            host = existing.get(address)
-            out.append(Resource(address, Kind.NODE, region.name, {
+        accelerator, accelerators = (accel.model, accel.per_node) if accel else ("cpu", 0)
+        cpus, memory_gb = pool.resources.cpus, pool.resources.memory_gb
+        storage_map = {name: mounts[name] for name in pool.storage if name in mounts}
+        # Listed twice, a fabric is assigned twice (the second address wins), as pool.fabrics says.
+        attached = [(name, allocators[name].assign) for name in pool.fabrics if name in allocators]
+        host_prefix = node_hostname(region.name, pool.name, 0)[:-4]
+        container_prefix = physical_name(cluster.name, node_address(region.name, pool.name, 0)[:-4])
+        for index, address in enumerate(addresses):
+            if pinned:
+                ips = {name: pinned.get((address, name)) or assign(address) for name, assign in attached}
+            else:
+                ips = {name: assign(address) for name, assign in attached}
+            host = existing.get(address) if existing else None
+            out.append(Resource(address, node, name_of, {
                 "pool": pool.name, "index": index,
-                "hostname": host.hostname if host else node_hostname(region.name, pool.name, index),
-                "container": physical_name(cluster.name, address), "image": image,
-                "accelerator": accel.model if accel else "cpu", "accelerators": accel.per_node if accel else 0,
+                "hostname": host.hostname if host else host_prefix + digits[index],
+                "container": container_prefix + digits[index], "image": image,
+                "accelerator": accelerator, "accelerators": accelerators,
                 "fabrics": ips,
-                "storage": {name: mounts[name] for name in pool.storage if name in mounts},
-                "roles": list(pool.roles), "cpus": pool.resources.cpus, "memory_gb": pool.resources.memory_gb,
+                "storage": dict(storage_map),
+                "roles": list(pool.roles), "cpus": cpus, "memory_gb": memory_gb,
             }))
     return out
 
@@ -195,9 +217,8 @@ class _Allocator:
         self._cursor = self._first
 
     def reserve(self, address: str, ip: str) -> None:
-        try:
-            value = int(ipaddress.IPv4Address(ip))
-        except ValueError:
+        value = _ipv4_value(ip)
+        if value is None:
             return
         if self._first <= value <= self._last and value not in self._used:
             self._used.add(value)
@@ -214,4 +235,20 @@ class _Allocator:
         value = self._cursor
         self._used.add(value)
         self._cursor += 1
-        return str(ipaddress.IPv4Address(value))
+        return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"  # str(IPv4Address(value))
+
+
+_DOTTED_QUAD = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
+
+
+def _ipv4_value(ip: Any) -> int | None:
+    """int(IPv4Address(ip)), or None where that raises ValueError; plain dotted quads without the object."""
+    match = _DOTTED_QUAD.fullmatch(ip) if type(ip) is str else None
+    if match is not None:
+        a, b, c, d = map(int, match.groups())
+        if a <= 255 and b <= 255 and c <= 255 and d <= 255:
+            return a << 24 | b << 16 | c << 8 | d
+    try:
+        return int(ipaddress.IPv4Address(ip))  # as before, for anything else
+    except ValueError:
+        return None

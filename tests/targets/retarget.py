@@ -15,7 +15,7 @@ AWS_TYPES = {"h200": "p5e.48xlarge", "b200": "p6-b200.48xlarge", None: "c7i.48xl
 def national_aws(data: dict[str, Any]) -> None:
     data["metadata"]["name"] = "national-aws"
     data["spec"]["target"] = "aws"
-    data["spec"]["targets"] = {"aws": {"region": "ap-southeast-1", "availability_zone": "ap-southeast-1a"}}
+    data["spec"]["targets"] = {"aws": {"region": "ap-southeast-1"}}  # the program picks the zone
     for region in data["spec"]["regions"]:
         for pool in region["pools"]:
             model = (pool.get("accelerator") or {}).get("model")

@@ -61,20 +61,20 @@ class CloudMocks(Mocks):
         self.resources.append({"type": typ, "name": args.name, "inputs": args.inputs, "provider": args.provider})
         return rid, outputs
 
-    def call(self, args: MockCallArgs) -> dict[str, Any]:
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         self.calls.append(args.token)
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": ["mock-1b", "mock-1a"], "zoneIds": ["z2", "z1"], "id": "mock"}
+            return {"names": ["mock-1b", "mock-1a"], "zoneIds": ["z2", "z1"], "id": "mock"}, []
         if args.token == "aws:ec2/getInstanceType:getInstanceType":
             arm = str(args.args.get("instanceType", "")).split(".")[0].endswith("g")
-            return {"supportedArchitectures": ["arm64" if arm else "x86_64"]}
+            return {"supportedArchitectures": ["arm64" if arm else "x86_64"]}, []
         if args.token == "aws:ec2/getAmi:getAmi":
             name = next(f["values"][0] for f in args.args["filters"] if f["name"] == "name")
-            return {"id": "ami-" + ("0a" if "arm64" in name else "0b") * 6, "name": name}
+            return {"id": "ami-" + ("0a" if "arm64" in name else "0b") * 6, "name": name}, []
         if args.token == "openstack:identity/getAuthScope:getAuthScope":
-            return {"serviceCatalogs": [{"id": t, "name": t, "type": t, "endpoints": []} for t in self.catalog]}
+            return {"serviceCatalogs": [{"id": t, "name": t, "type": t, "endpoints": []} for t in self.catalog]}, []
         if args.token == "openstack:networking/getNetwork:getNetwork":
-            return {"id": "external-net-id", "name": args.args.get("name")}
+            return {"id": "external-net-id", "name": args.args.get("name")}, []
         raise AssertionError(f"unexpected invoke {args.token}")
 
 
@@ -94,12 +94,11 @@ def run_program(*, target: str | None = None, data: dict[str, Any] | None = None
     current = ["program"]
     resolved: dict[str, Any] = {}
     warnings: list[str] = []
-    pulumi.export = lambda name, value: exports.setdefault(current[0], {}).__setitem__(name, value)  # type: ignore
+    pulumi.export = lambda name, value: exports.setdefault(current[0], {}).__setitem__(name, value)
     original_warn = pulumi.log.warn
-    pulumi.log.warn = lambda message, *a, **k: warnings.append(str(message))  # type: ignore[assignment]
+    pulumi.log.warn = lambda message, *a, **k: warnings.append(str(message))
 
-    @pulumi.runtime.test
-    def run() -> pulumi.Output[None]:
+    def body() -> pulumi.Output[None]:
         for project in projects or []:
             current[0] = Path(project).name
             runpy.run_path(str(Path(project) / "__main__.py"), run_name="__main__")
@@ -107,11 +106,12 @@ def run_program(*, target: str | None = None, data: dict[str, Any] | None = None
             importlib.import_module(f"grid.stacks.{target}").program(data)
         return pulumi.Output.from_input(exports).apply(resolved.update)
 
+    run = pulumi.runtime.test(body)  # type: ignore[no-untyped-call]  # awaits every registration
     started = time.monotonic()
     try:
         run()
     finally:
-        pulumi.log.warn = original_warn  # type: ignore[assignment]
+        pulumi.log.warn = original_warn
     return {"resources": mocks.resources, "outputs": resolved, "calls": mocks.calls, "warnings": warnings,
             "seconds": time.monotonic() - started}
 

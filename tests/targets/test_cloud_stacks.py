@@ -152,14 +152,14 @@ def test_aws_lab_resource_graph(graphs: dict[tuple[str, str], Graph]) -> None:
 
 
 def test_aws_security_groups_allow_ssh_from_admins_and_the_fabrics_only(graphs: dict[tuple[str, str], Graph]) -> None:
-    for variant, ssh_from in (("admin", lambda region: {ADMIN}), ("fsx", None)):
+    for variant, ssh_from in (("admin", {ADMIN}), ("fsx", None)):
         graph = graphs[("lab-aws", variant)]
         for group in graph.of("SecurityGroup"):
             region = group["name"].split("/")[0]
             fabrics = {f["cidr"] for f in graph.data[region]["fabrics"]}
             rules = {(r["protocol"], int(r["fromPort"]), int(r["toPort"]), tuple(r["cidrBlocks"]))
                      for r in group["inputs"]["ingress"]}
-            admins = ssh_from(region) if ssh_from else fabrics
+            admins = ssh_from or fabrics  # without grid:adminCidrs, SSH comes from within the cluster
             assert rules == {("tcp", 22, 22, (c,)) for c in admins} | {("-1", 0, 0, (c,)) for c in fabrics}
             assert {(r["protocol"], tuple(r["cidrBlocks"])) for r in group["inputs"]["egress"]} == {
                 ("-1", (c,)) for c in fabrics}
@@ -353,6 +353,7 @@ def test_national_regions_follow_the_count_model(graphs: dict[tuple[str, str], G
         assert set(mtus.values()) == {1500, 4096, 9000}  # ethernet, infiniband, roce
         assert [c["name"] for c in graph.of("Container")] == ["zhongwei/storage/objects"]
     else:
+        assert {s["inputs"]["availabilityZone"] for s in graph.of("Subnet")} == {"mock-1a"}  # first of the zones
         assert {b["name"] for b in graph.of("s3/bucket:Bucket")} == {"zhongwei/storage/objects"}
         assert len(graph.of("BucketPublicAccessBlock")) == 1
 
@@ -382,3 +383,4 @@ def test_national_at_full_size_fits_the_programs(tmp_path: Path) -> None:
         totals += expected_per_region(data, "openstack")
     assert totals["Instance"] == 23_100
     assert totals["Port"] == sum(len(n.attrs["fabrics"]) for n in graph.of_kind(Kind.NODE))
+

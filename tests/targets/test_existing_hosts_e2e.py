@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from grid.drivers.podman import Podman
 from grid.targets.existing import fingerprint
@@ -51,8 +52,6 @@ def machines(tmp_path: Path) -> Iterator[tuple[Path, str, dict[str, str]]]:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"grid-{name}", "-f",
                     str(secrets / "id_ed25519")], check=True)  # grid reuses a key pair it finds there
     public = (secrets / "id_ed25519.pub").read_text().strip()
-    import yaml
-
     data = yaml.safe_load(spec.read_text())
     cidr = data["spec"]["regions"][0]["fabrics"][0]["cidr"]
     podman, network = Podman(), f"{name}-machines"

@@ -50,13 +50,22 @@ def write_tree(files: Files, out_dir: Path) -> list[str]:
     manifest = out_dir / MANIFEST
     previous = manifest.read_text().splitlines() if manifest.is_file() else []
     for rel in previous:
-        if rel and rel not in files and (out_dir / rel).is_file():
+        if rel and rel not in files and _inside(out_dir, rel) and (out_dir / rel).is_file():
             (out_dir / rel).unlink()
             changed.append(rel)
     listing = "\n".join(sorted(files)) + "\n"
     if not manifest.is_file() or manifest.read_text() != listing:
         _write_atomic(manifest, listing)
     return sorted(changed)
+
+
+def _inside(out_dir: Path, rel: str) -> bool:
+    """A manifest entry names a file in out_dir: the manifest is a file anyone could have edited, and an
+    entry like `../x` must never make grid delete outside the directory it renders into."""
+    path = Path(rel)
+    if path.is_absolute() or ".." in path.parts:
+        return False
+    return (out_dir / path).resolve().is_relative_to(out_dir.resolve())
 
 
 def _write_atomic(target: Path, text: str) -> None:

@@ -106,7 +106,12 @@ def _scalar(node: yaml.ScalarNode) -> object:
     constructor = yaml.SafeLoader.yaml_constructors.get(tag)
     if constructor is None or tag == "tag:yaml.org,2002:timestamp":
         return node.value
-    return constructor(yaml.SafeLoader(""), node)
+    return constructor(_SCALARS, node)
+
+
+# Scalar constructors keep no state: one instance serves every scalar (building a loader per scalar
+# made an alias bomb of 200k values cost seconds).
+_SCALARS = yaml.SafeLoader("")
 
 
 def load_text(text: str | bytes, file: str = "<spec>") -> Loaded:

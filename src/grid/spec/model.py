@@ -17,7 +17,16 @@ API_VERSION = "grid/v1"
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")]
 LabelValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{0,63}$")]
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9_./]{0,61}[a-z0-9])?$")]
-MountPath = Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._-]+)+$", max_length=200)]
+
+
+def _no_dot_segments(value: str) -> str:
+    if any(part in (".", "..") for part in value.split("/")):
+        raise ValueError("a mount point has no '.' or '..' segment (it would point somewhere else)")
+    return value
+
+
+MountPath = Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._-]+)+$", max_length=200),
+                      AfterValidator(_no_dot_segments)]
 SysctlKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_-]+)+$", max_length=120)]
 SysctlText = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 ._:/-]{1,200}$")]
 UserName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
