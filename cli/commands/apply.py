@@ -104,6 +104,11 @@ def finish(ws: Workspace, plan: Plan, outcome: ApplyResult, report: Result, *, o
             report.doc["ok"] = False
             output.print("acceptance checks failed: `grid check SPEC` shows them again", markup=False)
             raise typer.Exit(1)
+    if not report.enabled:
+        from grid.cli.views.outputs import output_lines
+
+        for line in output_lines(outcome.state, str(ws.spec_path)):
+            output.print(line, markup=False)
     report.finish("applied", plan=plan, applied=outcome, serial=serial, checks=checks)
 
 
