@@ -4,26 +4,19 @@ They run in Pulumi's provider process (`python -m pulumi.dynamic`), which import
 module from the installed grid package. `read` reports what really exists, so
 `pulumi refresh` and previews with refresh see drift (a removed or stopped container).
 
-Pulumi starts provider processes in process groups of their own and stops them only when it
-exits normally: a provider whose engine was killed would wait forever, and could still be
-finishing a podman call when the next run starts. So, in the provider process, a watchdog
-thread ends the provider's process group (the provider and its podman calls) as soon as the
-engine's address stops accepting connections.
+The provider process starts in grid.stacks.provider_host, whose watchdog ends it (and its podman
+calls) when the Pulumi engine that started it is killed.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import sys
-import threading
+from pathlib import Path
 from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from grid.drivers.podman import ContainerState, Podman
 from grid.killpoints import kill_point
-from grid.drivers.podman import Podman
 
 # Inputs whose change needs a new object; everything else is updated in place.
 NETWORK_REPLACES = ("network", "cidr", "gateway", "mtu")
@@ -90,6 +83,54 @@ class VolumeProvider(ResourceProvider):
         Podman().volume_rm(id_)
 
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_limits(cgroup_path: str, root: Path = CGROUP_ROOT) -> tuple[float | None, float | None] | None:
+    """(cpus, memory in GiB) a container's cgroup enforces now (None: no limit), cgroup v2 or v1;
+    None when they cannot be read. `podman inspect` keeps the limits the container was created with."""
+
+    def read(*parts: str) -> str | None:
+        try:
+            return root.joinpath(*parts).read_text().strip()
+        except OSError:
+            return None
+
+    relative = cgroup_path.lstrip("/")
+    if not relative:
+        return None
+    cpu_max, memory_max = read(relative, "cpu.max"), read(relative, "memory.max")  # v2
+    if cpu_max is not None and memory_max is not None:
+        quota, _, period = cpu_max.partition(" ")
+        cpus = None if quota == "max" else int(quota) / int(period or 100000)
+        return cpus, None if memory_max == "max" else int(memory_max) / 1024**3
+    quota_us, period_us = read("cpu", relative, "cpu.cfs_quota_us"), read("cpu", relative, "cpu.cfs_period_us")
+    limit = read("memory", relative, "memory.limit_in_bytes")  # v1
+    if quota_us is None or period_us is None or limit is None:
+        return None
+    cpus = None if int(quota_us) < 0 else int(quota_us) / int(period_us)
+    return cpus, None if int(limit) >= 2**62 else int(limit) / 1024**3
+
+
+def _limits(props: dict[str, Any], info: ContainerState) -> dict[str, Any]:
+    """The CPU and memory limits the container really has, where they differ from what `props` asks:
+    so refresh sees a limit changed by hand, or by an update whose run was killed before Pulumi saved it.
+    A limit that matches (up to the kernel's rounding) keeps the spec's own number."""
+    found = cgroup_limits(info["cgroup_path"])
+    if found is None:
+        return {}
+    real_cpus, real_memory = found
+    changed: dict[str, Any] = {}
+    cpus, memory_gb = props.get("cpus"), props.get("memory_gb")
+    if (real_cpus is None) != (not cpus) or (real_cpus is not None and abs(real_cpus - float(cpus)) > 0.001):
+        changed["cpus"] = None if real_cpus is None else round(real_cpus, 3)
+    wanted_mb = int(float(memory_gb) * 1024) if memory_gb else None
+    real_mb = None if real_memory is None else round(real_memory * 1024)
+    if real_mb != wanted_mb:
+        changed["memory_gb"] = None if real_mb is None else real_mb / 1024
+    return changed
+
+
 class NodeProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         podman = Podman()
@@ -115,7 +156,7 @@ class NodeProvider(ResourceProvider):
         if info is None or info["id"] != id_:
             return ReadResult(id_="", outs={})
         running = info["running"]
-        return ReadResult(id_=id_, outs={**props, "running": running})
+        return ReadResult(id_=id_, outs={**props, "running": running, **_limits(props, info)})
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = _diff(olds, news, NODE_REPLACES)
@@ -142,45 +183,3 @@ class NodeProvider(ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         Podman().container_rm(props.get("container") or id_)
-
-
-# -- the orphan watchdog ------------------------------------------------------------------------------
-
-WATCH_INTERVAL_SECONDS = 0.5
-
-
-def engine_address(argv: list[str]) -> tuple[str, int] | None:
-    """The engine's gRPC address Pulumi passes a provider as its first argument ("127.0.0.1:40123")."""
-    if len(argv) < 2:
-        return None
-    host, _, port = argv[1].rpartition(":")
-    return (host, int(port)) if host and port.isdigit() else None
-
-
-def engine_alive(address: tuple[str, int]) -> bool:
-    try:
-        with socket.create_connection(address, timeout=2.0):
-            return True
-    except ConnectionRefusedError:
-        return False
-    except OSError:
-        return True  # slow or unusual: not proof that the engine is gone
-
-
-def _watch(address: tuple[str, int]) -> None:
-    while engine_alive(address):
-        threading.Event().wait(WATCH_INTERVAL_SECONDS)
-    os.killpg(os.getpgrp(), signal.SIGKILL)
-
-
-def _start_watchdog() -> None:
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    if getattr(spec, "name", "") != "pulumi.dynamic.__main__":
-        return  # imported by a stack program or a test, not serving as the provider
-    address = engine_address(sys.argv)
-    if address is not None:
-        threading.Thread(target=_watch, args=(address,), name="grid-engine-watch", daemon=True).start()
-
-
-_start_watchdog()

@@ -30,7 +30,14 @@ def probe(ws: Workspace, state: State) -> dict[str, LiveResource] | None:
 def refresh_live(ws: Workspace, state: State, *, full: bool = True
                  ) -> tuple[dict[str, LiveResource] | None, dict[str, LiveHost] | None]:
     live = probe(ws, state)
-    if not full or not state.resources:
+    if not state.resources:
+        return live, None
+    if not full:
+        # A killed or failed apply may have changed resources state does not know about: refresh those regions.
+        from grid.apply.engine import interrupted_regions
+
+        if interrupted := interrupted_regions(state):
+            live = {**(live or {}), **_pulumi_refresh(ws, state, only=set(interrupted))}
         return live, None
     live = dict(live or {})
     live.update(_pulumi_refresh(ws, state))
@@ -39,7 +46,7 @@ def refresh_live(ws: Workspace, state: State, *, full: bool = True
     return live, _configuration_check(ws, state, skip=absent)
 
 
-def _pulumi_refresh(ws: Workspace, state: State) -> dict[str, LiveResource]:
+def _pulumi_refresh(ws: Workspace, state: State, only: set[str] | None = None) -> dict[str, LiveResource]:
     from grid.apply.run import default_stacks, ensure_identity
     from grid.render.pulumi import region_program_input
 
@@ -49,7 +56,7 @@ def _pulumi_refresh(ws: Workspace, state: State) -> dict[str, LiveResource]:
     keys = ensure_identity(ws)
     graph = graph_for(ws, state)
     regions = sorted({r.region for r in state.resources.values() if r.region and r.kind != Kind.LINK.value}
-                     & set(graph.regions))
+                     & set(graph.regions) & (set(graph.regions) if only is None else only))
     found: dict[str, LiveResource] = {}
 
     def preview(region: str) -> dict[str, str]:

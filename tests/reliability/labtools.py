@@ -8,6 +8,7 @@ whatever outlived a kill.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -21,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helpers import GRID, _used_subnets, lab_spec
-
 from grid.state import codec
+from helpers import GRID, _used_subnets, lab_spec
 
 MARKER_ENV = "GRID_TEST_RUN_MARKER"
 
@@ -65,10 +65,8 @@ class Killable:
 
     def kill(self) -> None:
         """SIGKILL the run's process group, as `kill -9 -PGID` or a CI job cancellation would."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def wait(self, timeout: float) -> tuple[int, str]:
         out, _ = self.process.communicate(timeout=timeout)
@@ -100,18 +98,16 @@ def survivors(marker: str) -> list[tuple[int, str]]:
     return found
 
 
-def wait_for_no_survivors(marker: str, timeout: float) -> list[tuple[int, str]]:
-    """Survivors still there after `timeout` seconds (each is then SIGKILLed, so tests clean up)."""
+def wait_for_no_survivors(marker: str, timeout: float, *, kill: bool = True) -> list[tuple[int, str]]:
+    """Survivors still there after `timeout` seconds (with `kill`, each is then SIGKILLed: tests clean up)."""
     deadline = time.monotonic() + timeout
     left = survivors(marker)
     while left and time.monotonic() < deadline:
         time.sleep(0.2)
         left = survivors(marker)
-    for pid, _ in left:
-        try:
+    for pid, _ in left if kill else ():
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return left
 
 
@@ -203,7 +199,6 @@ class Ran:
 def invoke(*args: str) -> Ran:
     """`grid ARGS` through the console script's own entry point (grid.cli.main.run), in this process:
     the same exit codes and messages as the installed `grid`, without ~0.5 s of interpreter start."""
-    import contextlib
     import io
     import sys
     from unittest import mock

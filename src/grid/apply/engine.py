@@ -12,13 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from grid.apply.events import Event, EventSink, Failure
-from grid.killpoints import kill_point
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
 from grid.drivers.pulumi import PulumiFailed, StackEngine
 from grid.drivers.ssh import KeyPair, write_known_hosts
+from grid.killpoints import kill_point
 from grid.plan.model import Action, Plan
 from grid.render.pulumi import region_program_input
 from grid.resources import Kind, ResourceGraph
@@ -51,6 +52,9 @@ class ApplyResult:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+
+INTERRUPTED = "interrupted_regions"  # state.outputs key
 
 
 def now() -> str:
@@ -94,6 +98,9 @@ def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure]) -> s
         return set()
     failed: set[str] = set()
     guard = threading.Lock()
+    # Until a region's result is recorded, state cannot say what its stack holds (a killed or failed run
+    # may have changed some resources): the next `grid up` refreshes these regions (grid.drift).
+    ctx.writer.update(lambda s: _mark_interrupted(s, [*ups, *downs]))
 
     def run(region: str, destroy: bool) -> None:
         assert ctx.stacks is not None
@@ -146,14 +153,36 @@ def _record_region(state: State, graph: ResourceGraph, region: str, outputs: dic
         resources[res.address] = ResourceRecord(address=res.address, kind=res.kind.value, region=region,
                                                 attrs=dict(res.attrs), outputs=dict(out))
     hosts = {a: h for a, h in state.hosts.items() if a in resources or not a.startswith(region + "/")}
-    return state.model_copy(update={"resources": resources, "hosts": hosts})
+    return state.model_copy(update={"resources": resources, "hosts": hosts,
+                                    "outputs": _unmark_interrupted(state.outputs, region)})
 
 
 def _forget_region(state: State, region: str) -> State:
     return state.model_copy(update={
         "resources": {a: r for a, r in state.resources.items() if r.region != region},
         "hosts": {a: h for a, h in state.hosts.items() if not a.startswith(region + "/")},
+        "outputs": _unmark_interrupted(state.outputs, region),
     })
+
+
+def interrupted_regions(state: State) -> list[str]:
+    """Regions whose last infrastructure run started and did not finish (killed, or failed)."""
+    return _interrupted(state.outputs)
+
+
+def _interrupted(outputs: dict[str, Any]) -> list[str]:
+    found = outputs.get(INTERRUPTED)
+    return [str(r) for r in found] if isinstance(found, list) else []
+
+
+def _mark_interrupted(state: State, regions: list[str]) -> State:
+    marked = sorted({*_interrupted(state.outputs), *regions})
+    return state.model_copy(update={"outputs": {**state.outputs, INTERRUPTED: marked}})
+
+
+def _unmark_interrupted(outputs: dict[str, Any], region: str) -> dict[str, Any]:
+    rest = [r for r in _interrupted(outputs) if r != region]
+    return {k: v for k, v in outputs.items() if k != INTERRUPTED} | ({INTERRUPTED: rest} if rest else {})
 
 
 # -- configuration ----------------------------------------------------------------------------------------

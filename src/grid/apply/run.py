@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grid.apply.engine import ApplyContext, ApplyResult, apply
+from grid.apply import reaper
+from grid.apply.engine import INTERRUPTED, ApplyContext, ApplyResult, apply
 from grid.apply.events import Event, EventSink, Failure
-from grid.killpoints import kill_point
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
 from grid.drivers.pulumi import PulumiFailed, StackEngine
 from grid.drivers.ssh import KeyPair, ensure_keypair, ensure_passphrase
+from grid.killpoints import kill_point
 from grid.plan import Plan
 from grid.render import render_cluster, tree_digest, write_tree
 from grid.render.pulumi import project_name, region_program_input
@@ -50,8 +51,20 @@ class UpOptions:
     command: str = "up"
 
 
+def _reap(ws: Workspace, emit: EventSink) -> None:
+    if reaped := reaper.reap(ws.workdir):
+        emit(Event("state", "info", message=f"ended {len(reaped)} process(es) a killed run had left behind"))
+
+
 def up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | None,
        ansible: AnsibleRunner | None, options: UpOptions = UpOptions()) -> ApplyResult:
+    _reap(ws, emit)
+    with reaper.tagged(ws.workdir):
+        return _up(ws, plan, emit=emit, stacks=stacks, ansible=ansible, options=options)
+
+
+def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | None,
+        ansible: AnsibleRunner | None, options: UpOptions) -> ApplyResult:
     keypair = ensure_identity(ws)
     envelope, state = ws.read_state()
     writer = StateWriter(ws.store, envelope, state)
@@ -73,6 +86,12 @@ def up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | None
 
 def destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> ApplyResult:
     """Remove every region stack the cluster has, then forget its resources (state keeps its history)."""
+    _reap(ws, emit)
+    with reaper.tagged(ws.workdir):
+        return _destroy(ws, emit=emit, stacks=stacks)
+
+
+def _destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> ApplyResult:
     keypair = ensure_identity(ws)
     envelope, state = ws.read_state()
     writer = StateWriter(ws.store, envelope, state)
@@ -103,5 +122,6 @@ def destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> Ap
     if not failures:
         writer.update(lambda s: s.model_copy(update={
             "resources": {}, "hosts": {}, "spec_digest": "",
-            "outputs": {k: v for k, v in s.outputs.items() if k not in ("applied_spec", "rendered_digest")}}))
+            "outputs": {k: v for k, v in s.outputs.items()
+                        if k not in ("applied_spec", "rendered_digest", INTERRUPTED)}}))
     return ApplyResult(writer.state, tuple(failures))

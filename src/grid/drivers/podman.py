@@ -62,6 +62,7 @@ class ContainerState(TypedDict):
     hostname: str
     ips: dict[str, str]  # network name -> IPv4 address (empty while not running)
     labels: dict[str, str]
+    cgroup_path: str  # under /sys/fs/cgroup[/<controller>]: where its real limits are (inspect keeps create-time ones)
 
 
 @dataclass(frozen=True)
@@ -294,6 +295,7 @@ class Podman:
             hostname=str(config.get("Hostname", "")),
             ips=ips,
             labels=_labels(config.get("Labels")),
+            cgroup_path=str(state.get("CgroupPath") or ""),
         )
 
     def container_start(self, name: str) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 import shutil
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,9 +77,23 @@ class AutomationEngine:
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
             "PATH": os.environ.get("PATH", ""),
-            # The dynamic-provider process must run the python that has grid installed.
-            "PULUMI_PYTHON_CMD": sys.executable,
+            # The dynamic-provider process must run the python that has grid installed, and start
+            # in grid.stacks.provider_host (which ends it when the engine is killed).
+            "PULUMI_PYTHON_CMD": str(self._provider_launcher()),
         }
+
+    def _provider_launcher(self) -> Path:
+        """An executable that `pulumi-resource-pulumi-python` runs as `CMD -u -m pulumi.dynamic ADDR`."""
+        path = self.workdir / "pulumi-work" / "provider-python"
+        text = ("#!/bin/sh\n# Written by grid: Pulumi's dynamic providers start here (grid.stacks.provider_host).\n"
+                f'exec {shlex.quote(sys.executable)} -u -m grid.stacks.provider_host "$@"\n')
+        if not path.is_file() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+            temp.write_text(text)
+            temp.chmod(0o700)
+            os.replace(temp, path)  # atomic: region workers may write it at once
+        return path
 
     def _stack(self, region: str, data: dict[str, Any]) -> auto.Stack:
         if self.backend_url.startswith("file://"):

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grid.killpoints import kill_point
 from grid.drivers.pulumi import AutomationEngine, PulumiFailed
+from grid.killpoints import kill_point
 
 
 def _emit(payload: dict[str, Any]) -> None:

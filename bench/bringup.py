@@ -1,0 +1,237 @@
+"""Bring-up and no-op of a 16-node lab (2 regions x 8 nodes, 1/4 CPU and 256 MB each) against naive runs.
+
+Per run, on one unique cluster (name and subnets of its own), all from the same rendered files:
+
+- naive bring-up: the region stacks one after another, each `up` in its own process (grid's stack
+  engine, AutomationEngine.up, as `pulumi up` per stack would run them), with a fresh Pulumi backend;
+  then `ansible-playbook -i inventory/hosts.yml site.yml` with Ansible's defaults (ANSIBLE_STRATEGY=linear,
+  ANSIBLE_FORKS=5, ANSIBLE_PIPELINING=False) and grid's pinned known_hosts + private key. Then destroyed.
+- `grid up --yes --skip-check` from nothing (no acceptance checks: the naive run has none either).
+- no-op: `grid up --yes --skip-check` again on the converged cluster.
+- naive re-run on the converged cluster: Pulumi up per stack in sequence (grid's backend) + the whole
+  playbook again, as above.
+- `grid destroy`; whatever might be left is removed by the cluster's podman label (try/finally).
+
+The order of the two bring-ups alternates between runs. Prints JSON: seconds (min/median/max), ratios
+(of medians, and per run), and whether the targets are met: bring-up ≤ 0.6x naive, no-op ≤ 5 s and
+≤ 0.1x the naive re-run.
+
+Usage:  python bench/bringup.py [--runs 3] [--keep-going]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from _lab import REPO, grid, leftovers, load_average, make_lab, remove_cluster, run, spread
+
+TARGET_BRINGUP_RATIO = 0.6
+TARGET_NOOP_SECONDS = 5.0
+TARGET_NOOP_RATIO = 0.1
+
+
+def _workspace(spec: Path, workdir: Path) -> Any:
+    from grid.workspace import Workspace, open_workspace
+
+    opened = open_workspace(spec, workdir=workdir)
+    assert isinstance(opened, Workspace), opened
+    return opened
+
+
+def render_once(spec: Path, workdir: Path) -> Path:
+    """The cluster's key pair and the rendered files grid up will write too (same key, same spec)."""
+    from grid.apply.run import ensure_identity
+    from grid.render import render_cluster, write_tree
+    from grid.resources import expand
+
+    ws = _workspace(spec, workdir)
+    keys = ensure_identity(ws)
+    write_tree(render_cluster(ws.cluster, expand(ws.cluster), admin_public_key=keys.public_key), ws.rendered_dir)
+    return ws.rendered_dir
+
+
+class Naive:
+    """The naive tools on grid's rendered files: a stack engine per region in sequence, ansible-playbook."""
+
+    def __init__(self, spec: Path, workdir: Path, *, backend: Path | None) -> None:
+        from grid.drivers.pulumi import ProcessStackEngine
+        from grid.drivers.ssh import ensure_passphrase
+        from grid.render.pulumi import project_name
+
+        self.ws = _workspace(spec, workdir)
+        self.rendered = self.ws.rendered_dir
+        self.regions = sorted(p.name for p in (self.rendered / "pulumi").iterdir() if p.is_dir())
+        engine_dir = workdir if backend is None else backend.parent
+        self.engine = ProcessStackEngine(
+            project=project_name(self.ws.cluster.name), target=self.ws.cluster.spec.target, workdir=engine_dir,
+            passphrase_file=ensure_passphrase(workdir),
+            backend_url=f"file://{backend}" if backend is not None else None)
+
+    def data(self, region: str) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads((self.rendered / "pulumi" / region / "resources.json").read_text())
+        return loaded
+
+    def pulumi_up(self) -> dict[str, Any]:
+        outputs: dict[str, Any] = {}
+        for region in self.regions:  # one stack after the other, as `pulumi up` per stack
+            outputs.update(self.engine.up(region, self.data(region)).outputs.get("nodes", {}))
+        return outputs
+
+    def pulumi_destroy(self) -> None:
+        for region in self.regions:
+            self.engine.destroy(region, self.data(region))
+
+    def ansible_playbook(self, known_hosts: Path) -> float:
+        from grid.drivers.ssh import existing_keypair
+
+        keys = existing_keypair(self.ws.workdir)
+        assert keys is not None
+        ansible = self.rendered / "ansible"
+        env = {
+            "ANSIBLE_CONFIG": str(ansible / "ansible.cfg"),  # roles_path etc.; the defaults below win
+            "ANSIBLE_STRATEGY": "linear", "ANSIBLE_FORKS": "5", "ANSIBLE_PIPELINING": "False",
+            "ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_PRIVATE_KEY_FILE": str(keys.private_path.resolve()),
+            "ANSIBLE_SSH_COMMON_ARGS": f"-o UserKnownHostsFile={known_hosts.resolve()} "
+                                       "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes",
+            "ANSIBLE_NOCOLOR": "1",
+        }
+        playbook = str(Path(sys.executable).parent / "ansible-playbook")
+        return run([playbook, "-i", "inventory/hosts.yml", "site.yml"], cwd=ansible, env=env).seconds
+
+
+def known_hosts_from(outputs: dict[str, Any], ws: Any, path: Path) -> Path:
+    """Pinned host keys of the nodes, from the stacks' outputs (as grid pins them)."""
+    from grid.drivers.ssh import write_known_hosts
+    from grid.resources import Kind, expand
+
+    entries = []
+    for node in expand(ws.cluster).of_kind(Kind.NODE):
+        key = (outputs.get(node.address) or {}).get("host_key")
+        if key:
+            entries.append(([str(node.attrs["hostname"]), *sorted(node.attrs["fabrics"].values())], str(key)))
+    write_known_hosts(path, entries)
+    return path
+
+
+def naive_bringup(spec: Path, workdir: Path) -> dict[str, float]:
+    import time
+
+    naive = Naive(spec, workdir, backend=workdir / "naive" / "backend")
+    started = time.perf_counter()
+    outputs = naive.pulumi_up()
+    pulumi_s = time.perf_counter() - started
+    ansible_s = naive.ansible_playbook(known_hosts_from(outputs, naive.ws, workdir / "naive" / "known_hosts"))
+    naive.pulumi_destroy()
+    shutil.rmtree(workdir / "naive", ignore_errors=True)
+    return {"total": pulumi_s + ansible_s, "pulumi": pulumi_s, "ansible": ansible_s}
+
+
+def naive_rerun(spec: Path, workdir: Path) -> dict[str, float]:
+    """Pulumi up per stack (grid's own backend: the stacks exist) and the whole playbook again."""
+    import time
+
+    naive = Naive(spec, workdir, backend=None)
+    started = time.perf_counter()
+    naive.pulumi_up()
+    pulumi_s = time.perf_counter() - started
+    ansible_s = naive.ansible_playbook(workdir / "known_hosts")
+    return {"total": pulumi_s + ansible_s, "pulumi": pulumi_s, "ansible": ansible_s}
+
+
+def one_run(index: int, root: Path) -> dict[str, Any]:
+    spec, name = make_lab(root / f"run{index}", 8)
+    workdir = spec.parent / "work"
+    row: dict[str, Any] = {"cluster": name, "load_avg_start": load_average()}
+    try:
+        render_once(spec, workdir)
+        grid_first = index % 2 == 1
+        if grid_first:
+            row["grid_up"] = grid("up", str(spec), "--workdir", str(workdir), "--yes", "--skip-check").seconds
+        else:
+            row["naive_bringup"] = naive_bringup(spec, workdir)
+            remove_cluster(name)  # nothing should be left; make sure grid starts from nothing too
+            row["grid_up"] = grid("up", str(spec), "--workdir", str(workdir), "--yes", "--skip-check").seconds
+        noop = grid("up", str(spec), "--workdir", str(workdir), "--yes", "--skip-check")
+        if "No changes" not in noop.output:
+            raise RuntimeError(f"grid up on the converged cluster was not a no-op:\n{noop.output[-3000:]}")
+        row["grid_noop"] = noop.seconds
+        row["naive_rerun"] = naive_rerun(spec, workdir)
+        grid("destroy", str(spec), "--workdir", str(workdir), "--yes")
+        if grid_first:
+            remove_cluster(name)
+            row["naive_bringup"] = naive_bringup(spec, workdir)
+    finally:
+        remove_cluster(name)
+        left = leftovers(name)
+        if left:
+            row["left_behind"] = left
+    row["load_avg_end"] = load_average()
+    return row
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    naive = spread(r["naive_bringup"]["total"] for r in rows)
+    up = spread(r["grid_up"] for r in rows)
+    noop = spread(r["grid_noop"] for r in rows)
+    rerun = spread(r["naive_rerun"]["total"] for r in rows)
+    bring_ratio = up["median"] / naive["median"]
+    noop_ratio = noop["median"] / rerun["median"]
+    return {
+        "seconds": {
+            "grid_up": up, "naive_bringup": naive,
+            "naive_bringup_pulumi": spread(r["naive_bringup"]["pulumi"] for r in rows),
+            "naive_bringup_ansible": spread(r["naive_bringup"]["ansible"] for r in rows),
+            "grid_noop": noop, "naive_rerun": rerun,
+            "naive_rerun_pulumi": spread(r["naive_rerun"]["pulumi"] for r in rows),
+            "naive_rerun_ansible": spread(r["naive_rerun"]["ansible"] for r in rows),
+        },
+        "ratios": {
+            "bringup_vs_naive": round(bring_ratio, 3),
+            "bringup_vs_naive_per_run": [round(r["grid_up"] / r["naive_bringup"]["total"], 3) for r in rows],
+            "noop_vs_naive_rerun": round(noop_ratio, 3),
+            "noop_vs_naive_rerun_per_run": [round(r["grid_noop"] / r["naive_rerun"]["total"], 3) for r in rows],
+        },
+        "targets": {
+            "bringup_ratio": {"target": TARGET_BRINGUP_RATIO, "value": round(bring_ratio, 3),
+                              "met": bring_ratio <= TARGET_BRINGUP_RATIO},
+            "noop_seconds": {"target": TARGET_NOOP_SECONDS, "value": noop["median"],
+                             "met": noop["median"] <= TARGET_NOOP_SECONDS},
+            "noop_ratio": {"target": TARGET_NOOP_RATIO, "value": round(noop_ratio, 3),
+                           "met": noop_ratio <= TARGET_NOOP_RATIO},
+        },
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep-going", action="store_true", help="a failed run is reported, not fatal")
+    args = parser.parse_args()
+    os.chdir(REPO)
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="grid-bench-bringup-") as tmp:
+        for index in range(args.runs):
+            try:
+                rows.append(one_run(index, Path(tmp)))
+            except Exception as exc:  # a failed run is reported, then re-raised unless --keep-going
+                errors.append(f"run {index}: {exc}")
+                if not args.keep_going:
+                    raise
+    document: dict[str, Any] = {"benchmark": "bringup", "nodes": 16, "regions": 2, "cpus": os.cpu_count(),
+                                "runs": rows, "errors": errors}
+    if rows:
+        document.update(summary(rows))
+    print(json.dumps(document, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Where Pulumi's dynamic-provider process starts for grid's stacks: an engine watchdog, then pulumi.dynamic.
+
+Pulumi starts provider plugins in process groups of their own and stops them only when it exits
+normally. A provider whose engine was killed would wait forever — and one in the middle of a podman
+call would finish it after the run is gone, racing the next run. So this process ends its own
+process group (the provider and its podman calls) as soon as the engine's address stops accepting
+connections.
+
+`pulumi-resource-pulumi-python` runs `$PULUMI_PYTHON_CMD -u -m pulumi.dynamic <engine address>`;
+grid.drivers.pulumi points PULUMI_PYTHON_CMD at a launcher running
+`python -u -m grid.stacks.provider_host -u -m pulumi.dynamic <engine address>`. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import signal
+import socket
+import sys
+import threading
+
+WATCH_INTERVAL_SECONDS = 0.5
+
+
+def engine_address(args: list[str]) -> tuple[str, int] | None:
+    """The engine's gRPC address Pulumi passes a provider as its first argument ("127.0.0.1:40123")."""
+    if not args:
+        return None
+    host, _, port = args[0].rpartition(":")
+    return (host, int(port)) if host and port.isdigit() else None
+
+
+def engine_alive(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=2.0):
+            return True
+    except ConnectionRefusedError:
+        return False
+    except OSError:
+        return True  # slow or unusual: not proof that the engine is gone
+
+
+def watch(address: tuple[str, int], interval: float = WATCH_INTERVAL_SECONDS) -> None:
+    """Block until the engine is gone, then SIGKILL this process group."""
+    while engine_alive(address):
+        threading.Event().wait(interval)
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def split(argv: list[str]) -> tuple[str, list[str]]:
+    """(module, its arguments) from interpreter-style arguments: `-u -m pulumi.dynamic ADDR` → ("pulumi.dynamic",
+    ["ADDR"]). Options before `-m` (like -u) are the launcher's business."""
+    if "-m" not in argv or argv.index("-m") + 1 >= len(argv):
+        raise SystemExit(f"usage: provider_host [-u] -m MODULE [ARGS...] (got {argv})")
+    at = argv.index("-m")
+    return argv[at + 1], argv[at + 2:]
+
+
+def main(argv: list[str]) -> None:
+    module, args = split(argv)
+    address = engine_address(args)
+    if address is not None:
+        threading.Thread(target=watch, args=(address,), name="grid-engine-watch", daemon=True).start()
+    sys.argv = [module, *args]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
