@@ -231,6 +231,7 @@ def _configuration(ctx: ApplyContext, plan: Plan, failed_regions: set[str],
             ctx.emit(Event("configuration", "progress", host, f"{task}: {status}"))
             kill_point("ansible.event")
 
+        kill_point("ansible.start")
         result = ctx.ansible.run(
             ctx.rendered / "ansible", limit=hostnames, tags=["cluster-wide"] if scope == "cluster-wide" else [],
             private_key=ctx.keypair.private_path, known_hosts=known_hosts, check=False, on_event=progress,

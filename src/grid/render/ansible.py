@@ -81,17 +81,16 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
 
     Definition: node_digest = sha256(shared files, then json.dumps({"hostname", "vars", "groups"},
     sort_keys=True)); cluster_digest = sha256(json.dumps(all.yml vars, sort_keys=True)).
-    `_HostDocuments` computes the same JSON texts without building 10^5 dicts (see there); specs it
+    `_fast_documents` computes the same JSON texts without building 10^5 dicts (see there); graphs it
     does not take fall back to the definition as written (`_documents_by_definition`).
     """
-    documents = _HostDocuments.build(cluster, graph, admin_public_key, connect_fabric)
+    documents = _fast_documents(cluster, graph, admin_public_key, connect_fabric)
     if documents is None:
         documents = _documents_by_definition(_collect(cluster, graph, admin_public_key, connect_fabric))
     shared = hashlib.sha256()
     for rel, text in _role_files():
         shared.update(rel.encode() + b"\0" + text.encode() + b"\0")
-    site = render("ansible/site.yml.j2", cluster=cluster.name, roles=documents.play_roles,
-                  become=cluster.spec.defaults.ssh.user != "root")
+    site = _site_text(cluster.name, documents.play_roles, _become(cluster))
     for name, text in (("site.yml", site), ("ansible.cfg", _static_file("ansible.cfg"))):
         shared.update(name.encode() + b"\0" + text.encode() + b"\0")
     cluster_digest = "sha256:" + hashlib.sha256(documents.cluster_vars.encode()).hexdigest()
@@ -157,7 +156,8 @@ class _Template:
         return cls("%s".join(part.replace("%", "%%") for part in parts[0::2]), marks)
 
 
-class _HostDocuments:
+def _fast_documents(cluster: Cluster, graph: ResourceGraph, admin_public_key: str,
+                    connect_fabric: Mapping[str, str] | None) -> _Documents | None:
     """The per-host JSON documents of `host_input_digests`, byte for byte, at a few µs per host.
 
     Hosts of one pool differ only in hostname, address, index and IPs, so each pool's document is
@@ -166,71 +166,67 @@ class _HostDocuments:
     unique hostnames, every fabric known and addressed); anything else returns None and the caller
     uses the definition, which also raises the errors a broken graph deserves.
     """
-
-    @staticmethod
-    def build(cluster: Cluster, graph: ResourceGraph, admin_public_key: str,
-              connect_fabric: Mapping[str, str] | None) -> _Documents | None:
-        key = admin_public_key.strip()
-        if "\n" in key or admin_public_key.lstrip().startswith("-----BEGIN"):
+    key = admin_public_key.strip()
+    if "\n" in key or admin_public_key.lstrip().startswith("-----BEGIN"):
+        return None
+    fabrics = {(r.region, r.attrs["name"]): r for r in graph.of_kind(Kind.FABRIC)}
+    nodes = sorted(graph.of_kind(Kind.NODE), key=lambda r: r.attrs["hostname"])
+    connect = connect_fabric or {}
+    rows: list[tuple[str, str, int, dict[str, str], tuple[Any, ...]]] = []
+    shapes: dict[tuple[Any, ...], Resource] = {}
+    hostnames: set[str] = set()
+    role_order: dict[str, None] = {}
+    for node in nodes:
+        attrs = node.attrs
+        if type(attrs) is not dict:
             return None
-        fabrics = {(r.region, r.attrs["name"]): r for r in graph.of_kind(Kind.FABRIC)}
-        nodes = sorted(graph.of_kind(Kind.NODE), key=lambda r: r.attrs["hostname"])
-        connect = connect_fabric or {}
-        rows: list[tuple[str, str, int, dict[str, str], tuple[Any, ...]]] = []
-        shapes: dict[tuple[Any, ...], Resource] = {}
-        hostnames: set[str] = set()
-        role_order: dict[str, None] = {}
-        for node in nodes:
-            attrs = node.attrs
-            if type(attrs) is not dict:
-                return None
-            hostname, index, pool = attrs.get("hostname"), attrs.get("index"), attrs.get("pool")
-            accelerator, accelerators = attrs.get("accelerator"), attrs.get("accelerators")
-            ips, storage, roles = attrs.get("fabrics", {}), attrs.get("storage", {}), attrs.get("roles", [])
-            if not (type(hostname) is str and type(index) is int and type(pool) is str
-                    and type(accelerator) is str and type(accelerators) is int and type(node.address) is str
-                    and type(node.region) is str and type(ips) is dict and type(storage) is dict
-                    and type(roles) is list and ips and hostname not in hostnames):
-                return None
-            hostnames.add(hostname)
-            shape = (node.region, pool, accelerator, accelerators, tuple(ips), tuple(storage.items()),
-                     tuple(roles))
-            try:
-                known = shape in shapes
-            except TypeError:  # an unhashable value where the expanded graph has strings
-                return None
-            if not known:
-                if not _plain_shape(node.region, ips, storage, roles, fabrics, connect.get(node.region)):
-                    return None
-                shapes[shape] = node
-                role_order.update(dict.fromkeys(roles))
-            for ip in ips.values():
-                if type(ip) is not str or not ip:
-                    return None
-            rows.append((hostname, node.address, index, ips, shape))
-        role_groups: dict[str, str] = {}
-        for role in role_order:
-            if role_groups.setdefault(group_name("role", role), role) != role:
-                return None  # two roles, one group name: the definition raises
-        play_roles = _play_roles(cluster.spec.configuration.roles)
-        templates: dict[tuple[Any, ...], _Template] = {}
-        for shape, node in shapes.items():
-            template = _shape_template(node, fabrics, connect, list(role_order))
-            if template is None:
-                return None
-            templates[shape] = template
-        hosts: list[tuple[str, str]] = []
-        grid_hosts: list[str] = []
-        for hostname, address, index, ips, shape in rows:
-            template = templates[shape]
-            values = dict(zip(template.ips, map(_encode, ips.values()), strict=True))
-            values[_HOSTNAME], values[_ADDRESS], values[_INDEX] = _encode(hostname), _encode(address), repr(index)
-            hosts.append((address, template.text % template.pick(values)))
-            grid_hosts.append(f'{{"hostname": {values[_HOSTNAME]}, "ip": {values[template.connect]}}}')
-        shared = _Template.of(_cluster_vars(cluster, admin_public_key, _HOSTS), {_HOSTS: 1})
-        if shared is None:
+        hostname, index, pool = attrs.get("hostname"), attrs.get("index"), attrs.get("pool")
+        accelerator, accelerators = attrs.get("accelerator"), attrs.get("accelerators")
+        ips, storage, roles = attrs.get("fabrics", {}), attrs.get("storage", {}), attrs.get("roles", [])
+        if not (type(hostname) is str and type(index) is int and type(pool) is str
+                and type(accelerator) is str and type(accelerators) is int and type(node.address) is str
+                and type(node.region) is str and type(ips) is dict and type(storage) is dict
+                and type(roles) is list and ips and hostname not in hostnames):
             return None
-        return _Documents(hosts, shared.text % ("[" + ", ".join(grid_hosts) + "]",), play_roles)
+        hostnames.add(hostname)
+        shape = (node.region, pool, accelerator, accelerators, tuple(ips), tuple(storage.items()),
+                 tuple(roles))
+        try:
+            known = shape in shapes
+        except TypeError:  # an unhashable value where the expanded graph has strings
+            return None
+        if not known:
+            if not _plain_shape(node.region, ips, storage, roles, fabrics, connect.get(node.region)):
+                return None
+            shapes[shape] = node
+            role_order.update(dict.fromkeys(roles))
+        for ip in ips.values():
+            if type(ip) is not str or not ip:
+                return None
+        rows.append((hostname, node.address, index, ips, shape))
+    role_groups: dict[str, str] = {}
+    for role in role_order:
+        if role_groups.setdefault(group_name("role", role), role) != role:
+            return None  # two roles, one group name: the definition raises
+    templates: dict[tuple[Any, ...], _Template] = {}
+    for shape, node in shapes.items():  # in the order of the definition's loop: the same error first
+        template = _shape_template(node, fabrics, connect, list(role_order))
+        if template is None:
+            return None
+        templates[shape] = template
+    play_roles = _play_roles(cluster.spec.configuration.roles)
+    hosts: list[tuple[str, str]] = []
+    grid_hosts: list[str] = []
+    for hostname, address, index, ips, shape in rows:
+        template = templates[shape]
+        values = dict(zip(template.ips, map(_encode, ips.values()), strict=True))
+        values[_HOSTNAME], values[_ADDRESS], values[_INDEX] = _encode(hostname), _encode(address), repr(index)
+        hosts.append((address, template.text % template.pick(values)))
+        grid_hosts.append(f'{{"hostname": {values[_HOSTNAME]}, "ip": {values[template.connect]}}}')
+    shared = _Template.of(_cluster_vars(cluster, admin_public_key, _HOSTS), {_HOSTS: 1})
+    if shared is None:
+        return None
+    return _Documents(hosts, shared.text % ("[" + ", ".join(grid_hosts) + "]",), play_roles)
 
 
 def _plain_shape(region: str, ips: dict[str, Any], storage: dict[str, Any], roles: list[Any],
@@ -295,7 +291,7 @@ def _collect(cluster: Cluster, graph: ResourceGraph, admin_public_key: str,
     all_vars = _cluster_vars(cluster, admin_public_key,
                              [{"hostname": h, "ip": v["ansible_host"]} for h, v in hosts.items()])
     return _Inputs(cluster.name, hosts, addresses, regions, roles, all_vars,
-                   _play_roles(config.roles), cluster.spec.defaults.ssh.user != "root")
+                   _play_roles(config.roles), _become(cluster))
 
 
 def _cluster_vars(cluster: Cluster, admin_public_key: str, grid_hosts: Any) -> dict[str, Any]:
@@ -395,8 +391,15 @@ def _all_yml(inputs: _Inputs) -> str:
 
 
 def _site_yml(inputs: _Inputs) -> str:
-    return render("ansible/site.yml.j2", cluster=inputs.cluster, roles=inputs.play_roles,
-                  become=inputs.become)
+    return _site_text(inputs.cluster, inputs.play_roles, inputs.become)
+
+
+def _site_text(cluster: str, roles: list[str], become: bool) -> str:
+    return render("ansible/site.yml.j2", cluster=cluster, roles=roles, become=become)
+
+
+def _become(cluster: Cluster) -> bool:
+    return cluster.spec.defaults.ssh.user != "root"
 
 
 class _Dumper(yaml.SafeDumper):

@@ -1,0 +1,157 @@
+"""No secret leaks: the cluster's private key, the Pulumi passphrase and the state database's password
+appear in no state, plan, rendered file, log, Ansible output, Pulumi state or message.
+
+A real cluster goes through up, plan --json, plan --refresh, drift (text and JSON), check, render, the
+state commands, a failing command (a wrong passphrase makes Pulumi refuse) and destroy; everything it
+printed and every file under the work directory (but the secrets folder), the spec's directory and
+Pulumi's home is searched for the private key's body, each 40-character slice of it, and the passphrase.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from labtools import small_lab, workdir
+
+from helpers import Run, grid
+
+pytestmark = pytest.mark.e2e
+
+
+class Secrets:
+    def __init__(self, work: Path, extra: tuple[str, ...] = ()) -> None:
+        key_text = (work / "secrets" / "id_ed25519").read_text()
+        public = (work / "secrets" / "id_ed25519.pub").read_text().split()[1]
+        self.body = "".join(line for line in key_text.splitlines() if line and not line.startswith("-----"))
+        # Slices that are also in the public key (the private key file embeds it) are not secrets.
+        self.slices = {self.body[i:i + 40] for i in range(len(self.body) - 39)}
+        self.slices = {s for s in self.slices if s not in public}
+        self.passphrase = (work / "secrets" / "pulumi-passphrase").read_text().strip()
+        self.words = [self.body, self.passphrase, *extra]
+        assert len(self.body) > 200 and len(self.passphrase) >= 32 and len(self.slices) > 100
+
+    def found_in(self, text: str) -> list[str]:
+        flat = text.replace("\\n", "").replace("\n", "").replace("\r", "")
+        found = [w[:12] + "…" for w in self.words if w and (w in text or w in flat)]
+        found += [f"slice {s[:12]}…" for s in self.slices if s in flat][:3]
+        return found
+
+
+def _scan(roots: list[Path], secrets: Secrets, skip: Path) -> tuple[int, int, list[str]]:
+    files = size = 0
+    leaks = []
+    for root in roots:
+        for path in root.rglob("*") if root.is_dir() else []:
+            if not path.is_file() or path.is_symlink() or skip in path.parents:
+                continue
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            files, size = files + 1, size + len(text)
+            if found := secrets.found_in(text):
+                leaks.append(f"{path}: {found}")
+    return files, size, leaks
+
+
+def _modes(work: Path) -> list[str]:
+    wrong = []
+    for path, mode in ((work / "secrets", 0o700), (work / "secrets" / "id_ed25519", 0o600),
+                       (work / "secrets" / "pulumi-passphrase", 0o600), (work / "state.json", 0o600)):
+        if path.exists() and stat.S_IMODE(path.stat().st_mode) != mode:
+            wrong.append(f"{path}: {oct(stat.S_IMODE(path.stat().st_mode))}, expected {oct(mode)}")
+    return wrong
+
+
+def _pulumi_home() -> Path:
+    return Path(os.environ.get("PULUMI_HOME", Path.home() / ".pulumi"))
+
+
+def test_no_secret_reaches_state_plans_files_logs_or_output(tmp_path: Path) -> None:
+    spec, name = small_lab(tmp_path / "lab")
+    work = workdir(spec, name)
+    outputs: list[tuple[str, Run]] = []
+
+    def run(*args: str, expect: tuple[int, ...] = (0,)) -> Run:
+        ran = grid(*args)
+        outputs.append((" ".join(args), ran))
+        assert ran.code in expect, f"grid {' '.join(args)}: {ran.output[-2000:]}"
+        return ran
+
+    try:
+        run("up", str(spec), "--yes")
+        secrets = Secrets(work)
+        run("plan", str(spec), "--json")
+        run("plan", str(spec), "--refresh", "--json")
+        run("drift", str(spec))
+        run("drift", str(spec), "--json")
+        run("check", str(spec))
+        run("render", str(spec), "--out", str(tmp_path / "rendered"))
+        run("state", "pull", str(spec))
+        run("state", "list", str(spec))
+        run("state", "history", str(spec))
+        run("state", "show", str(spec), "east/train/node-0000")
+        # A failing command: Pulumi refuses a wrong passphrase; its error must show neither one.
+        good = (work / "secrets" / "pulumi-passphrase").read_bytes()
+        wrong = "0f" * 24
+        (work / "secrets" / "pulumi-passphrase").write_text(wrong)
+        try:
+            run("drift", str(spec), expect=(1,))
+        finally:
+            (work / "secrets" / "pulumi-passphrase").write_bytes(good)
+        secrets.words.append(wrong)
+        assert _modes(work) == []
+        before = _scan([work, tmp_path, _pulumi_home()], secrets, work / "secrets")
+        run("destroy", str(spec), "--yes")
+        after = _scan([work, tmp_path], secrets, work / "secrets")
+    finally:
+        grid("destroy", str(spec), "--yes")
+    printed = [f"grid {args}: {found}" for args, ran in outputs if (found := secrets.found_in(ran.output))]
+    print(json.dumps({"commands": len(outputs), "output_bytes": sum(len(r.output) for _, r in outputs),
+                      "files_scanned": before[0] + after[0], "bytes_scanned": before[1] + after[1],
+                      "secrets": 3, "key_slices": len(secrets.slices)}))
+    assert printed == [], printed
+    assert before[2] == [] and after[2] == [], before[2] + after[2]
+    assert _modes(work) == []
+
+
+def test_no_secret_reaches_the_state_database(tmp_path: Path) -> None:
+    """With team state in PostgreSQL: the database (grid's state and Pulumi's stacks) and everything printed."""
+    from pg_helpers import PASSWORD, PG_BIN, USER, PgServer, missing_reason
+
+    if reason := missing_reason():
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="grid-pg-"))  # the postgres user must reach it: not under pytest's 0700
+    root.chmod(0o755)
+    server = PgServer(root / "pg")
+    server.start()
+    spec, name = small_lab(tmp_path / "lab")
+    work = workdir(spec, name)
+    url = server.create_database()
+    outputs: list[Run] = []
+    try:
+        for args in (("up", str(spec), "--yes", "--skip-check"), ("plan", str(spec), "--json"), ("drift", str(spec))):
+            ran = grid(*args, "--state", url)
+            outputs.append(ran)
+            assert ran.code == 0, ran.output[-2000:]
+        secrets = Secrets(work, extra=(PASSWORD,))
+        dump = subprocess.run([str(PG_BIN / "pg_dump"), "-h", str(server.root), "-p", str(server.port), "-U", USER,
+                               "--data-only", url.rsplit("/", 1)[1]], capture_output=True, text=True, check=False)
+        assert dump.returncode == 0 and name in dump.stdout, dump.stderr
+        assert secrets.found_in(dump.stdout) == [], "the database holds a secret"
+        files = _scan([work, tmp_path / "lab"], secrets, work / "secrets")
+        assert files[2] == [], files[2]
+        ran = grid("destroy", str(spec), "--yes", "--state", url)
+        outputs.append(ran)
+        assert ran.code == 0, ran.output[-2000:]
+        assert [found for r in outputs if (found := secrets.found_in(r.output))] == []
+        print(json.dumps({"database_bytes_scanned": len(dump.stdout), "files_scanned": files[0],
+                          "bytes_scanned": files[1]}))
+    finally:
+        grid("destroy", str(spec), "--yes", "--state", url)
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
