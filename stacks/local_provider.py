@@ -122,7 +122,8 @@ def _limits(props: dict[str, Any], info: ContainerState) -> dict[str, Any]:
     real_cpus, real_memory = found
     changed: dict[str, Any] = {}
     cpus, memory_gb = props.get("cpus"), props.get("memory_gb")
-    if (real_cpus is None) != (not cpus) or (real_cpus is not None and abs(real_cpus - float(cpus)) > 0.001):
+    wanted_cpus = float(cpus) if cpus else None
+    if (real_cpus is None or wanted_cpus is None or abs(real_cpus - wanted_cpus) > 0.001) and real_cpus != wanted_cpus:
         changed["cpus"] = None if real_cpus is None else round(real_cpus, 3)
     wanted_mb = int(float(memory_gb) * 1024) if memory_gb else None
     real_mb = None if real_memory is None else round(real_memory * 1024)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -182,6 +183,13 @@ def _lane(directory: Path, kills: list[KillAt]) -> list[Outcome]:
     try:
         first = grid("up", str(spec), "--yes", "--skip-check")
         assert first.code == 0, first.output
+        assert consistency_problems(spec, name) == []
+        # The detector itself: a volume podman has for the cluster and state does not is an orphan.
+        subprocess.run(["podman", "volume", "create", "--label", f"grid.cluster={name}", f"{name}-planted"],
+                       check=True, capture_output=True)
+        planted = consistency_problems(spec, name)
+        subprocess.run(["podman", "volume", "rm", f"{name}-planted"], check=True, capture_output=True)
+        assert any("orphaned volumes" in p and f"{name}-planted" in p for p in planted), planted
         for kill in kills:
             outcome = _one(spec, name, kill)
             print(f"  {name} {kill}: {outcome.seconds:.1f}s {outcome.steps} "

@@ -155,3 +155,22 @@ def test_no_secret_reaches_the_state_database(tmp_path: Path) -> None:
         grid("destroy", str(spec), "--yes", "--state", url)
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_scan_finds_a_planted_leak(tmp_path: Path) -> None:
+    """The detector itself: a key body re-wrapped into a JSON string, one 40-character slice, the passphrase."""
+    work = tmp_path / "work"
+    (work / "secrets").mkdir(parents=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "secrets" / "id_ed25519")],
+                   check=True)
+    (work / "secrets" / "pulumi-passphrase").write_text("ab" * 24)
+    secrets = Secrets(work)
+    clean = _scan([work], secrets, work / "secrets")
+    assert clean[2] == [] and clean[0] == 0
+    body = secrets.body
+    plants = {"state.json": json.dumps({"key": "\n".join(body[i:i + 64] for i in range(0, len(body), 64))}),
+              "log.txt": f"... {sorted(secrets.slices)[0]} ...", "plan.json": f'{{"p": "{secrets.passphrase}"}}'}
+    for name, text in plants.items():
+        (work / name).write_text(text)
+    found = _scan([work], secrets, work / "secrets")[2]
+    assert len(found) == 3, found

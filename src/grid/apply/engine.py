@@ -6,6 +6,7 @@ address; everything that did succeed is recorded, so the next run only finishes 
 
 from __future__ import annotations
 
+import functools
 import getpass
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -114,7 +115,7 @@ def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure]) -> s
         try:
             if destroy:
                 ctx.stacks.destroy(region, data, progress)
-                ctx.writer.update(lambda s: _forget_region(s, region))
+                ctx.writer.update(lambda s: forget_region(s, region))
             else:
                 result = ctx.stacks.up(region, data, progress)
                 ctx.writer.update(lambda s: _record_region(s, ctx.graph, region, result.outputs))
@@ -157,7 +158,7 @@ def _record_region(state: State, graph: ResourceGraph, region: str, outputs: dic
                                     "outputs": _unmark_interrupted(state.outputs, region)})
 
 
-def _forget_region(state: State, region: str) -> State:
+def forget_region(state: State, region: str) -> State:
     return state.model_copy(update={
         "resources": {a: r for a, r in state.resources.items() if r.region != region},
         "hosts": {a: h for a, h in state.hosts.items() if not a.startswith(region + "/")},
@@ -256,8 +257,12 @@ def _configuration(ctx: ApplyContext, plan: Plan, failed_regions: set[str],
                 records[address] = HostRecord(address=address, status="failed", updated_at=stamp, error=message)
                 failures.append(Failure("configuration", hostname, message))
                 ctx.emit(Event("configuration", "failed", hostname, message))
-        ctx.writer.update(lambda s, r=records: s.model_copy(update={"hosts": {**s.hosts, **r}}))
+        ctx.writer.update(functools.partial(_record_hosts, records=records))
     return sorted(configured), untouched
+
+
+def _record_hosts(state: State, records: dict[str, HostRecord]) -> State:
+    return state.model_copy(update={"hosts": {**state.hosts, **records}})
 
 
 def _user() -> str:

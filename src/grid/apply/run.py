@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from grid.apply import reaper
-from grid.apply.engine import INTERRUPTED, ApplyContext, ApplyResult, apply
+from grid.apply.engine import INTERRUPTED, ApplyContext, ApplyResult, apply, forget_region
 from grid.apply.events import Event, EventSink, Failure
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
@@ -114,10 +115,7 @@ def _destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> A
             failures.append(Failure("infrastructure", region, exc.message))
             emit(Event("infrastructure", "failed", region, exc.message))
             continue
-        writer.update(lambda s, r=region: s.model_copy(update={
-            "resources": {a: x for a, x in s.resources.items() if x.region != r},
-            "hosts": {a: h for a, h in s.hosts.items() if not a.startswith(r + "/")},
-        }))
+        writer.update(functools.partial(forget_region, region=region))
         emit(Event("infrastructure", "done", region))
     if not failures:
         writer.update(lambda s: s.model_copy(update={

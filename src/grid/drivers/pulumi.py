@@ -12,7 +12,7 @@ import shlex
 import shutil
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -127,7 +127,7 @@ class AutomationEngine:
             deployment = stack.export_stack()
         except auto.CommandError:
             return
-        body = deployment.deployment or {}
+        body = dict(deployment.deployment or {})
         if body.get("pending_operations"):
             body["pending_operations"] = []
             stack.import_stack(auto.Deployment(version=deployment.version, deployment=body))
@@ -160,7 +160,7 @@ class AutomationEngine:
         except auto.CommandError as exc:
             raise PulumiFailed(region, _last_lines(str(exc))) from None
         outputs = {key: value.value for key, value in result.outputs.items()}
-        return StackResult(region, outputs, dict(result.summary.resource_changes or {}))
+        return StackResult(region, outputs, _counts(result.summary.resource_changes))
 
     def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult:
         stack = self._stack(region, data)
@@ -176,7 +176,7 @@ class AutomationEngine:
             result = stack.preview(color="never", on_event=record, refresh=refresh)
         except auto.CommandError as exc:
             raise PulumiFailed(region, _last_lines(str(exc))) from None
-        return PreviewResult(region, dict(result.change_summary or {}), steps)
+        return PreviewResult(region, _counts(result.change_summary), steps)
 
     def destroy(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> None:
         stack = self._stack(region, data)
@@ -213,6 +213,11 @@ def stale_lock(path: Path) -> bool:
     except OSError:
         return True  # no such process
     return Path(command.decode(errors="replace")).name != "pulumi"  # the pid was reused
+
+
+def _counts(summary: Mapping[Any, int] | None) -> dict[str, int]:
+    """Pulumi's change counts keyed by operation name ("create", ...), not by its OpType enum."""
+    return {str(getattr(op, "value", op)): count for op, count in (summary or {}).items()}
 
 
 def _address(urn: str) -> str:
