@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import yaml
+
 from helpers import EXAMPLES, grid
 
 CATALOG = """\
@@ -39,7 +40,7 @@ def test_a_model_from_the_spec_catalog_validates_and_is_planned(tmp_path: Path) 
     plan = json.loads(grid("plan", str(spec), "--json", "--workdir", str(tmp_path / "w")).stdout)
     west = next(r for r in plan["capacity"]["summary"]["regions"] if r["name"] == "west")
     assert west["accelerators_by_model"] == {"gaudi3": 16}
-    # 2 nodes × (8 × 900 W + 4000 W) = 22.4 kW of IT power
+    # 2 nodes x (8 x 900 W + 4000 W) = 22.4 kW of IT power
     assert west["it_mw"] == round(0.0224, 3)
 
 
