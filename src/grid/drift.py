@@ -7,6 +7,7 @@ preview with refresh per region, and the playbook in check + diff mode on every 
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,9 +36,12 @@ def refresh_live(ws: Workspace, state: State, *, full: bool = True
     if not full:
         # A killed or failed apply may have changed resources state does not know about: refresh those regions.
         from grid.apply.engine import interrupted_regions
+        from grid.drivers.pulumi import PulumiFailed
 
         if interrupted := interrupted_regions(state):
-            live = {**(live or {}), **_pulumi_refresh(ws, state, only=set(interrupted))}
+            # On failure the region stays marked; applying it reports what Pulumi says.
+            with contextlib.suppress(PulumiFailed):
+                live = {**(live or {}), **_pulumi_refresh(ws, state, only=set(interrupted))}
         return live, None
     live = dict(live or {})
     live.update(_pulumi_refresh(ws, state))

@@ -9,7 +9,8 @@ outlives the kill (Pulumi plugins run in process groups of their own, Ansible in
 After every kill: no process of the killed run survives; the next `grid up` exits 0; podman holds
 exactly what the state records (label grid.cluster=<name>), no more, no less; the state checksum
 verifies; Pulumi's checkpoint has no pending operation and the same resources; every host is
-configured; `grid drift` is clean. Two lanes (two clusters) run concurrently to fit the CI budget.
+configured; `grid drift` is clean. Three lanes (three clusters; GRID_CRASH_LANES) run concurrently to
+fit the CI budget of a few minutes.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ PLAN = [
     KillAt("reconfigure", "after:3.0"),
     # -- killed mid-change, then the spec is put back before the next `grid up`
     KillAt("revert-update", "infra.progress:2"),
+    KillAt("revert-update", "after:3.5"),
     KillAt("revert-replace", "provider.node.started:1"),
 ]
 
@@ -212,7 +214,7 @@ def _selected() -> list[KillAt]:
 def test_grid_up_survives_sigkill_at_every_point(tmp_path: Path) -> None:
     started = time.monotonic()
     plan = _selected()
-    count = int(os.environ.get("GRID_CRASH_LANES", "2"))
+    count = int(os.environ.get("GRID_CRASH_LANES", "3"))
     lanes = [lane for lane in (plan[i::count] for i in range(count)) if lane]
     with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
         results = list(pool.map(lambda item: _lane(tmp_path / f"lane{item[0]}", item[1]), enumerate(lanes)))

@@ -152,3 +152,27 @@ def test_real_limits_come_from_the_cgroup(tmp_path: Path, version: str) -> None:
     expected = (0.5, 0.5) if version == "v2" else (0.75, None)
     assert cgroup_limits("/" + group, root=tmp_path) == expected
     assert cgroup_limits("/missing", root=tmp_path) is None
+
+
+def test_torn_backend_files_of_a_killed_pulumi_are_repaired(tmp_path: Path) -> None:
+    """fileblob truncates then writes an object's `.attrs` sidecar: a kill leaves it empty, and Pulumi then
+    fails with "failed to load checkpoint: EOF" forever. A missing sidecar is fine to it."""
+    from grid.drivers.pulumi import AutomationEngine
+
+    engine = AutomationEngine(project="grid-c", target="local", workdir=tmp_path, passphrase_file=tmp_path / "pp")
+    stacks = tmp_path / "pulumi-backend" / ".pulumi" / "stacks" / "grid-c"
+    stacks.mkdir(parents=True)
+    good = {"version": 3, "checkpoint": {"stack": "east"}}
+    (stacks / "east.json").write_text('{"version": 3, "checkp')  # torn
+    (stacks / "east.json.bak").write_text(json.dumps(good))
+    (stacks / "east.json.attrs").write_text("")
+    (stacks / "east.json.bak.attrs").write_text('{"md5": "x"}')
+    (stacks / "east.json.18ec74c7d79aaf94.tmp").write_text("partial")
+    (stacks / "west.json.attrs").write_text("")  # another region's: its worker may be writing it
+    (stacks / "west.json.18ec74c7d79aaf95.tmp").write_text("in flight")
+    assert engine._repair_sidecars("east") == [stacks / "east.json.attrs"]
+    assert (stacks / "east.json.bak.attrs").exists()
+    engine._restore_checkpoint("east")
+    assert json.loads((stacks / "east.json").read_text()) == good
+    assert [p.name for p in stacks.glob("*.tmp")] == ["west.json.18ec74c7d79aaf95.tmp"]
+    assert (stacks / "west.json.attrs").exists()

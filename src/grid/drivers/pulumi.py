@@ -98,6 +98,7 @@ class AutomationEngine:
     def _stack(self, region: str, data: dict[str, Any]) -> auto.Stack:
         if self.backend_url.startswith("file://"):
             Path(self.backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
+            self._repair_sidecars(region)
         work = self.workdir / "pulumi-work" / region
         work.mkdir(parents=True, exist_ok=True)
         module = importlib.import_module(f"grid.stacks.{self.target}")
@@ -123,6 +124,7 @@ class AutomationEngine:
         the providers' `read` report what really exists.
         """
         self._clear_stale_locks(region)
+        self._restore_checkpoint(region)
         try:
             deployment = stack.export_stack()
         except auto.CommandError:
@@ -133,6 +135,60 @@ class AutomationEngine:
             stack.import_stack(auto.Deployment(version=deployment.version, deployment=body))
             stack.refresh(color="never")
 
+    def _backend_dir(self) -> Path | None:
+        return Path(self.backend_url[len("file://"):]) / ".pulumi" if self.backend_url.startswith("file://") else None
+
+    def _repair_sidecars(self, region: str) -> list[Path]:
+        """Remove torn `.attrs` files of the region's stack in the DIY backend; returns them.
+
+        The file backend (gocloud fileblob) writes an object's metadata sidecar by truncating it and then
+        writing it: a kill in between leaves an empty file, and every later command fails with "failed to
+        load checkpoint: EOF". A missing sidecar means "no metadata" to fileblob, so removing a torn one
+        is always safe, even without grid's lock.
+        """
+        import json
+
+        root = self._backend_dir()
+        if root is None:
+            return []
+        removed = []
+        for path in [root / "meta.yaml.attrs", *root.glob(f"stacks/{self.project}/{region}.json*.attrs")]:
+            try:
+                if isinstance(json.loads(path.read_bytes() or b"null"), dict):
+                    continue
+            except FileNotFoundError:
+                continue
+            except ValueError:
+                pass
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        return removed
+
+    def _restore_checkpoint(self, region: str) -> None:
+        """Under grid's lock, before the region's operation: drop temp files of its killed writes (only its
+        own: other regions' workers may be writing theirs); bring back a checkpoint that does not parse from
+        the `.bak` Pulumi keeps (the file backend renames complete files into place: a second line of defence).
+        """
+        import json
+
+        root = self._backend_dir()
+        if root is None:
+            return
+        for temp in root.glob(f"stacks/{self.project}/{region}.json*.tmp"):
+            temp.unlink(missing_ok=True)
+        for checkpoint in root.glob(f"stacks/{self.project}/{region}.json"):
+            backup = checkpoint.with_name(checkpoint.name + ".bak")
+            try:
+                json.loads(checkpoint.read_bytes())
+                continue
+            except ValueError:
+                if not backup.is_file():
+                    continue
+            temp = checkpoint.with_name(checkpoint.name + ".grid-restore")
+            temp.write_bytes(backup.read_bytes())
+            os.replace(temp, checkpoint)
+            checkpoint.with_name(checkpoint.name + ".attrs").unlink(missing_ok=True)
+
     def _clear_stale_locks(self, region: str) -> list[Path]:
         """Remove DIY stack locks whose `pulumi` process is gone from this host; returns what was removed.
 
@@ -141,7 +197,7 @@ class AutomationEngine:
         """
         if not self.backend_url.startswith("file://"):
             return []
-        locks = Path(self.backend_url[len("file://"):]) / ".pulumi" / "locks"
+        locks = Path(self.backend_url[len("file://"):]) / ".pulumi" / "locks"  # (torn lock files are stale)
         removed: list[Path] = []
         for path in locks.glob(f"*/{self.project}/{region}/*.json"):
             if stale_lock(path):
