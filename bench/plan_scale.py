@@ -73,9 +73,9 @@ def make_spec(nodes: int, name: str = "scale") -> dict[str, Any]:
             "site": {"power_mw": 2000, "pue": 1.2, "cooling": "liquid", "rack_kw_max": 120,
                      "renewable_fraction": 0.3, "grid_carbon_g_per_kwh": 500, "province": f"Province {r}"},
             "fabrics": [
-                {"name": "compute", "kind": "roce", "speed_gbps": 400, "mtu": 9000, "cidr": f"10.{r}.0.0/17",
+                {"name": "compute", "kind": "roce", "speed_gbps": 400, "mtu": 9000, "cidr": f"100.{64 + r}.0.0/17",
                  "topology": {"kind": "fat-tree", "switch_radix": 128, "tiers": 3}},
-                {"name": "mgmt", "kind": "ethernet", "speed_gbps": 100, "cidr": f"10.{r}.128.0/17"},
+                {"name": "mgmt", "kind": "ethernet", "speed_gbps": 100, "cidr": f"100.{64 + r}.128.0/17"},
             ],
             "storage": [
                 {"name": "pfs", "kind": "parallel-fs", "capacity_tib": 20000, "mount": "/shared"},

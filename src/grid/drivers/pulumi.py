@@ -306,8 +306,44 @@ def _reportable(resource_type: str) -> bool:
 
 
 def _last_lines(text: str, count: int = 12) -> str:
+    """What went wrong, from a failed Pulumi command's output: its "Diagnostics:" section (the errors, per
+    resource) when there is one — the end of the output is only the outputs and the change summary —
+    else the error lines, else the last lines."""
     lines = [line for line in text.splitlines() if line.strip()]
-    return "\n".join(lines[-count:])
+    if "Diagnostics:" in lines:
+        section = []
+        for line in lines[lines.index("Diagnostics:") + 1:]:
+            if not line.startswith(" ") and line.endswith(":"):  # the next section: Outputs:, Resources:
+                break
+            section.append(line)
+        if section := _without_tracebacks(section):
+            return "\n".join(_dedent(section)[:count * 2])
+    errors = [line.strip() for line in lines if line.strip().startswith("error:")]
+    return "\n".join(errors[-count:] if errors else lines[-count:])
+
+
+def _without_tracebacks(lines: list[str]) -> list[str]:
+    """A provider's exception without its stack frames (`File "...", line N` and the source line after)."""
+    kept: list[str] = []
+    skip_source = False
+    for line in lines:
+        stripped = line.strip()
+        if skip_source:
+            skip_source = False
+            if not stripped.startswith(("File ", "Traceback ")) and not stripped.startswith(("error:", "grid.")):
+                continue
+        if stripped.startswith("Traceback (most recent call last)"):
+            continue
+        if stripped.startswith('File "'):
+            skip_source = True
+            continue
+        kept.append(line.replace(" Traceback (most recent call last):", ""))
+    return kept
+
+
+def _dedent(lines: list[str]) -> list[str]:
+    indent = min(len(line) - len(line.lstrip()) for line in lines)
+    return [line[indent:] for line in lines]
 
 
 class ProcessStackEngine:
