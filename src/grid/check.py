@@ -92,7 +92,9 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
             peers = [p for p in by_region_fabric.get((node.region, name), []) if p != my_ip]
             if peers:
                 size = mtu - 28  # IPv4 + ICMP headers: a full-MTU packet that must not fragment
-                pings = " && ".join(f"ping -q -c1 -W2 -M do -s {size} {shlex.quote(p)} >/dev/null" for p in peers)
+                # Up to 3 probes each: one lost packet on a busy host is not a broken fabric.
+                pings = " && ".join(f"ping -q -c3 -i0.2 -W2 -M do -s {size} {shlex.quote(p)} >/dev/null"
+                                    for p in peers)
                 code, out = remote.run(attrs["hostname"], ip, pings)
                 report.record(f"fabric:{name}:peers", code == 0,
                               f"{name}: cannot reach every peer with {mtu}-byte packets")

@@ -23,10 +23,12 @@ def podman(*args: str) -> None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     spec, name = lab_spec(tmp_path_factory.mktemp("drift"))
-    run = grid("up", str(spec), "--yes", "--skip-check")
-    assert run.code == 0, run.output
-    yield spec, name
-    grid("destroy", str(spec), "--yes")
+    try:
+        run = grid("up", str(spec), "--yes", "--skip-check")
+        assert run.code == 0, run.output
+        yield spec, name
+    finally:
+        grid("destroy", str(spec), "--yes")
 
 
 def drift(spec: Path) -> tuple[int, dict]:

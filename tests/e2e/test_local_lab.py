@@ -34,11 +34,13 @@ def podman_names(cluster: str) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, dict]]:
     spec, name = lab_spec(tmp_path_factory.mktemp("lab"))
-    run = grid("up", str(spec), "--yes")
-    assert run.code == 0, run.output
-    state = json.loads((spec.parent / ".grid" / name / "state.json").read_text())
-    yield spec, name, state
-    grid("destroy", str(spec), "--yes")
+    try:
+        run = grid("up", str(spec), "--yes")
+        assert run.code == 0, run.output
+        state = json.loads((spec.parent / ".grid" / name / "state.json").read_text())
+        yield spec, name, state
+    finally:
+        grid("destroy", str(spec), "--yes")
 
 
 def ssh(spec: Path, name: str, ip: str, command: str) -> subprocess.CompletedProcess[str]:

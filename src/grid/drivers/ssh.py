@@ -107,6 +107,17 @@ class PinnedRemote:
         return created
 
     def run(self, host: str, address: str, command: str) -> tuple[int, str]:
+        import time
+
+        # A busy host can miss an SSH handshake deadline: retry connecting, never a command that ran.
+        for attempt in range(3):
+            code, output = self._run_once(address, command)
+            if code != 255 or attempt == 2:
+                return code, output
+            time.sleep(1.0 + attempt)
+        return code, output
+
+    def _run_once(self, address: str, command: str) -> tuple[int, str]:
         import paramiko
 
         try:
@@ -117,6 +128,8 @@ class PinnedRemote:
             code = stdout.channel.recv_exit_status()
             return code, output if code == 0 else output + stderr.read().decode(errors="replace")
         except (paramiko.SSHException, OSError) as exc:
+            with self._lock:
+                self._clients.pop(address, None)
             return 255, f"{type(exc).__name__}: {exc}"
 
     def close(self) -> None:
