@@ -137,8 +137,9 @@ class NodeProvider(ResourceProvider):
         podman = Podman()
         name = props["container"]
         kill_point("provider.node.create")
-        if podman.container_inspect(name) is not None:
-            podman.container_rm(name)  # a leftover of an interrupted run: start clean
+        # A leftover of an interrupted run: start clean. Unconditionally: a `podman rm` killed half-way leaves
+        # a container podman cannot inspect ("container not known") whose name is still taken.
+        podman.container_rm(name)
         container_id = podman.container_run(
             name, props["image"], hostname=props["hostname"],
             networks=[(n["network"], n["ip"]) for n in props["networks"]],
