@@ -48,7 +48,8 @@ def make_lab(directory: Path, count: int = 8) -> tuple[Path, str]:
 class Timed:
     seconds: float
     code: int
-    output: str
+    output: str  # stdout + stderr
+    stdout: str = ""
 
 
 def run(argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
@@ -57,7 +58,7 @@ def run(argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None 
     started = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, env={**os.environ, "CI": "true", **(env or {})}, capture_output=True,
                           text=True, timeout=timeout, check=False)
-    timed = Timed(time.perf_counter() - started, proc.returncode, proc.stdout + proc.stderr)
+    timed = Timed(time.perf_counter() - started, proc.returncode, proc.stdout + proc.stderr, proc.stdout)
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{timed.output[-6000:]}")
     return timed

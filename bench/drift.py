@@ -68,7 +68,7 @@ def one_run(index: int, root: Path, *, phases: bool) -> dict[str, Any]:
     try:
         row["full_bringup"] = grid("up", str(spec), "--workdir", str(workdir), "--yes", "--skip-check").seconds
         checked = grid("drift", str(spec), "--workdir", str(workdir), "--json")
-        report = json.loads(checked.output[checked.output.index("{"):])
+        report = json.loads(checked.stdout)
         if report.get("drifted"):
             raise RuntimeError(f"a fresh cluster drifted: {report}")
         row["drift"] = checked.seconds

@@ -4,9 +4,10 @@ Each size runs in a fresh subprocess (so peak RSS is that size's alone), several
 prints one JSON document with min and median seconds per phase and peak RSS per size.
 
 Spec shape: 8 regions, per region two fabrics (a roce compute fabric and an ethernet mgmt fabric,
-each a /17 of 10.<r>.0.0/16), two storages and three pools (GPU training 60 %, GPU inference 30 %,
-CPU data 10 %, with openstack instance types), links in a ring. 16 fabrics of 12,500+ nodes need a /18
-each, 262,144 addresses: more than 198.18.0.0/15 holds, so the spec targets openstack (no lab-range rule).
+each a /17 of 100.(64+r).0.0/16, shared address space never routed here), two storages and three pools
+(GPU training 60 %, GPU inference 30 %, CPU data 10 %, with openstack instance types), links in a ring.
+16 fabrics of 12,500+ nodes need a /18 each, 262,144 addresses: more than 198.18.0.0/15 holds, so the
+spec targets openstack (no lab-range rule).
 
 Two scenarios per size:
 - empty: no state yet (a first `grid plan`): every resource is a create, every host needs a full run.

@@ -23,6 +23,9 @@ NETWORK_REPLACES = ("network", "cidr", "gateway", "mtu")
 VOLUME_REPLACES = ("volume",)
 NODE_REPLACES = ("container", "hostname", "image", "fabrics", "storage", "networks", "volumes", "authorized_key")
 NODE_IN_PLACE = ("cpus", "memory_gb")
+# A container podman is removing (or has given up on) cannot be started again: `read` reports it gone,
+# so Pulumi creates the node anew (create removes what is left of it first).
+GONE_STATES = ("removing", "dead")
 
 
 def _labels(props: dict[str, Any]) -> dict[str, str]:
@@ -155,7 +158,7 @@ class NodeProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         info = Podman().container_inspect(props.get("container") or id_)
-        if info is None or info["id"] != id_:
+        if info is None or info["id"] != id_ or info["state"] in GONE_STATES:
             return ReadResult(id_="", outs={})
         running = info["running"]
         return ReadResult(id_=id_, outs={**props, "running": running, **_limits(props, info)})

@@ -332,8 +332,8 @@ def _without_tracebacks(lines: list[str]) -> list[str]:
             skip_source = False
             if not stripped.startswith(("File ", "Traceback ")) and not stripped.startswith(("error:", "grid.")):
                 continue
-        if stripped.startswith("Traceback (most recent call last)"):
-            continue
+        if stripped.startswith("Traceback (most recent call last)") or (stripped and not stripped.strip("^~ ")):
+            continue  # the header, and the lines of carets under a frame's source
         if stripped.startswith('File "'):
             skip_source = True
             continue
