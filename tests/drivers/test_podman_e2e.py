@@ -193,7 +193,7 @@ def test_exec_stop_start(lab: Lab) -> None:
 def test_refuses_subnets_outside_the_lab_range(lab: Lab) -> None:
     labels = {CLUSTER_LABEL: lab.cluster}
     with pytest.raises(ValueError):
-        lab.podman.network_create(f"{lab.cluster}-bad", "10.88.0.0/24", labels=labels)
+        lab.podman.network_create(f"{lab.cluster}-bad", "192.0.2.0/24", labels=labels)
     with pytest.raises(ValueError):
         lab.podman.network_create(f"{lab.cluster}-bad", "198.18.0.0/24", labels={"other": "x"})
     assert not lab.podman.network_exists(f"{lab.cluster}-bad")

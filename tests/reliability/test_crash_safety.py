@@ -227,3 +227,29 @@ def test_grid_up_survives_sigkill_at_every_point(tmp_path: Path) -> None:
     assert not failed, f"{len(failed)} of {len(outcomes)} kill points broke grid:\n{report}"
     assert summary["tried"] == len(plan)
     assert len(plan) >= 20 or os.environ.get("GRID_CRASH_ONLY")
+
+
+@pytest.mark.e2e
+def test_a_podman_rm_killed_half_way_is_repaired_by_the_next_up(tmp_path: Path) -> None:
+    """Below grid: `podman rm` of a node SIGKILLed at random moments of its work leaves the container
+    stopped, "Removing" (not inspectable, its name still taken) or gone; each time `grid up` brings the
+    node back and podman matches the state again."""
+    spec, name = small_lab(tmp_path)
+    container = f"grid-{name}-east-train-0001"
+    states = []
+    try:
+        assert grid("up", str(spec), "--yes", "--skip-check").code == 0
+        for delay in (0.15, 0.2, 0.22, 0.25, 0.27, 0.3, 0.33, 0.4, 0.18, 0.24, 0.28, 0.31):
+            remove = subprocess.Popen(["podman", "rm", "-f", "-t", "0", container], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            remove.kill()
+            remove.wait()
+            states.append(subprocess.run(["podman", "ps", "-a", "--filter", f"name={container}", "--format",
+                                          "{{.Status}}"], capture_output=True, text=True).stdout.split(" ")[0])
+            again = grid("up", str(spec), "--yes", "--skip-check")
+            assert again.code == 0, f"after a kill at {delay}s ({states[-1]!r}):\n{again.output[-3000:]}"
+            assert consistency_problems(spec, name) == []
+    finally:
+        grid("destroy", str(spec), "--yes")
+    print(json.dumps({"podman_rm_killed": len(states), "left": sorted(set(states))}))

@@ -176,3 +176,30 @@ def test_torn_backend_files_of_a_killed_pulumi_are_repaired(tmp_path: Path) -> N
     assert json.loads((stacks / "east.json").read_text()) == good
     assert [p.name for p in stacks.glob("*.tmp")] == ["west.json.18ec74c7d79aaf95.tmp"]
     assert (stacks / "west.json.attrs").exists()
+
+
+def test_a_pulumi_failure_says_what_failed_not_the_outputs_diff() -> None:
+    from grid.drivers.pulumi import _last_lines
+
+    output = """code: 1
+ stdout: Updating (east):
+Diagnostics:
+  pulumi-python:dynamic:Resource (east/train/node-0001):
+    error: Exception calling application: Traceback (most recent call last):
+      File "/src/grid/stacks/local_provider.py", line 142, in create
+        container_id = podman.container_run(
+                       ^^^^^^^^^^^^^^^^^^^^^
+    grid.drivers.podman.PodmanError: podman run exited 125: Error: name "n" is in use: container already exists
+Outputs:
+  - nodes: {
+      - east/train/node-0001: {"container_id": "49a2"}
+    }
+Resources:
+    2 errored
+ stderr: """
+    assert _last_lines(output).splitlines() == [
+        "pulumi-python:dynamic:Resource (east/train/node-0001):",
+        "  error: Exception calling application:",
+        '  grid.drivers.podman.PodmanError: podman run exited 125: Error: name "n" is in use: container already exists']
+    assert _last_lines("code: 255\n stderr: error: failed to load checkpoint: EOF\n") == \
+        "error: failed to load checkpoint: EOF"

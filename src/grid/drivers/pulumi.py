@@ -318,7 +318,7 @@ def _last_lines(text: str, count: int = 12) -> str:
             section.append(line)
         if section := _without_tracebacks(section):
             return "\n".join(_dedent(section)[:count * 2])
-    errors = [line.strip() for line in lines if line.strip().startswith("error:")]
+    errors = [line[line.index("error:"):].strip() for line in lines if "error:" in line]
     return "\n".join(errors[-count:] if errors else lines[-count:])
 
 
