@@ -15,6 +15,8 @@ import os
 import random
 import signal
 import subprocess
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -28,9 +30,35 @@ from helpers import GRID, _used_subnets, lab_spec
 MARKER_ENV = "GRID_TEST_RUN_MARKER"
 
 
+RESERVATIONS = Path(tempfile.gettempdir()) / "grid-test-subnets"
+_reserving = threading.Lock()
+
+
+def _reserve(subnet: ipaddress.IPv4Network) -> bool:
+    """Claim `subnet` for this test process (a file naming our pid; one of a dead pid is taken over)."""
+    RESERVATIONS.mkdir(exist_ok=True)
+    path = RESERVATIONS / str(subnet).replace("/", "_")
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                owner = int(path.read_text() or 0)
+            except (OSError, ValueError):
+                owner = 0
+            if owner == os.getpid() or (owner and Path(f"/proc/{owner}").exists()):
+                return False
+            path.unlink(missing_ok=True)  # its process is gone
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
 def small_lab(directory: Path, edit: Callable[[dict[str, Any]], None] | None = None) -> tuple[Path, str]:
-    """The lab spec cut to one region with one pool of 2 nodes, on two free /24s picked at random
-    (concurrent test sessions pick the first free ones, so random picks collide less)."""
+    """The lab spec cut to one region with one pool of 2 nodes, on two free /24s picked at random and
+    reserved for this process (tests running at once, here or in other sessions, must not collide)."""
 
     def shrink(data: dict[str, Any]) -> None:
         region = data["spec"]["regions"][0]
@@ -38,10 +66,18 @@ def small_lab(directory: Path, edit: Callable[[dict[str, Any]], None] | None = N
         data["spec"]["links"] = []
         region["pools"] = region["pools"][:1]
         region["pools"][0]["count"] = 2
-        used = _used_subnets() | {ipaddress.IPv4Network(f["cidr"]) for f in region["fabrics"]}
-        free = [n for n in (ipaddress.IPv4Network(f"198.18.{o}.0/24") for o in range(128, 255))
-                if not any(n.overlaps(u) for u in used)]
-        for fabric, subnet in zip(region["fabrics"], random.sample(free, len(region["fabrics"])), strict=True):
+        with _reserving:
+            used = _used_subnets()
+            free = [n for n in (ipaddress.IPv4Network(f"198.18.{o}.0/24") for o in range(128, 255))
+                    if not any(n.overlaps(u) for u in used)]
+            random.shuffle(free)
+            picked: list[ipaddress.IPv4Network] = []
+            for subnet in free:
+                if len(picked) == len(region["fabrics"]):
+                    break
+                if _reserve(subnet):
+                    picked.append(subnet)
+        for fabric, subnet in zip(region["fabrics"], picked, strict=True):
             fabric["cidr"] = str(subnet)
         if edit is not None:
             edit(data)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from labtools import consistency_problems, small_lab, start, workdir
+from labtools import Killable, consistency_problems, small_lab, start, workdir
 
 from helpers import grid
 
@@ -29,14 +29,19 @@ def _container(cluster: str, address: str) -> str:
     return f"grid-{cluster}-" + address.replace("/node-", "-").replace("/", "-")
 
 
-def _wait_stopped(pid: int, timeout: float = 300) -> None:
+def _wait_stopped(run: Killable, timeout: float = 300) -> None:
+    """Until `grid up` pauses before Ansible; if it ends or hangs first, fail with what it printed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if run.process.poll() is not None:
+            code, output = run.wait(timeout=10)
+            raise AssertionError(f"grid up ended with {code} before reaching Ansible:\n{output[-3000:]}")
+        state = Path(f"/proc/{run.process.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         if state == "T":
             return
         time.sleep(0.05)
-    raise AssertionError("grid up never reached the point before Ansible")
+    run.kill()
+    raise AssertionError(f"grid up never reached the point before Ansible:\n{run.wait(timeout=30)[1][-3000:]}")
 
 
 def _hosts(spec: Path, name: str) -> dict[str, dict[str, str]]:
@@ -48,7 +53,7 @@ def test_an_unreachable_node_fails_alone_and_the_next_up_finishes_only_it(tmp_pa
     spec, name = small_lab(tmp_path)
     try:
         run = start("up", str(spec), "--yes", "--skip-check", env={"GRID_PAUSE_AT": "ansible.start:1"})
-        _wait_stopped(run.process.pid)
+        _wait_stopped(run)
         subprocess.run(["podman", "exec", _container(name, DOWN), "pkill", "sshd"], capture_output=True, check=False)
         os.kill(run.process.pid, signal.SIGCONT)
         code, output = run.wait(timeout=600)
@@ -95,7 +100,7 @@ def test_a_node_still_down_is_brought_back_and_configured_by_the_next_up(tmp_pat
     spec, name = small_lab(tmp_path)
     try:
         run = start("up", str(spec), "--yes", "--skip-check", env={"GRID_PAUSE_AT": "ansible.start:1"})
-        _wait_stopped(run.process.pid)
+        _wait_stopped(run)
         subprocess.run(["podman", "exec", _container(name, DOWN), "pkill", "sshd"], capture_output=True, check=False)
         os.kill(run.process.pid, signal.SIGCONT)
         code, output = run.wait(timeout=600)

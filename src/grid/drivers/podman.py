@@ -133,8 +133,12 @@ class Podman:
         """Run ``podman ARGS``; raise PodmanError on a non-zero exit when ``check``."""
         argv = [self.binary, *args]
         try:
+            # A session of its own: killing grid's process group (kill -9, Ctrl-C, a cancelled CI job) lets a
+            # podman command in flight finish. Killed half-way, podman 4.3 can leave a container it cannot
+            # remove cleanly, or a static IP allocated to a container that no longer exists, for good.
             proc = subprocess.run(argv, env=self.env, input=input, capture_output=True, text=True,
-                                  timeout=self.timeout if timeout is None else timeout, check=False)
+                                  timeout=self.timeout if timeout is None else timeout, check=False,
+                                  start_new_session=True)
         except subprocess.TimeoutExpired as exc:
             raise PodmanError(argv, -1, f"timed out after {exc.timeout} s") from None
         except OSError as exc:
@@ -306,7 +310,20 @@ class Podman:
 
     def container_rm(self, name: str, *, force: bool = True) -> None:
         """Remove a container (``force`` stops it first, at once). Absent containers are ignored."""
-        self.run(["rm", "--ignore", *(["--force", "--time", "0"] if force else []), name])
+        self._rm(["rm", "--ignore", *(["--force", "--time", "0"] if force else []), name])
+
+    def _rm(self, args: Sequence[str], attempts: int = 6) -> None:
+        """``podman rm`` retried while a mount of the container is still busy: right after a podman command
+        on the same container was killed, its cleanup process can hold ``userdata/shm`` for a moment."""
+        delay = 0.25
+        for attempt in range(attempts):
+            proc = self.run(args, check=False)
+            if proc.returncode == 0:
+                return
+            if "device or resource busy" not in proc.stderr or attempt == attempts - 1:
+                raise PodmanError([self.binary, *args], proc.returncode, proc.stderr)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     def exec(self, name: str, argv: Sequence[str], *, check: bool = True, input: str | None = None,
              timeout: float | None = None) -> subprocess.CompletedProcess[str]:
@@ -358,7 +375,7 @@ class Podman:
         """Remove every container, then network and volume, carrying ``key=value``; returns what was found."""
         found = self.list_by_label(key, value)
         if found.containers:
-            self.run(["rm", "--ignore", "--force", "--time", "0", *found.containers])
+            self._rm(["rm", "--ignore", "--force", "--time", "0", *found.containers])
         for network in found.networks:
             self.network_rm(network)
         for volume in found.volumes:
