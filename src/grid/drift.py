@@ -43,11 +43,25 @@ def refresh_live(ws: Workspace, state: State, *, full: bool = True
             with contextlib.suppress(PulumiFailed):
                 live = {**(live or {}), **_pulumi_refresh(ws, state, only=set(interrupted))}
         return live, None
-    live = dict(live or {})
-    live.update(_pulumi_refresh(ws, state))
-    # Hosts known to be gone or stopped would only time out over SSH: check the others.
-    absent = {address for address, seen in live.items() if not seen.exists or not seen.healthy}
-    return live, _configuration_check(ws, state, skip=absent)
+    if live is None:
+        # No cheap probe: Pulumi says which hosts are gone, and those would only time out over SSH.
+        live = _pulumi_refresh(ws, state)
+        return live, _configuration_check(ws, state, skip=_absent(live))
+    # The probe already names the nodes that are gone or stopped: Pulumi's refresh and the playbook's
+    # check run at once (they are independent and each leaves a core idle much of the time).
+    from grid.apply.run import ensure_identity
+
+    ensure_identity(ws)  # before the threads: neither may race to create the key pair
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        refreshed = pool.submit(_pulumi_refresh, ws, state)
+        hosts = _configuration_check(ws, state, skip=_absent(live))
+        live = {**live, **refreshed.result()}
+    gone = _absent(live)
+    return live, {address: seen for address, seen in hosts.items() if address not in gone}
+
+
+def _absent(live: dict[str, LiveResource]) -> set[str]:
+    return {address for address, seen in live.items() if not seen.exists or not seen.healthy}
 
 
 def _pulumi_refresh(ws: Workspace, state: State, only: set[str] | None = None) -> dict[str, LiveResource]:

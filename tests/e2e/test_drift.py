@@ -37,6 +37,14 @@ def drift(spec: Path) -> tuple[int, dict]:
     return run.code, json.loads(run.stdout)
 
 
+def last_applied(spec: Path) -> dict:
+    """The newest entry of `grid state history`: what the last apply changed and why."""
+    history = grid("state", "history", str(spec), "--json")
+    assert history.code == 0, history.output
+    entries: list[dict] = json.loads(history.stdout)
+    return max(entries, key=lambda entry: entry["serial"])
+
+
 def container(name: str, address: str) -> str:
     return f"grid-{name}-" + address.replace("/node-", "-").replace("/", "-")
 
@@ -74,6 +82,8 @@ def test_tampering_is_detected_and_repaired(cluster: tuple[Path, str], case: str
     assert report["drifted"] is True
     run = grid("up", str(spec), "--yes")
     assert run.code == 0, run.output
+    repaired = last_applied(spec)
+    assert address in {c["address"] for c in repaired["changes"] if c["cause"] == "drift"}, repaired
     code, report = drift(spec)
     assert code == 0, f"{case}: still drifted after grid up: {report}"
 
@@ -97,6 +107,6 @@ def test_adding_two_nodes_creates_only_them_and_updates_cluster_wide_pieces(clus
     state = json.loads((spec.parent / ".grid" / name / "state.json").read_text())["state"]
     assert {"east/train/node-0002", "east/train/node-0003"} <= set(state["resources"])
     assert all(h["status"] == "configured" for h in state["hosts"].values())
-    history = grid("state", "history", str(spec), "--json")
-    assert history.code == 0, history.output
-    assert "drift" in history.stdout  # the repairs above are part of the cluster's story
+    grown = last_applied(spec)
+    created = {c["address"]: c["cause"] for c in grown["changes"] if c["action"] == "create"}
+    assert created == {"east/train/node-0002": "spec", "east/train/node-0003": "spec"}, grown

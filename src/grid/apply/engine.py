@@ -72,7 +72,8 @@ def apply(ctx: ApplyContext, plan: Plan) -> ApplyResult:
         spec_digest=plan.spec_digest, outcome=outcome,
         changes=[ChangeRecord(address=c.address, action=c.action.value, cause=c.cause.value)
                  for c in plan.pending] +
-                [ChangeRecord(address=h.address, action=f"configure:{h.scope}", cause="config") for h in plan.config],
+                [ChangeRecord(address=h.address, action=f"configure:{h.scope}", cause=h.cause.value)
+                 for h in plan.config],
     )
     ok = not failures
     state = ctx.writer.update(lambda s: s.model_copy(update={
@@ -218,46 +219,45 @@ def _configuration(ctx: ApplyContext, plan: Plan, failed_regions: set[str],
         ctx.emit(Event("configuration", "skipped", message="no host needs configuration"))
         return [], untouched
     known_hosts = refresh_known_hosts(ctx.workdir, state)
-    by_scope: dict[str, list[str]] = {"full": [], "cluster-wide": []}
-    for address, scope in scopes.items():
-        by_scope[scope].append(address)
+    hostname_of = {a: str(nodes[a].attrs["hostname"]) for a in scopes}
+    partial = sorted(hostname_of[a] for a, scope in scopes.items() if scope == "cluster-wide")
+    # One run for both scopes: hosts that need everything and hosts that need only the cluster-wide
+    # tasks (site.yml's grid_cluster_wide_only) share one Ansible start-up and one set of connections.
+    counts = {"full": len(scopes) - len(partial), "cluster-wide": len(partial)}
+    ctx.emit(Event("configuration", "started", message=", ".join(
+        f"{scope} configuration on {count} host(s)" for scope, count in counts.items() if count)))
+
+    def progress(host: str, task: str, status: str) -> None:
+        ctx.emit(Event("configuration", "progress", host, f"{task}: {status}"))
+        kill_point("ansible.event")
+
+    kill_point("ansible.start")
+    result = ctx.ansible.run(
+        ctx.rendered / "ansible", limit=sorted(hostname_of.values()), tags=[], cluster_wide_only=partial,
+        private_key=ctx.keypair.private_path, known_hosts=known_hosts, check=False, on_event=progress,
+    )
+    stamp = now()
+    records: dict[str, HostRecord] = {}
     configured: list[str] = []
-    for scope, addresses in by_scope.items():
-        if not addresses:
-            continue
-        hostnames = sorted(str(nodes[a].attrs["hostname"]) for a in addresses)
-        ctx.emit(Event("configuration", "started", message=f"{scope} configuration on {len(hostnames)} host(s)"))
-
-        def progress(host: str, task: str, status: str) -> None:
-            ctx.emit(Event("configuration", "progress", host, f"{task}: {status}"))
-            kill_point("ansible.event")
-
-        kill_point("ansible.start")
-        result = ctx.ansible.run(
-            ctx.rendered / "ansible", limit=hostnames, tags=["cluster-wide"] if scope == "cluster-wide" else [],
-            private_key=ctx.keypair.private_path, known_hosts=known_hosts, check=False, on_event=progress,
-        )
-        by_host = {str(nodes[a].attrs["hostname"]): a for a in addresses}
-        stamp = now()
-        records: dict[str, HostRecord] = {}
-        for hostname, address in by_host.items():
-            outcome = result.hosts.get(hostname)
-            node_digest, cluster_digest = ctx.host_digests.get(address, ("", ""))
-            if outcome is not None and outcome.ok:
-                previous = state.hosts.get(address)
-                keep_node = scope == "cluster-wide" and previous is not None
-                records[address] = HostRecord(
-                    address=address, status="configured", updated_at=stamp, cluster_digest=cluster_digest,
-                    node_digest=previous.node_digest if keep_node and previous else node_digest)
-                configured.append(address)
-                ctx.emit(Event("configuration", "done", hostname,
-                               f"{outcome.changed} change(s)" if outcome.changed else "ok"))
-            else:
-                message = outcome.summary() if outcome is not None else "no result from Ansible (unreachable?)"
-                records[address] = HostRecord(address=address, status="failed", updated_at=stamp, error=message)
-                failures.append(Failure("configuration", hostname, message))
-                ctx.emit(Event("configuration", "failed", hostname, message))
-        ctx.writer.update(functools.partial(_record_hosts, records=records))
+    for address, scope in sorted(scopes.items()):
+        hostname = hostname_of[address]
+        outcome = result.hosts.get(hostname)
+        node_digest, cluster_digest = ctx.host_digests.get(address, ("", ""))
+        if outcome is not None and outcome.ok:
+            previous = state.hosts.get(address)
+            keep_node = scope == "cluster-wide" and previous is not None
+            records[address] = HostRecord(
+                address=address, status="configured", updated_at=stamp, cluster_digest=cluster_digest,
+                node_digest=previous.node_digest if keep_node and previous else node_digest)
+            configured.append(address)
+            ctx.emit(Event("configuration", "done", hostname,
+                           f"{outcome.changed} change(s)" if outcome.changed else "ok"))
+        else:
+            message = outcome.summary() if outcome is not None else "no result from Ansible (unreachable?)"
+            records[address] = HostRecord(address=address, status="failed", updated_at=stamp, error=message)
+            failures.append(Failure("configuration", hostname, message))
+            ctx.emit(Event("configuration", "failed", hostname, message))
+    ctx.writer.update(functools.partial(_record_hosts, records=records))
     return sorted(configured), untouched
 
 

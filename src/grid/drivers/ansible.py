@@ -62,9 +62,11 @@ class PlaybookResult:
 class AnsibleRunner(Protocol):
     def run(self, project_dir: Path, *, private_key: Path, known_hosts: Path,
             limit: Sequence[str] | None = None, tags: Sequence[str] | None = None, check: bool = False,
-            inventory: Path | None = None, on_event: EventCallback | None = None) -> PlaybookResult:
+            inventory: Path | None = None, on_event: EventCallback | None = None,
+            cluster_wide_only: Sequence[str] = ()) -> PlaybookResult:
         """Run project_dir/site.yml. limit: inventory hostnames (an empty list runs nothing);
-        tags: e.g. ["cluster-wide"]; check: --check --diff (drift)."""
+        tags: e.g. ["cluster-wide"]; check: --check --diff (drift); cluster_wide_only: hostnames that
+        run only the cluster-wide tasks in this same run (the others run everything)."""
         ...
 
 
@@ -125,7 +127,8 @@ class RunnerAnsible:
 
     def run(self, project_dir: Path, *, private_key: Path, known_hosts: Path,
             limit: Sequence[str] | None = None, tags: Sequence[str] | None = None, check: bool = False,
-            inventory: Path | None = None, on_event: EventCallback | None = None) -> PlaybookResult:
+            inventory: Path | None = None, on_event: EventCallback | None = None,
+            cluster_wide_only: Sequence[str] = ()) -> PlaybookResult:
         if limit is not None and not limit:
             return PlaybookResult(ok=True, hosts={}, rc=0, strategy=self.strategy)  # nothing to do
         project_dir = project_dir.resolve()
@@ -135,6 +138,8 @@ class RunnerAnsible:
             "inventory": str(inventory), "limit": ",".join(limit) if limit else None,
             "tags": ",".join(tags) if tags else None, "cmdline": "--check --diff" if check else None,
             "quiet": True, "suppress_env_files": True, "rotate_artifacts": 1, "timeout": self.timeout}
+        if cluster_wide_only:
+            options["extravars"] = {"grid_cluster_wide_only": sorted(cluster_wide_only)}
         result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event)
         if (self._auto and self._strategy_dir is not None and not result.ok and not result.hosts
                 and "mitogen" in result.output_tail.lower()):

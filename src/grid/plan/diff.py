@@ -102,18 +102,21 @@ def _config_changes(
     host_digests: Mapping[str, tuple[str, str]],
     live_hosts: Mapping[str, LiveHost] | None,
 ) -> tuple[HostConfigChange, ...]:
-    rebuilt = {c.address for c in changes if c.kind == "node" and c.action in (Action.CREATE, Action.REPLACE)}
+    rebuilt = {c.address: c.cause for c in changes
+               if c.kind == "node" and c.action in (Action.CREATE, Action.REPLACE)}
     hosts = state.hosts if state else {}
     out: list[HostConfigChange] = []
     for address, (node_digest, cluster_digest) in sorted(host_digests.items()):
         record = hosts.get(address)
         seen = live_hosts.get(address) if live_hosts else None
         if address in rebuilt or record is None:
-            out.append(HostConfigChange(address, "full", "new node"))
+            out.append(HostConfigChange(address, "full", "new node", rebuilt.get(address, Cause.SPEC)))
         elif record.status != "configured":
-            out.append(HostConfigChange(address, "full", f"last configuration {record.status}"))
+            cause = Cause.DRIFT if record.status == "drifted" else Cause.SPEC
+            out.append(HostConfigChange(address, "full", f"last configuration {record.status}", cause))
         elif seen is not None and seen.drifted_tasks:
-            out.append(HostConfigChange(address, "full", "configuration drifted: " + ", ".join(seen.drifted_tasks)))
+            out.append(HostConfigChange(address, "full", "configuration drifted: " + ", ".join(seen.drifted_tasks),
+                                        Cause.DRIFT))
         elif record.node_digest != node_digest:
             out.append(HostConfigChange(address, "full", "configuration inputs changed"))
         elif record.cluster_digest != cluster_digest:

@@ -33,7 +33,8 @@ def to_document(plan: Plan, *, spec_path: str = "", grid_version: str = "") -> d
         "summary": {**plan.counts(), "configure": len(plan.config), "drifted": len(plan.drifted)},
         "errors": list(plan.errors),
         "changes": [_change(c) for c in plan.changes],
-        "configuration": [{"address": h.address, "scope": h.scope, "reason": h.reason} for h in plan.config],
+        "configuration": [{"address": h.address, "scope": h.scope, "reason": h.reason, "cause": h.cause.value}
+                          for h in plan.config],
         "capacity": plan.capacity,
     }
 
@@ -62,7 +63,8 @@ def from_document(doc: dict[str, Any]) -> Plan:
         )
         for c in doc["changes"]
     )
-    config = tuple(HostConfigChange(h["address"], h["scope"], h["reason"]) for h in doc.get("configuration", []))
+    config = tuple(HostConfigChange(h["address"], h["scope"], h["reason"], Cause(h.get("cause", "spec")))
+                   for h in doc.get("configuration", []))
     return Plan(
         cluster=doc["cluster"], target=doc["target"], spec_digest=doc["spec"]["digest"],
         state_serial=int(doc["state"]["serial"]), state_lineage=str(doc["state"]["lineage"]),

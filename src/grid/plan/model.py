@@ -71,6 +71,7 @@ class HostConfigChange:
     address: str
     scope: str  # "full" | "cluster-wide"
     reason: str
+    cause: Cause = Cause.SPEC  # drift: the host (or its node) was found changed; spec: its inputs changed
 
 
 @dataclass(frozen=True)
