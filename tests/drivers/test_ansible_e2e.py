@@ -242,7 +242,7 @@ def test_configure_noop_drift_repair(lab: Lab, capsys: pytest.CaptureFixture[str
     assert all(before[a][0] == after[a][0] and before[a][1] != after[a][1] for a in before)
     tagged = _run(lab, runner, "cluster-wide run", timings, tags=["cluster-wide"])
     for hostname, outcome in tagged.hosts.items():
-        assert "base : Users" in outcome.changed_tasks, outcome
+        assert "base : Accounts" in outcome.changed_tasks, outcome
         assert "alice ALL=(ALL) NOPASSWD:ALL" in lab.exec(hostname, "cat", "/etc/sudoers.d/grid-users")
     again = _run(lab, runner, "full run after cluster-wide", timings)
     leftover = {h: o.changed_tasks for h, o in again.hosts.items() if o.changed}

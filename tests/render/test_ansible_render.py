@@ -99,9 +99,27 @@ def test_inventory_vars_and_groups(lab: Cluster) -> None:
         {"hostname": "east-train-0001", "ip": "198.18.1.3"},
         {"hostname": "west-infer-0000", "ip": "198.18.2.2"},
         {"hostname": "west-infer-0001", "ip": "198.18.2.3"}]
+    assert common["ansible_python_interpreter"] == "/usr/bin/python3"  # named: discovery is a round trip
     site = yaml.safe_load(files["site.yml"])
     assert [r["role"] for r in site[0]["roles"]] == ["base", "fabric", "storage-client"]
     assert site[0]["become"] is False
+
+
+def test_python_on_the_nodes_can_be_discovered_or_named(lab: Cluster) -> None:
+    def python_of(value: str) -> Any:
+        defaults = lab.spec.defaults.model_copy(update={"python": value})
+        cluster = lab.model_copy(update={"spec": lab.spec.model_copy(update={"defaults": defaults})})
+        files = render_ansible(cluster, expand(cluster), admin_public_key=KEY)
+        return yaml.safe_load(files["inventory/group_vars/all.yml"])["ansible_python_interpreter"]
+
+    assert python_of("auto") == "auto_silent"
+    assert python_of("/opt/python/bin/python3.12") == "/opt/python/bin/python3.12"
+    text = (Path(__file__).parents[2] / "examples/local-lab/cluster.yaml").read_text()
+    bad = text.replace("    ssh: {user: root}\n", "    ssh: {user: root}\n    python: python3\n", 1)
+    loaded = load_spec_text(bad, "cluster.yaml")
+    assert not loaded.ok
+    found = [(d.source.line if d.source else 0, d.path) for d in loaded.diagnostics]
+    assert found == [(12, ("spec", "defaults", "python"))], list(loaded.diagnostics)
 
 
 def test_connect_fabric_choice(lab: Cluster) -> None:

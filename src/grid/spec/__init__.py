@@ -135,6 +135,8 @@ def _schema_diagnostic(item: Any, data: object, source: SourceMap) -> Diagnostic
                      ).at(source.locate(parent, key=True))
     message = str(item["msg"])
     hint = ""
+    if kind == "value_error":  # our own validators: their message is the whole story
+        message = message.removeprefix("Value error, ")
     if kind == "literal_error":
         expected = item.get("ctx", {}).get("expected", "")
         choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]

@@ -7,6 +7,7 @@ restricted here by pattern, so no later stage has to escape them.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -48,6 +49,16 @@ def _cidr(value: str) -> str:
 Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
+def _interpreter(value: str) -> str:
+    if value != "auto" and not re.fullmatch(r"(/[A-Za-z0-9._+-]+)+", value):
+        raise ValueError("give the absolute path of Python on the nodes (like /usr/bin/python3), or 'auto' to "
+                         "let Ansible discover it")
+    return value
+
+
+Interpreter = Annotated[str, AfterValidator(_interpreter)]
+
+
 class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
 
@@ -65,6 +76,10 @@ class SshDefaults(Model):
 class Defaults(Model):
     image: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._:/-]{0,127}$")] = "debian-12"
     ssh: SshDefaults = SshDefaults()
+    python: Interpreter = Field(
+        "/usr/bin/python3", max_length=200,
+        description="The Python Ansible runs modules with on every node. `auto` lets Ansible discover it, "
+                    "which costs a round trip per host on every run.")
 
 
 class Site(Model):
