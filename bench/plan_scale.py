@@ -137,8 +137,8 @@ def populated_state(ws: Any, plan: Any) -> Any:
                                                 attrs=dict(res.attrs), outputs=outputs)
     digests = host_digests(ws, graph, admin_public_key(ws))
     hosts = {address: HostRecord(address=address, status="configured", node_digest=node,
-                                 cluster_digest=shared, updated_at="2026-01-01T00:00:00+00:00")
-             for address, (node, shared) in digests.items()}
+                                 cluster_digest=shared, hosts_digest=table, updated_at="2026-01-01T00:00:00+00:00")
+             for address, (node, shared, table) in digests.items()}
     assert len(resources) == len(plan.changes)
     return State(cluster=ws.cluster.name, spec_digest=plan.spec_digest, resources=resources, hosts=hosts,
                  outputs={"applied_spec": ws.cluster.model_dump(mode="json")})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import json
 import os
 import re
 import subprocess
@@ -39,12 +41,21 @@ def grid(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
 
 
 def _used_subnets() -> set[ipaddress.IPv4Network]:
+    """Subnets podman's networks hold, and those routed on the host (podman refuses those too)."""
+    used: set[ipaddress.IPv4Network] = set()
+    try:
+        routes = json.loads(subprocess.run(["ip", "-j", "-4", "route", "show"], capture_output=True, text=True,
+                                           check=True).stdout)
+        for route in routes:
+            with contextlib.suppress(ValueError):
+                used.add(ipaddress.IPv4Network(route.get("dst", ""), strict=False))
+    except (OSError, subprocess.CalledProcessError, json.JSONDecodeError):
+        pass
     try:
         names = subprocess.run(["podman", "network", "ls", "--format", "{{.Name}}"], capture_output=True,
                                text=True, check=True).stdout.split()
     except (OSError, subprocess.CalledProcessError):
-        return set()
-    used: set[ipaddress.IPv4Network] = set()
+        return used
     for name in names:
         out = subprocess.run(["podman", "network", "inspect", name, "--format",
                               "{{range .Subnets}}{{.Subnet}} {{end}}"], capture_output=True, text=True, check=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from grid.plan import Action, Plan, ResourceChange
+from grid.plan import SCOPES, Action, Plan, ResourceChange
 
 MAX_ROWS = 150  # change rows listed in the folded table; the plan artifact has them all
 MAX_CALLOUTS = 30  # replaced/deleted resources named in the call-outs
@@ -99,9 +99,9 @@ def _changes_table(plan: Plan) -> list[str]:
     lines = ["", f"<details><summary>All changes ({len(plan.pending)})</summary>", "",
              "| | address | kind | why | policy |", "|---|---|---|---|---|", *shown]
     if plan.config:
-        full = sum(1 for h in plan.config if h.scope == "full")
-        lines += ["", f"Configuration (Ansible): full run on {full} host(s), cluster-wide tasks only on "
-                  f"{len(plan.config) - full} host(s)."]
+        counts = {scope: sum(1 for h in plan.config if h.scope == scope) for scope in SCOPES}
+        lines += ["", "Configuration (Ansible): " + ", ".join(
+            f"{SCOPES[scope]} on {count} host(s)" for scope, count in counts.items() if count) + "."]
     return [*lines, "", "</details>"]
 
 

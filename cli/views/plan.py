@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from grid.plan import Action, Plan, ResourceChange
+from grid.plan import SCOPES, Action, Plan, ResourceChange
 
 STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta", Action.DELETE: "red",
          Action.NOOP: "dim"}
@@ -49,13 +49,11 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, st
         for attr in first.attributes:
             yield f"        {attr.name}: {_value(attr.before)} → {_value(attr.after)}  [{attr.policy.value}]", ""
     if plan.config:
-        full = [h for h in plan.config if h.scope == "full"]
-        wide = [h for h in plan.config if h.scope == "cluster-wide"]
-        yield "Configuration (Ansible):", "bold"
-        if full:
-            yield f"  full run on {len(full)} host(s): {_hosts(full)}", "cyan"
-        if wide:
-            yield f"  cluster-wide tasks only on {len(wide)} host(s): {_hosts(wide)}", "cyan"
+        yield "Configuration (Ansible, one run):", "bold"
+        for scope, words in SCOPES.items():
+            hosts = [h for h in plan.config if h.scope == scope]
+            if hosts:
+                yield f"  {words} on {len(hosts)} host(s): {_hosts(hosts)}", "cyan"
     counts = plan.counts()
     for error in plan.errors:
         yield f"error: {error}", "bold red"

@@ -77,10 +77,10 @@ def admin_public_key(ws: Workspace) -> str:
     return keys.public_key if keys else ""
 
 
-def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> dict[str, tuple[str, str]]:
+def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> dict[str, tuple[str, str, str]]:
     from grid.render.ansible import host_input_digests
 
-    return host_input_digests(ws.cluster, graph, admin_public_key=public_key)
+    return dict(host_input_digests(ws.cluster, graph, admin_public_key=public_key))
 
 
 def plan(ws: Workspace, *, envelope: Envelope | None, state: State, allow_destroy_protected: bool = False,

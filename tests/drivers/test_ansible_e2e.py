@@ -248,6 +248,21 @@ def test_configure_noop_drift_repair(lab: Lab, capsys: pytest.CaptureFixture[str
     leftover = {h: o.changed_tasks for h, o in again.hosts.items() if o.changed}
     assert not leftover, leftover
 
+    # One run, three scopes: each host runs exactly its play's tasks.
+    seen: dict[str, set[str]] = {}
+    scopes = dict(zip(hosts, ("full", "cluster-wide", "hosts"), strict=False))
+    started = time.monotonic()
+    scoped = runner.run(lab.project, private_key=lab.key, known_hosts=lab.known_hosts, scopes=scopes,
+                        on_event=lambda host, task, status: seen.setdefault(host, set()).add(task))
+    timings["scoped run"] = round(time.monotonic() - started, 2)
+    assert scoped.ok and set(scoped.hosts) == set(scopes), scoped
+    full, wide, table = (seen[h] for h in hosts[:3])
+    assert {"base : Node facts", "base : Accounts", "base : Cluster hosts in /etc/hosts",
+            "fabric : Read interface addresses"} <= full
+    assert "base : Accounts" in wide and "base : Cluster hosts in /etc/hosts" in wide
+    assert not {t for t in wide if "Node facts" in t or t.startswith(("fabric", "storage-client"))}, wide
+    assert table == {"base : Cluster hosts in /etc/hosts"}, table
+
     assert not list((lab.work / "runs").iterdir()), "runner artifacts left behind"
 
     # linear for comparison; its artifacts kept to prove they hold the key's path, never the key.

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from grid.drivers.podman import CLUSTER_LABEL, Podman, PodmanError, stable_mac
+from helpers import _used_subnets
 
 pytestmark = pytest.mark.e2e
 
@@ -53,11 +54,7 @@ class Lab:
 
 
 def _free_subnet(podman: Podman) -> ipaddress.IPv4Network:
-    used: set[ipaddress.IPv4Network] = set()
-    for name in podman.run(["network", "ls", "--format", "{{.Name}}"]).stdout.split():
-        state = podman.network_inspect(name)
-        for subnet in state["subnets"] if state else []:
-            used.add(ipaddress.IPv4Network(subnet))
+    used = _used_subnets()
     candidates = [ipaddress.IPv4Network(f"198.18.{x}.0/24") for x in range(200, 255)]
     free = [net for net in candidates if not any(net.overlaps(u) for u in used)]
     if not free:
@@ -197,3 +194,51 @@ def test_refuses_subnets_outside_the_lab_range(lab: Lab) -> None:
     with pytest.raises(ValueError):
         lab.podman.network_create(f"{lab.cluster}-bad", "198.18.0.0/24", labels={"other": "x"})
     assert not lab.podman.network_exists(f"{lab.cluster}-bad")
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+def _bridge(name: str, address: str) -> None:
+    """A host bridge holding `address`, as netavark leaves one when a container's teardown never ran."""
+    _ip("link", "add", name, "type", "bridge")
+    _ip("addr", "add", address, "dev", name)
+    _ip("link", "set", name, "up")
+
+
+def _link_exists(name: str) -> bool:
+    return Path(f"/sys/class/net/{name}").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="host bridges are podman's only when it runs as root")
+def test_a_bridge_left_behind_on_the_host_never_blocks_its_subnet(lab: Lab) -> None:
+    labels = {CLUSTER_LABEL: lab.cluster}
+    subnet = _free_subnet(lab.podman)
+    gateway = f"{subnet.network_address + 1}/{subnet.prefixlen}"
+    leftover, foreign = f"podman{random.randint(900, 999)}", f"gridkeep{random.randint(0, 99)}"
+    name = f"{lab.cluster}-heal"
+    try:
+        # Someone else's bridge on the subnet is left alone, and the refusal is podman's own.
+        _bridge(foreign, gateway)
+        with pytest.raises(PodmanError, match="already used on the host"):
+            lab.podman.network_create(name, str(subnet), labels=labels)
+        assert _link_exists(foreign)
+        _ip("link", "delete", foreign)
+
+        # netavark's bridge that no network uses any more is cleared, and the network is made.
+        _bridge(leftover, gateway)
+        lab.podman.network_create(name, str(subnet), labels=labels)
+        assert not _link_exists(leftover) and lab.podman.network_exists(name)
+
+        # Removing a network removes its bridge even when a container on it was never torn down.
+        state = lab.podman.network_inspect(name)
+        assert state is not None and state["interface"]
+        _bridge(state["interface"], gateway)
+        assert lab.podman.network_rm(name)
+        assert not _link_exists(state["interface"])
+    finally:
+        for link in (foreign, leftover):
+            if _link_exists(link):
+                _ip("link", "delete", link)
+        lab.podman.network_rm(name)

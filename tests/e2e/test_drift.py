@@ -99,11 +99,15 @@ def test_adding_two_nodes_creates_only_them_and_updates_cluster_wide_pieces(clus
     scopes = {c["address"]: c["scope"] for c in plan["configuration"]}
     assert scopes["east/train/node-0002"] == scopes["east/train/node-0003"] == "full"
     others = {a: s for a, s in scopes.items() if a not in ("east/train/node-0002", "east/train/node-0003")}
-    assert others and set(others.values()) == {"cluster-wide"}, scopes
+    assert others and set(others.values()) == {"hosts"}, scopes  # only /etc/hosts changes for them
     run = grid("up", str(spec), "--yes")
     assert run.code == 0, run.output
     assert "full configuration on 2 host(s)" in run.stdout
-    assert f"cluster-wide configuration on {len(others)} host(s)" in run.stdout
+    assert f"hosts table only on {len(others)} host(s)" in run.stdout
+    for address in others:
+        etc_hosts = subprocess.run(["podman", "exec", container(name, address), "cat", "/etc/hosts"],
+                                   capture_output=True, text=True, check=True).stdout
+        assert "east-train-0002" in etc_hosts and "east-train-0003" in etc_hosts, (address, etc_hosts)
     state = json.loads((spec.parent / ".grid" / name / "state.json").read_text())["state"]
     assert {"east/train/node-0002", "east/train/node-0003"} <= set(state["resources"])
     assert all(h["status"] == "configured" for h in state["hosts"].values())

@@ -135,11 +135,13 @@ def test_host_configuration_scopes() -> None:
     nodes = [r.address for r in graph if r.kind is Kind.NODE]
     from grid.state.model import HostRecord
 
-    hosts = {a: HostRecord(address=a, status="configured", node_digest="n", cluster_digest="c") for a in nodes}
+    hosts = {a: HostRecord(address=a, status="configured", node_digest="n", cluster_digest="c", hosts_digest="h")
+             for a in nodes}
     state = state.model_copy(update={"hosts": hosts})
-    digests = {a: ("n", "c") for a in nodes}
-    digests[nodes[0]] = ("n2", "c")
-    digests[nodes[1]] = ("n", "c2")
+    digests = {a: ("n", "c", "h") for a in nodes}
+    digests[nodes[0]] = ("n2", "c", "h2")
+    digests[nodes[1]] = ("n", "c2", "h2")
+    digests[nodes[2]] = ("n", "c", "h2")
     plan = make_plan(graph, state, target="local", spec_digest="x", host_digests=digests)
     scopes = {h.address: h.scope for h in plan.config}
-    assert scopes == {nodes[0]: "full", nodes[1]: "cluster-wide"}
+    assert scopes == {nodes[0]: "full", nodes[1]: "cluster-wide", nodes[2]: "hosts"}

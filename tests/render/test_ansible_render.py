@@ -148,24 +148,27 @@ def test_rejects_private_keys_and_unknown_roles(lab: Cluster) -> None:
         render_ansible(slurm, expand(slurm), admin_public_key=KEY)
 
 
-def test_digests_split_node_and_cluster_inputs(lab: Cluster) -> None:
+def test_digests_split_node_cluster_and_hosts_table_inputs(lab: Cluster) -> None:
     base = host_input_digests(lab, expand(lab), KEY)
     assert base == host_input_digests(lab, expand(lab), KEY)
-    assert len({node for node, _ in base.values()}) == 4 and len({c for _, c in base.values()}) == 1
+    assert len({d.node for d in base.values()}) == 4
+    assert len({d.cluster for d in base.values()}) == len({d.hosts for d in base.values()}) == 1
 
     users = with_configuration(lab, users=[User(name="alice", sudo=True)])
     changed = host_input_digests(users, expand(users), KEY)
-    assert all(changed[a][0] == base[a][0] and changed[a][1] != base[a][1] for a in base)
+    assert all(changed[a].node == base[a].node and changed[a].cluster != base[a].cluster
+               and changed[a].hosts == base[a].hosts for a in base)
 
     grown = with_pool_count(lab, 3)  # a new node: the others only see a longer hosts table
     after = host_input_digests(grown, expand(grown), KEY)
     assert set(after) - set(base) == {"east/train/node-0002"}
-    assert all(after[a][0] == base[a][0] and after[a][1] != base[a][1] for a in base)
+    assert all(after[a].node == base[a].node and after[a].cluster == base[a].cluster
+               and after[a].hosts != base[a].hosts for a in base)
 
     mtu = cluster_of(LAB.replace("mtu: 1500, cidr: 198.18.2.0/24", "mtu: 9000, cidr: 198.18.2.0/24"))
     moved = host_input_digests(mtu, expand(mtu), KEY)
-    assert {a for a in base if moved[a][0] != base[a][0]} == {"west/infer/node-0000", "west/infer/node-0001"}
-    assert all(moved[a][1] == base[a][1] for a in base)
+    assert {a for a in base if moved[a].node != base[a].node} == {"west/infer/node-0000", "west/infer/node-0001"}
+    assert all(moved[a][1:] == base[a][1:] for a in base)
 
 
 def test_renders_100_nodes_quickly(lab: Cluster) -> None:

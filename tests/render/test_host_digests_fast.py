@@ -124,6 +124,7 @@ def test_digests_change_only_with_their_inputs() -> None:
     grown["spec"]["regions"][0]["pools"][0]["count"] = 3
     after = A.host_input_digests(cluster_of(grown), expand(cluster_of(grown)), KEY)
     assert set(after) - set(before) == {"east/train/node-0002"}
-    for address, (node, shared) in before.items():
-        assert after[address][0] == node  # own inputs unchanged
-        assert after[address][1] != shared  # the hosts table grew
+    for address, (node, shared, table) in before.items():
+        assert after[address].node == node  # own inputs unchanged
+        assert after[address].cluster == shared  # users, keys, sysctls unchanged
+        assert after[address].hosts != table  # the hosts table grew

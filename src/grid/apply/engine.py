@@ -21,7 +21,7 @@ from grid.drivers.ansible import AnsibleRunner
 from grid.drivers.pulumi import PulumiFailed, StackEngine
 from grid.drivers.ssh import KeyPair, write_known_hosts
 from grid.killpoints import kill_point
-from grid.plan.model import Action, Plan
+from grid.plan.model import SCOPES, Action, Plan
 from grid.render.pulumi import region_program_input
 from grid.resources import Kind, ResourceGraph
 from grid.spec.model import Cluster
@@ -39,7 +39,7 @@ class ApplyContext:
     ansible: AnsibleRunner | None
     writer: StateWriter
     emit: EventSink
-    host_digests: dict[str, tuple[str, str]] = field(default_factory=dict)
+    host_digests: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     command: str = "up"
 
 
@@ -220,12 +220,10 @@ def _configuration(ctx: ApplyContext, plan: Plan, failed_regions: set[str],
         return [], untouched
     known_hosts = refresh_known_hosts(ctx.workdir, state)
     hostname_of = {a: str(nodes[a].attrs["hostname"]) for a in scopes}
-    partial = sorted(hostname_of[a] for a, scope in scopes.items() if scope == "cluster-wide")
-    # One run for both scopes: hosts that need everything and hosts that need only the cluster-wide
-    # tasks (site.yml's grid_cluster_wide_only) share one Ansible start-up and one set of connections.
-    counts = {"full": len(scopes) - len(partial), "cluster-wide": len(partial)}
+    # One run for every scope (site.yml has a play per scope): one Ansible start-up, one connection per host.
+    counts = {scope: sum(1 for s in scopes.values() if s == scope) for scope in SCOPES}
     ctx.emit(Event("configuration", "started", message=", ".join(
-        f"{scope} configuration on {count} host(s)" for scope, count in counts.items() if count)))
+        f"{SCOPES[scope]} on {count} host(s)" for scope, count in counts.items() if count)))
 
     def progress(host: str, task: str, status: str) -> None:
         ctx.emit(Event("configuration", "progress", host, f"{task}: {status}"))
@@ -233,7 +231,8 @@ def _configuration(ctx: ApplyContext, plan: Plan, failed_regions: set[str],
 
     kill_point("ansible.start")
     result = ctx.ansible.run(
-        ctx.rendered / "ansible", limit=sorted(hostname_of.values()), tags=[], cluster_wide_only=partial,
+        ctx.rendered / "ansible", limit=sorted(hostname_of.values()), tags=[],
+        scopes={hostname_of[a]: scope for a, scope in scopes.items()},
         private_key=ctx.keypair.private_path, known_hosts=known_hosts, check=False, on_event=progress,
     )
     stamp = now()
@@ -242,13 +241,9 @@ def _configuration(ctx: ApplyContext, plan: Plan, failed_regions: set[str],
     for address, scope in sorted(scopes.items()):
         hostname = hostname_of[address]
         outcome = result.hosts.get(hostname)
-        node_digest, cluster_digest = ctx.host_digests.get(address, ("", ""))
         if outcome is not None and outcome.ok:
-            previous = state.hosts.get(address)
-            keep_node = scope == "cluster-wide" and previous is not None
-            records[address] = HostRecord(
-                address=address, status="configured", updated_at=stamp, cluster_digest=cluster_digest,
-                node_digest=previous.node_digest if keep_node and previous else node_digest)
+            records[address] = _configured(state.hosts.get(address), address, scope,
+                                           ctx.host_digests.get(address, ("", "", "")), stamp)
             configured.append(address)
             ctx.emit(Event("configuration", "done", hostname,
                            f"{outcome.changed} change(s)" if outcome.changed else "ok"))
@@ -259,6 +254,19 @@ def _configuration(ctx: ApplyContext, plan: Plan, failed_regions: set[str],
             ctx.emit(Event("configuration", "failed", hostname, message))
     ctx.writer.update(functools.partial(_record_hosts, records=records))
     return sorted(configured), untouched
+
+
+def _configured(previous: HostRecord | None, address: str, scope: str, digests: tuple[str, str, str],
+                stamp: str) -> HostRecord:
+    """The record of a host configured in `scope`: the digests of what that scope applied are the new
+    ones; what it did not touch keeps the digest it was last configured with."""
+    node, cluster, hosts = digests
+    if previous is not None and scope != "full":
+        node = previous.node_digest
+        if scope == "hosts":
+            cluster = previous.cluster_digest
+    return HostRecord(address=address, status="configured", updated_at=stamp, node_digest=node,
+                      cluster_digest=cluster, hosts_digest=hosts)
 
 
 def _record_hosts(state: State, records: dict[str, HostRecord]) -> State:

@@ -63,10 +63,10 @@ class AnsibleRunner(Protocol):
     def run(self, project_dir: Path, *, private_key: Path, known_hosts: Path,
             limit: Sequence[str] | None = None, tags: Sequence[str] | None = None, check: bool = False,
             inventory: Path | None = None, on_event: EventCallback | None = None,
-            cluster_wide_only: Sequence[str] = ()) -> PlaybookResult:
+            scopes: Mapping[str, str] | None = None) -> PlaybookResult:
         """Run project_dir/site.yml. limit: inventory hostnames (an empty list runs nothing);
-        tags: e.g. ["cluster-wide"]; check: --check --diff (drift); cluster_wide_only: hostnames that
-        run only the cluster-wide tasks in this same run (the others run everything)."""
+        tags: e.g. ["cluster-wide"]; check: --check --diff (drift); scopes: {hostname: "full" |
+        "cluster-wide" | "hosts"}, what each host runs (site.yml has one play per scope); None: all full."""
         ...
 
 
@@ -128,7 +128,7 @@ class RunnerAnsible:
     def run(self, project_dir: Path, *, private_key: Path, known_hosts: Path,
             limit: Sequence[str] | None = None, tags: Sequence[str] | None = None, check: bool = False,
             inventory: Path | None = None, on_event: EventCallback | None = None,
-            cluster_wide_only: Sequence[str] = ()) -> PlaybookResult:
+            scopes: Mapping[str, str] | None = None) -> PlaybookResult:
         if limit is not None and not limit:
             return PlaybookResult(ok=True, hosts={}, rc=0, strategy=self.strategy)  # nothing to do
         project_dir = project_dir.resolve()
@@ -138,8 +138,8 @@ class RunnerAnsible:
             "inventory": str(inventory), "limit": ",".join(limit) if limit else None,
             "tags": ",".join(tags) if tags else None, "cmdline": "--check --diff" if check else None,
             "quiet": True, "suppress_env_files": True, "rotate_artifacts": 1, "timeout": self.timeout}
-        if cluster_wide_only:
-            options["extravars"] = {"grid_cluster_wide_only": sorted(cluster_wide_only)}
+        if scopes is not None:
+            options["extravars"] = scope_vars(scopes)
         result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event)
         if (self._auto and self._strategy_dir is not None and not result.ok and not result.hosts
                 and "mitogen" in result.output_tail.lower()):
@@ -170,6 +170,20 @@ class RunnerAnsible:
         hosts = collector.outcomes()
         ok = rc == 0 and all(h.ok for h in hosts.values())
         return PlaybookResult(ok=ok, hosts=hosts, rc=rc, output_tail=tail, strategy=self.strategy)
+
+
+SCOPE_VARS = {"full": "grid_full", "cluster-wide": "grid_cluster_wide", "hosts": "grid_hosts_table"}
+"""The extra var holding each scope's hosts: the `hosts:` pattern of that scope's play in site.yml."""
+
+
+def scope_vars(scopes: Mapping[str, str]) -> dict[str, str]:
+    """Extra vars naming each play's hosts ('!all' matches none); unknown scopes raise ValueError."""
+    patterns: dict[str, list[str]] = {name: [] for name in SCOPE_VARS.values()}
+    for hostname, scope in sorted(scopes.items()):
+        if scope not in SCOPE_VARS:
+            raise ValueError(f"unknown configuration scope {scope!r} for {hostname}")
+        patterns[SCOPE_VARS[scope]].append(hostname)
+    return {name: ",".join(hosts) or "!all" for name, hosts in patterns.items()}
 
 
 def _search_path() -> str:

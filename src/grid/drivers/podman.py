@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
+from grid.drivers import bridges
+
 CLUSTER_LABEL = "grid.cluster"
 LAB_RANGE = ipaddress.IPv4Network("198.18.0.0/15")
 CONTAINERS_CONF = Path(__file__).resolve().parent / "data" / "containers.conf"
@@ -189,7 +191,21 @@ class Podman:
         if not dns:
             args.append("--disable-dns")
         args += _label_args(labels or {})
-        self.run([*args, name])
+        proc = self.run([*args, name], check=False)
+        if proc.returncode != 0 and "already used on the host" in proc.stderr and self._drop_orphan_bridges(net):
+            proc = self.run([*args, name], check=False)  # the subnet was held by a bridge nobody uses
+        if proc.returncode != 0:
+            raise PodmanError([self.binary, *args, name], proc.returncode, proc.stderr)
+
+    def _interfaces_in_use(self) -> set[str]:
+        proc = self.run(["network", "ls", "--format", "{{.NetworkInterface}}"], check=False)
+        return set(proc.stdout.split()) if proc.returncode == 0 else set()
+
+    def _drop_orphan_bridges(self, subnet: ipaddress.IPv4Network) -> bool:
+        """Delete bridges left on `subnet` by containers whose teardown never ran (grid.drivers.bridges)."""
+        in_use = self._interfaces_in_use()
+        orphans = [i for i in bridges.bridges_on(subnet) if bridges.is_orphan(i, in_use)]
+        return bool(orphans) and all(bridges.delete(i) for i in orphans)
 
     def network_exists(self, name: str) -> bool:
         return self._ok(["network", "exists", name])
@@ -215,11 +231,15 @@ class Podman:
 
     def network_rm(self, name: str, *, force: bool = True) -> bool:
         """Remove a network (``force`` also removes containers attached to it). False if it was absent."""
-        if not self.network_exists(name):
+        state = self.network_inspect(name)
+        if state is None:
             return False
         proc = self.run(["network", "rm", *(["--force"] if force else []), name], check=False)
         if proc.returncode != 0 and self.network_exists(name):
             raise PodmanError([self.binary, "network", "rm", name], proc.returncode, proc.stderr)
+        # Its bridge outlives it when a container on it was never torn down: leave no subnet held.
+        if state["interface"] and bridges.is_orphan(state["interface"], self._interfaces_in_use()):
+            bridges.delete(state["interface"])
         return proc.returncode == 0
 
     # -- volumes --------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def make_plan(
     lineage: str = "",
     allow_destroy_protected: bool = False,
     live: Mapping[str, LiveResource] | None = None,
-    host_digests: Mapping[str, tuple[str, str]] | None = None,
+    host_digests: Mapping[str, tuple[str, str, str]] | None = None,
     live_hosts: Mapping[str, LiveHost] | None = None,
     capacity: dict[str, Any] | None = None,
 ) -> Plan:
@@ -99,14 +99,14 @@ def _config_changes(
     graph: ResourceGraph,
     state: State | None,
     changes: list[ResourceChange],
-    host_digests: Mapping[str, tuple[str, str]],
+    host_digests: Mapping[str, tuple[str, str, str]],
     live_hosts: Mapping[str, LiveHost] | None,
 ) -> tuple[HostConfigChange, ...]:
     rebuilt = {c.address: c.cause for c in changes
                if c.kind == "node" and c.action in (Action.CREATE, Action.REPLACE)}
     hosts = state.hosts if state else {}
     out: list[HostConfigChange] = []
-    for address, (node_digest, cluster_digest) in sorted(host_digests.items()):
+    for address, (node_digest, cluster_digest, hosts_digest) in sorted(host_digests.items()):
         record = hosts.get(address)
         seen = live_hosts.get(address) if live_hosts else None
         if address in rebuilt or record is None:
@@ -121,4 +121,6 @@ def _config_changes(
             out.append(HostConfigChange(address, "full", "configuration inputs changed"))
         elif record.cluster_digest != cluster_digest:
             out.append(HostConfigChange(address, "cluster-wide", "cluster-wide inputs changed"))
+        elif record.hosts_digest != hosts_digest:
+            out.append(HostConfigChange(address, "hosts", "the cluster's hosts table changed"))
     return tuple(out)

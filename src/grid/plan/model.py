@@ -64,12 +64,20 @@ class ResourceChange:
         return max((a.policy for a in self.attributes), key=lambda p: p.rank, default=Policy.IN_PLACE)
 
 
+SCOPES: dict[str, str] = {
+    "full": "full configuration",  # a new host, or its own inputs changed: every task
+    "cluster-wide": "cluster-wide tasks only",  # users, keys, sysctls, hosts table (tagged `cluster-wide`)
+    "hosts": "hosts table only",  # a node came or went elsewhere: /etc/hosts alone
+}
+"""Ansible scopes, widest first, with the words plans and progress use for them."""
+
+
 @dataclass(frozen=True, slots=True)
 class HostConfigChange:
-    """Ansible work a host needs: everything (new or changed inputs) or only cluster-wide tasks."""
+    """Ansible work a host needs: everything, only the cluster-wide tasks, or only the hosts table."""
 
     address: str
-    scope: str  # "full" | "cluster-wide"
+    scope: str  # a key of SCOPES
     reason: str
     cause: Cause = Cause.SPEC  # drift: the host (or its node) was found changed; spec: its inputs changed
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -70,17 +70,25 @@ def render_ansible(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: 
     return dict(sorted(files.items()))
 
 
+class HostDigests(NamedTuple):
+    """What Ansible would apply to one host, in three parts that change for different reasons."""
+
+    node: str  # the host's own vars and groups, the roles, site.yml, ansible.cfg
+    cluster: str  # inventory/group_vars/all.yml without the hosts table (users, keys, sysctls)
+    hosts: str  # the hosts table (grid_hosts): changes whenever a node comes or goes
+
+
 def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key: str, *,
-                       connect_fabric: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
-    """{node address: (node_digest, cluster_digest)} of what Ansible would apply to each host.
+                       connect_fabric: Mapping[str, str] | None = None) -> dict[str, HostDigests]:
+    """{node address: HostDigests} of what Ansible would apply to each host.
 
-    node_digest covers the host's own vars and group memberships, the roles, site.yml and ansible.cfg;
-    cluster_digest covers the vars of inventory/group_vars/all.yml (hosts table, users, keys, sysctls),
-    which only tasks tagged `cluster-wide` read. A host whose digests are unchanged needs no run; one
-    whose cluster_digest alone changed needs only `--tags cluster-wide`.
+    A host whose digests are all unchanged needs no run; one whose `node` digest is unchanged needs
+    only the cluster-wide tasks (tagged `cluster-wide`) when `cluster` changed, and only the hosts
+    table task when `hosts` alone changed (a pool grew or shrank).
 
-    Definition: node_digest = sha256(shared files, then json.dumps({"hostname", "vars", "groups"},
-    sort_keys=True)); cluster_digest = sha256(json.dumps(all.yml vars, sort_keys=True)).
+    Definition: node = sha256(shared files, then json.dumps({"hostname", "vars", "groups"},
+    sort_keys=True)); cluster = sha256(json.dumps(all.yml vars with grid_hosts null, sort_keys=True));
+    hosts = sha256(json.dumps(grid_hosts, sort_keys=True)).
     `_fast_documents` computes the same JSON texts without building 10^5 dicts (see there); graphs it
     does not take fall back to the definition as written (`_documents_by_definition`).
     """
@@ -94,21 +102,24 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
     for name, text in (("site.yml", site), ("ansible.cfg", _static_file("ansible.cfg"))):
         shared.update(name.encode() + b"\0" + text.encode() + b"\0")
     cluster_digest = "sha256:" + hashlib.sha256(documents.cluster_vars.encode()).hexdigest()
-    out: dict[str, tuple[str, str]] = {}
+    hosts_digest = "sha256:" + hashlib.sha256(documents.hosts_table.encode()).hexdigest()
+    out: dict[str, HostDigests] = {}
     copy = shared.copy
     for address, own in documents.hosts:
         digest = copy()
         digest.update(own.encode())
-        out[address] = ("sha256:" + digest.hexdigest(), cluster_digest)
+        out[address] = HostDigests("sha256:" + digest.hexdigest(), cluster_digest, hosts_digest)
     return dict(sorted(out.items()))
 
 
 @dataclass(frozen=True)
 class _Documents:
-    """The JSON texts the digests hash: (address, own document) per host, the all.yml vars, play roles."""
+    """The JSON texts the digests hash: (address, own document) per host, the all.yml vars without the
+    hosts table, the hosts table, the play's roles."""
 
     hosts: list[tuple[str, str]]
     cluster_vars: str
+    hosts_table: str
     play_roles: list[str]
 
 
@@ -117,7 +128,8 @@ def _documents_by_definition(inputs: _Inputs) -> _Documents:
     hosts = [(inputs.addresses[hostname],
               json.dumps({"hostname": hostname, "vars": host_vars, "groups": groups[hostname]}, sort_keys=True))
              for hostname, host_vars in inputs.hosts.items()]
-    return _Documents(hosts, json.dumps(inputs.all_vars, sort_keys=True), inputs.play_roles)
+    return _Documents(hosts, json.dumps({**inputs.all_vars, "grid_hosts": None}, sort_keys=True),
+                      json.dumps(inputs.all_vars["grid_hosts"], sort_keys=True), inputs.play_roles)
 
 
 _encode = json.encoder.encode_basestring_ascii  # what json.dumps (ensure_ascii) writes for a str
@@ -226,7 +238,7 @@ def _fast_documents(cluster: Cluster, graph: ResourceGraph, admin_public_key: st
     shared = _Template.of(_cluster_vars(cluster, admin_public_key, _HOSTS), {_HOSTS: 1})
     if shared is None:
         return None
-    return _Documents(hosts, shared.text % ("[" + ", ".join(grid_hosts) + "]",), play_roles)
+    return _Documents(hosts, shared.text % ("null",), "[" + ", ".join(grid_hosts) + "]", play_roles)
 
 
 def _plain_shape(region: str, ips: dict[str, Any], storage: dict[str, Any], roles: list[Any],

@@ -29,7 +29,8 @@ class HostRecord(Record):
     address: str
     status: Literal["pending", "configured", "failed", "drifted"] = "pending"
     node_digest: str = ""  # inputs specific to this host
-    cluster_digest: str = ""  # cluster-wide inputs (e.g. the /etc/hosts table)
+    cluster_digest: str = ""  # cluster-wide inputs but the hosts table (users, keys, sysctls)
+    hosts_digest: str = ""  # the cluster's hosts table (/etc/hosts)
     error: str = ""
     drift: list[str] = Field(default_factory=list)  # tasks a check-mode run found changed (grid drift)
     updated_at: str = ""
