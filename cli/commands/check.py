@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from grid.apply.engine import refresh_known_hosts
+from grid.apply.configure import refresh_known_hosts
 from grid.check import NodeReport
 from grid.check import run_checks as check_nodes
 from grid.cli import common, console

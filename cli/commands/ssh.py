@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from grid.apply.engine import refresh_known_hosts
+from grid.apply.configure import refresh_known_hosts
 from grid.check import connect_ip
 from grid.cli import common, console
 from grid.drivers.ssh import existing_keypair, ssh_options

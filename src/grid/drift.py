@@ -98,7 +98,7 @@ def _pulumi_refresh(ws: Workspace, state: State, only: set[str] | None = None) -
 
 
 def _configuration_check(ws: Workspace, state: State, *, skip: set[str]) -> dict[str, LiveHost]:
-    from grid.apply.engine import refresh_known_hosts
+    from grid.apply.configure import refresh_known_hosts
     from grid.apply.run import default_ansible, ensure_identity
     from grid.render import render_cluster, write_tree
 

@@ -108,7 +108,9 @@ class RunnerAnsible:
         if self.strategy.startswith("mitogen") and self._strategy_dir is None:
             raise ValueError(f"strategy {self.strategy} asked for, but mitogen does not work here")
 
-    def envvars(self, project_dir: Path, private_key: Path, known_hosts: Path) -> dict[str, str]:
+    def envvars(self, project_dir: Path, private_key: Path, known_hosts: Path,
+                strategy: str | None = None) -> dict[str, str]:
+        strategy = strategy or self.strategy
         env = {
             "ANSIBLE_CONFIG": str(project_dir / "ansible.cfg"),
             "ANSIBLE_HOST_KEY_CHECKING": "True",  # ansible-runner would default it to False
@@ -116,12 +118,12 @@ class RunnerAnsible:
                 f"-o UserKnownHostsFile={known_hosts.resolve()} "
                 "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes"),
             "ANSIBLE_PRIVATE_KEY_FILE": str(private_key.resolve()),
-            "ANSIBLE_STRATEGY": self.strategy,
+            "ANSIBLE_STRATEGY": strategy,
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",
             "PATH": _search_path(),
         }
-        if self._strategy_dir is not None:
+        if self._strategy_dir is not None and strategy.startswith("mitogen"):
             env["ANSIBLE_STRATEGY_PLUGINS"] = str(self._strategy_dir)
         return env
 
@@ -140,15 +142,20 @@ class RunnerAnsible:
             "quiet": True, "suppress_env_files": True, "rotate_artifacts": 1, "timeout": self.timeout}
         if scopes is not None:
             options["extravars"] = scope_vars(scopes)
-        result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event)
+        strategy = self.strategy
+        if scopes and set(scopes.values()) == {"hosts"} and not check:
+            # One small task per host: mitogen's bootstrap of every connection costs more than it saves.
+            options["forks"] = min(64, max(16, len(scopes)))
+            strategy = "linear"
+        result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event, strategy)
         if (self._auto and self._strategy_dir is not None and not result.ok and not result.hosts
                 and "mitogen" in result.output_tail.lower()):
             self._strategy_dir, self.strategy = None, "linear"  # mitogen refused at run time: for good
-            result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event)
+            result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event, "linear")
         return result
 
     def _run_once(self, options: dict[str, Any], project_dir: Path, private_key: Path, known_hosts: Path,
-                  check: bool, on_event: EventCallback | None) -> PlaybookResult:
+                  check: bool, on_event: EventCallback | None, strategy: str) -> PlaybookResult:
         import ansible_runner
 
         collector = _Collector(check=check, on_event=on_event)
@@ -158,7 +165,7 @@ class RunnerAnsible:
         try:
             runner = ansible_runner.run(**{
                 **options, "private_data_dir": str(private), "event_handler": collector.handle,
-                "envvars": self.envvars(project_dir, private_key, known_hosts)})
+                "envvars": self.envvars(project_dir, private_key, known_hosts, strategy)})
             rc = int(runner.rc if runner.rc is not None else 1)
             tail = ""
             if rc != 0:
@@ -169,7 +176,7 @@ class RunnerAnsible:
                 shutil.rmtree(private, ignore_errors=True)
         hosts = collector.outcomes()
         ok = rc == 0 and all(h.ok for h in hosts.values())
-        return PlaybookResult(ok=ok, hosts=hosts, rc=rc, output_tail=tail, strategy=self.strategy)
+        return PlaybookResult(ok=ok, hosts=hosts, rc=rc, output_tail=tail, strategy=strategy)
 
 
 SCOPE_VARS = {"full": "grid_full", "cluster-wide": "grid_cluster_wide", "hosts": "grid_hosts_table"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +66,9 @@ def host_key_line(names: Iterable[str], public_key: str) -> str:
 
 
 def write_known_hosts(path: Path, entries: Iterable[tuple[list[str], str]]) -> None:
+    """Atomically: ssh processes of a run in flight may be reading the file while it is rewritten."""
     lines = sorted(host_key_line(names, key) for names, key in entries if key)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text("\n".join(lines) + ("\n" if lines else ""))
     os.replace(tmp, path)
 

@@ -1,0 +1,123 @@
+"""The configuration stage of an apply: which hosts Ansible runs on, in which scope, and when.
+
+Hosts whose node this apply leaves alone and that need only cluster-wide tasks or the hosts table
+(a pool grew elsewhere) are configured at once, while the infrastructure changes: what they get
+depends on the plan's addresses, never on a resource being made. Everyone else waits for their
+region's infrastructure. Each batch is one Ansible run with a play per scope.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from grid.apply.context import ApplyContext, now
+from grid.apply.events import Event, Failure
+from grid.drivers.ssh import write_known_hosts
+from grid.killpoints import kill_point
+from grid.plan.model import SCOPES, Action, Plan
+from grid.resources import Kind
+from grid.state.model import HostRecord, State
+
+EARLY_SCOPES = ("cluster-wide", "hosts")
+
+
+def known_hosts_path(workdir: Path) -> Path:
+    return workdir / "known_hosts"
+
+
+def refresh_known_hosts(workdir: Path, state: State) -> Path:
+    entries = []
+    for record in state.resources.values():
+        if record.kind == Kind.NODE.value and record.outputs.get("host_key"):
+            names = [record.attrs["hostname"], *sorted(set(record.attrs.get("fabrics", {}).values()))]
+            entries.append(([n for n in names if n], str(record.outputs["host_key"])))
+    path = known_hosts_path(workdir)
+    write_known_hosts(path, entries)
+    return path
+
+
+def early_scopes(ctx: ApplyContext, plan: Plan) -> dict[str, str]:
+    """{address: scope} of hosts configured while the infrastructure changes (see the module doc)."""
+    state = ctx.writer.state
+    changing = {c.address for c in plan.pending}
+    wanted = set(ctx.graph.regions)
+    nodes = {r.address: r for r in ctx.graph.of_kind(Kind.NODE)}
+    return {h.address: h.scope for h in plan.config
+            if h.scope in EARLY_SCOPES and h.address not in changing and h.address in state.resources
+            and h.address in nodes and nodes[h.address].region in wanted}
+
+
+def late_scopes(ctx: ApplyContext, plan: Plan, failed_regions: set[str],
+                done: set[str]) -> tuple[dict[str, str], list[str]]:
+    """{address: scope} of hosts to configure once the infrastructure is applied, and the ready hosts
+    that need nothing; hosts in `done` were configured early."""
+    state = ctx.writer.state
+    nodes = {r.address: r for r in ctx.graph.of_kind(Kind.NODE)}
+    ready = {a for a in nodes if a in state.resources and nodes[a].region not in failed_regions}
+    scopes = {h.address: h.scope for h in plan.config if h.address in ready and h.address not in done}
+    # Hosts rebuilt by this apply need everything, whatever the plan said before the rebuild.
+    for change in plan.pending:
+        if change.address in ready and change.action in (Action.CREATE, Action.REPLACE):
+            scopes[change.address] = "full"
+    return scopes, sorted(a for a in ready if a not in scopes and a not in done)
+
+
+def configure(ctx: ApplyContext, scopes: dict[str, str], failures: list[Failure]) -> list[str]:
+    """One Ansible run for `scopes` ({address: scope}); records each host's outcome; the configured."""
+    if ctx.ansible is None or not scopes:
+        return []
+    state = ctx.writer.state
+    nodes = {r.address: r for r in ctx.graph.of_kind(Kind.NODE)}
+    known_hosts = refresh_known_hosts(ctx.workdir, state)
+    hostname_of = {a: str(nodes[a].attrs["hostname"]) for a in scopes}
+    counts = {scope: sum(1 for s in scopes.values() if s == scope) for scope in SCOPES}
+    ctx.emit(Event("configuration", "started", message=", ".join(
+        f"{SCOPES[scope]} on {count} host(s)" for scope, count in counts.items() if count)))
+
+    def progress(host: str, task: str, status: str) -> None:
+        ctx.emit(Event("configuration", "progress", host, f"{task}: {status}"))
+        kill_point("ansible.event")
+
+    kill_point("ansible.start")
+    result = ctx.ansible.run(
+        ctx.rendered / "ansible", limit=sorted(hostname_of.values()), tags=[],
+        scopes={hostname_of[a]: scope for a, scope in scopes.items()},
+        private_key=ctx.keypair.private_path, known_hosts=known_hosts, check=False, on_event=progress,
+    )
+    stamp = now()
+    records: dict[str, HostRecord] = {}
+    configured: list[str] = []
+    for address, scope in sorted(scopes.items()):
+        hostname = hostname_of[address]
+        outcome = result.hosts.get(hostname)
+        if outcome is not None and outcome.ok:
+            records[address] = _configured(state.hosts.get(address), address, scope,
+                                           ctx.host_digests.get(address, ("", "", "")), stamp)
+            configured.append(address)
+            ctx.emit(Event("configuration", "done", hostname,
+                           f"{outcome.changed} change(s)" if outcome.changed else "ok"))
+        else:
+            message = outcome.summary() if outcome is not None else "no result from Ansible (unreachable?)"
+            records[address] = HostRecord(address=address, status="failed", updated_at=stamp, error=message)
+            failures.append(Failure("configuration", hostname, message))
+            ctx.emit(Event("configuration", "failed", hostname, message))
+    ctx.writer.update(functools.partial(_record_hosts, records=records))
+    return configured
+
+
+def _configured(previous: HostRecord | None, address: str, scope: str, digests: tuple[str, str, str],
+                stamp: str) -> HostRecord:
+    """The record of a host configured in `scope`: the digests of what that scope applied are the new
+    ones; what it did not touch keeps the digest it was last configured with."""
+    node, cluster, hosts = digests
+    if previous is not None and scope != "full":
+        node = previous.node_digest
+        if scope == "hosts":
+            cluster = previous.cluster_digest
+    return HostRecord(address=address, status="configured", updated_at=stamp, node_digest=node,
+                      cluster_digest=cluster, hosts_digest=hosts)
+
+
+def _record_hosts(state: State, records: dict[str, HostRecord]) -> State:
+    return state.model_copy(update={"hosts": {**state.hosts, **records}})

@@ -1,0 +1,49 @@
+"""What an apply works with (ApplyContext) and what it returns (ApplyResult)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from grid.apply.events import EventSink, Failure
+from grid.apply.statewriter import StateWriter
+from grid.drivers.ansible import AnsibleRunner
+from grid.drivers.pulumi import StackEngine
+from grid.drivers.ssh import KeyPair
+from grid.resources import ResourceGraph
+from grid.spec.model import Cluster
+from grid.state.model import State
+
+
+@dataclass
+class ApplyContext:
+    cluster: Cluster
+    graph: ResourceGraph
+    workdir: Path
+    rendered: Path  # the directory `grid render` output was written to
+    keypair: KeyPair
+    stacks: StackEngine | None
+    ansible: AnsibleRunner | None
+    writer: StateWriter
+    emit: EventSink
+    host_digests: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    command: str = "up"
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    state: State
+    failures: tuple[Failure, ...]
+    configured: tuple[str, ...] = ()
+    untouched: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+

@@ -1,0 +1,124 @@
+"""apply() with stand-ins for Pulumi and Ansible: which hosts get which scope, and when.
+
+A pool grows by one node: the others need only the new hosts table, which depends on the plan's
+addresses alone, so they are configured while the infrastructure changes; the new node is configured
+fully once it exists. Growth in the same region as the new node changes nothing about that.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from grid.apply.engine import ApplyContext, apply
+from grid.apply.statewriter import StateWriter
+from grid.drivers.ansible import EventCallback, HostOutcome, PlaybookResult
+from grid.drivers.pulumi import StackResult
+from grid.drivers.ssh import KeyPair
+from grid.plan import make_plan
+from grid.render.ansible import host_input_digests
+from grid.resources import Kind, expand
+from grid.spec import load_spec_text, spec_digest
+from grid.spec.model import Cluster
+from grid.state.model import HostRecord, ResourceRecord, State
+from grid.state.store import FileStateStore
+
+LAB = Path(__file__).resolve().parents[2] / "examples" / "local-lab" / "cluster.yaml"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdyaWQtdGVzdC1rZXktbm90LXJlYWwtMDAwMDAwMDAw grid"
+
+
+def lab(count: int) -> Cluster:
+    data = yaml.safe_load(LAB.read_text())
+    data["spec"]["regions"][0]["pools"][0]["count"] = count
+    loaded = load_spec_text(yaml.safe_dump(data))
+    assert loaded.cluster is not None, loaded.diagnostics
+    return loaded.cluster
+
+
+class SlowStacks:
+    """Pulumi stand-in: `up` takes a while and records when it ran."""
+
+    def __init__(self) -> None:
+        self.ran: list[tuple[str, float, float]] = []
+
+    def up(self, region: str, data: dict[str, Any], progress: Any = None) -> StackResult:
+        started = time.monotonic()
+        time.sleep(0.3)
+        self.ran.append((region, started, time.monotonic()))
+        nodes = {n["address"]: {"host_key": "ssh-ed25519 AAAA"} for n in data.get("nodes", [])}
+        return StackResult(region, {"nodes": nodes})
+
+    def preview(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("not used")
+
+    def destroy(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("not used")
+
+    def regions(self) -> list[str]:
+        return []
+
+
+class RecordingAnsible:
+    """Ansible stand-in: every run succeeds; records its scopes and when it started."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[dict[str, str], float]] = []
+        self.lock = threading.Lock()
+
+    def run(self, project_dir: Path, *, private_key: Path, known_hosts: Path,
+            limit: Sequence[str] | None = None, tags: Sequence[str] | None = None, check: bool = False,
+            inventory: Path | None = None, on_event: EventCallback | None = None,
+            scopes: Mapping[str, str] | None = None) -> PlaybookResult:
+        with self.lock:
+            self.runs.append((dict(scopes or {}), time.monotonic()))
+        hosts = {h: HostOutcome(ok=True, changed=1, failed=0, unreachable=False) for h in limit or []}
+        return PlaybookResult(ok=True, hosts=hosts, rc=0)
+
+
+def test_growth_configures_the_others_hosts_table_while_the_new_node_is_made(tmp_path: Path) -> None:
+    before, after = lab(2), lab(3)
+    old_graph = expand(before)
+    digests = host_input_digests(before, old_graph, KEY)
+    state = State(cluster=before.name, resources={
+        r.address: ResourceRecord(address=r.address, kind=r.kind.value, region=r.region, attrs=dict(r.attrs),
+                                  outputs={"host_key": "ssh-ed25519 AAAA"} if r.kind is Kind.NODE else {})
+        for r in old_graph}, hosts={
+        a: HostRecord(address=a, status="configured", node_digest=d.node, cluster_digest=d.cluster,
+                      hosts_digest=d.hosts) for a, d in digests.items()})
+    graph = expand(after, state.allocations())
+    new_digests = dict(host_input_digests(after, graph, KEY))
+    plan = make_plan(graph, state, target="local", spec_digest=spec_digest(after), host_digests=new_digests)
+    store = FileStateStore(tmp_path)
+    store.write(state, expected_serial=0)
+    stacks, ansible = SlowStacks(), RecordingAnsible()
+    key = tmp_path / "id"
+    key.write_text("not a key")
+    ctx = ApplyContext(cluster=after, graph=graph, workdir=tmp_path, rendered=tmp_path / "rendered",
+                       keypair=KeyPair(key, KEY), stacks=stacks, ansible=ansible,
+                       writer=StateWriter(store, store.read(), state), emit=lambda event: None,
+                       host_digests=new_digests)
+
+    result = apply(ctx, plan)
+
+    assert result.ok, result.failures
+    new = "east-train-0002"
+    by_scope = sorted(ansible.runs, key=lambda run: run[1])
+    assert [set(scopes.values()) for scopes, _ in by_scope] == [{"hosts"}, {"full"}]
+    assert set(by_scope[1][0]) == {new}
+    assert set(by_scope[0][0]) == {"east-train-0000", "east-train-0001", "west-infer-0000", "west-infer-0001"}
+    (region, _started, finished), = stacks.ran
+    assert region == "east"
+    assert by_scope[0][1] < finished, "the hosts table waited for the infrastructure"
+    assert by_scope[1][1] >= finished, "the new node was configured before it existed"
+    hosts = result.state.hosts
+    assert all(h.status == "configured" for h in hosts.values()) and len(hosts) == 5
+    for address, digest in digests.items():  # the others keep their own and cluster-wide digests
+        assert (hosts[address].node_digest, hosts[address].cluster_digest) == (digest.node, digest.cluster)
+        assert hosts[address].hosts_digest == new_digests[address][2] != digest.hosts
+    assert [c.action for c in result.state.history[-1].changes if c.address == "east/train/node-0002"] == [
+        "create", "configure:full"]
