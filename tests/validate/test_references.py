@@ -178,3 +178,13 @@ def test_hostname_collision_across_regions() -> None:
 def test_validators_are_registered() -> None:
     names = {v.__name__ for v in references.VALIDATORS}
     assert {"region_names_unique", "pool_references_exist", "links_valid", "users_valid"} <= names
+
+
+def test_pool_names_that_would_share_addresses_with_fabrics_or_storage_are_reserved() -> None:
+    (diag,) = found(HEAD + EAST.replace("name: train", "name: fabric"))
+    assert diag.summary == "pool name 'fabric' is reserved" and diag.code == "references.reserved-name"
+    assert diag.path == ("spec", "regions", 0, "pools", 0, "name")
+    assert where(diag) == (15, 18)
+    assert "fabric-nodes" in diag.hint
+    assert [d.summary for d in found(HEAD + EAST.replace("name: train", "name: storage"))] == [
+        "pool name 'storage' is reserved"]

@@ -6,8 +6,10 @@ default: it is forced back on). Runner's private data dir is a temp dir under th
 after each run.
 
 Speed: the mitogen strategy (`mitogen_linear`) when the installed mitogen accepts this ansible-core,
-else `linear` with the rendered 16 forks + pipelining. The strategy plugin path is machine-specific,
-so it is set here at run time, never in rendered files.
+else `linear` with the rendered 16 forks + pipelining. A run that only rewrites the hosts table (one
+task per host) uses `linear` with a fork per host: there, mitogen's bootstrap of each connection costs
+more than it saves. The strategy plugin path is machine-specific, so it is set here at run time, never
+in rendered files.
 """
 
 from __future__ import annotations

@@ -77,6 +77,22 @@ def hostnames_unique(cluster: Cluster) -> Iterator[Diagnostic]:
                     hint="node hostnames are region-pool-NNNN; rename the pool or the region")
 
 
+RESERVED_POOL_NAMES = ("fabric", "storage")
+"""Addresses are region/pool/node-NNNN, region/fabric/NAME and region/storage/NAME: a pool with one of
+these names could give a node the address of a fabric or a storage."""
+
+
+def pool_names_not_reserved(cluster: Cluster) -> Iterator[Diagnostic]:
+    for r, region in enumerate(cluster.spec.regions):
+        for p, pool in enumerate(region.pools):
+            if pool.name in RESERVED_POOL_NAMES:
+                yield error(f"pool name '{pool.name}' is reserved", (*REGIONS, r, "pools", p, "name"),
+                            code="references.reserved-name",
+                            detail=f"addresses of fabrics and storage are {region.name}/fabric/NAME and "
+                                   f"{region.name}/storage/NAME; a pool of that name could collide with them",
+                            hint=f"rename the pool (e.g. '{pool.name}-nodes')")
+
+
 def _pool_refs(region: Region, r: int, others: dict[str, dict[str, list[str]]]) -> Iterator[Diagnostic]:
     defined = {"fabrics": {f.name for f in region.fabrics}, "storage": {s.name for s in region.storage}}
     for p, pool in enumerate(region.pools):
@@ -189,6 +205,6 @@ def users_valid(cluster: Cluster) -> Iterator[Diagnostic]:
 
 
 VALIDATORS: list[Validator] = [
-    region_names_unique, region_member_names_unique, hostnames_unique, pool_references_exist,
-    pool_mounts_distinct, pools_have_fabric, links_valid, users_valid,
+    region_names_unique, region_member_names_unique, hostnames_unique, pool_names_not_reserved,
+    pool_references_exist, pool_mounts_distinct, pools_have_fabric, links_valid, users_valid,
 ]
