@@ -16,7 +16,7 @@ import pytest
 
 from grid.apply import reaper
 from grid.apply.engine import INTERRUPTED, _mark_interrupted, forget_region, interrupted_regions
-from grid.drivers.pulumi import stale_lock
+from grid.drivers.pulumi_locks import stale_lock
 from grid.stacks import provider_host
 from grid.stacks.local_provider import cgroup_limits
 from grid.state.model import ResourceRecord, State

@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 from pulumi import automation as auto
 
+from grid.drivers.pulumi_locks import clear_stale_locks
+
 ProgressFn = Callable[[str, str, str], None]
 """(address, operation, status) — e.g. ("east/train/node-0001", "create", "done")."""
 
@@ -190,21 +192,8 @@ class AutomationEngine:
             checkpoint.with_name(checkpoint.name + ".attrs").unlink(missing_ok=True)
 
     def _clear_stale_locks(self, region: str) -> list[Path]:
-        """Remove DIY stack locks whose `pulumi` process is gone from this host; returns what was removed.
-
-        Layout: <backend>/.pulumi/locks/<org>/<project>/<stack>/<id>.json = {pid, hostname, ...}.
-        A lock of another host, or of a live pulumi process here, is left alone.
-        """
-        if not self.backend_url.startswith("file://"):
-            return []
-        locks = Path(self.backend_url[len("file://"):]) / ".pulumi" / "locks"  # (torn lock files are stale)
-        removed: list[Path] = []
-        for path in locks.glob(f"*/{self.project}/{region}/*.json"):
-            if stale_lock(path):
-                for leftover in (path, path.with_name(path.name + ".attrs")):
-                    leftover.unlink(missing_ok=True)
-                removed.append(path)
-        return removed
+        """Remove this stack's locks whose `pulumi` process is gone from this host (grid.drivers.pulumi_locks)."""
+        return clear_stale_locks(self.backend_url, self.project, region)
 
     # -- operations -----------------------------------------------------------------------------------
     def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> StackResult:
@@ -248,27 +237,6 @@ class AutomationEngine:
             return []
         root = Path(self.backend_url[len("file://"):]) / ".pulumi" / "stacks" / self.project
         return sorted(p.name.split(".")[0] for p in root.glob("*.json")) if root.is_dir() else []
-
-
-def stale_lock(path: Path) -> bool:
-    """A Pulumi DIY lock file whose holder ran on this host and is no longer a running pulumi process."""
-    import json
-    import socket
-
-    try:
-        content = json.loads(path.read_text())
-        pid, host = int(content["pid"]), str(content["hostname"])
-    except FileNotFoundError:
-        return False
-    except (OSError, ValueError, KeyError, TypeError):
-        return True  # torn by a kill between create and write: no live pulumi writes it that slowly
-    if host != socket.gethostname():
-        return False
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-    except OSError:
-        return True  # no such process
-    return Path(command.decode(errors="replace")).name != "pulumi"  # the pid was reused
 
 
 def _counts(summary: Mapping[Any, int] | None) -> dict[str, int]:
