@@ -45,6 +45,9 @@ def apply(
                                      "on stdout; progress goes to stderr."),
     skip_check: bool = typer.Option(False, "--skip-check", help="Do not run acceptance checks at the end."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every resource and task event."),
+    trust_new_hosts: bool = typer.Option(
+        False, "--trust-new-hosts", help="Targets existing, aws, openstack: pin the SSH host keys of nodes seen "
+        "for the first time (check the fingerprints a run without this flag lists)."),
 ) -> None:
     """Apply a saved plan exactly as it was reviewed; refuse if the spec or the state changed since."""
     with reporting(json_output, "apply") as report:
@@ -76,7 +79,8 @@ def apply(
                 output.print(text, style=style or None, markup=False)
             common.confirm("Apply this saved plan?", yes)
             outcome = run.up(ws, saved, emit=ProgressView(verbose=verbose, stderr=json_output),
-                             stacks=run.default_stacks(ws), ansible=run.default_ansible(ws),
+                             stacks=run.default_stacks(ws, trust_new_hosts=trust_new_hosts),
+                             ansible=run.default_ansible(ws),
                              options=run.UpOptions(command=f"apply {plan_file.name}"))
         finish(ws, saved, outcome, report, output=output, skip_check=skip_check)
 

@@ -31,8 +31,8 @@ def up(
     skip_check: bool = typer.Option(False, "--skip-check", help="Do not run acceptance checks at the end."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every resource and task event."),
     trust_new_hosts: bool = typer.Option(
-        False, "--trust-new-hosts", help="Target existing: pin the SSH host keys of hosts seen for the first "
-        "time (check the fingerprints a run without this flag lists)."),
+        False, "--trust-new-hosts", help="Targets existing, aws, openstack: pin the SSH host keys of nodes seen "
+        "for the first time (check the fingerprints a run without this flag lists)."),
 ) -> None:
     """Create or update the cluster so that it matches the spec."""
     with reporting(json_output, "up") as report:

@@ -26,8 +26,8 @@ def ensure_identity(ws: Workspace) -> KeyPair:
 
 
 def default_stacks(ws: Workspace, *, trust_new_hosts: bool = False) -> StackEngine | None:
-    """The region stack engine of the spec's target; `trust_new_hosts` (existing hosts only) lets
-    `up` pin host keys it has not seen before."""
+    """The region stack engine of the spec's target; `trust_new_hosts` (existing hosts and cloud
+    targets) lets `up` pin host keys it has not seen before."""
     if ws.cluster.spec.target == "existing":
         from grid.targets.existing import ExistingHostsEngine
 
@@ -36,9 +36,15 @@ def default_stacks(ws: Workspace, *, trust_new_hosts: bool = False) -> StackEngi
     from grid.state import pulumi_backend
 
     # Team state in PostgreSQL keeps the Pulumi stacks in the same database; file state, in the work directory.
-    return ProcessStackEngine(project=project_name(ws.cluster.name), target=ws.cluster.spec.target,
-                              workdir=ws.workdir, passphrase_file=ensure_passphrase(ws.workdir),
-                              backend_url=pulumi_backend(ws.store))
+    engine = ProcessStackEngine(project=project_name(ws.cluster.name), target=ws.cluster.spec.target,
+                                workdir=ws.workdir, passphrase_file=ensure_passphrase(ws.workdir),
+                                backend_url=pulumi_backend(ws.store))
+    from grid.targets.cloud import CLOUD_TARGETS, HostKeyPinningEngine, pins_from_state
+
+    if ws.cluster.spec.target in CLOUD_TARGETS:
+        return HostKeyPinningEngine(engine, pins=lambda: pins_from_state(ws), trust_new_hosts=trust_new_hosts,
+                                    port=ws.cluster.spec.defaults.ssh.port)
+    return engine
 
 
 def default_ansible(ws: Workspace) -> AnsibleRunner:

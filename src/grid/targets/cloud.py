@@ -1,0 +1,111 @@
+"""Targets `aws` and `openstack`: the cloud makes the nodes, grid pins their SSH host keys.
+
+A cloud instance generates its host keys at first boot, and nothing grid could trust says what they
+are before it first connects. So once a region's stack is up, grid fetches the host key of every node
+it has not pinned yet over SSH (retrying while the instance boots) and pins it only with the user's
+consent (`grid up --trust-new-hosts`), as for existing hosts; without it, `up` fails listing the
+fingerprints to check. A pinned node keeps its key for as long as its instance lives; a replaced
+instance is a new host. From then on every SSH connection checks the pinned key.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from grid.targets.existing import TRUST_FLAG, Scanner, connect_ip, fingerprint, scan_host_key
+
+if TYPE_CHECKING:
+    from grid.drivers.pulumi import PreviewResult, ProgressFn, StackEngine, StackResult
+    from grid.workspace import Workspace
+
+CLOUD_TARGETS = ("aws", "openstack")
+
+
+@dataclass(frozen=True)
+class InstancePin:
+    instance: str  # the cloud's instance id the key was seen on
+    host_key: str
+
+
+def pins_from_state(ws: Workspace) -> dict[str, InstancePin]:
+    _, state = ws.read_state()
+    return {address: InstancePin(str(record.outputs.get("id", "")), str(record.outputs["host_key"]))
+            for address, record in state.resources.items()
+            if record.kind == "node" and record.outputs.get("host_key")}
+
+
+class HostKeyPinningEngine:
+    """A `StackEngine` around a cloud stack engine that pins the host keys of the nodes it makes."""
+
+    def __init__(self, inner: StackEngine, *, pins: Callable[[], Mapping[str, InstancePin]],
+                 trust_new_hosts: bool = False, scanner: Scanner = scan_host_key, port: int = 22,
+                 boot_timeout: float = 300.0, timeout: float = 10.0,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        self.inner = inner
+        self._pins = pins
+        self.trust_new_hosts = trust_new_hosts
+        self._scan, self._port, self._timeout = scanner, port, timeout
+        self._sleep, self._clock, self._boot_timeout = sleep, clock, boot_timeout
+
+    def _host_key(self, ip: str) -> tuple[str, str]:
+        """(key, "") or ("", why not): retried until the boot timeout, since sshd starts late in a boot."""
+        deadline = self._clock() + self._boot_timeout
+        delay = 2.0
+        while True:
+            try:
+                return self._scan(ip, self._port, self._timeout), ""
+            except (OSError, ValueError, EOFError) as exc:
+                if self._clock() + delay > deadline:
+                    return "", str(exc) or type(exc).__name__
+            self._sleep(delay)
+            delay = min(delay * 1.5, 15.0)
+
+    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> StackResult:
+        from grid.drivers.pulumi import PulumiFailed, StackResult
+
+        result = self.inner.up(region, data, progress)
+        made: dict[str, dict[str, Any]] = dict(result.outputs.get("nodes") or {})
+        declared = {str(n["address"]): n for n in data.get("nodes", [])}
+        pins = self._pins()
+        keys: dict[str, str] = {}
+        to_scan: dict[str, str] = {}
+        for address, out in made.items():
+            pin = pins.get(address)
+            if pin is not None and pin.instance == str(out.get("id", "")):
+                keys[address] = pin.host_key  # the same instance: the key pinned when it was new
+            else:
+                to_scan[address] = connect_ip(declared.get(address, {}))
+        with ThreadPoolExecutor(max_workers=max(1, min(32, len(to_scan)))) as pool:
+            seen = dict(zip(to_scan, pool.map(self._host_key, to_scan.values()), strict=True))
+        unreachable = {a: why for a, (_, why) in seen.items() if why}
+        new = {a: key for a, (key, why) in seen.items() if not why}
+        problems: list[str] = []
+        if unreachable:
+            problems.append("no SSH host key after the boot timeout: " + "; ".join(
+                f"{a} ({to_scan[a] or 'no address'}): {why}" for a, why in sorted(unreachable.items())))
+        if new and not self.trust_new_hosts:
+            problems.append(f"{len(new)} new node(s) not trusted yet: " + "; ".join(
+                f"{a} ({to_scan[a]}) {key.split()[0]} {fingerprint(key)}" for a, key in sorted(new.items()))
+                + " — compare with the fingerprints in each instance's console output, then run `grid up` "
+                f"with {TRUST_FLAG} to pin them")
+        if problems:
+            raise PulumiFailed(region, "\n".join(problems))
+        keys.update(new)
+        for address in new:
+            if progress is not None:
+                progress(address, "pin host key", "done")
+        nodes = {address: {**out, "host_key": keys[address]} for address, out in made.items()}
+        return StackResult(region, {**result.outputs, "nodes": nodes}, result.changes)
+
+    def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult:
+        return self.inner.preview(region, data, refresh=refresh)
+
+    def destroy(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> None:
+        self.inner.destroy(region, data, progress)
+
+    def regions(self) -> list[str]:
+        return self.inner.regions()
