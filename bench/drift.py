@@ -3,7 +3,7 @@
 Per run, on one unique cluster:
 - full bring-up: `grid up --yes --skip-check` from nothing (the reference for growth);
 - `grid drift` of the converged cluster (Pulumi preview+refresh per region, concurrently in worker
-  processes, then the playbook in check mode on every host) — target ≤ 30 s;
+  processes, while the playbook runs in check mode on every host) — target ≤ 30 s;
 - where drift's time goes: the same two phases timed apart through the library (grid.drift), once;
 - +1 node: the first pool's count + 1, then `grid up --yes --skip-check` — target ≤ 0.3x the full bring-up;
 - `grid destroy`, and removal by the cluster's podman label whatever happened (try/finally).
