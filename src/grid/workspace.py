@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,10 +77,10 @@ def admin_public_key(ws: Workspace) -> str:
     return keys.public_key if keys else ""
 
 
-def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> dict[str, tuple[str, str, str]]:
+def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> Mapping[str, tuple[str, str, str]]:
     from grid.render.ansible import host_input_digests
 
-    return dict(host_input_digests(ws.cluster, graph, admin_public_key=public_key))
+    return host_input_digests(ws.cluster, graph, admin_public_key=public_key)
 
 
 def plan(ws: Workspace, *, envelope: Envelope | None, state: State, allow_destroy_protected: bool = False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ class ApplyContext:
     ansible: AnsibleRunner | None
     writer: StateWriter
     emit: EventSink
-    host_digests: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    host_digests: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
     command: str = "up"
 
 
