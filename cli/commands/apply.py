@@ -81,7 +81,7 @@ def apply(
             outcome = run.up(ws, saved, emit=ProgressView(verbose=verbose, stderr=json_output),
                              stacks=run.default_stacks(ws, trust_new_hosts=trust_new_hosts),
                              ansible=run.default_ansible(ws),
-                             options=run.UpOptions(command=f"apply {plan_file.name}"))
+                             options=run.UpOptions(command=f"apply {plan_file.name}", fresh_plan=False))
         finish(ws, saved, outcome, report, output=output, skip_check=skip_check)
 
 

@@ -46,7 +46,7 @@ class SlowStacks:
     def __init__(self) -> None:
         self.ran: list[tuple[str, float, float]] = []
 
-    def up(self, region: str, data: dict[str, Any], progress: Any = None) -> StackResult:
+    def up(self, region: str, data: dict[str, Any], progress: Any = None, *, refresh: bool = True) -> StackResult:
         started = time.monotonic()
         time.sleep(0.3)
         self.ran.append((region, started, time.monotonic()))

@@ -30,6 +30,9 @@ class ApplyContext:
     emit: EventSink
     host_digests: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
     command: str = "up"
+    # The plan was just made against the live target: regions it found as state says need no Pulumi
+    # refresh before their changes (grid.apply.engine). False for a saved plan applied later.
+    fresh_plan: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from grid.apply.context import ApplyContext, ApplyResult, now
 from grid.apply.events import Event, Failure
 from grid.drivers.pulumi import PulumiFailed
 from grid.killpoints import kill_point
-from grid.plan.model import Plan
+from grid.plan.model import Cause, Plan
 from grid.render.pulumi import region_program_input
 from grid.resources import Kind, ResourceGraph
 from grid.state.model import ChangeRecord, HistoryEntry, ResourceRecord, State
@@ -74,6 +74,7 @@ def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure]) -> s
         return set()
     failed: set[str] = set()
     guard = threading.Lock()
+    unsure = set(interrupted_regions(ctx.writer.state))
     # Until a region's result is recorded, state cannot say what its stack holds (a killed or failed run
     # may have changed some resources): the next `grid up` refreshes these regions (grid.drift).
     ctx.writer.update(lambda s: _mark_interrupted(s, [*ups, *downs]))
@@ -92,7 +93,7 @@ def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure]) -> s
                 ctx.stacks.destroy(region, data, progress)
                 ctx.writer.update(lambda s: forget_region(s, region))
             else:
-                result = ctx.stacks.up(region, data, progress)
+                result = ctx.stacks.up(region, data, progress, refresh=_needs_refresh(ctx, plan, region, unsure))
                 ctx.writer.update(lambda s: _record_region(s, ctx.graph, region, result.outputs))
         except PulumiFailed as exc:
             with guard:
@@ -106,6 +107,20 @@ def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure]) -> s
     with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
         list(pool.map(lambda job: run(*job), jobs))
     return failed
+
+
+def _needs_refresh(ctx: ApplyContext, plan: Plan, region: str, interrupted: set[str]) -> bool:
+    """Whether Pulumi reads the region's resources before changing them.
+
+    Not when this plan was just made against the live target and found the region as state says: the
+    read would repeat grid's probe (every container, network and volume there, running) for about a
+    second per region. Drift the probe cannot see (a limit changed by hand) is what `grid drift` and
+    `grid up --refresh` look for; their drift-caused changes, interrupted regions, targets without a
+    probe and saved plans are always refreshed.
+    """
+    if not (ctx.fresh_plan and plan.refreshed) or region in interrupted:
+        return True
+    return any(c.cause is Cause.DRIFT for c in plan.pending if c.region == region)
 
 
 def _record_links(ctx: ApplyContext) -> None:

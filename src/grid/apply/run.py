@@ -56,6 +56,7 @@ def default_ansible(ws: Workspace) -> AnsibleRunner:
 @dataclass(frozen=True)
 class UpOptions:
     command: str = "up"
+    fresh_plan: bool = True  # see ApplyContext.fresh_plan
 
 
 def _reap(ws: Workspace, emit: EventSink) -> None:
@@ -87,6 +88,7 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
         cluster=ws.cluster, graph=graph, workdir=ws.workdir, rendered=ws.rendered_dir, keypair=keypair,
         stacks=stacks, ansible=ansible, writer=writer, emit=emit,
         host_digests=host_digests(ws, graph, keypair.public_key), command=options.command,
+        fresh_plan=options.fresh_plan,
     )
     return apply(ctx, plan)
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from pulumi import automation as auto
 
 from grid.drivers.pulumi_locks import clear_stale_locks
+from grid.drivers.pulumi_workspace import EventStack, Workspace, cli_command, pending_operations
 
 ProgressFn = Callable[[str, str, str], None]
 """(address, operation, status) — e.g. ("east/train/node-0001", "create", "done")."""
@@ -48,7 +49,10 @@ class PreviewResult:
 
 
 class StackEngine(Protocol):
-    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> StackResult: ...
+    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
+           refresh: bool = True) -> StackResult:
+        """Apply the region's stack; refresh: first read what really exists (Pulumi refresh)."""
+        ...
     def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult: ...
     def destroy(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> None: ...
     def regions(self) -> list[str]: ...
@@ -97,7 +101,7 @@ class AutomationEngine:
             os.replace(temp, path)  # atomic: region workers may write it at once
         return path
 
-    def _stack(self, region: str, data: dict[str, Any]) -> auto.Stack:
+    def _stack(self, region: str, data: dict[str, Any]) -> EventStack:
         if self.backend_url.startswith("file://"):
             Path(self.backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
             self._repair_sidecars(region)
@@ -108,14 +112,26 @@ class AutomationEngine:
         def program() -> None:
             module.program(data)
 
-        settings = auto.ProjectSettings(name=self.project, runtime="python",
+        settings = auto.ProjectSettings(name=self.project, runtime="python", main=str(work),
                                         backend=auto.ProjectBackend(url=self.backend_url))
-        options = auto.LocalWorkspaceOptions(work_dir=str(work), env_vars=self._env(), project_settings=settings)
         try:
-            return auto.create_or_select_stack(stack_name=region, project_name=self.project, program=program,
-                                               opts=options)
+            workspace = Workspace(exists=self._stack_exists,
+                                  work_dir=str(work), program=program, env_vars=self._env(),
+                                  project_settings=settings,
+                                  pulumi_command=cli_command(self.workdir / "pulumi-work"))
+            return EventStack(region, workspace)
         except auto.CommandError as exc:
             raise PulumiFailed(region, _last_lines(str(exc))) from None
+
+    def _stack_exists(self, region: str) -> bool | None:
+        """Known for a DIY file backend (a stack is its checkpoint file); None: ask the CLI."""
+        return None if self._backend_dir() is None else self._checkpoint(region) is not None
+
+    def _checkpoint(self, region: str) -> Path | None:
+        """The region's stack checkpoint in a DIY file backend, if the stack exists there."""
+        root = self._backend_dir()
+        path = root / "stacks" / self.project / f"{region}.json" if root is not None else None
+        return path if path is not None and path.is_file() else None
 
     def _recover(self, stack: auto.Stack, region: str) -> None:
         """Undo what a killed run left behind, before an operation that writes the stack.
@@ -127,6 +143,9 @@ class AutomationEngine:
         """
         self._clear_stale_locks(region)
         self._restore_checkpoint(region)
+        checkpoint = self._checkpoint(region)
+        if checkpoint is not None and pending_operations(checkpoint) is False:
+            return  # read from the file: `stack export` would cost a CLI run
         try:
             deployment = stack.export_stack()
         except auto.CommandError:
@@ -196,11 +215,12 @@ class AutomationEngine:
         return clear_stale_locks(self.backend_url, self.project, region)
 
     # -- operations -----------------------------------------------------------------------------------
-    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> StackResult:
+    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
+           refresh: bool = True) -> StackResult:
         stack = self._stack(region, data)
         try:
             self._recover(stack, region)
-            result = stack.up(color="never", on_event=_event_handler(progress), refresh=True,
+            result = stack.up(color="never", on_event=_event_handler(progress, stack.record), refresh=refresh,
                               suppress_progress=True)
         except auto.CommandError as exc:
             raise PulumiFailed(region, _last_lines(str(exc))) from None
@@ -227,7 +247,7 @@ class AutomationEngine:
         stack = self._stack(region, data)
         try:
             self._recover(stack, region)
-            stack.destroy(color="never", on_event=_event_handler(progress), suppress_progress=True)
+            stack.destroy(color="never", on_event=_event_handler(progress, stack.record), suppress_progress=True)
             stack.workspace.remove_stack(region)
         except auto.CommandError as exc:
             raise PulumiFailed(region, _last_lines(str(exc))) from None
@@ -248,11 +268,14 @@ def _address(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
-def _event_handler(progress: ProgressFn | None) -> Callable[[auto.EngineEvent], None] | None:
-    if progress is None:
-        return None
+def _event_handler(progress: ProgressFn | None,
+                   record: Callable[[auto.EngineEvent], None]) -> Callable[[auto.EngineEvent], None]:
+    """Every event to `record` (the stack keeps outputs and counts); resource steps to `progress`."""
 
     def handle(event: auto.EngineEvent) -> None:
+        record(event)
+        if progress is None:
+            return
         if event.resource_pre_event and event.resource_pre_event.metadata:
             meta = event.resource_pre_event.metadata
             if _reportable(meta.type) and meta.op and meta.op.value not in ("same", "read", "refresh"):
@@ -358,8 +381,9 @@ class ProcessStackEngine:
             raise PulumiFailed(region, str(final.get("message", "")))
         return final
 
-    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> StackResult:
-        final = self._run("up", region, data, progress)
+    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
+           refresh: bool = True) -> StackResult:
+        final = self._run("up", region, data, progress, refresh=refresh)
         return StackResult(region, final.get("outputs", {}), final.get("changes", {}))
 
     def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult:

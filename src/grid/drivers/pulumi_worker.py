@@ -37,7 +37,7 @@ def main() -> int:
     kill_point("worker.started")
     try:
         if op == "up":
-            result = engine.up(region, data, progress)
+            result = engine.up(region, data, progress, refresh=bool(request.get("refresh", True)))
             kill_point("worker.finished")
             _emit({"event": "result", "outputs": result.outputs, "changes": result.changes})
         elif op == "preview":

@@ -64,10 +64,11 @@ class HostKeyPinningEngine:
             self._sleep(delay)
             delay = min(delay * 1.5, 15.0)
 
-    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> StackResult:
+    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
+           refresh: bool = True) -> StackResult:
         from grid.drivers.pulumi import PulumiFailed, StackResult
 
-        result = self.inner.up(region, data, progress)
+        result = self.inner.up(region, data, progress, refresh=refresh)
         made: dict[str, dict[str, Any]] = dict(result.outputs.get("nodes") or {})
         declared = {str(n["address"]): n for n in data.get("nodes", [])}
         pins = self._pins()

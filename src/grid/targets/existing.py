@@ -209,7 +209,9 @@ class ExistingHostsEngine:
         with ThreadPoolExecutor(max_workers=max(1, min(32, len(nodes)))) as pool:
             return list(pool.map(look, nodes))
 
-    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> StackResult:
+    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
+           refresh: bool = True) -> StackResult:
+        del refresh  # every run looks at the hosts themselves
         from grid.drivers.pulumi import PulumiFailed, StackResult
 
         pins = self._pins()
