@@ -10,12 +10,13 @@ calls) when the Pulumi engine that started it is killed.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from grid.drivers.podman import ContainerState, Podman
+from grid.drivers.podman import ContainerState, Podman, PodmanError
 from grid.killpoints import kill_point
 
 # Inputs whose change needs a new object; everything else is updated in place.
@@ -140,17 +141,23 @@ class NodeProvider(ResourceProvider):
         podman = Podman()
         name = props["container"]
         kill_point("provider.node.create")
-        # A leftover of an interrupted run: start clean. Unconditionally: a `podman rm` killed half-way leaves
-        # a container podman cannot inspect ("container not known") whose name is still taken.
-        podman.container_rm(name)
-        container_id = podman.container_run(
-            name, props["image"], hostname=props["hostname"],
+        run = functools.partial(
+            podman.container_run, name, props["image"], hostname=props["hostname"],
             networks=[(n["network"], n["ip"]) for n in props["networks"]],
             volumes=[(v["volume"], v["mount"]) for v in props["volumes"]],
             labels=_labels(props), cpus=props.get("cpus"),
             memory_mb=int(props["memory_gb"] * 1024) if props.get("memory_gb") else None,
             authorized_key=props["authorized_key"],
         )
+        # A leftover of an interrupted run goes first, unconditionally (--replace): a `podman rm` killed
+        # half-way leaves a container podman cannot inspect ("container not known") whose name is taken.
+        try:
+            container_id = run(replace=True)
+        except PodmanError as exc:
+            if "device or resource busy" not in exc.stderr:
+                raise
+            podman.container_rm(name)  # retried while a killed podman's cleanup still holds a mount
+            container_id = run()
         kill_point("provider.node.started")
         host_key = podman.host_public_key(name)
         return CreateResult(id_=container_id, outs={**props, "container_id": container_id,

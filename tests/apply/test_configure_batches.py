@@ -17,8 +17,8 @@ import yaml
 
 from grid.apply.engine import ApplyContext, apply
 from grid.apply.statewriter import StateWriter
-from grid.drivers.ansible import EventCallback, HostOutcome, PlaybookResult
-from grid.drivers.pulumi import StackResult
+from grid.drivers.ansible import EventCallback, Gate, HostOutcome, PlaybookResult
+from grid.drivers.pulumi import PulumiFailed, StackResult
 from grid.drivers.ssh import KeyPair
 from grid.plan import make_plan
 from grid.render.ansible import host_input_digests
@@ -41,15 +41,26 @@ def lab(count: int) -> Cluster:
 
 
 class SlowStacks:
-    """Pulumi stand-in: `up` takes a while and records when it ran."""
+    """Pulumi stand-in: `up` takes a while and records when it ran; halfway it reports its nodes made
+    (as Pulumi's events do), then goes on; regions in `failing` fail at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, failing: Sequence[str] = ()) -> None:
         self.ran: list[tuple[str, float, float]] = []
+        self.made_at: dict[str, float] = {}
+        self.failing = set(failing)
 
-    def up(self, region: str, data: dict[str, Any], progress: Any = None, *, refresh: bool = True) -> StackResult:
+    def up(self, region: str, data: dict[str, Any], progress: Any = None, *, refresh: bool = True,
+           made: Any = None) -> StackResult:
         started = time.monotonic()
+        time.sleep(0.15)
+        for node in data.get("nodes", []):
+            if made is not None and node["address"] == "east/train/node-0002":
+                self.made_at[node["address"]] = time.monotonic()
+                made(node["address"], {"host_key": "ssh-ed25519 AAAA"})
         time.sleep(0.3)
         self.ran.append((region, started, time.monotonic()))
+        if region in self.failing:
+            raise PulumiFailed(region, "quota exceeded")
         nodes = {n["address"]: {"host_key": "ssh-ed25519 AAAA"} for n in data.get("nodes", [])}
         return StackResult(region, {"nodes": nodes})
 
@@ -64,23 +75,35 @@ class SlowStacks:
 
 
 class RecordingAnsible:
-    """Ansible stand-in: every run succeeds; records its scopes and when it started."""
+    """Ansible stand-in: records each run's scopes and when its hosts started work: at once, or for a
+    gated run once every gate is decided (as site.yml's first play); hosts whose gate is closed fail."""
 
     def __init__(self) -> None:
         self.runs: list[tuple[dict[str, str], float]] = []
+        self.known_hosts: dict[str, str] = {}  # hostname -> known_hosts when its work started
         self.lock = threading.Lock()
 
     def run(self, project_dir: Path, *, private_key: Path, known_hosts: Path,
             limit: Sequence[str] | None = None, tags: Sequence[str] | None = None, check: bool = False,
             inventory: Path | None = None, on_event: EventCallback | None = None,
-            scopes: Mapping[str, str] | None = None) -> PlaybookResult:
+            scopes: Mapping[str, str] | None = None, gate: Gate | None = None) -> PlaybookResult:
+        closed: set[str] = set()
+        if gate is not None:
+            deadline = time.monotonic() + 10
+            while not all(gate.path(h).is_file() for h in limit or []):
+                assert time.monotonic() < deadline, "a gate was never decided"
+                time.sleep(0.01)
+            closed = {h for h in limit or [] if gate.path(h).read_text().strip() != "ready"}
         with self.lock:
             self.runs.append((dict(scopes or {}), time.monotonic()))
-        hosts = {h: HostOutcome(ok=True, changed=1, failed=0, unreachable=False) for h in limit or []}
-        return PlaybookResult(ok=True, hosts=hosts, rc=0)
+            self.known_hosts.update(dict.fromkeys(limit or [], known_hosts.read_text()))
+        hosts = {h: HostOutcome(ok=h not in closed, changed=1, failed=int(h in closed), unreachable=False)
+                 for h in limit or []}
+        return PlaybookResult(ok=not closed, hosts=hosts, rc=2 if closed else 0)
 
 
-def test_growth_configures_the_others_hosts_table_while_the_new_node_is_made(tmp_path: Path) -> None:
+def grow_lab(tmp_path: Path, stacks: SlowStacks) -> tuple[ApplyContext, Any, dict[str, Any], dict[str, Any]]:
+    """A 2+2 node lab whose first pool grows by one, applied with `stacks` and a RecordingAnsible."""
     before, after = lab(2), lab(3)
     old_graph = expand(before)
     digests = host_input_digests(before, old_graph, KEY)
@@ -95,13 +118,20 @@ def test_growth_configures_the_others_hosts_table_while_the_new_node_is_made(tmp
     plan = make_plan(graph, state, target="local", spec_digest=spec_digest(after), host_digests=new_digests)
     store = FileStateStore(tmp_path)
     store.write(state, expected_serial=0)
-    stacks, ansible = SlowStacks(), RecordingAnsible()
     key = tmp_path / "id"
     key.write_text("not a key")
     ctx = ApplyContext(cluster=after, graph=graph, workdir=tmp_path, rendered=tmp_path / "rendered",
-                       keypair=KeyPair(key, KEY), stacks=stacks, ansible=ansible,
+                       keypair=KeyPair(key, KEY), stacks=stacks, ansible=RecordingAnsible(),
                        writer=StateWriter(store, store.read(), state), emit=lambda event: None,
                        host_digests=new_digests)
+    return ctx, plan, dict(digests), new_digests
+
+
+def test_growth_configures_the_others_hosts_table_while_the_new_node_is_made(tmp_path: Path) -> None:
+    stacks = SlowStacks()
+    ctx, plan, digests, new_digests = grow_lab(tmp_path, stacks)
+    ansible = ctx.ansible
+    assert isinstance(ansible, RecordingAnsible)
 
     result = apply(ctx, plan)
 
@@ -114,7 +144,9 @@ def test_growth_configures_the_others_hosts_table_while_the_new_node_is_made(tmp
     (region, _started, finished), = stacks.ran
     assert region == "east"
     assert by_scope[0][1] < finished, "the hosts table waited for the infrastructure"
-    assert by_scope[1][1] >= finished, "the new node was configured before it existed"
+    assert stacks.made_at["east/train/node-0002"] <= by_scope[1][1] < finished, \
+        "the new node is configured once Pulumi reports it made, not when its whole region is done"
+    assert new in ansible.known_hosts[new], "its host key is pinned before Ansible connects"
     hosts = result.state.hosts
     assert all(h.status == "configured" for h in hosts.values()) and len(hosts) == 5
     for address, digest in digests.items():  # the others keep their own and cluster-wide digests
@@ -122,3 +154,15 @@ def test_growth_configures_the_others_hosts_table_while_the_new_node_is_made(tmp
         assert hosts[address].hosts_digest == new_digests[address][2] != digest.hosts
     assert [c.action for c in result.state.history[-1].changes if c.address == "east/train/node-0002"] == [
         "create", "configure:full"]
+
+
+def test_a_node_whose_region_fails_is_left_to_the_next_run(tmp_path: Path) -> None:
+    ctx, plan, _, _ = grow_lab(tmp_path, SlowStacks(failing=["east"]))
+
+    result = apply(ctx, plan)
+
+    assert [(f.stage, f.address) for f in result.failures] == [("infrastructure", "east")]
+    assert "east/train/node-0002" not in result.state.hosts  # neither configured nor a configuration failure
+    assert "east/train/node-0002" not in result.configured
+    assert not list(tmp_path.glob("gates-*")), "the gate directory is removed"
+    assert {h.status for h in result.state.hosts.values()} == {"configured"}

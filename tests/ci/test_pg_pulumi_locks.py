@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Json
 
-from grid.drivers.pulumi import AutomationEngine
+from grid.drivers.pulumi_automation import AutomationEngine
 from grid.state.postgres import PULUMI_TABLE, PostgresStateStore, pulumi_backend
 
 

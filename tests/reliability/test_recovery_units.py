@@ -157,7 +157,7 @@ def test_real_limits_come_from_the_cgroup(tmp_path: Path, version: str) -> None:
 def test_torn_backend_files_of_a_killed_pulumi_are_repaired(tmp_path: Path) -> None:
     """fileblob truncates then writes an object's `.attrs` sidecar: a kill leaves it empty, and Pulumi then
     fails with "failed to load checkpoint: EOF" forever. A missing sidecar is fine to it."""
-    from grid.drivers.pulumi import AutomationEngine
+    from grid.drivers.pulumi_automation import AutomationEngine
 
     engine = AutomationEngine(project="grid-c", target="local", workdir=tmp_path, passphrase_file=tmp_path / "pp")
     stacks = tmp_path / "pulumi-backend" / ".pulumi" / "stacks" / "grid-c"

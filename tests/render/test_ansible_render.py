@@ -100,9 +100,13 @@ def test_inventory_vars_and_groups(lab: Cluster) -> None:
         {"hostname": "west-infer-0000", "ip": "198.18.2.2"},
         {"hostname": "west-infer-0001", "ip": "198.18.2.3"}]
     assert common["ansible_python_interpreter"] == "/usr/bin/python3"  # named: discovery is a round trip
-    site = yaml.safe_load(files["site.yml"])
-    assert [r["role"] for r in site[0]["roles"]] == ["base", "fabric", "storage-client"]
-    assert site[0]["become"] is False
+    site = {play["name"].split(" ")[0]: play for play in yaml.safe_load(files["site.yml"])}
+    assert [r["role"] for r in site["Configure"]["roles"]] == ["base", "fabric", "storage-client"]
+    assert site["Configure"]["become"] is False
+    # The gate play comes first and, run by hand, matches no host; it never connects (an action plugin).
+    assert list(site)[0] == "Wait" and site["Wait"]["hosts"] == "{{ grid_gated | default('!all') }}"
+    assert "grid_node_ready" in site["Wait"]["tasks"][0]
+    assert "_requires_connection = False" in files["action_plugins/grid_node_ready.py"]
 
 
 def test_python_on_the_nodes_can_be_discovered_or_named(lab: Cluster) -> None:

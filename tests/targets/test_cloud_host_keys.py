@@ -24,7 +24,8 @@ class Cloud:
     def __init__(self) -> None:
         self.instances = {"east/gpu/node-0000": "i-0a", "east/gpu/node-0001": "i-0b"}
 
-    def up(self, region: str, data: dict[str, Any], progress: Any = None, *, refresh: bool = True) -> StackResult:
+    def up(self, region: str, data: dict[str, Any], progress: Any = None, *, refresh: bool = True,
+           made: Any = None) -> StackResult:
         nodes = {a: {"id": i, "host_key": "", "private_ips": {}} for a, i in self.instances.items()}
         return StackResult(region, {"nodes": nodes, "fabrics": {}}, {"create": 2})
 

@@ -2,17 +2,23 @@
 
 Hosts whose node this apply leaves alone and that need only cluster-wide tasks or the hosts table
 (a pool grew elsewhere) are configured at once, while the infrastructure changes: what they get
-depends on the plan's addresses, never on a resource being made. Everyone else waits for their
-region's infrastructure. Each batch is one Ansible run with a play per scope.
+depends on the plan's addresses, never on a resource being made. The run for everyone else starts
+at the same time, so that Ansible's start-up overlaps the infrastructure, and its hosts wait at a gate
+(grid.drivers.ansible.Gate) that opens when the infrastructure is applied. Each batch is one Ansible
+run with a play per scope.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from grid.apply.context import ApplyContext, now
 from grid.apply.events import Event, Failure
+from grid.drivers.ansible import Gate
 from grid.drivers.ssh import write_known_hosts
 from grid.killpoints import kill_point
 from grid.plan.model import SCOPES, Action, Plan
@@ -26,15 +32,64 @@ def known_hosts_path(workdir: Path) -> Path:
     return workdir / "known_hosts"
 
 
-def refresh_known_hosts(workdir: Path, state: State) -> Path:
+def refresh_known_hosts(workdir: Path, state: State,
+                        extra: Iterable[tuple[Mapping[str, Any], str]] = ()) -> Path:
+    """known_hosts of the nodes in `state`, and of `extra` nodes (attrs, host key) not recorded yet."""
+    nodes = [(r.attrs, str(r.outputs["host_key"])) for r in state.resources.values()
+             if r.kind == Kind.NODE.value and r.outputs.get("host_key")]
     entries = []
-    for record in state.resources.values():
-        if record.kind == Kind.NODE.value and record.outputs.get("host_key"):
-            names = [record.attrs["hostname"], *sorted(set(record.attrs.get("fabrics", {}).values()))]
-            entries.append(([n for n in names if n], str(record.outputs["host_key"])))
+    for attrs, key in [*nodes, *extra]:
+        names = [attrs["hostname"], *sorted(set(attrs.get("fabrics", {}).values()))]
+        entries.append(([str(n) for n in names if n], key))
     path = known_hosts_path(workdir)
     write_known_hosts(path, entries)
     return path
+
+
+class Gates:
+    """The gates of a run started before the infrastructure (see the module doc).
+
+    A waiting host's gate opens as soon as Pulumi reports its node made, with the host key pinned
+    first (`made`), or when the infrastructure is done (`settle`); `settle` closes the gates of
+    hosts that are not ready after all, and lists them in `not_made`.
+    """
+
+    def __init__(self, ctx: ApplyContext, gate: Gate, waiting: Mapping[str, str]) -> None:
+        self.ctx, self.gate, self.waiting = ctx, gate, dict(waiting)
+        self.nodes = {r.address: r for r in ctx.graph.of_kind(Kind.NODE) if r.address in self.waiting}
+        self.not_made: set[str] = set()
+        self._keys: dict[str, str] = {}
+        self._opened: set[str] = set()
+        self._lock = threading.Lock()
+        self.settled = threading.Event()
+
+    def _hostname(self, address: str) -> str:
+        return str(self.nodes[address].attrs["hostname"])
+
+    def made(self, address: str, outputs: Mapping[str, Any]) -> None:
+        key = str(outputs.get("host_key") or "")
+        if address not in self.waiting or not key:
+            return
+        with self._lock:
+            self._keys[address] = key
+            refresh_known_hosts(self.ctx.workdir, self.ctx.writer.state,
+                                [(self.nodes[a].attrs, k) for a, k in self._keys.items()])
+            self.gate.open(self._hostname(address))
+            self._opened.add(address)
+
+    def settle(self, scopes: Mapping[str, str], failed_regions: set[str], why: str = "not ready") -> None:
+        with self._lock:
+            refresh_known_hosts(self.ctx.workdir, self.ctx.writer.state)
+            for address, scope in sorted(self.waiting.items()):
+                region = self.nodes[address].region
+                if scopes.get(address) == scope:
+                    if address not in self._opened:
+                        self.gate.open(self._hostname(address))
+                    continue
+                self.not_made.add(address)
+                self.gate.close(self._hostname(address),
+                                f"region {region} failed" if region in failed_regions else why)
+            self.settled.set()
 
 
 def early_scopes(ctx: ApplyContext, plan: Plan) -> dict[str, str]:
@@ -55,16 +110,36 @@ def late_scopes(ctx: ApplyContext, plan: Plan, failed_regions: set[str],
     state = ctx.writer.state
     nodes = {r.address: r for r in ctx.graph.of_kind(Kind.NODE)}
     ready = {a for a in nodes if a in state.resources and nodes[a].region not in failed_regions}
+    scopes = _scopes(plan, ready, done)
+    return scopes, sorted(a for a in ready if a not in scopes and a not in done)
+
+
+def planned_late_scopes(ctx: ApplyContext, plan: Plan, done: set[str]) -> dict[str, str]:
+    """What late_scopes will say if every region applies: the scopes of a run started before that."""
+    state = ctx.writer.state
+    made = {c.address for c in plan.pending if c.action in (Action.CREATE, Action.REPLACE)}
+    wanted = set(ctx.graph.regions)
+    ready = {r.address for r in ctx.graph.of_kind(Kind.NODE)
+             if r.region in wanted and (r.address in state.resources or r.address in made)}
+    return _scopes(plan, ready, done)
+
+
+def _scopes(plan: Plan, ready: set[str], done: set[str]) -> dict[str, str]:
     scopes = {h.address: h.scope for h in plan.config if h.address in ready and h.address not in done}
     # Hosts rebuilt by this apply need everything, whatever the plan said before the rebuild.
     for change in plan.pending:
         if change.address in ready and change.action in (Action.CREATE, Action.REPLACE):
             scopes[change.address] = "full"
-    return scopes, sorted(a for a in ready if a not in scopes and a not in done)
+    return scopes
 
 
-def configure(ctx: ApplyContext, scopes: dict[str, str], failures: list[Failure]) -> list[str]:
-    """One Ansible run for `scopes` ({address: scope}); records each host's outcome; the configured."""
+def configure(ctx: ApplyContext, scopes: dict[str, str], failures: list[Failure], *,
+              gates: Gates | None = None) -> list[str]:
+    """One Ansible run for `scopes` ({address: scope}); records each host's outcome; the configured.
+
+    gates: the run starts now, each host waiting at its gate (Gates); outcomes are recorded once the
+    gates are settled, without the hosts whose node was not made (their region's failure is recorded).
+    """
     if ctx.ansible is None or not scopes:
         return []
     state = ctx.writer.state
@@ -73,7 +148,8 @@ def configure(ctx: ApplyContext, scopes: dict[str, str], failures: list[Failure]
     hostname_of = {a: str(nodes[a].attrs["hostname"]) for a in scopes}
     counts = {scope: sum(1 for s in scopes.values() if s == scope) for scope in SCOPES}
     ctx.emit(Event("configuration", "started", message=", ".join(
-        f"{SCOPES[scope]} on {count} host(s)" for scope, count in counts.items() if count)))
+        f"{SCOPES[scope]} on {count} host(s)" for scope, count in counts.items() if count)
+        + (" (each as soon as its node is made)" if gates is not None else "")))
 
     def progress(host: str, task: str, status: str) -> None:
         ctx.emit(Event("configuration", "progress", host, f"{task}: {status}"))
@@ -84,11 +160,16 @@ def configure(ctx: ApplyContext, scopes: dict[str, str], failures: list[Failure]
         ctx.rendered / "ansible", limit=sorted(hostname_of.values()), tags=[],
         scopes={hostname_of[a]: scope for a, scope in scopes.items()},
         private_key=ctx.keypair.private_path, known_hosts=known_hosts, check=False, on_event=progress,
+        gate=gates.gate if gates is not None else None,
     )
+    if gates is not None:
+        gates.settled.wait()
     stamp = now()
     records: dict[str, HostRecord] = {}
     configured: list[str] = []
     for address, scope in sorted(scopes.items()):
+        if gates is not None and address in gates.not_made:
+            continue  # its infrastructure failed: that failure is recorded, the host stays to do
         hostname = hostname_of[address]
         outcome = result.hosts.get(hostname)
         if outcome is not None and outcome.ok:

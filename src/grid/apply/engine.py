@@ -7,15 +7,22 @@ address; everything that did succeed is recorded, so the next run only finishes 
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import os
+import shutil
+import tempfile
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-from grid.apply.configure import configure, early_scopes, late_scopes
+from grid.apply.configure import Gates, configure, early_scopes, late_scopes, planned_late_scopes
 from grid.apply.context import ApplyContext, ApplyResult, now
 from grid.apply.events import Event, Failure
-from grid.drivers.pulumi import PulumiFailed
+from grid.drivers.ansible import Gate
+from grid.drivers.pulumi import MadeFn, PulumiFailed
 from grid.killpoints import kill_point
 from grid.plan.model import Cause, Plan
 from grid.render.pulumi import region_program_input
@@ -30,13 +37,27 @@ INTERRUPTED = "interrupted_regions"  # state.outputs key
 def apply(ctx: ApplyContext, plan: Plan) -> ApplyResult:
     failures: list[Failure] = []
     early = early_scopes(ctx, plan)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # Hosts that only need cluster-wide pieces are configured while the infrastructure changes; the
-        # others as soon as it is done, even if the first batch is still running (grid.apply.configure).
+    ups, downs = _regions_to_apply(ctx, plan)
+    # Hosts that only need cluster-wide pieces are configured while the infrastructure changes. The run
+    # for the others starts too, its hosts waiting at a gate until the infrastructure is applied
+    # (grid.apply.configure); without infrastructure to wait for, it simply runs afterwards.
+    waiting = planned_late_scopes(ctx, plan, set(early)) if ctx.ansible and ctx.stacks and ups else {}
+    # The gate directory outlives the runs waiting on it (the pool's exit waits for them).
+    with _gate_directory(ctx, bool(waiting)) as gate, ThreadPoolExecutor(max_workers=2) as pool:
+        gates = Gates(ctx, gate, waiting) if gate is not None else None
         configuring = pool.submit(configure, ctx, early, failures)
-        failed_regions = _infrastructure(ctx, plan, failures)
-        scopes, untouched = late_scopes(ctx, plan, failed_regions, set(early))
-        configured = configure(ctx, scopes, failures) + configuring.result()
+        gated = pool.submit(configure, ctx, waiting, failures, gates=gates) if gates is not None else None
+        try:
+            failed_regions = _infrastructure(ctx, plan, failures, ups, downs, gates.made if gates else None)
+            scopes, untouched = late_scopes(ctx, plan, failed_regions, set(early))
+        except BaseException:
+            if gates is not None:
+                gates.settle({}, set(), why="grid stopped")  # the waiting run ends instead of waiting on
+            raise
+        if gates is not None:
+            gates.settle(scopes, failed_regions)
+        rest = {a: s for a, s in scopes.items() if a not in waiting or (gates and a in gates.not_made)}
+        configured = configure(ctx, rest, failures) + configuring.result() + (gated.result() if gated else [])
     if not early and not scopes:
         ctx.emit(Event("configuration", "skipped", message="no host needs configuration"))
     configured.sort()
@@ -59,6 +80,18 @@ def apply(ctx: ApplyContext, plan: Plan) -> ApplyResult:
 
 # -- infrastructure ---------------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def _gate_directory(ctx: ApplyContext, wanted: bool) -> Iterator[Gate | None]:
+    if not wanted:
+        yield None
+        return
+    directory = Path(tempfile.mkdtemp(prefix="gates-", dir=ctx.workdir))
+    try:
+        yield Gate(directory, os.getpid())
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _regions_to_apply(ctx: ApplyContext, plan: Plan) -> tuple[list[str], list[str]]:
     touched = {c.region for c in plan.pending if c.kind != Kind.LINK.value}
     wanted = set(ctx.graph.regions)
@@ -66,8 +99,8 @@ def _regions_to_apply(ctx: ApplyContext, plan: Plan) -> tuple[list[str], list[st
     return sorted(touched & wanted), sorted((touched | recorded) - wanted)
 
 
-def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure]) -> set[str]:
-    ups, downs = _regions_to_apply(ctx, plan)
+def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure], ups: list[str],
+                    downs: list[str], made: MadeFn | None = None) -> set[str]:
     _record_links(ctx)
     if ctx.stacks is None or (not ups and not downs):
         ctx.emit(Event("infrastructure", "skipped", message="no infrastructure changes"))
@@ -93,7 +126,8 @@ def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure]) -> s
                 ctx.stacks.destroy(region, data, progress)
                 ctx.writer.update(lambda s: forget_region(s, region))
             else:
-                result = ctx.stacks.up(region, data, progress, refresh=_needs_refresh(ctx, plan, region, unsure))
+                result = ctx.stacks.up(region, data, progress, refresh=_needs_refresh(ctx, plan, region, unsure),
+                                       made=made)
                 ctx.writer.update(lambda s: _record_region(s, ctx.graph, region, result.outputs))
         except PulumiFailed as exc:
             with guard:

@@ -264,7 +264,7 @@ class Podman:
                       volumes: Sequence[tuple[str, str]] = (),
                       labels: Mapping[str, str] | None = None, *,
                       cpus: float | None = None, memory_mb: int | None = None,
-                      authorized_key: str, env: Mapping[str, str] | None = None) -> str:
+                      authorized_key: str, env: Mapping[str, str] | None = None, replace: bool = False) -> str:
         """Create and start a node container; returns its full id.
 
         ``networks``: (network, IPv4 address or None for podman's choice); the first is the primary one.
@@ -272,10 +272,12 @@ class Podman:
         and the host's neighbour entry for the old one makes the node unreachable for up to ~45 s.
         ``volumes``: (volume name, mount point). ``authorized_key``: public key line(s) for root.
         The container gets no /etc/hosts from podman (``--no-hosts``): the node's own file stays writable.
+        ``replace``: a container of the same name is removed first (in the same podman call).
         """
         if not networks:
             raise ValueError("a node needs at least one network")
-        args = ["run", "--detach", "--pull", "never", "--name", name, "--hostname", hostname, "--no-hosts"]
+        args = ["run", "--detach", "--pull", "never", "--name", name, "--hostname", hostname, "--no-hosts",
+                *(["--replace"] if replace else [])]
         for network, address in networks:
             if address is None:
                 args += ["--network", network]

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grid.drivers.pulumi import AutomationEngine, PulumiFailed
+from grid.drivers.pulumi import PulumiFailed
+from grid.drivers.pulumi_automation import AutomationEngine
 from grid.killpoints import kill_point
 
 
@@ -34,10 +35,14 @@ def main() -> int:
         kill_point("worker.progress")
         _emit({"event": "progress", "address": address, "op": operation, "status": status})
 
+    def made(address: str, outputs: dict[str, Any]) -> None:
+        _emit({"event": "made", "address": address, "outputs": outputs})
+
     kill_point("worker.started")
     try:
         if op == "up":
-            result = engine.up(region, data, progress, refresh=bool(request.get("refresh", True)))
+            result = engine.up(region, data, progress, refresh=bool(request.get("refresh", True)),
+                               made=made if request.get("report_made") else None)
             kill_point("worker.finished")
             _emit({"event": "result", "outputs": result.outputs, "changes": result.changes})
         elif op == "preview":

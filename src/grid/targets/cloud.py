@@ -65,16 +65,17 @@ class HostKeyPinningEngine:
             delay = min(delay * 1.5, 15.0)
 
     def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
-           refresh: bool = True) -> StackResult:
+           refresh: bool = True, made: Any = None) -> StackResult:
+        """`made` is never called: a cloud node's host key is known once scanned, after the stack is up."""
         from grid.drivers.pulumi import PulumiFailed, StackResult
 
         result = self.inner.up(region, data, progress, refresh=refresh)
-        made: dict[str, dict[str, Any]] = dict(result.outputs.get("nodes") or {})
+        instances: dict[str, dict[str, Any]] = dict(result.outputs.get("nodes") or {})
         declared = {str(n["address"]): n for n in data.get("nodes", [])}
         pins = self._pins()
         keys: dict[str, str] = {}
         to_scan: dict[str, str] = {}
-        for address, out in made.items():
+        for address, out in instances.items():
             pin = pins.get(address)
             if pin is not None and pin.instance == str(out.get("id", "")):
                 keys[address] = pin.host_key  # the same instance: the key pinned when it was new
@@ -99,7 +100,7 @@ class HostKeyPinningEngine:
         for address in new:
             if progress is not None:
                 progress(address, "pin host key", "done")
-        nodes = {address: {**out, "host_key": keys[address]} for address, out in made.items()}
+        nodes = {address: {**out, "host_key": keys[address]} for address, out in instances.items()}
         return StackResult(region, {**result.outputs, "nodes": nodes}, result.changes)
 
     def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult:

@@ -210,8 +210,8 @@ class ExistingHostsEngine:
             return list(pool.map(look, nodes))
 
     def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
-           refresh: bool = True) -> StackResult:
-        del refresh  # every run looks at the hosts themselves
+           refresh: bool = True, made: Any = None) -> StackResult:
+        del refresh, made  # every run looks at the hosts themselves, and pins them when done
         from grid.drivers.pulumi import PulumiFailed, StackResult
 
         pins = self._pins()
