@@ -33,10 +33,13 @@ class Run:
 
 def grid(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 900,
          input: str | None = None) -> Run:
-    """Run `grid ARGS...` as a user would; never raises on a non-zero exit."""
+    """Run `grid ARGS...` as a user would; never raises on a non-zero exit, but fails the test on a Python
+    traceback in its output (from any thread): grid answers with diagnostics, never tracebacks."""
     full_env = {**os.environ, "CI": "true", **(env or {})}
     proc = subprocess.run([GRID, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
                           input=input, check=False)
+    assert "Traceback (most recent call last)" not in proc.stdout + proc.stderr, \
+        f"grid {' '.join(args)} printed a traceback:\n{proc.stdout}\n{proc.stderr}"
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 

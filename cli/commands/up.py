@@ -41,6 +41,7 @@ def up(
         output = console.errout() if json_output else console.out()
         with common.locked(ws, "up"):
             run.ensure_identity(ws)
+            stacks = run.default_stacks(ws, trust_new_hosts=trust_new_hosts, warm=True)
             envelope, current = common.read_state(ws)
             live, live_hosts = common.probe(ws, current, full=refresh)
             result = make_plan(ws, envelope=envelope, state=current, live=live, live_hosts=live_hosts)
@@ -57,6 +58,6 @@ def up(
                 output.print(text, style=style or None, markup=False)
             common.confirm("Apply these changes?", yes)
             outcome = run.up(ws, result, emit=ProgressView(verbose=verbose, stderr=json_output),
-                             stacks=run.default_stacks(ws, trust_new_hosts=trust_new_hosts),
+                             stacks=stacks,
                              ansible=run.default_ansible(ws))
         finish(ws, result, outcome, report, output=output, skip_check=skip_check)

@@ -104,7 +104,7 @@ def test_inventory_vars_and_groups(lab: Cluster) -> None:
     assert [r["role"] for r in site["Configure"]["roles"]] == ["base", "fabric", "storage-client"]
     assert site["Configure"]["become"] is False
     # The gate play comes first and, run by hand, matches no host; it never connects (an action plugin).
-    assert list(site)[0] == "Wait" and site["Wait"]["hosts"] == "{{ grid_gated | default('!all') }}"
+    assert next(iter(site)) == "Wait" and site["Wait"]["hosts"] == "{{ grid_gated | default('!all') }}"
     assert "grid_node_ready" in site["Wait"]["tasks"][0]
     assert "_requires_connection = False" in files["action_plugins/grid_node_ready.py"]
 

@@ -25,9 +25,10 @@ def ensure_identity(ws: Workspace) -> KeyPair:
     return ensure_keypair(ws.workdir, comment=f"grid-{ws.cluster.name}")
 
 
-def default_stacks(ws: Workspace, *, trust_new_hosts: bool = False) -> StackEngine | None:
+def default_stacks(ws: Workspace, *, trust_new_hosts: bool = False, warm: bool = False) -> StackEngine | None:
     """The region stack engine of the spec's target; `trust_new_hosts` (existing hosts and cloud
-    targets) lets `up` pin host keys it has not seen before."""
+    targets) lets `up` pin host keys it has not seen before; `warm`: start a Pulumi worker now, tagged
+    as this process's run (grid.apply.reaper), so that it is ready when the plan is."""
     if ws.cluster.spec.target == "existing":
         from grid.targets.existing import ExistingHostsEngine
 
@@ -39,6 +40,8 @@ def default_stacks(ws: Workspace, *, trust_new_hosts: bool = False) -> StackEngi
     engine = ProcessStackEngine(project=project_name(ws.cluster.name), target=ws.cluster.spec.target,
                                 workdir=ws.workdir, passphrase_file=ensure_passphrase(ws.workdir),
                                 backend_url=pulumi_backend(ws.store))
+    if warm:
+        engine.warm({reaper.RUN_ENV: reaper.run_tag(ws.workdir)})
     from grid.targets.cloud import CLOUD_TARGETS, HostKeyPinningEngine, pins_from_state
 
     if ws.cluster.spec.target in CLOUD_TARGETS:

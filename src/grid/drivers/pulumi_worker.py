@@ -24,7 +24,10 @@ def _emit(payload: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    request = json.load(sys.stdin)
+    text = sys.stdin.read()
+    if not text.strip():
+        return 0  # a spare worker grid did not need (grid.drivers.pulumi.ProcessStackEngine.warm)
+    request = json.loads(text)
     engine = AutomationEngine(
         project=request["project"], target=request["target"], workdir=Path(request["workdir"]),
         backend_url=request.get("backend_url"), passphrase_file=Path(request["passphrase_file"]),
