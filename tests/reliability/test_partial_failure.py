@@ -1,9 +1,9 @@
 """One node unreachable during configuration: the others are configured, the failure is reported per
 host, state records which hosts are done, and the next `grid up` configures only the one left.
 
-`GRID_PAUSE_AT=ansible.start:1` (grid.killpoints) stops `grid up` once its infrastructure is recorded
-and just before Ansible starts; the test then kills the node's sshd (its PID 1: the node goes down)
-and lets grid go on.
+`GRID_PAUSE_AT=gate.open.east-train-0001:1` (grid.killpoints) stops `grid up` once that node is made
+and just before Ansible may connect to it (its run waits at a gate); the test then kills the node's
+sshd (its PID 1: the node goes down) and lets grid go on.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from helpers import grid
 pytestmark = pytest.mark.e2e
 
 DOWN, UP = "east/train/node-0001", "east/train/node-0000"
+PAUSE = "gate.open.east-train-0001:1"
 
 
 def _container(cluster: str, address: str) -> str:
@@ -30,7 +31,8 @@ def _container(cluster: str, address: str) -> str:
 
 
 def _wait_stopped(run: Killable, timeout: float = 300) -> None:
-    """Until `grid up` pauses before Ansible; if it ends or hangs first, fail with what it printed."""
+    """Until `grid up` pauses before Ansible meets the node; if it ends or hangs first, fail with what it
+    printed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if run.process.poll() is not None:
@@ -52,7 +54,7 @@ def _hosts(spec: Path, name: str) -> dict[str, dict[str, str]]:
 def test_an_unreachable_node_fails_alone_and_the_next_up_finishes_only_it(tmp_path: Path) -> None:
     spec, name = small_lab(tmp_path)
     try:
-        run = start("up", str(spec), "--yes", "--skip-check", env={"GRID_PAUSE_AT": "ansible.start:1"})
+        run = start("up", str(spec), "--yes", "--skip-check", env={"GRID_PAUSE_AT": PAUSE})
         _wait_stopped(run)
         subprocess.run(["podman", "exec", _container(name, DOWN), "pkill", "sshd"], capture_output=True, check=False)
         os.kill(run.process.pid, signal.SIGCONT)
@@ -99,7 +101,7 @@ def test_a_node_still_down_is_brought_back_and_configured_by_the_next_up(tmp_pat
     """Nobody restarts the node: the next `grid up` sees it stopped, starts it and configures only it."""
     spec, name = small_lab(tmp_path)
     try:
-        run = start("up", str(spec), "--yes", "--skip-check", env={"GRID_PAUSE_AT": "ansible.start:1"})
+        run = start("up", str(spec), "--yes", "--skip-check", env={"GRID_PAUSE_AT": PAUSE})
         _wait_stopped(run)
         subprocess.run(["podman", "exec", _container(name, DOWN), "pkill", "sshd"], capture_output=True, check=False)
         os.kill(run.process.pid, signal.SIGCONT)

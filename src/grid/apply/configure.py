@@ -66,6 +66,12 @@ class Gates:
     def _hostname(self, address: str) -> str:
         return str(self.nodes[address].attrs["hostname"])
 
+    def _open(self, address: str) -> None:
+        hostname = self._hostname(address)
+        kill_point(f"gate.open.{hostname}")  # the node is made, Ansible has not connected to it yet
+        self.gate.open(hostname)
+        self._opened.add(address)
+
     def made(self, address: str, outputs: Mapping[str, Any]) -> None:
         key = str(outputs.get("host_key") or "")
         if address not in self.waiting or not key:
@@ -74,8 +80,7 @@ class Gates:
             self._keys[address] = key
             refresh_known_hosts(self.ctx.workdir, self.ctx.writer.state,
                                 [(self.nodes[a].attrs, k) for a, k in self._keys.items()])
-            self.gate.open(self._hostname(address))
-            self._opened.add(address)
+            self._open(address)
 
     def settle(self, scopes: Mapping[str, str], failed_regions: set[str], why: str = "not ready") -> None:
         with self._lock:
@@ -84,7 +89,7 @@ class Gates:
                 region = self.nodes[address].region
                 if scopes.get(address) == scope:
                     if address not in self._opened:
-                        self.gate.open(self._hostname(address))
+                        self._open(address)
                     continue
                 self.not_made.add(address)
                 self.gate.close(self._hostname(address),
