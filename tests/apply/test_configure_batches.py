@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from grid.apply.engine import ApplyContext, apply
@@ -44,14 +45,17 @@ class SlowStacks:
     """Pulumi stand-in: `up` takes a while and records when it ran; halfway it reports its nodes made
     (as Pulumi's events do), then goes on; regions in `failing` fail at the end."""
 
-    def __init__(self, failing: Sequence[str] = ()) -> None:
+    def __init__(self, failing: Sequence[str] = (), crash: bool = False) -> None:
         self.ran: list[tuple[str, float, float]] = []
         self.made_at: dict[str, float] = {}
         self.failing = set(failing)
+        self.crash = crash
 
     def up(self, region: str, data: dict[str, Any], progress: Any = None, *, refresh: bool = True,
            made: Any = None) -> StackResult:
         started = time.monotonic()
+        if self.crash:
+            raise RuntimeError("a bug in a stack engine")
         time.sleep(0.15)
         for node in data.get("nodes", []):
             if made is not None and node["address"] == "east/train/node-0002":
@@ -166,3 +170,18 @@ def test_a_node_whose_region_fails_is_left_to_the_next_run(tmp_path: Path) -> No
     assert "east/train/node-0002" not in result.configured
     assert not list(tmp_path.glob("gates-*")), "the gate directory is removed"
     assert {h.status for h in result.state.hosts.values()} == {"configured"}
+
+
+def test_an_exception_in_the_infrastructure_stage_ends_the_waiting_run(tmp_path: Path) -> None:
+    ctx, plan, _, _ = grow_lab(tmp_path, SlowStacks(crash=True))
+    ansible = ctx.ansible
+    assert isinstance(ansible, RecordingAnsible)
+    started = time.monotonic()
+
+    with pytest.raises(RuntimeError, match="a bug in a stack engine"):
+        apply(ctx, plan)
+
+    assert time.monotonic() - started < 5, "the waiting run was left waiting"
+    gated = [scopes for scopes, _ in ansible.runs if set(scopes.values()) == {"full"}]
+    assert gated == [{"east-train-0002": "full"}]  # it ran, found its gate closed, and ended
+    assert not list(tmp_path.glob("gates-*"))

@@ -82,18 +82,37 @@ class Gates:
                                 [(self.nodes[a].attrs, k) for a, k in self._keys.items()])
             self._open(address)
 
-    def settle(self, scopes: Mapping[str, str], failed_regions: set[str], why: str = "not ready") -> None:
+    def settle(self, scopes: Mapping[str, str], failed_regions: set[str]) -> None:
+        """The infrastructure is done: open the gates of the hosts ready in the scope their run has, close
+        the others' (their region failed, or they now need another scope: a later run serves them)."""
         with self._lock:
-            refresh_known_hosts(self.ctx.workdir, self.ctx.writer.state)
-            for address, scope in sorted(self.waiting.items()):
-                region = self.nodes[address].region
-                if scopes.get(address) == scope:
-                    if address not in self._opened:
-                        self._open(address)
-                    continue
-                self.not_made.add(address)
-                self.gate.close(self._hostname(address),
-                                f"region {region} failed" if region in failed_regions else why)
+            try:
+                refresh_known_hosts(self.ctx.workdir, self.ctx.writer.state)
+                for address, scope in sorted(self.waiting.items()):
+                    if scopes.get(address) == scope:
+                        if address not in self._opened:
+                            self._open(address)
+                        continue
+                    region = self.nodes[address].region
+                    self._close(address, f"region {region} failed" if region in failed_regions else "not ready")
+            finally:
+                self._close_rest("grid could not open it")
+
+    def abandon(self, why: str) -> None:
+        """The infrastructure stage ended in an exception: end the waiting run's hosts that are still waiting."""
+        with self._lock:
+            self._close_rest(why)
+
+    def _close(self, address: str, why: str) -> None:
+        self.not_made.add(address)
+        self.gate.close(self._hostname(address), why)
+
+    def _close_rest(self, why: str) -> None:
+        """Every gate not opened yet is closed (the run never waits for a gate nobody will open); settled."""
+        try:
+            for address in sorted(set(self.waiting) - self._opened - self.not_made):
+                self._close(address, why)
+        finally:
             self.settled.set()
 
 

@@ -52,7 +52,7 @@ def apply(ctx: ApplyContext, plan: Plan) -> ApplyResult:
             scopes, untouched = late_scopes(ctx, plan, failed_regions, set(early))
         except BaseException:
             if gates is not None:
-                gates.settle({}, set(), why="grid stopped")  # the waiting run ends instead of waiting on
+                gates.abandon("grid stopped")  # the waiting run ends instead of waiting on
             raise
         if gates is not None:
             gates.settle(scopes, failed_regions)
