@@ -178,6 +178,7 @@ class NodeProvider(ResourceProvider):
         return result
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        kill_point("provider.node.update")  # Pulumi has recorded the update as pending; nothing changed yet
         podman = Podman()
         name = news["container"]
         if olds.get("cpus") != news.get("cpus") or olds.get("memory_gb") != news.get("memory_gb"):

@@ -77,6 +77,9 @@ def _callouts(plan: Plan) -> list[str]:
     if plan.drifted:
         lines += ["", f"**Drift repaired:** {len(plan.drifted)} resource(s) differ from the state and are put "
                   "back: " + ", ".join(_code(c.address) for c in plan.drifted[:MAX_CALLOUTS])]
+    if plan.unfinished:
+        lines += ["", "**Unfinished:** the last run of " + ", ".join(_code(r) for r in plan.unfinished)
+                  + " did not finish; `grid up` runs it again to complete it"]
     for error in plan.errors:
         lines += ["", f"> **Error:** {_cell(error, 400)}"]
     return lines

@@ -48,6 +48,9 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, st
         yield f"  {first.action.symbol:>3} {address}  ({why}){policy}", STYLE[first.action]
         for attr in first.attributes:
             yield f"        {attr.name}: {_value(attr.before)} → {_value(attr.after)}  [{attr.policy.value}]", ""
+    for region in plan.unfinished:
+        yield (f"  ~ region {region}: its last run did not finish; `grid up` runs it again to complete it",
+               "yellow")
     if plan.config:
         yield "Configuration (Ansible, one run):", "bold"
         for scope, words in SCOPES.items():
@@ -61,6 +64,8 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, st
                f"{counts['delete']} to delete, {len(plan.config)} host(s) to configure.")
     if plan.drifted:
         summary += f" {len(plan.drifted)} change(s) repair drift."
+    if plan.unfinished:
+        summary += f" {len(plan.unfinished)} unfinished region(s) to complete."
     yield (summary if plan.has_changes else "No changes. The cluster matches the spec."), "bold"
 
 

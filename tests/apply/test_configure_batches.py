@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from grid.apply.engine import ApplyContext, apply
+from grid.apply.events import Event
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import EventCallback, Gate, HostOutcome, PlaybookResult
 from grid.drivers.pulumi import PulumiFailed, StackResult
@@ -26,7 +27,7 @@ from grid.render.ansible import host_input_digests
 from grid.resources import Kind, expand
 from grid.spec import load_spec_text, spec_digest
 from grid.spec.model import Cluster
-from grid.state.model import HostRecord, ResourceRecord, State
+from grid.state.model import INTERRUPTED, HostRecord, ResourceRecord, State
 from grid.state.store import FileStateStore
 
 LAB = Path(__file__).resolve().parents[2] / "examples" / "local-lab" / "cluster.yaml"
@@ -45,17 +46,22 @@ class SlowStacks:
     """Pulumi stand-in: `up` takes a while and records when it ran; halfway it reports its nodes made
     (as Pulumi's events do), then goes on; regions in `failing` fail at the end."""
 
-    def __init__(self, failing: Sequence[str] = (), crash: bool = False) -> None:
+    def __init__(self, failing: Sequence[str] = (), crash: bool = False, fail_at_start: bool = False) -> None:
         self.ran: list[tuple[str, float, float]] = []
         self.made_at: dict[str, float] = {}
         self.failing = set(failing)
         self.crash = crash
+        self.fail_at_start = fail_at_start
+        self.refreshed: dict[str, bool] = {}
 
     def up(self, region: str, data: dict[str, Any], progress: Any = None, *, refresh: bool = True,
            made: Any = None) -> StackResult:
         started = time.monotonic()
+        self.refreshed[region] = refresh
         if self.crash:
             raise RuntimeError("a bug in a stack engine")
+        if self.fail_at_start and region in self.failing:
+            raise PulumiFailed(region, "the pulumi CLI is not on PATH")
         time.sleep(0.15)
         for node in data.get("nodes", []):
             if made is not None and node["address"] == "east/train/node-0002":
@@ -98,6 +104,9 @@ class RecordingAnsible:
                 assert time.monotonic() < deadline, "a gate was never decided"
                 time.sleep(0.01)
             closed = {h for h in limit or [] if gate.path(h).read_text().strip() != "ready"}
+            for host in sorted(closed):  # as the real run reports the gate task of a closed gate
+                if on_event is not None:
+                    on_event(host, "Wait for grid to make the node", "failed")
         with self.lock:
             self.runs.append((dict(scopes or {}), time.monotonic()))
             self.known_hosts.update(dict.fromkeys(limit or [], known_hosts.read_text()))
@@ -106,9 +115,11 @@ class RecordingAnsible:
         return PlaybookResult(ok=not closed, hosts=hosts, rc=2 if closed else 0)
 
 
-def grow_lab(tmp_path: Path, stacks: SlowStacks) -> tuple[ApplyContext, Any, dict[str, Any], dict[str, Any]]:
-    """A 2+2 node lab whose first pool grows by one, applied with `stacks` and a RecordingAnsible."""
-    before, after = lab(2), lab(3)
+def grow_lab(tmp_path: Path, stacks: SlowStacks, *, grown: int = 3, interrupted: Sequence[str] = (),
+             ) -> tuple[ApplyContext, Any, dict[str, Any], dict[str, Any]]:
+    """A 2+2 node lab whose first pool grows to `grown` nodes, applied with `stacks` and a RecordingAnsible;
+    `interrupted`: regions whose last run state records as unfinished."""
+    before, after = lab(2), lab(grown)
     old_graph = expand(before)
     digests = host_input_digests(before, old_graph, KEY)
     state = State(cluster=before.name, resources={
@@ -116,10 +127,12 @@ def grow_lab(tmp_path: Path, stacks: SlowStacks) -> tuple[ApplyContext, Any, dic
                                   outputs={"host_key": "ssh-ed25519 AAAA"} if r.kind is Kind.NODE else {})
         for r in old_graph}, hosts={
         a: HostRecord(address=a, status="configured", node_digest=d.node, cluster_digest=d.cluster,
-                      hosts_digest=d.hosts) for a, d in digests.items()})
+                      hosts_digest=d.hosts) for a, d in digests.items()},
+        outputs={INTERRUPTED: list(interrupted)} if interrupted else {})
     graph = expand(after, state.allocations())
     new_digests = dict(host_input_digests(after, graph, KEY))
-    plan = make_plan(graph, state, target="local", spec_digest=spec_digest(after), host_digests=new_digests)
+    plan = make_plan(graph, state, target="local", spec_digest=spec_digest(after), host_digests=new_digests,
+                     live={})  # as `grid up` plans: against the live target, here found as state says
     store = FileStateStore(tmp_path)
     store.write(state, expected_serial=0)
     key = tmp_path / "id"
@@ -127,7 +140,7 @@ def grow_lab(tmp_path: Path, stacks: SlowStacks) -> tuple[ApplyContext, Any, dic
     ctx = ApplyContext(cluster=after, graph=graph, workdir=tmp_path, rendered=tmp_path / "rendered",
                        keypair=KeyPair(key, KEY), stacks=stacks, ansible=RecordingAnsible(),
                        writer=StateWriter(store, store.read(), state), emit=lambda event: None,
-                       host_digests=new_digests)
+                       host_digests=new_digests, fresh_plan=True)
     return ctx, plan, dict(digests), new_digests
 
 
@@ -160,12 +173,17 @@ def test_growth_configures_the_others_hosts_table_while_the_new_node_is_made(tmp
         "create", "configure:full"]
 
 
-def test_a_node_whose_region_fails_is_left_to_the_next_run(tmp_path: Path) -> None:
-    ctx, plan, _, _ = grow_lab(tmp_path, SlowStacks(failing=["east"]))
+@pytest.mark.parametrize("fail_at_start", [False, True], ids=["after-making-it", "before-making-it"])
+def test_a_node_whose_region_fails_is_left_to_the_next_run(tmp_path: Path, fail_at_start: bool) -> None:
+    ctx, plan, _, _ = grow_lab(tmp_path, SlowStacks(failing=["east"], fail_at_start=fail_at_start))
+    events: list[Event] = []
+    ctx.emit = events.append
 
     result = apply(ctx, plan)
 
     assert [(f.stage, f.address) for f in result.failures] == [("infrastructure", "east")]
+    # Its run ended at the closed gate; that is no configuration failure to show: the region's failure is.
+    assert [e for e in events if e.address == "east-train-0002" and "failed" in f"{e.status} {e.message}"] == []
     assert "east/train/node-0002" not in result.state.hosts  # neither configured nor a configuration failure
     assert "east/train/node-0002" not in result.configured
     assert not list(tmp_path.glob("gates-*")), "the gate directory is removed"
@@ -185,3 +203,16 @@ def test_an_exception_in_the_infrastructure_stage_ends_the_waiting_run(tmp_path:
     gated = [scopes for scopes, _ in ansible.runs if set(scopes.values()) == {"full"}]
     assert gated == [{"east-train-0002": "full"}]  # it ran, found its gate closed, and ended
     assert not list(tmp_path.glob("gates-*"))
+
+
+def test_a_region_whose_last_run_did_not_finish_is_run_again_though_nothing_differs(tmp_path: Path) -> None:
+    stacks = SlowStacks()
+    ctx, plan, _, _ = grow_lab(tmp_path, stacks, grown=2, interrupted=["east"])
+    assert plan.unfinished == ("east",) and not plan.pending and not plan.config
+
+    result = apply(ctx, plan)
+
+    assert result.ok, result.failures
+    assert [region for region, _, _ in stacks.ran] == ["east"]
+    assert stacks.refreshed == {"east": True}  # what its stack holds is unknown: Pulumi reads it first
+    assert result.state.interrupted_regions() == []

@@ -12,7 +12,7 @@ from grid.plan.document import from_document, to_document
 from grid.resources import Kind, expand
 from grid.spec import load_spec_text, spec_digest
 from grid.spec.model import Cluster
-from grid.state.model import ResourceRecord, State
+from grid.state.model import INTERRUPTED, ResourceRecord, State
 
 LAB = Path(__file__).resolve().parents[2] / "examples" / "local-lab" / "cluster.yaml"
 
@@ -116,6 +116,16 @@ def test_missing_container_is_drift_not_a_spec_change() -> None:
     assert drifted["west/infer/node-0000"].action is Action.UPDATE
     assert all(c.cause is Cause.DRIFT for c in drifted.values())
     assert plan.refreshed
+
+
+def test_a_region_whose_last_run_did_not_finish_is_to_complete_even_when_nothing_differs() -> None:
+    spec = cluster()
+    state = applied(spec).model_copy(update={"outputs": {INTERRUPTED: ["east", "gone-region"]}})
+    plan = plan_for(spec, state)
+    assert actions(plan) == {}
+    assert plan.unfinished == ("east",)  # a region no longer in the spec is deleted, not completed
+    assert plan.has_changes
+    assert from_document(to_document(plan)).unfinished == ("east",)
 
 
 @pytest.mark.parametrize("edit", [None, lambda d: d["spec"]["regions"][0]["pools"][0].update(count=3)])

@@ -172,10 +172,10 @@ def test_held_lock_reports_a_lost_lock(tmp_path: Path) -> None:
 def _contend(workdir: str, break_stale: bool, start: Any, results: Any) -> None:
     start.wait()
     try:
-        StateLock(Path(workdir), f"contender {os.getpid()}").acquire(break_stale=break_stale)
-        results.put("won")
-    except LockHeld:
-        results.put("lost")
+        won = StateLock(Path(workdir), f"contender {os.getpid()}").acquire(break_stale=break_stale)
+        results.put(f"won: {won.command}")
+    except LockHeld as exc:
+        results.put(f"lost to: {exc.holder.command if exc.holder else None}")
 
 
 def _race(workdir: Path, *, break_stale: bool, contenders: int = 8) -> list[str]:
@@ -194,12 +194,17 @@ def _race(workdir: Path, *, break_stale: bool, contenders: int = 8) -> list[str]
     return outcome
 
 
-def test_eight_processes_racing_for_a_free_lock_one_wins(tmp_path: Path) -> None:
-    outcome = _race(tmp_path, break_stale=False)
-    assert outcome.count("won") == 1, outcome
+def test_eight_processes_racing_for_a_free_lock_one_wins_and_the_others_name_it(tmp_path: Path) -> None:
+    for round_ in range(5):  # the window a loser could read a created-but-unwritten lock is short
+        workdir = tmp_path / f"round{round_}"
+        workdir.mkdir()
+        outcome = _race(workdir, break_stale=False)
+        winners = [o.removeprefix("won: ") for o in outcome if o.startswith("won: ")]
+        assert len(winners) == 1, outcome
+        assert outcome.count(f"lost to: {winners[0]}") == len(outcome) - 1, outcome
 
 
 def test_eight_processes_breaking_one_stale_lock_one_wins(tmp_path: Path) -> None:
     _write_lock(tmp_path, pid=_dead_pid(), pid_start=None)
     outcome = _race(tmp_path, break_stale=True)
-    assert outcome.count("won") == 1, outcome
+    assert len([o for o in outcome if o.startswith("won")]) == 1, outcome

@@ -103,6 +103,11 @@ class Gates:
         with self._lock:
             self._close_rest(why)
 
+    def closed(self, hostname: str) -> bool:
+        """Whether the host's gate was closed: its run ends there, and its region's failure says why."""
+        with self._lock:
+            return any(self._hostname(a) == hostname for a in self.not_made)
+
     def _close(self, address: str, why: str) -> None:
         self.not_made.add(address)
         self.gate.close(self._hostname(address), why)
@@ -176,6 +181,8 @@ def configure(ctx: ApplyContext, scopes: dict[str, str], failures: list[Failure]
         + (" (each as soon as its node is made)" if gates is not None else "")))
 
     def progress(host: str, task: str, status: str) -> None:
+        if gates is not None and status == "failed" and gates.closed(host):
+            return  # not a configuration failure: the infrastructure failure is reported
         ctx.emit(Event("configuration", "progress", host, f"{task}: {status}"))
         kill_point("ansible.event")
 

@@ -27,11 +27,10 @@ from grid.killpoints import kill_point
 from grid.plan.model import Cause, Plan
 from grid.render.pulumi import region_program_input
 from grid.resources import Kind, ResourceGraph
-from grid.state.model import ChangeRecord, HistoryEntry, ResourceRecord, State
+from grid.state.model import INTERRUPTED, ChangeRecord, HistoryEntry, ResourceRecord, State, interrupted_in
 
 __all__ = ["INTERRUPTED", "ApplyContext", "ApplyResult", "apply", "forget_region", "interrupted_regions"]
 
-INTERRUPTED = "interrupted_regions"  # state.outputs key
 
 
 def apply(ctx: ApplyContext, plan: Plan) -> ApplyResult:
@@ -93,7 +92,8 @@ def _gate_directory(ctx: ApplyContext, wanted: bool) -> Iterator[Gate | None]:
 
 
 def _regions_to_apply(ctx: ApplyContext, plan: Plan) -> tuple[list[str], list[str]]:
-    touched = {c.region for c in plan.pending if c.kind != Kind.LINK.value}
+    # An interrupted region is run again even when nothing differs: its stack may hold pending operations.
+    touched = {c.region for c in plan.pending if c.kind != Kind.LINK.value} | set(plan.unfinished)
     wanted = set(ctx.graph.regions)
     recorded = {r.region for r in ctx.writer.state.resources.values() if r.kind != Kind.LINK.value}
     return sorted(touched & wanted), sorted((touched | recorded) - wanted)
@@ -192,21 +192,16 @@ def forget_region(state: State, region: str) -> State:
 
 def interrupted_regions(state: State) -> list[str]:
     """Regions whose last infrastructure run started and did not finish (killed, or failed)."""
-    return _interrupted(state.outputs)
-
-
-def _interrupted(outputs: dict[str, Any]) -> list[str]:
-    found = outputs.get(INTERRUPTED)
-    return [str(r) for r in found] if isinstance(found, list) else []
+    return state.interrupted_regions()
 
 
 def _mark_interrupted(state: State, regions: list[str]) -> State:
-    marked = sorted({*_interrupted(state.outputs), *regions})
+    marked = sorted({*interrupted_in(state.outputs), *regions})
     return state.model_copy(update={"outputs": {**state.outputs, INTERRUPTED: marked}})
 
 
 def _unmark_interrupted(outputs: dict[str, Any], region: str) -> dict[str, Any]:
-    rest = [r for r in _interrupted(outputs) if r != region]
+    rest = [r for r in interrupted_in(outputs) if r != region]
     return {k: v for k, v in outputs.items() if k != INTERRUPTED} | ({INTERRUPTED: rest} if rest else {})
 
 

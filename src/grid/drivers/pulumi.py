@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -61,8 +60,9 @@ class StackEngine(Protocol):
     def regions(self) -> list[str]: ...
 
 
-def pulumi_binary() -> str | None:
-    return shutil.which("pulumi")
+PULUMI_MISSING = ("the pulumi CLI is not on PATH: `make setup` builds it into .tools/bin and "
+                  "`source scripts/env.sh` puts that first on PATH (an official pulumi on PATH works too); "
+                  "`grid doctor` lists what else is missing")
 
 
 def backend_url_for(workdir: Path, backend_url: str | None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import shlex
+import shutil
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from pulumi import automation as auto
 
 from grid.drivers.pulumi import (
     MADE_OPS,
+    PULUMI_MISSING,
     MadeFn,
     PreviewResult,
     ProgressFn,
@@ -76,6 +78,8 @@ class AutomationEngine:
         if self.backend_url.startswith("file://"):
             Path(self.backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
             self._repair_sidecars(region)
+        if shutil.which("pulumi") is None:
+            raise PulumiFailed(region, PULUMI_MISSING)
         work = self.workdir / "pulumi-work" / region
         work.mkdir(parents=True, exist_ok=True)
         module = importlib.import_module(f"grid.stacks.{self.target}")

@@ -79,7 +79,14 @@ def make_plan(
         cluster=graph.cluster, target=target, spec_digest=spec_digest, state_serial=serial, state_lineage=lineage,
         changes=tuple(changes), config=config, errors=tuple(errors), capacity=capacity or {},
         refreshed=live is not None,
+        unfinished=_unfinished(graph, state),
     )
+
+
+def _unfinished(graph: ResourceGraph, state: State | None) -> tuple[str, ...]:
+    interrupted = state.interrupted_regions() if state is not None else []
+    wanted = set(graph.regions) if interrupted else set()
+    return tuple(r for r in interrupted if r in wanted)
 
 
 def _compare(address: str, kind: str, region: str, before: Mapping[str, Any], after: dict[str, Any]) -> ResourceChange:

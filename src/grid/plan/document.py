@@ -29,6 +29,7 @@ def to_document(plan: Plan, *, spec_path: str = "", grid_version: str = "") -> d
         "spec": {"path": spec_path, "digest": plan.spec_digest},
         "state": {"serial": plan.state_serial, "lineage": plan.state_lineage},
         "refreshed": plan.refreshed,
+        "unfinished_regions": list(plan.unfinished),
         "has_changes": plan.has_changes,
         "summary": {**plan.counts(), "configure": len(plan.config), "drifted": len(plan.drifted)},
         "errors": list(plan.errors),
@@ -69,5 +70,5 @@ def from_document(doc: dict[str, Any]) -> Plan:
         cluster=doc["cluster"], target=doc["target"], spec_digest=doc["spec"]["digest"],
         state_serial=int(doc["state"]["serial"]), state_lineage=str(doc["state"]["lineage"]),
         changes=changes, config=config, errors=tuple(doc.get("errors", [])), capacity=doc.get("capacity", {}),
-        refreshed=bool(doc.get("refreshed")),
+        refreshed=bool(doc.get("refreshed")), unfinished=tuple(doc.get("unfinished_regions", [])),
     )

@@ -94,6 +94,8 @@ class Plan:
     errors: tuple[str, ...] = ()
     capacity: dict[str, Any] = field(default_factory=dict)
     refreshed: bool = False
+    # Regions whose last infrastructure run did not finish: `grid up` runs them again to complete them.
+    unfinished: tuple[str, ...] = ()
 
     @property
     def pending(self) -> tuple[ResourceChange, ...]:
@@ -101,7 +103,7 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.pending) or bool(self.config)
+        return bool(self.pending) or bool(self.config) or bool(self.unfinished)
 
     def counts(self) -> dict[str, int]:
         out = {a.value: 0 for a in Action}

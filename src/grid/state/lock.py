@@ -1,10 +1,10 @@
 """The state lock: a file that names its holder, with stale detection and a renewable lease.
 
-`state.lock` appears atomically (O_CREAT|O_EXCL) with {user, host, pid, command, since,
-lease_seconds, lease_until, pid_start, token}. A lock is breakable when
+`state.lock` appears atomically, content and all (a written temp file hard-linked into place), with
+{user, host, pid, command, since, lease_seconds, lease_until, pid_start, token}. A lock is breakable when
   - its holder ran on this host and that process is gone (pid dead, or reused: start time differs), or
   - its holder ran on another host — whose processes we cannot see — and its lease ran out.
-Every change other than the O_EXCL create (take-over, renew, release, unlock) re-reads the file
+Every change other than the create (take-over, renew, release, unlock) re-reads the file
 under an flock on `.lock.guard`, so two processes breaking the same stale lock cannot both win.
 """
 
@@ -247,6 +247,26 @@ def _held(holder: LockHolder, status: Status) -> LockHeld:
 
 
 def _create_exclusive(path: Path, holder: LockHolder) -> bool:
+    """Make the lock file appear with its content at once, or return False if it exists.
+
+    The content is written to a temp file first and hard-linked into place (link fails if the name
+    exists): a contender never reads a created-but-empty lock. Filesystems without hard links get
+    O_CREAT|O_EXCL, where that window exists (an empty file reads as a holder for a short grace).
+    """
+    temp = osu.write_temp(path.parent, (holder.to_bytes(),), prefix=".state-lock.")
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        return False
+    except OSError:
+        return _create_exclusive_in_place(path, holder)
+    finally:
+        temp.unlink(missing_ok=True)
+    osu.fsync_dir(path.parent)
+    return True
+
+
+def _create_exclusive_in_place(path: Path, holder: LockHolder) -> bool:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, osu.FILE_MODE)
     except FileExistsError:
@@ -265,7 +285,7 @@ def _create_exclusive(path: Path, holder: LockHolder) -> bool:
 
 def _replace(path: Path, holder: LockHolder) -> None:
     """Swap the lock content atomically: readers see the old holder or the new one, never a torn file."""
-    temp = osu.write_temp(path.parent, (holder.to_bytes(),), prefix=".state.lock.")
+    temp = osu.write_temp(path.parent, (holder.to_bytes(),), prefix=".state-lock.")
     try:
         os.replace(temp, path)
     except BaseException:

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 FORMAT_VERSION = 1
+# state.outputs key: regions whose last infrastructure run started and did not finish (grid.apply.engine)
+INTERRUPTED = "interrupted_regions"
 
 
 class Record(BaseModel):
@@ -60,6 +62,11 @@ class State(Record):
     outputs: dict[str, Any] = Field(default_factory=dict)
     history: list[HistoryEntry] = Field(default_factory=list)
 
+    def interrupted_regions(self) -> list[str]:
+        """Regions whose last infrastructure run started and did not finish (killed, or failed): what
+        their stacks hold is not known to state until a run of theirs completes."""
+        return interrupted_in(self.outputs)
+
     def allocations(self) -> dict[str, dict[str, str]]:
         """Node IPs per fabric, so re-expanding the spec keeps them (see grid.resources)."""
         return {
@@ -77,6 +84,11 @@ class Envelope(Record):
     lineage: str = ""
     checksum: str = ""
     state: State
+
+
+def interrupted_in(outputs: dict[str, Any]) -> list[str]:
+    found = outputs.get(INTERRUPTED)
+    return [str(r) for r in found] if isinstance(found, list) else []
 
 
 def empty_state(cluster: str) -> State:
