@@ -62,6 +62,7 @@ def render_ansible(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: 
         "ansible.cfg": _static_file("ansible.cfg"),
         ".ansible-lint": _static_file("ansible-lint.yml"),  # a dotfile would not ship in the wheel
         "action_plugins/grid_node_ready.py": _static_file("action_plugins/grid_node_ready.py"),
+        "action_plugins/grid_hosts_block.py": _static_file("action_plugins/grid_hosts_block.py"),
         "site.yml": _site_yml(inputs),
         "inventory/hosts.yml": _hosts_yml(inputs),
         "inventory/group_vars/all.yml": _all_yml(inputs),
