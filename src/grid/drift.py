@@ -35,10 +35,9 @@ def refresh_live(ws: Workspace, state: State, *, full: bool = True
         return live, None
     if not full:
         # A killed or failed apply may have changed resources state does not know about: refresh those regions.
-        from grid.apply.engine import interrupted_regions
         from grid.drivers.pulumi import PulumiFailed
 
-        if interrupted := interrupted_regions(state):
+        if interrupted := state.interrupted_regions():
             # On failure the region stays marked; applying it reports what Pulumi says.
             with contextlib.suppress(PulumiFailed):
                 live = {**(live or {}), **_pulumi_refresh(ws, state, only=set(interrupted))}

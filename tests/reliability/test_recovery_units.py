@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from grid.apply import reaper
-from grid.apply.engine import INTERRUPTED, _mark_interrupted, forget_region, interrupted_regions
+from grid.apply.engine import _mark_interrupted, forget_region
 from grid.drivers.pulumi_locks import stale_lock
 from grid.stacks import provider_host
 from grid.stacks.local_provider import cgroup_limits
-from grid.state.model import ResourceRecord, State
+from grid.state.model import INTERRUPTED, ResourceRecord, State
 
 
 def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -131,9 +131,9 @@ def test_a_pulumi_lock_is_stale_only_when_its_process_is_gone_from_this_host(tmp
 def test_an_interrupted_region_is_marked_until_its_result_is_recorded() -> None:
     record = ResourceRecord(address="east/fabric/mgmt", kind="fabric", region="east")
     state = _mark_interrupted(State(cluster="c", resources={record.address: record}), ["east", "west"])
-    assert interrupted_regions(state) == ["east", "west"]
+    assert state.interrupted_regions() == ["east", "west"]
     state = forget_region(state, "east")
-    assert interrupted_regions(state) == ["west"] and not state.resources
+    assert state.interrupted_regions() == ["west"] and not state.resources
     assert INTERRUPTED not in forget_region(state, "west").outputs
 
 

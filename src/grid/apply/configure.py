@@ -58,6 +58,7 @@ class Gates:
         self.ctx, self.gate, self.waiting = ctx, gate, dict(waiting)
         self.nodes = {r.address: r for r in ctx.graph.of_kind(Kind.NODE) if r.address in self.waiting}
         self.not_made: set[str] = set()
+        self._closed_hostnames: set[str] = set()
         self._keys: dict[str, str] = {}
         self._opened: set[str] = set()
         self._lock = threading.Lock()
@@ -105,11 +106,11 @@ class Gates:
 
     def closed(self, hostname: str) -> bool:
         """Whether the host's gate was closed: its run ends there, and its region's failure says why."""
-        with self._lock:
-            return any(self._hostname(a) == hostname for a in self.not_made)
+        return hostname in self._closed_hostnames
 
     def _close(self, address: str, why: str) -> None:
         self.not_made.add(address)
+        self._closed_hostnames.add(self._hostname(address))
         self.gate.close(self._hostname(address), why)
 
     def _close_rest(self, why: str) -> None:

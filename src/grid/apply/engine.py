@@ -29,7 +29,7 @@ from grid.render.pulumi import region_program_input
 from grid.resources import Kind, ResourceGraph
 from grid.state.model import INTERRUPTED, ChangeRecord, HistoryEntry, ResourceRecord, State, interrupted_in
 
-__all__ = ["INTERRUPTED", "ApplyContext", "ApplyResult", "apply", "forget_region", "interrupted_regions"]
+__all__ = ["ApplyContext", "ApplyResult", "apply", "forget_region"]
 
 
 
@@ -107,7 +107,7 @@ def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure], ups:
         return set()
     failed: set[str] = set()
     guard = threading.Lock()
-    unsure = set(interrupted_regions(ctx.writer.state))
+    unsure = set(ctx.writer.state.interrupted_regions())
     # Until a region's result is recorded, state cannot say what its stack holds (a killed or failed run
     # may have changed some resources): the next `grid up` refreshes these regions (grid.drift).
     ctx.writer.update(lambda s: _mark_interrupted(s, [*ups, *downs]))
@@ -188,11 +188,6 @@ def forget_region(state: State, region: str) -> State:
         "hosts": {a: h for a, h in state.hosts.items() if not a.startswith(region + "/")},
         "outputs": _unmark_interrupted(state.outputs, region),
     })
-
-
-def interrupted_regions(state: State) -> list[str]:
-    """Regions whose last infrastructure run started and did not finish (killed, or failed)."""
-    return state.interrupted_regions()
 
 
 def _mark_interrupted(state: State, regions: list[str]) -> State:

@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 
 from grid.apply import reaper
-from grid.apply.engine import INTERRUPTED, ApplyContext, ApplyResult, apply, forget_region
+from grid.apply.engine import ApplyContext, ApplyResult, apply, forget_region
 from grid.apply.events import Event, EventSink, Failure
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
@@ -16,6 +16,7 @@ from grid.killpoints import kill_point
 from grid.plan import Plan
 from grid.render import render_cluster, tree_digest, write_tree
 from grid.render.pulumi import project_name, region_program_input
+from grid.state.model import INTERRUPTED
 from grid.workspace import Workspace, graph_for, host_digests
 
 
