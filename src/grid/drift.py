@@ -126,7 +126,7 @@ def _configuration_check(ws: Workspace, state: State, *, skip: set[str]) -> dict
 @dataclass(frozen=True)
 class DriftItem:
     address: str
-    kind: str  # resource | configuration
+    kind: str  # resource | configuration | region (its last run did not finish)
     recorded: str  # what state says
     actual: str  # what is really there
     remedy: str  # what `grid up` will do
@@ -160,6 +160,9 @@ def drift_report(plan: Plan, state: State, live_hosts: dict[str, LiveHost] | Non
                   "recreate it" if c.action.value == "create" else "restart/update it in place")
         for c in plan.drifted
     ]
+    # State cannot say what a region's stack holds until a run of the region finishes.
+    items += [DriftItem(region, "region", "its last run finished", "its last run did not finish (killed, or "
+                        "failed)", "run the region again, reading what exists first") for region in plan.unfinished]
     unverifiable: dict[str, tuple[str, ...]] = {}
     unreachable: list[str] = []
     missing = {c.address for c in plan.drifted}

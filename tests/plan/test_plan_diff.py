@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from grid.drift import drift_report
 from grid.plan import Action, Cause, LiveResource, Policy, make_plan
 from grid.plan.document import from_document, to_document
 from grid.resources import Kind, expand
 from grid.spec import load_spec_text, spec_digest
 from grid.spec.model import Cluster
 from grid.state.model import INTERRUPTED, ResourceRecord, State
+from schema_check import validate
 
 LAB = Path(__file__).resolve().parents[2] / "examples" / "local-lab" / "cluster.yaml"
 
@@ -155,3 +157,13 @@ def test_host_configuration_scopes() -> None:
     plan = make_plan(graph, state, target="local", spec_digest="x", host_digests=digests)
     scopes = {h.address: h.scope for h in plan.config}
     assert scopes == {nodes[0]: "full", nodes[1]: "cluster-wide", nodes[2]: "hosts"}
+
+
+def test_drift_names_a_region_whose_last_run_did_not_finish() -> None:
+    spec = cluster()
+    state = applied(spec).model_copy(update={"outputs": {INTERRUPTED: ["west"]}})
+    report = drift_report(plan_for(spec, state), state, live_hosts=None)
+    assert report.drifted  # `grid drift --detailed-exitcode` exits 2
+    assert [(i.address, i.kind) for i in report.items] == [("west", "region")]
+    assert "did not finish" in report.items[0].actual
+    validate(report.to_dict(), "grid-drift-v1")
