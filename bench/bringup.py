@@ -52,7 +52,7 @@ def render_once(spec: Path, workdir: Path) -> Path:
     from grid.resources import expand
 
     ws = _workspace(spec, workdir)
-    keys = ensure_identity(ws)
+    keys = ensure_identity(ws, ws.read_state()[1]).keypair
     write_tree(render_cluster(ws.cluster, expand(ws.cluster), admin_public_key=keys.public_key), ws.rendered_dir)
     return ws.rendered_dir
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import typer
 
-from grid.cli import console
+from grid.cli import console, interrupts
+from grid.identity import Identity
 from grid.state import StateError
+from grid.state.model import State
 from grid.workspace import Rejected, Workspace, open_workspace
 
 SPEC = typer.Argument(..., help="Cluster spec (YAML).", show_default=False)
@@ -66,14 +68,29 @@ def read_state(ws: Workspace):  # type: ignore[no-untyped-def]
         raise console.CommandFailed(exc.message, hint=exc.hint) from None
 
 
+def identity(ws: Workspace, state: State) -> Identity:
+    """The cluster's SSH key and Pulumi passphrase, or exit 1 saying where grid looked (grid.identity)."""
+    from grid.apply.run import ensure_identity
+
+    try:
+        return ensure_identity(ws, state)
+    except StateError as exc:
+        raise console.CommandFailed(exc.message, hint=exc.hint) from None
+
+
 def confirm(question: str, yes: bool) -> None:
     if yes:
         return
     if console.non_interactive():
         raise console.CommandFailed("refusing to apply without confirmation in a non-interactive run",
                                     hint="pass --yes to apply")
-    if not typer.confirm(question, default=False, err=True):  # stderr: stdout may carry a --json document
-        raise console.CommandFailed("cancelled; nothing was changed", code=1)
+    try:
+        answer = typer.confirm(question, default=False, err=True)  # stderr: stdout may carry a --json document
+    except typer.Abort:  # Ctrl-C (exit 130) or end of input (1) at the prompt
+        code = 130 if interrupts.interrupted() else 1
+        raise console.CommandFailed(console.CANCELLED, code=code) from None
+    if not answer:
+        raise console.CommandFailed(console.CANCELLED, code=1)
 
 
 @contextlib.contextmanager
@@ -94,11 +111,11 @@ def locked(ws: Workspace, command: str) -> Iterator[None]:
         lock.__exit__(None, None, None)
 
 
-def probe(ws: Workspace, state, *, full: bool):  # type: ignore[no-untyped-def]
+def probe(ws: Workspace, envelope, state, *, full: bool):  # type: ignore[no-untyped-def]
     """What the target really has: a cheap probe always, Pulumi refresh + Ansible check with `full`."""
     from grid.drift import refresh_live
 
-    return refresh_live(ws, state, full=full)
+    return refresh_live(ws, state, full=full, lineage=envelope.lineage if envelope else "")
 
 
 def report_outcome(outcome, started: float, verb: str = "applied",  # type: ignore[no-untyped-def]

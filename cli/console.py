@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console
 
 from grid.diagnostics import Diagnostic, Diagnostics, Severity, path_text
 from grid.spec.loader import SourceMap
 
-_state = {"no_color": False}
+_state = {"no_color": False, "muted": False}
+
+CANCELLED = "cancelled; nothing was changed"
 
 
 class CommandFailed(Exception):
@@ -33,6 +35,41 @@ def configure(*, no_color: bool) -> None:
     _state["no_color"] = no_color
 
 
+def mute() -> None:
+    """From now on the consoles print nothing (after Ctrl-C: only the final line is to follow)."""
+    _state["muted"] = True
+
+
+class _Stream:
+    """sys.stdout or sys.stderr as they are when written to (tests redirect them), silent once muted:
+    consoles made before a Ctrl-C (a progress view's) fall quiet with the rest."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def _target(self) -> IO[str]:
+        stream: IO[str] = getattr(sys, self._name)
+        return stream
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        return len(text) if _state["muted"] else self._target.write(text)
+
+    def flush(self) -> None:
+        if not _state["muted"]:
+            self._target.flush()
+
+    def isatty(self) -> bool:
+        return self._target.isatty()
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+
 def _colour_off() -> bool:
     return _state["no_color"] or bool(os.environ.get("NO_COLOR")) or non_interactive() or not sys.stdout.isatty()
 
@@ -40,9 +77,10 @@ def _colour_off() -> bool:
 def _console(*, stderr: bool) -> Console:
     # color_system=None drops every escape sequence (bold and dim too), not only colours: CI logs stay plain
     # even when a runner allocates a terminal.
+    stream: Any = _Stream("stderr" if stderr else "stdout")
     if _colour_off():
-        return Console(stderr=stderr, no_color=True, color_system=None, highlight=False, soft_wrap=True)
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+        return Console(file=stream, no_color=True, color_system=None, highlight=False, soft_wrap=True)
+    return Console(file=stream, highlight=False, soft_wrap=True)
 
 
 def out() -> Console:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 import typer
 
@@ -14,7 +15,8 @@ except ImportError:  # pragma: no cover - older typer on click
     from click.exceptions import UsageError  # type: ignore[assignment]
 
 from grid import __version__
-from grid.cli import console
+from grid.cli import console, failures, interrupts
+from grid.cli.console import CANCELLED
 
 COMMAND_MODULES = (
     "validate", "schema", "plan", "render", "apply", "up", "destroy", "drift", "check",
@@ -57,6 +59,11 @@ for _name in COMMAND_MODULES:
 
 def run() -> None:
     """Console-script entry: every failure leaves through here with a message and exit code."""
+    with interrupts.handled():
+        _run()
+
+
+def _run() -> None:
     try:
         # standalone_mode=False: click hands usage errors to us instead of exiting 2, which with
         # --detailed-exitcode means "changes present" (docs/exit-codes.md: a usage error is 1).
@@ -64,19 +71,32 @@ def run() -> None:
     except UsageError as exc:
         exc.show()
         sys.exit(1)
-    except typer.Abort:  # Ctrl-C or end of input at a prompt
-        console.err("cancelled; nothing was changed")
+    except typer.Abort:  # Ctrl-C or end of input at a prompt (click raises Abort from either)
+        if interrupts.interrupted():
+            interrupts.leave(CANCELLED)
+        console.err(CANCELLED)
         sys.exit(1)
     except console.CommandFailed as exc:
-        console.fail(exc)
-        sys.exit(exc.code)
+        _leave_failed(exc)
     except KeyboardInterrupt:
-        console.err("interrupted; state was saved after each completed step — run the command again to finish")
-        sys.exit(130)
+        interrupts.leave()
     except Exception as exc:
+        if interrupts.interrupted():  # a step that failed because of the Ctrl-C (a worker ended by it)
+            interrupts.leave()
         if os.environ.get("GRID_DEBUG"):
             raise
+        if (plain := failures.plain_failure(exc)) is not None:
+            _leave_failed(plain)
         console.err(f"internal error: {type(exc).__name__}: {exc}")
         console.err("this is a bug in grid; rerun with GRID_DEBUG=1 for a traceback and report it")
         sys.exit(1)
+    if interrupts.interrupted():  # the command finished its step in spite of the Ctrl-C: still 130
+        interrupts.leave()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _leave_failed(exc: console.CommandFailed) -> NoReturn:
+    if interrupts.interrupted():  # whatever failed, it failed because of the Ctrl-C
+        interrupts.leave(exc.message if exc.code == 130 else interrupts.SAVED)
+    console.fail(exc)
+    sys.exit(exc.code)

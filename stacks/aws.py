@@ -52,7 +52,8 @@ def program(data: dict[str, Any]) -> None:
     group = _security_group(data, vpc, opts)
     key = aws.ec2.KeyPair(f"{region}/key-pair", key_name=cloud.physical(data, f"{region}/key"),
                           public_key=cloud.cluster_key(data),
-                          tags=cloud.tags(data, f"{region}/key-pair"), opts=opts)
+                          tags=cloud.tags(data, f"{region}/key-pair"),
+                          opts=cloud.first_boot_only(opts, "publicKey"))
     by_name = cloud.pools(data)
     placement = {
         name: aws.ec2.PlacementGroup(
@@ -82,7 +83,8 @@ def program(data: dict[str, Any]) -> None:
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(http_tokens="required"),
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(encrypted=True),
             user_data=cloud.cloud_config(data, node, boot), tags=cloud.tags(data, address, node["hostname"]),
-            volume_tags=cloud.tags(data, address, node["hostname"]), opts=opts)
+            volume_tags=cloud.tags(data, address, node["hostname"]),
+            opts=cloud.first_boot_only(opts, "userData", "keyName"))
         for index, ((fabric, _), nic) in enumerate(zip(attached, nics, strict=True)):
             if index > 0:
                 aws.ec2.NetworkInterfaceAttachment(f"{address}/nic/{fabric}/attachment", instance_id=instance.id,

@@ -42,6 +42,14 @@ def cluster_key(data: Mapping[str, Any]) -> str:
     return key
 
 
+def first_boot_only(opts: Any, *fields: str) -> Any:
+    """`opts` with `fields` (the admin key, cloud-init carrying it) read at creation only: the admin key is
+    configuration (Ansible keeps authorized_keys), so changing or rotating it never replaces an instance."""
+    import pulumi
+
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=list(fields)))
+
+
 def pools(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {str(p["name"]): dict(p) for p in data.get("pools", [])}
 

@@ -35,14 +35,16 @@ def program(data: dict[str, Any]) -> None:
     cluster = data["cluster"]
     image = (data.get("settings") or {}).get("image") or DEFAULT_IMAGE
     authorized_key = data.get("authorized_key", "")
+    # Labels naming the state that owns each object: another state (a second checkout) refuses to touch it.
+    owner = data.get("owner") or {}
     networks: dict[str, tuple[Network, dict[str, Any]]] = {}
     for fabric in data["fabrics"]:
         props = {"cluster": cluster, "address": fabric["address"], "network": fabric["network"],
-                 "cidr": fabric["cidr"], "gateway": fabric["gateway"], "mtu": fabric["mtu"]}
+                 "cidr": fabric["cidr"], "gateway": fabric["gateway"], "mtu": fabric["mtu"], "owner": owner}
         networks[fabric["name"]] = (Network(fabric["address"], props), fabric)
     volumes: dict[str, tuple[Volume, dict[str, Any]]] = {}
     for volume in data["volumes"]:
-        props = {"cluster": cluster, "address": volume["address"], "volume": volume["volume"]}
+        props = {"cluster": cluster, "address": volume["address"], "volume": volume["volume"], "owner": owner}
         # Protection is enforced by grid's plan (it refuses to delete protected storage), not by
         # Pulumi's `protect`, so `grid destroy --allow-destroy-protected` stays one step.
         volumes[volume["name"]] = (Volume(volume["address"], props), volume)
@@ -57,7 +59,7 @@ def program(data: dict[str, Any]) -> None:
                          for _, fabric in attached],
             "volumes": [{"volume": volume["volume"], "mount": node["storage"][volume["name"]]}
                         for _, volume in mounted],
-            "cpus": node.get("cpus"), "memory_gb": node.get("memory_gb"),
+            "cpus": node.get("cpus"), "memory_gb": node.get("memory_gb"), "owner": owner,
         }
         created = Node(node["address"], props, pulumi.ResourceOptions(
             depends_on=[res for res, _ in attached] + [res for res, _ in mounted]))

@@ -11,6 +11,8 @@ calls) when the Pulumi engine that started it is killed.
 from __future__ import annotations
 
 import functools
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +20,64 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 
 from grid.drivers.podman import ContainerState, Podman, PodmanError
 from grid.killpoints import kill_point
+from grid.plan.contract import ALLOWANCE_ENV, Allowance
 
 # Inputs whose change needs a new object; everything else is updated in place.
 NETWORK_REPLACES = ("network", "cidr", "gateway", "mtu")
 VOLUME_REPLACES = ("volume",)
-NODE_REPLACES = ("container", "hostname", "image", "fabrics", "storage", "networks", "volumes", "authorized_key")
+NODE_REPLACES = ("container", "hostname", "image", "fabrics", "storage", "networks", "volumes")
 NODE_IN_PLACE = ("cpus", "memory_gb")
+# Not compared at all: outputs, what `read` found, and inputs used at creation only. The admin key seeds the
+# first login; from then on it is configuration (Ansible keeps authorized_keys), so a key change never
+# replaces a node. The owner labels name the state that made an object; they stay what they were made with.
+IGNORED = ("host_key", "container_id", "running", "detached", "authorized_key", "owner")
+
 # A container podman is removing (or has given up on) cannot be started again: `read` reports it gone,
 # so Pulumi creates the node anew (create removes what is left of it first).
 GONE_STATES = ("removing", "dead")
 
 
 def _labels(props: dict[str, Any]) -> dict[str, str]:
-    return {"grid.cluster": props["cluster"], "grid.address": props["address"]}
+    owner = props.get("owner") or {}
+    return {"grid.cluster": props["cluster"], "grid.address": props["address"],
+            **{f"grid.{key}": str(value) for key, value in sorted(owner.items()) if value}}
+
+
+def _refuse_foreign(kind: str, name: str, labels: dict[str, str], props: dict[str, Any]) -> None:
+    """An object of this name exists: make it anew, or take it over, only when this state owns it."""
+    theirs, ours = labels.get("grid.lineage", ""), str((props.get("owner") or {}).get("lineage") or "")
+    if theirs and ours and theirs != ours:
+        where = labels.get("grid.state", "")
+        raise RuntimeError(f"{props['address']}: {kind} {name} belongs to another grid state (lineage {theirs}"
+                           f"{', state at ' + where if where else ''}); grid will not replace or take it over")
+
+
+def _guard(address: str, op: str, detail: str = "") -> None:
+    """Refuse a step the running plan did not show (grid.plan.contract), before anything is touched."""
+    path = os.environ.get(ALLOWANCE_ENV)
+    if not path:
+        return  # preview, refresh, destroy: nothing to hold against
+    allowed = Allowance.from_dict(json.loads(Path(path).read_text()))
+    if reason := allowed.refusal(address, op, detail):
+        raise RuntimeError(reason)
 
 
 def _diff(olds: dict[str, Any], news: dict[str, Any], replaces: tuple[str, ...]) -> DiffResult:
     keys = [k for k in sorted(set(olds) | set(news)) if not k.startswith("__") and olds.get(k) != news.get(k)
-            and k not in ("host_key", "container_id", "running")]
-    return DiffResult(changes=bool(keys), replaces=[k for k in keys if k in replaces],
-                      delete_before_replace=True)
+            and k not in IGNORED]
+    replaced = [k for k in keys if k in replaces]
+    if replaced:
+        _guard(str(news.get("address") or olds.get("address")), "replace", "changed: " + ", ".join(replaced))
+    return DiffResult(changes=bool(keys), replaces=replaced, delete_before_replace=True)
 
 
 class NetworkProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         podman = Podman()
-        if not podman.network_exists(props["network"]):
+        existing = podman.network_inspect(props["network"])
+        if existing is not None:
+            _refuse_foreign("network", props["network"], existing["labels"], props)
+        else:
             podman.network_create(props["network"], subnet=props["cidr"], gateway=props["gateway"] or None,
                                   mtu=int(props["mtu"]), labels=_labels(props))
         kill_point("provider.network.created")
@@ -61,13 +95,17 @@ class NetworkProvider(ResourceProvider):
         return UpdateResult(outs=dict(news))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        _guard(str(props.get("address")), "delete")
         Podman().network_rm(id_)
 
 
 class VolumeProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         podman = Podman()
-        if not podman.volume_exists(props["volume"]):
+        labels = podman.volume_labels(props["volume"])
+        if labels is not None:
+            _refuse_foreign("volume", props["volume"], labels, props)
+        else:
             podman.volume_create(props["volume"], labels=_labels(props))
         kill_point("provider.volume.created")
         return CreateResult(id_=props["volume"], outs=dict(props))
@@ -84,6 +122,7 @@ class VolumeProvider(ResourceProvider):
         return UpdateResult(outs=dict(news))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        _guard(str(props.get("address")), "delete")
         Podman().volume_rm(id_)
 
 
@@ -149,10 +188,19 @@ class NodeProvider(ResourceProvider):
             memory_mb=int(props["memory_gb"] * 1024) if props.get("memory_gb") else None,
             authorized_key=props["authorized_key"],
         )
-        # A leftover of an interrupted run goes first, unconditionally (--replace): a `podman rm` killed
-        # half-way leaves a container podman cannot inspect ("container not known") whose name is taken.
+        # A leftover of an interrupted run of this state goes (--replace), and so does one podman cannot
+        # inspect (a `podman rm` killed half-way leaves a name taken by a container it does not know); a live
+        # container of another state (a second checkout) is refused.
         try:
-            container_id = run(replace=True)
+            try:
+                container_id = run()
+            except PodmanError as exc:
+                if "already in use" not in exc.stderr:
+                    raise
+                found = podman.container_inspect(name)
+                if found is not None:
+                    _refuse_foreign("container", name, found["labels"], props)
+                container_id = run(replace=True)
         except PodmanError as exc:
             if "device or resource busy" not in exc.stderr:
                 raise
@@ -168,12 +216,17 @@ class NodeProvider(ResourceProvider):
         if info is None or info["id"] != id_ or info["state"] in GONE_STATES:
             return ReadResult(id_="", outs={})
         running = info["running"]
-        return ReadResult(id_=id_, outs={**props, "running": running, **_limits(props, info)})
+        # A running node taken off one of its networks (`podman network disconnect`): an update attaches it
+        # again, with its address. (A stopped node has no addresses to compare: starting it restores them.)
+        detached = sorted(n["network"] for n in props.get("networks") or [] if n["network"] not in info["ips"]
+                          ) if running else []
+        return ReadResult(id_=id_, outs={**props, "running": running, "detached": detached,
+                                         **_limits(props, info)})
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = _diff(olds, news, NODE_REPLACES)
-        if olds.get("running") is False:
-            # A stopped node: an update starts it again (drift repair without losing the container).
+        if olds.get("running") is False or olds.get("detached"):
+            # A stopped or detached node: an update starts or re-attaches it (drift repair, container kept).
             return DiffResult(changes=True, replaces=result.replaces, delete_before_replace=True)
         return result
 
@@ -191,8 +244,12 @@ class NodeProvider(ResourceProvider):
                 podman.run(["update", *limits, name])
         if olds.get("running") is False:
             podman.container_start(name)
+        for network in news.get("networks") or []:
+            if network["network"] in (olds.get("detached") or []):
+                podman.network_connect(name, network["network"], network.get("ip"))
         return UpdateResult(outs={**news, "container_id": id_, "host_key": olds.get("host_key", ""),
-                                  "running": True})
+                                  "running": True, "detached": []})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        _guard(str(props.get("address")), "delete")
         Podman().container_rm(props.get("container") or id_)

@@ -67,7 +67,8 @@ def program(data: dict[str, Any]) -> None:
                                                  subnet_id=subnets[name].id)
     group = _security_group(data, port)
     key = openstack.compute.Keypair(f"{region}/key-pair", name=cloud.physical(data, f"{region}/key"),
-                                    public_key=cloud.cluster_key(data))
+                                    public_key=cloud.cluster_key(data),
+                                    opts=cloud.first_boot_only(None, "publicKey"))
     server_groups = {
         name: openstack.compute.ServerGroup(f"{region}/{name}/server-group",
                                             name=cloud.physical(data, f"{region}/{name}"), policies="soft-affinity")
@@ -106,7 +107,8 @@ def program(data: dict[str, Any]) -> None:
             key_pair=key.name, availability_zone=settings.get("availability_zone"), config_drive=True,
             networks=[openstack.compute.InstanceNetworkArgs(port=p.id) for p in ports],
             scheduler_hints=[openstack.compute.InstanceSchedulerHintArgs(group=server_groups[node["pool"]].id)],
-            metadata=metadata(data, address), user_data=cloud.cloud_config(data, node, boot))
+            metadata=metadata(data, address), user_data=cloud.cloud_config(data, node, boot),
+            opts=cloud.first_boot_only(None, "userData", "keyPair"))
         for name, volume in volumes:
             openstack.compute.VolumeAttach(f"{address}/volume/{name}/attachment", instance_id=server.id,
                                            volume_id=volume.id)

@@ -63,7 +63,7 @@ def apply(
         _check_matches(saved, ws, spec_path)
         output = console.errout() if json_output else console.out()
         with common.locked(ws, "apply"):
-            envelope, _ = common.read_state(ws)
+            envelope, current = common.read_state(ws)
             now = (envelope.serial, envelope.lineage) if envelope else (0, "")
             if now != (saved.state_serial, saved.state_lineage):
                 raise console.CommandFailed(
@@ -79,7 +79,8 @@ def apply(
                 output.print(text, style=style or None, markup=False)
             common.confirm("Apply this saved plan?", yes)
             outcome = run.up(ws, saved, emit=ProgressView(verbose=verbose, stderr=json_output),
-                             stacks=run.default_stacks(ws, trust_new_hosts=trust_new_hosts),
+                             stacks=run.default_stacks(ws, common.identity(ws, current),
+                                                        trust_new_hosts=trust_new_hosts),
                              ansible=run.default_ansible(ws),
                              options=run.UpOptions(command=f"apply {plan_file.name}", fresh_plan=False))
         finish(ws, saved, outcome, report, output=output, skip_check=skip_check)

@@ -11,7 +11,8 @@ from grid.apply.configure import refresh_known_hosts
 from grid.check import NodeReport
 from grid.check import run_checks as check_nodes
 from grid.cli import common, console
-from grid.drivers.ssh import PinnedRemote, existing_keypair
+from grid.drivers.ssh import PinnedRemote
+from grid.identity import find_keypair
 from grid.workspace import Workspace, graph_for
 
 
@@ -54,7 +55,7 @@ def run_checks(ws: Workspace, *, json_output: bool) -> bool:
 def collect_checks(ws: Workspace, show: Callable[[NodeReport], None] | None = None) -> list[NodeReport]:
     """Run the checks on every node; `show` sees each report as it comes (`grid up/apply --json` embed them)."""
     _, state = common.read_state(ws)
-    keys = existing_keypair(ws.workdir)
+    keys = find_keypair(ws.workdir)
     if keys is None or not state.resources:
         raise console.CommandFailed(f"cluster {ws.cluster.name} is not up", hint=f"run `grid up {ws.spec_path}`")
     known_hosts = refresh_known_hosts(ws.workdir, state)

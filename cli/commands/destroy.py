@@ -40,7 +40,8 @@ def destroy(
                     hint="pass --allow-destroy-protected, or set protect: false and run grid up first")
             count = len([r for r in current.resources.values() if r.kind != "link"])
             common.confirm(f"Destroy {count} resource(s) of cluster {ws.cluster.name}?", yes)
-            outcome = run.destroy(ws, emit=ProgressView(stderr=json_output), stacks=run.default_stacks(ws))
+            stacks = run.default_stacks(ws, common.identity(ws, current))
+            outcome = run.destroy(ws, emit=ProgressView(stderr=json_output), stacks=stacks)
         common.report_outcome(outcome, report.started, verb="destroyed", to_stderr=json_output)
         envelope = ws.store.read() if json_output else None
         report.finish("destroyed", applied=outcome, counts={"delete": count},

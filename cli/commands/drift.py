@@ -29,7 +29,7 @@ def drift(
         if envelope is None or not state.resources:
             raise console.CommandFailed(f"cluster {ws.cluster.name} has no state yet",
                                         hint=f"run `grid up {spec}` first")
-        live, live_hosts = refresh_live(ws, state, full=True)
+        live, live_hosts = refresh_live(ws, state, full=True, lineage=envelope.lineage)
         result = make_plan(ws, envelope=envelope, state=state, live=live, live_hosts=live_hosts)
         report = drift_report(result, state, live_hosts)
         if report.drifted:

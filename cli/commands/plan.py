@@ -41,7 +41,7 @@ def plan(
     if refresh:
         from grid.drift import refresh_live
 
-        live, live_hosts = refresh_live(ws, state)
+        live, live_hosts = refresh_live(ws, state, lineage=envelope.lineage if envelope else "")
     result = make_plan(ws, envelope=envelope, state=state, allow_destroy_protected=allow_destroy_protected,
                        live=live, live_hosts=live_hosts)
     document = to_document(result, spec_path=str(spec), grid_version=__version__)

@@ -10,7 +10,8 @@ import typer
 from grid.apply.configure import refresh_known_hosts
 from grid.check import connect_ip
 from grid.cli import common, console
-from grid.drivers.ssh import existing_keypair, ssh_options
+from grid.drivers.ssh import ssh_options
+from grid.identity import find_keypair
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +27,7 @@ def ssh(
     """Open a shell (or run a command) on a node."""
     ws = common.workspace(spec, workdir)
     _, state = common.read_state(ws)
-    keys = existing_keypair(ws.workdir)
+    keys = find_keypair(ws.workdir)
     record = next((r for r in state.resources.values() if r.kind == "node" and node in (
         r.address, r.attrs.get("hostname"))), None)
     if record is None or keys is None:

@@ -32,6 +32,7 @@ from grid.state import (
     open_store,
     workdir_for,
 )
+from grid.state.history import removed_accounts_of
 
 state_app = typer.Typer(
     name="state", no_args_is_help=True, rich_markup_mode=None,
@@ -171,7 +172,9 @@ def history(spec: Path = _SPEC, workdir: Path | None = _WORKDIR, json_output: bo
         return
     lines = [f"{'SERIAL':>6}  {'TIME (UTC)':<20}  {'OUTCOME':<8}  {'CHANGES':>7}  COMMAND"]
     lines += [f"{e.serial:>6}  {e.at:<20}  {e.outcome:<8}  {len(e.changes):>7}  {e.command}"
-              + (f" ({e.user})" if e.user else "") for e in entries]
+              + (f" ({e.user})" if e.user else "")
+              + (f"; accounts removed: {', '.join(removed)}" if (removed := removed_accounts_of(e)) else "")
+              for e in entries]
     _print_lines(lines)
 
 

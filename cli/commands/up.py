@@ -40,10 +40,10 @@ def up(
         report.cluster = ws.cluster.name
         output = console.errout() if json_output else console.out()
         with common.locked(ws, "up"):
-            run.ensure_identity(ws)
-            stacks = run.default_stacks(ws, trust_new_hosts=trust_new_hosts, warm=True)
             envelope, current = common.read_state(ws)
-            live, live_hosts = common.probe(ws, current, full=refresh)
+            identity = common.identity(ws, current)
+            stacks = run.default_stacks(ws, identity, trust_new_hosts=trust_new_hosts, warm=True)
+            live, live_hosts = common.probe(ws, envelope, current, full=refresh)
             result = make_plan(ws, envelope=envelope, state=current, live=live, live_hosts=live_hosts)
             if result.errors:
                 for text, style in plan_lines(result):

@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from grid.apply.engine import ApplyResult
-from grid.cli import console
+from grid.cli import console, failures
 from grid.plan import Plan
 
 RESULT_FORMAT = "grid-result/v1"
@@ -75,6 +75,15 @@ def reporting(enabled: bool, command: str) -> Iterator[Result]:
     except console.CommandFailed as exc:
         result.fail(exc.message, exc.hint)
         raise
+    except KeyboardInterrupt:
+        result.fail("interrupted", "state was saved after each completed step; run the command again to finish")
+        raise
+    except Exception as exc:
+        plain = failures.plain_failure(exc)
+        if plain is None:  # a bug: main.run reports it
+            raise
+        result.fail(plain.message, plain.hint)
+        raise plain from exc
     except typer.Exit as exc:
         if exc.exit_code:
             result.emit()

@@ -17,20 +17,23 @@ from grid.resources import Kind
 from grid.state.model import State
 from grid.workspace import Workspace, graph_for
 
-MISSING_OPS = ("create", "create-replacement", "replace")
+REPLACE_OPS = ("create-replacement", "replace", "delete-replaced")
 
 
-def probe(ws: Workspace, state: State) -> dict[str, LiveResource] | None:
-    if ws.cluster.spec.target != "local" or not state.resources:
+def probe(ws: Workspace, state: State, lineage: str) -> dict[str, LiveResource] | None:
+    """The local target's listing (also before anything exists here: objects of the same names that another
+    state owns must be found before this one makes its own over them)."""
+    if ws.cluster.spec.target != "local":
         return None
     from grid.targets.local import probe as local_probe
 
-    return local_probe(ws.cluster.name, state)
+    return local_probe(ws.cluster.name, state, graph_for(ws, state), lineage=lineage)
 
 
-def refresh_live(ws: Workspace, state: State, *, full: bool = True
+def refresh_live(ws: Workspace, state: State, *, full: bool = True, lineage: str = ""
                  ) -> tuple[dict[str, LiveResource] | None, dict[str, LiveHost] | None]:
-    live = probe(ws, state)
+    """`lineage`: the state's (its envelope's; "" before the first write)."""
+    live = probe(ws, state, lineage)
     if not state.resources:
         return live, None
     if not full:
@@ -50,7 +53,7 @@ def refresh_live(ws: Workspace, state: State, *, full: bool = True
     # check run at once (they are independent and each leaves a core idle much of the time).
     from grid.apply.run import ensure_identity
 
-    ensure_identity(ws)  # before the threads: neither may race to create the key pair
+    ensure_identity(ws, state)  # before the threads: neither may race to create the key pair
     with ThreadPoolExecutor(max_workers=1) as pool:
         refreshed = pool.submit(_pulumi_refresh, ws, state)
         hosts = _configuration_check(ws, state, skip=_absent(live))
@@ -67,10 +70,11 @@ def _pulumi_refresh(ws: Workspace, state: State, only: set[str] | None = None) -
     from grid.apply.run import default_stacks, ensure_identity
     from grid.render.pulumi import region_program_input
 
-    stacks = default_stacks(ws)
+    identity = ensure_identity(ws, state)
+    stacks = default_stacks(ws, identity)
     if stacks is None:
         return {}
-    keys = ensure_identity(ws)
+    keys = identity.keypair
     graph = graph_for(ws, state)
     regions = sorted({r.region for r in state.resources.values() if r.region and r.kind != Kind.LINK.value}
                      & set(graph.regions) & (set(graph.regions) if only is None else only))
@@ -87,9 +91,9 @@ def _pulumi_refresh(ws: Workspace, state: State, only: set[str] | None = None) -
                     continue
                 if op == "create":
                     found[address] = LiveResource(exists=False, detail="missing on the target (Pulumi refresh)")
-                elif op in MISSING_OPS:
-                    found[address] = LiveResource(exists=False, detail="must be replaced: what it depends on "
-                                                  "is gone (Pulumi refresh)")
+                elif op in REPLACE_OPS:
+                    found[address] = LiveResource(exists=True, replace=True, detail="must be replaced: what it "
+                                                  "depends on is gone (Pulumi refresh)")
                 elif op == "update":
                     found.setdefault(address, LiveResource(exists=True, healthy=False,
                                                            detail="differs from state (Pulumi refresh)"))
@@ -105,7 +109,7 @@ def _configuration_check(ws: Workspace, state: State, *, skip: set[str]) -> dict
              if r.kind == Kind.NODE.value and a in state.hosts and a not in skip}
     if not hosts:
         return {}
-    keys = ensure_identity(ws)
+    keys = ensure_identity(ws, state).keypair
     graph = graph_for(ws, state)
     write_tree(render_cluster(ws.cluster, graph, admin_public_key=keys.public_key), ws.rendered_dir)
     names = {str(r.attrs["hostname"]): a for a, r in hosts.items()}

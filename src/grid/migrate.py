@@ -119,10 +119,14 @@ def copy_stacks(ws: Workspace, source: StateStore, dest: StateStore, *, say: Say
         return ()
     from pulumi import automation as auto
 
-    from grid.drivers.ssh import ensure_passphrase
+    from grid.identity import resolve_identity
     from grid.render.pulumi import project_name
+    from grid.state.model import empty_state
 
-    project, passphrase = project_name(ws.cluster.name), ensure_passphrase(ws.workdir)
+    recorded = source.read()
+    identity = resolve_identity(ws.workdir, ws.cluster.name,
+                                recorded.state if recorded else empty_state(ws.cluster.name))
+    project, passphrase = project_name(ws.cluster.name), identity.passphrase_file
     with tempfile.TemporaryDirectory(prefix="grid-migrate-") as tmp:
         old = _workspace(auto, from_url, from_pw, project, passphrase, Path(tmp) / "from")
         new = _workspace(auto, to_url, to_pw, project, passphrase, Path(tmp) / "to")

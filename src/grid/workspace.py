@@ -15,7 +15,7 @@ from typing import Any
 
 from grid import physics
 from grid.diagnostics import Diagnostics
-from grid.drivers.ssh import existing_keypair
+from grid.identity import find_keypair
 from grid.plan import LiveHost, LiveResource, Plan, make_plan
 from grid.render import Files, render_cluster
 from grid.resources import ResourceGraph, expand
@@ -73,7 +73,7 @@ def graph_for(ws: Workspace, state: State) -> ResourceGraph:
 
 
 def admin_public_key(ws: Workspace) -> str:
-    keys = existing_keypair(ws.workdir)
+    keys = find_keypair(ws.workdir)
     return keys.public_key if keys else ""
 
 

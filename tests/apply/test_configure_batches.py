@@ -55,7 +55,7 @@ class SlowStacks:
         self.refreshed: dict[str, bool] = {}
 
     def up(self, region: str, data: dict[str, Any], progress: Any = None, *, refresh: bool = True,
-           made: Any = None) -> StackResult:
+           made: Any = None, allowed: Any = None) -> StackResult:
         started = time.monotonic()
         self.refreshed[region] = refresh
         if self.crash:

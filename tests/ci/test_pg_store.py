@@ -31,6 +31,7 @@ from grid.state import (
     open_store,
     redact,
 )
+from grid.state.codec import envelope_checksum
 from grid.state.postgres import PULUMI_TABLE, password_of, pulumi_backend
 from pg_helpers import PASSWORD
 
@@ -52,7 +53,8 @@ def test_implements_the_protocol_and_round_trips(store: PostgresStateStore) -> N
     assert (first.serial, len(first.lineage)) == (1, 36)
     again = PostgresStateStore(store.url, "c1").read()
     assert again is not None and again.state == state(1) and again.lineage == first.lineage
-    assert again.checksum == checksum_of(canonical_json(state(1).model_dump(mode="json")))
+    digest = checksum_of(canonical_json(state(1).model_dump(mode="json")))
+    assert again.checksum == envelope_checksum(digest, serial=1, lineage=first.lineage)
     assert store.pull() is not None and store.pull().startswith(b'{"checksum":"sha256:')  # type: ignore[union-attr]
 
 
@@ -169,15 +171,39 @@ HOLDER = textwrap.dedent("""
 """)
 
 
-def test_a_killed_holder_keeps_the_lock_until_its_lease_runs_out(pg_url: str) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, pg_url, "2"], stdout=subprocess.PIPE, text=True)
+def _killed_holder(pg_url: str, lease_seconds: float) -> int:
+    """The pid of a grid process that took the lock and was then killed (SIGKILL: no release)."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, pg_url, str(lease_seconds)],
+                              stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
+    return holder.pid
+
+
+def test_a_holder_killed_on_this_host_is_taken_over_at_once(pg_url: str) -> None:
+    """Issue 12 #5: a holder known dead (same host, pid gone) no longer blocks for the whole lease."""
+    dead = _killed_holder(pg_url, 600)
+    store = PostgresStateStore(pg_url, "c1")
+    assert store.lock_status() == "stale"
+    with pytest.raises(LockHeld) as caught:
+        store.lock("next").__enter__()  # without break_stale nothing is taken over
+    assert caught.value.status == "stale" and f"pid {dead}" in caught.value.message
+    assert "grid state unlock" in caught.value.hint
+    started = time.monotonic()
+    with store.lock("next", break_stale=True) as held:
+        assert held.holder is not None and held.holder.pid == os.getpid()
+    assert time.monotonic() - started < 5
+
+
+def test_a_holder_killed_on_another_host_keeps_the_lock_until_its_lease_runs_out(pg_url: str) -> None:
+    dead = _killed_holder(pg_url, 2)
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # as if it had run on a CI runner elsewhere
+        conn.execute("UPDATE grid_lock SET host = 'ci-runner-7' WHERE cluster = 'c1'")
     store = PostgresStateStore(pg_url, "c1")
     with pytest.raises(LockHeld) as caught:
         store.lock("next", break_stale=True).__enter__()
-    assert caught.value.status == "live" and f"pid {holder.pid}" in caught.value.message
+    assert caught.value.status == "live" and f"pid {dead}" in caught.value.message
     deadline = time.monotonic() + 10
     while store.lock_status() != "expired":
         assert time.monotonic() < deadline, "the lease never ran out"

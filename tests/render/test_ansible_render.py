@@ -175,6 +175,31 @@ def test_digests_split_node_cluster_and_hosts_table_inputs(lab: Cluster) -> None
     assert all(moved[a][1:] == base[a][1:] for a in base)
 
 
+def test_cluster_digest_changes_with_every_account_and_key(lab: Cluster) -> None:
+    """Keys and accounts are revoked by the cluster-wide run: a change to any of them must reach every host."""
+    alice_a = with_configuration(lab, users=[User(name="alice", authorized_keys=["ssh-ed25519 AAAA alice-a"])])
+    base = host_input_digests(alice_a, expand(alice_a), KEY)
+    variants = {
+        "key replaced": with_configuration(lab, users=[User(name="alice", authorized_keys=["ssh-ed25519 BBBB b"])]),
+        "key added": with_configuration(lab, users=[User(name="alice", authorized_keys=[
+            "ssh-ed25519 AAAA alice-a", "ssh-ed25519 BBBB b"])]),
+        "user removed": with_configuration(lab, users=[]),
+        "admin renamed": with_configuration(alice_a, admin_user="ops"),
+    }
+    for case, variant in variants.items():
+        after = host_input_digests(variant, expand(variant), KEY)
+        assert all(after[a].cluster != base[a].cluster and after[a].node == base[a].node for a in base), case
+    rotated = host_input_digests(alice_a, expand(alice_a), KEY.replace("AAAAC3", "AAAAC4"))
+    assert all(rotated[a].cluster != base[a].cluster for a in base), "admin key rotated"
+
+
+def test_the_accounts_action_ships_and_is_an_input_of_every_host(lab: Cluster) -> None:
+    files = render_ansible(lab, expand(lab), admin_public_key=KEY)
+    assert "action_plugins/grid_accounts.py" in files
+    site = yaml.safe_load(files["roles/base/tasks/users.yml"])
+    assert site[0]["grid_accounts"]["path"] == "{{ base_managed_users_file }}"
+
+
 def test_renders_100_nodes_quickly(lab: Cluster) -> None:
     big = with_pool_count(lab, 100)
     graph = expand(big)

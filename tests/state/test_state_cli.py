@@ -89,6 +89,18 @@ def test_history(spec: Path, lab_store: FileStateStore) -> None:
     assert [e["serial"] for e in entries] == [1, 2]
 
 
+def test_history_names_the_accounts_an_apply_removed(spec: Path, lab_store: FileStateStore) -> None:
+    from grid.state.history import account_removals
+
+    envelope = lab_store.read()
+    assert envelope is not None
+    entry = history_entry(3, "grid up cluster.yaml", changes=account_removals(["alice", "bob"]))
+    lab_store.write(append_history(envelope.state, entry), envelope.serial)
+    lines = grid("state", "history", str(spec)).out.splitlines()
+    assert lines[-1].endswith("accounts removed: alice, bob"), lines
+    assert "accounts removed" not in "".join(lines[:-1])
+
+
 def test_pull_prints_the_verified_envelope(spec: Path, lab_store: FileStateStore) -> None:
     out = grid("state", "pull", str(spec)).out
     assert out.encode() == lab_store.path.read_bytes()  # byte-exact: the checksum can be re-checked

@@ -61,3 +61,18 @@ def test_workdir_override_and_read_only_lookup(tmp_path: Path) -> None:
 def test_workdir_rejects_names_that_escape(tmp_path: Path, name: str) -> None:
     with pytest.raises(StateError, match="cannot name a directory"):
         workdir_for(tmp_path / "c.yaml", None, name)
+
+
+def test_accounts_removed_compares_the_applied_spec_with_the_new_one() -> None:
+    from grid.state.history import account_removals, accounts_removed, removed_accounts_of
+
+    def spec(admin: str, *users: str) -> dict[str, object]:
+        return {"spec": {"configuration": {"admin_user": admin, "users": [{"name": u} for u in users]}}}
+
+    assert accounts_removed(spec("gridadmin", "alice", "bob"), spec("gridadmin", "bob")) == ["alice"]
+    assert accounts_removed(spec("gridadmin", "alice"), spec("ops", "alice")) == ["gridadmin"]
+    assert accounts_removed(spec("gridadmin"), spec("gridadmin", "carol")) == []
+    assert accounts_removed(None, spec("gridadmin")) == []  # nothing applied yet
+    entry = history_entry(3, "grid up", changes=account_removals(["alice"]))
+    assert removed_accounts_of(entry) == ["alice"]
+    assert removed_accounts_of(history_entry(4, "grid up", changes=[ChangeRecord(address="a", action="create")])) == []

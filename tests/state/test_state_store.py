@@ -57,13 +57,21 @@ def test_serial_increments_and_lineage_stays(store: FileStateStore, state_factor
     assert second.lineage == first.lineage
 
 
-def test_checksum_is_sha256_of_canonical_state_json(store: FileStateStore, state_factory: Factory) -> None:
-    """Any tool can recompute the checksum from the spec'd canonical form."""
+def test_checksum_is_sha256_of_canonical_header_and_state_digest(
+        store: FileStateStore, state_factory: Factory) -> None:
+    """Any tool can recompute the checksum from the spec'd canonical form (format 2: serial and lineage
+    are sealed with the state's own digest)."""
     store.write(state_factory(3), 0)
     document = json.loads(store.path.read_bytes())
-    canonical = json.dumps(document["state"], sort_keys=True, separators=(",", ":")).encode()
-    assert document["checksum"] == "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+    def canonical(value: object) -> bytes:
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+    state_digest = "sha256:" + hashlib.sha256(canonical(document["state"])).hexdigest()
+    sealed = {"format_version": 2, "lineage": document["lineage"], "serial": 1, "state": state_digest}
+    assert document["checksum"] == "sha256:" + hashlib.sha256(canonical(sealed)).hexdigest()
     assert set(document) == {"format_version", "serial", "lineage", "checksum", "state"}
+    assert document["format_version"] == 2
 
 
 def test_crash_during_rename_leaves_old_file_intact(

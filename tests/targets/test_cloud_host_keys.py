@@ -25,7 +25,7 @@ class Cloud:
         self.instances = {"east/gpu/node-0000": "i-0a", "east/gpu/node-0001": "i-0b"}
 
     def up(self, region: str, data: dict[str, Any], progress: Any = None, *, refresh: bool = True,
-           made: Any = None) -> StackResult:
+           made: Any = None, allowed: Any = None) -> StackResult:
         nodes = {a: {"id": i, "host_key": "", "private_ips": {}} for a, i in self.instances.items()}
         return StackResult(region, {"nodes": nodes, "fabrics": {}}, {"create": 2})
 

@@ -33,6 +33,12 @@ class ApplyContext:
     # The plan was just made against the live target: regions it found as state says need no Pulumi
     # refresh before their changes (grid.apply.engine). False for a saved plan applied later.
     fresh_plan: bool = False
+    # Accounts the spec as last applied had and this one lacks: the playbook removes them from the nodes;
+    # history records it.
+    removed_accounts: tuple[str, ...] = ()
+    # Labels every object made carries, naming the state that owns it (lineage, where it lives): another state
+    # finds them and refuses to touch them (grid.targets.local.probe).
+    owner: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

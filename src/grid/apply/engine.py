@@ -21,12 +21,15 @@ from typing import Any
 from grid.apply.configure import Gates, configure, early_scopes, late_scopes, planned_late_scopes
 from grid.apply.context import ApplyContext, ApplyResult, now
 from grid.apply.events import Event, Failure
+from grid.apply.reaper import owned_prefix
 from grid.drivers.ansible import Gate
 from grid.drivers.pulumi import MadeFn, PulumiFailed
 from grid.killpoints import kill_point
+from grid.plan.contract import allowance
 from grid.plan.model import Cause, Plan
 from grid.render.pulumi import region_program_input
 from grid.resources import Kind, ResourceGraph
+from grid.state.history import account_removals
 from grid.state.model import INTERRUPTED, ChangeRecord, HistoryEntry, ResourceRecord, State, interrupted_in
 
 __all__ = ["ApplyContext", "ApplyResult", "apply", "forget_region"]
@@ -67,7 +70,7 @@ def apply(ctx: ApplyContext, plan: Plan) -> ApplyResult:
         changes=[ChangeRecord(address=c.address, action=c.action.value, cause=c.cause.value)
                  for c in plan.pending] +
                 [ChangeRecord(address=h.address, action=f"configure:{h.scope}", cause=h.cause.value)
-                 for h in plan.config],
+                 for h in plan.config] + account_removals(ctx.removed_accounts),
     )
     ok = not failures
     state = ctx.writer.update(lambda s: s.model_copy(update={
@@ -84,7 +87,8 @@ def _gate_directory(ctx: ApplyContext, wanted: bool) -> Iterator[Gate | None]:
     if not wanted:
         yield None
         return
-    directory = Path(tempfile.mkdtemp(prefix="gates-", dir=ctx.workdir))
+    # Named after this process: a later run removes it once this process is gone (grid.apply.reaper).
+    directory = Path(tempfile.mkdtemp(prefix=owned_prefix("gates"), dir=ctx.workdir))
     try:
         yield Gate(directory, os.getpid())
     finally:
@@ -120,14 +124,15 @@ def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure], ups:
             ctx.emit(Event("infrastructure", "progress", address, f"{op} {status}"))
             kill_point("infra.progress")
 
-        data = region_program_input(ctx.cluster, ctx.graph, region, authorized_key=ctx.keypair.public_key)
+        data = {**region_program_input(ctx.cluster, ctx.graph, region, authorized_key=ctx.keypair.public_key),
+                "owner": dict(ctx.owner)}
         try:
             if destroy:
                 ctx.stacks.destroy(region, data, progress)
                 ctx.writer.update(lambda s: forget_region(s, region))
             else:
                 result = ctx.stacks.up(region, data, progress, refresh=_needs_refresh(ctx, plan, region, unsure),
-                                       made=made)
+                                       made=made, allowed=allowance(plan, region))
                 ctx.writer.update(lambda s: _record_region(s, ctx.graph, region, result.outputs))
         except PulumiFailed as exc:
             with guard:

@@ -5,12 +5,19 @@ in process groups of their own, and ansible-runner runs Ansible in a session of 
 pty's hangup, seconds later). While `up` and `destroy` run, `GRID_RUN=<workdir>|<pid>|<start>` is in
 the environment every child inherits; before they change anything, they SIGKILL the processes tagged
 with their work directory whose grid process (pid and start time) is gone — never a live run's.
+
+Files too: the temporary directories a run makes in the work directory (ansible-runner's private data
+dir, whose artifacts hold Ansible's environment; the gates of a run started early) are named after their
+process (`owned_prefix`), and the same step removes those whose process is gone, with the temp files of
+interrupted atomic writes (`.known_hosts.<pid>.<thread>.tmp`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -75,7 +82,14 @@ def orphans(workdir: Path) -> list[int]:
 
 
 def reap(workdir: Path, *, timeout: float = 10.0) -> list[int]:
-    """SIGKILL the orphans of `workdir` and wait (up to `timeout`) until they are gone; returns their pids."""
+    """SIGKILL the orphans of `workdir` and wait (up to `timeout`) until they are gone, then remove the
+    temporary files of dead runs (remove_leftovers); returns the pids ended."""
+    victims = _kill_orphans(workdir, timeout)
+    remove_leftovers(workdir)
+    return victims
+
+
+def _kill_orphans(workdir: Path, timeout: float) -> list[int]:
     victims = orphans(workdir)
     for pid in victims:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -91,3 +105,61 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def owned_prefix(kind: str, pid: int | None = None) -> str:
+    """Prefix of a temporary name in the work directory that says which process owns it:
+    `<kind>-<pid>.<start>-` (tempfile adds a random tail)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{kind}-{pid}.{process_start(pid) or 0}-"
+
+
+OWNED_DIRECTORIES = ("ansible-run", "gates")
+_OWNED = re.compile(rf"^(?:{'|'.join(OWNED_DIRECTORIES)})-(\d+)\.(\d+)-")
+_ATOMIC_TEMP = re.compile(r"^\.known_hosts\.(\d+)\.\d+\.tmp$")
+UNOWNED_GRACE_SECONDS = 3600.0
+"""Directories made before they carried their owner (`ansible-run-<random>`) go once this old: no run
+keeps one longer without writing to it."""
+
+
+def remove_leftovers(workdir: Path) -> list[Path]:
+    """Remove what runs that are gone left in `workdir`; a live process's files are never touched."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(workdir))
+    except OSError:
+        return removed
+    for entry in entries:
+        if _left_behind(entry):
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _left_behind(entry: os.DirEntry[str]) -> bool:
+    if owned := _OWNED.match(entry.name):
+        pid, start = owned.groups()
+        if start == "0":  # made while its start time could not be read: the pid alone decides
+            return not Path(f"/proc/{pid}").exists()
+        return process_start(int(pid)) != start
+    if temp := _ATOMIC_TEMP.match(entry.name):
+        return not Path(f"/proc/{temp.group(1)}").exists()
+    if entry.name.startswith(tuple(f"{kind}-" for kind in OWNED_DIRECTORIES)) and entry.is_dir(
+            follow_symlinks=False):
+        return _quiet_for(Path(entry.path)) > UNOWNED_GRACE_SECONDS
+    return False
+
+
+def _quiet_for(directory: Path) -> float:
+    """Seconds since anything under `directory` last changed."""
+    newest = 0.0
+    for root, dirs, files in os.walk(directory):
+        for name in (root, *(os.path.join(root, n) for n in dirs + files)):
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.lstat(name).st_mtime)
+    return time.time() - newest

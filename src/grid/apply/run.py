@@ -11,22 +11,24 @@ from grid.apply.events import Event, EventSink, Failure
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
 from grid.drivers.pulumi import PulumiFailed, StackEngine
-from grid.drivers.ssh import KeyPair, ensure_keypair, ensure_passphrase
+from grid.identity import RECORDED_KEY, Identity, resolve_identity
 from grid.killpoints import kill_point
 from grid.plan import Plan
 from grid.render import render_cluster, tree_digest, write_tree
 from grid.render.pulumi import project_name, region_program_input
-from grid.state.model import INTERRUPTED
+from grid.state.history import accounts_removed
+from grid.state.model import INTERRUPTED, State
 from grid.workspace import Workspace, graph_for, host_digests
 
 
-def ensure_identity(ws: Workspace) -> KeyPair:
-    """The cluster's SSH key pair and Pulumi passphrase; created once, before the first plan that applies."""
-    ensure_passphrase(ws.workdir)
-    return ensure_keypair(ws.workdir, comment=f"grid-{ws.cluster.name}")
+def ensure_identity(ws: Workspace, state: State) -> Identity:
+    """The cluster's SSH key pair and Pulumi passphrase: made once, before the first apply; for a cluster that
+    exists, found or refused (IdentityError) — never made again (grid.identity)."""
+    return resolve_identity(ws.workdir, ws.cluster.name, state)
 
 
-def default_stacks(ws: Workspace, *, trust_new_hosts: bool = False, warm: bool = False) -> StackEngine | None:
+def default_stacks(ws: Workspace, identity: Identity, *, trust_new_hosts: bool = False,
+                   warm: bool = False) -> StackEngine | None:
     """The region stack engine of the spec's target; `trust_new_hosts` (existing hosts and cloud
     targets) lets `up` pin host keys it has not seen before; `warm`: start a Pulumi worker now, tagged
     as this process's run (grid.apply.reaper), so that it is ready when the plan is."""
@@ -39,7 +41,7 @@ def default_stacks(ws: Workspace, *, trust_new_hosts: bool = False, warm: bool =
 
     # Team state in PostgreSQL keeps the Pulumi stacks in the same database; file state, in the work directory.
     engine = ProcessStackEngine(project=project_name(ws.cluster.name), target=ws.cluster.spec.target,
-                                workdir=ws.workdir, passphrase_file=ensure_passphrase(ws.workdir),
+                                workdir=ws.workdir, passphrase_file=identity.passphrase_file,
                                 backend_url=pulumi_backend(ws.store))
     if warm:
         engine.warm({reaper.RUN_ENV: reaper.run_tag(ws.workdir)})
@@ -55,6 +57,12 @@ def default_ansible(ws: Workspace) -> AnsibleRunner:
     from grid.drivers.ansible import RunnerAnsible
 
     return RunnerAnsible(ws.workdir)
+
+
+def owner_labels(ws: Workspace, lineage: str) -> dict[str, str]:
+    """What the objects this state makes are labelled with: its lineage and where it lives (no password)."""
+    location = getattr(ws.store, "location", None)
+    return {"lineage": lineage, "state": str(location() if callable(location) else location or ws.workdir)}
 
 
 @dataclass(frozen=True)
@@ -77,8 +85,8 @@ def up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | None
 
 def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | None,
         ansible: AnsibleRunner | None, options: UpOptions) -> ApplyResult:
-    keypair = ensure_identity(ws)
     envelope, state = ws.read_state()
+    keypair = ensure_identity(ws, state).keypair
     writer = StateWriter(ws.store, envelope, state)
     graph = graph_for(ws, state)
     emit(Event("render", "started"))
@@ -87,12 +95,15 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
     kill_point("render.written")
     emit(Event("render", "done", message=f"{len(files)} files, {len(changed)} changed"))
     writer.update(lambda s: s.model_copy(update={"outputs": {
-        **s.outputs, "applied_spec": ws.cluster.model_dump(mode="json"), "rendered_digest": tree_digest(files)}}))
+        **s.outputs, "applied_spec": ws.cluster.model_dump(mode="json"), "rendered_digest": tree_digest(files),
+        RECORDED_KEY: keypair.public_key}}))
     ctx = ApplyContext(
         cluster=ws.cluster, graph=graph, workdir=ws.workdir, rendered=ws.rendered_dir, keypair=keypair,
         stacks=stacks, ansible=ansible, writer=writer, emit=emit,
         host_digests=host_digests(ws, graph, keypair.public_key), command=options.command,
-        fresh_plan=options.fresh_plan,
+        fresh_plan=options.fresh_plan, owner=owner_labels(ws, writer.lineage),
+        removed_accounts=tuple(accounts_removed(state.outputs.get("applied_spec"),
+                                                ws.cluster.model_dump(mode="json"))),
     )
     return apply(ctx, plan)
 
@@ -105,8 +116,8 @@ def destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> Ap
 
 
 def _destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> ApplyResult:
-    keypair = ensure_identity(ws)
     envelope, state = ws.read_state()
+    keypair = ensure_identity(ws, state).keypair
     writer = StateWriter(ws.store, envelope, state)
     graph = graph_for(ws, state)
     failures: list[Failure] = []

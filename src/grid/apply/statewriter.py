@@ -15,6 +15,7 @@ class StateWriter:
         self._store = store
         self._lock = threading.Lock()
         self._serial = envelope.serial if envelope else 0
+        self.lineage = envelope.lineage if envelope else ""  # known after the first write of a new state
         self.state = envelope.state if envelope else initial
 
     def update(self, change: Callable[[State], State]) -> State:
@@ -25,6 +26,7 @@ class StateWriter:
                 envelope = self._store.write(new_state, expected_serial=self._serial)
                 kill_point("state.write.after")
                 self._serial = envelope.serial
+                self.lineage = envelope.lineage
                 self.state = new_state
             return self.state
 

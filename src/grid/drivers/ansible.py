@@ -3,7 +3,14 @@
 Security: the private key reaches Ansible only as a path (ANSIBLE_PRIVATE_KEY_FILE), never as content;
 host keys are checked against grid's pinned known_hosts (ansible-runner would turn checking off by
 default: it is forced back on). Runner's private data dir is a temp dir under the work dir, removed
-after each run.
+after each run, and named after grid's process so that the next run removes it if grid was killed
+(grid.apply.reaper). ansible-runner writes Ansible's whole environment into it (artifacts/*/command): that
+environment is grid's settings plus an allow-list of grid's own (ansible_environment), so no database
+password, state URL or cloud credential in grid's environment reaches Ansible or the disk.
+
+Interrupts: Runner runs in a helper thread with a cancel callback, so ansible-runner installs no signal
+handlers of its own (it would swallow grid's Ctrl-C and SIGTERM for good) and a Ctrl-C in grid ends the
+Ansible run (which lives in a session of its own) before grid leaves.
 
 Speed: the mitogen strategy (`mitogen_linear`) when the installed mitogen accepts this ansible-core,
 else `linear` with the rendered 16 forks + pipelining. A run that only rewrites the hosts table (one
@@ -20,10 +27,13 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from grid.apply.reaper import RUN_ENV, owned_prefix
 
 UNVERIFIABLE_KEY = "grid_unverifiable"
 """A task result holding this key (`debug: var=grid_unverifiable`) was not verifiable in check mode."""
@@ -191,16 +201,21 @@ class RunnerAnsible:
 
     def _run_once(self, options: dict[str, Any], project_dir: Path, private_key: Path, known_hosts: Path,
                   check: bool, on_event: EventCallback | None, strategy: str) -> PlaybookResult:
-        import ansible_runner
+        from ansible_runner.interface import init_runner
 
         collector = _Collector(check=check, on_event=on_event)
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        private = Path(tempfile.mkdtemp(prefix="ansible-run-", dir=self.work_dir))
+        private = Path(tempfile.mkdtemp(prefix=owned_prefix("ansible-run"), dir=self.work_dir))
         os.chmod(private, 0o700)
+        cancel = threading.Event()
+        envvars = self.envvars(project_dir, private_key, known_hosts, strategy)
         try:
-            runner = ansible_runner.run(**{
+            runner = init_runner(**{
                 **options, "private_data_dir": str(private), "event_handler": collector.handle,
-                "envvars": self.envvars(project_dir, private_key, known_hosts, strategy)})
+                "cancel_callback": cancel.is_set, "envvars": envvars})
+            runner.config.env = ansible_environment(runner.config.env, envvars)
+            runner.config.pexpect_timeout = CANCEL_POLL_SECONDS
+            _run_cancellable(runner, cancel)
             rc = int(runner.rc if runner.rc is not None else 1)
             tail = ""
             if rc != 0:
@@ -212,6 +227,49 @@ class RunnerAnsible:
         hosts = collector.outcomes()
         ok = rc == 0 and all(h.ok for h in hosts.values())
         return PlaybookResult(ok=ok, hosts=hosts, rc=rc, output_tail=tail, strategy=strategy)
+
+
+CANCEL_POLL_SECONDS = 0.5
+"""How often ansible-runner asks whether to cancel: the delay from a Ctrl-C to Ansible's end."""
+
+INHERITED = frozenset({"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", RUN_ENV})
+INHERITED_PREFIXES = ("LC_", "ANSIBLE_")
+RUNNER_SET = frozenset({"ORIGINAL_STDOUT_CALLBACK", "AD_HOC_COMMAND_ID"})
+RUNNER_SET_PREFIXES = ("ANSIBLE_", "RUNNER_", "AWX_")
+
+
+def ansible_environment(env: Mapping[str, str], ours: Mapping[str, str]) -> dict[str, str]:
+    """The environment Ansible runs with, out of what ansible-runner made (grid's environment + `ours` +
+    its own settings): `ours`, ansible-runner's settings, and of grid's environment only what Ansible
+    needs — an allow-list: locale, home, PATH, the user's ANSIBLE_* settings and grid's run tag (so the
+    reaper finds Ansible if grid is killed). Ansible reaches nodes over SSH with grid's key file: it needs
+    no database password, no state URL, no agent socket and no cloud credential."""
+    return {name: value for name, value in env.items()
+            if name in ours or name in INHERITED or name in RUNNER_SET
+            or name.startswith(INHERITED_PREFIXES + RUNNER_SET_PREFIXES)}
+
+
+def _run_cancellable(runner: Any, cancel: threading.Event) -> None:
+    """runner.run() in a helper thread; if the caller is interrupted (Ctrl-C) meanwhile, Ansible is
+    cancelled (ansible-runner kills its process group) before the interrupt goes on."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runner.run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, name="ansible-runner", daemon=True)
+    worker.start()
+    try:
+        worker.join()
+    except BaseException:
+        cancel.set()
+        worker.join(timeout=10 * CANCEL_POLL_SECONDS + 5)
+        raise
+    if failed:
+        raise failed[0]
 
 
 def hosts_table_forks(hosts: int, cpus: int | None = None) -> int:

@@ -246,6 +246,11 @@ class Podman:
     def volume_create(self, name: str, labels: Mapping[str, str] | None = None) -> None:
         self.run(["volume", "create", *_label_args(labels or {}), name])
 
+    def volume_labels(self, name: str) -> dict[str, str] | None:
+        """The volume's labels; None when there is no such volume."""
+        data = self._inspect("volume", name)
+        return None if data is None else _labels(data.get("Labels"))
+
     def volume_exists(self, name: str) -> bool:
         return self._ok(["volume", "exists", name])
 
@@ -299,6 +304,14 @@ class Podman:
             args += ["--env", f"{key}={value}"]
         out = self.run([*args, image]).stdout.strip()
         return out.splitlines()[-1] if out else ""
+
+    def network_connect(self, container: str, network: str, address: str | None) -> None:
+        """Attach a running container to `network` again, with its fixed address and MAC (see container_run)."""
+        args = ["network", "connect"]
+        if address is not None:
+            ip = ipaddress.IPv4Address(address)
+            args += ["--ip", str(ip), "--mac-address", stable_mac(ip)]
+        self.run([*args, network, container])
 
     def container_exists(self, name: str) -> bool:
         return self._ok(["container", "exists", name])

@@ -16,7 +16,10 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from grid.plan.contract import Allowance
 
 ProgressFn = Callable[[str, str, str], None]
 """(address, operation, status) — e.g. ("east/train/node-0001", "create", "done")."""
@@ -51,9 +54,10 @@ class PreviewResult:
 
 class StackEngine(Protocol):
     def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
-           refresh: bool = True, made: MadeFn | None = None) -> StackResult:
+           refresh: bool = True, made: MadeFn | None = None, allowed: Allowance | None = None) -> StackResult:
         """Apply the region's stack; refresh: first read what really exists (Pulumi refresh);
-        made: told of each resource as soon as it is made (engines that cannot tell never call it)."""
+        made: told of each resource as soon as it is made (engines that cannot tell never call it);
+        allowed: what the plan keeps (grid.plan.contract) — the engine stops before replacing or deleting it."""
         ...
     def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult: ...
     def destroy(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> None: ...
@@ -187,8 +191,9 @@ class ProcessStackEngine:
         return final
 
     def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
-           refresh: bool = True, made: MadeFn | None = None) -> StackResult:
-        final = self._run("up", region, data, progress, made, refresh=refresh, report_made=made is not None)
+           refresh: bool = True, made: MadeFn | None = None, allowed: Allowance | None = None) -> StackResult:
+        final = self._run("up", region, data, progress, made, refresh=refresh, report_made=made is not None,
+                          allowed=allowed.to_dict() if allowed is not None else None)
         return StackResult(region, final.get("outputs", {}), final.get("changes", {}))
 
     def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult:

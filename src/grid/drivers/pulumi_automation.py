@@ -8,6 +8,7 @@ language runtime in this process, so no `pulumi-language-python` plugin is neede
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shlex
 import shutil
@@ -33,6 +34,7 @@ from grid.drivers.pulumi import (
 )
 from grid.drivers.pulumi_locks import clear_stale_locks
 from grid.drivers.pulumi_workspace import EventStack, Workspace, cli_command, pending_operations
+from grid.plan.contract import ALLOWANCE_ENV, Allowance
 
 
 class AutomationEngine:
@@ -74,7 +76,7 @@ class AutomationEngine:
             os.replace(temp, path)  # atomic: region workers may write it at once
         return path
 
-    def _stack(self, region: str, data: dict[str, Any]) -> EventStack:
+    def _stack(self, region: str, data: dict[str, Any], allowed: Allowance | None = None) -> EventStack:
         if self.backend_url.startswith("file://"):
             Path(self.backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
             self._repair_sidecars(region)
@@ -82,6 +84,14 @@ class AutomationEngine:
             raise PulumiFailed(region, PULUMI_MISSING)
         work = self.workdir / "pulumi-work" / region
         work.mkdir(parents=True, exist_ok=True)
+        env = self._env()
+        # What the plan keeps, for grid's providers to hold every replace and delete against (they run in
+        # Pulumi's provider process, which inherits this environment). Absent: nothing to hold against.
+        allowance_file = work / "plan-allowance.json"
+        allowance_file.unlink(missing_ok=True)
+        if allowed is not None:
+            allowance_file.write_text(json.dumps(allowed.to_dict()))
+            env[ALLOWANCE_ENV] = str(allowance_file)
         module = importlib.import_module(f"grid.stacks.{self.target}")
 
         def program() -> None:
@@ -91,7 +101,7 @@ class AutomationEngine:
                                         backend=auto.ProjectBackend(url=self.backend_url))
         try:
             workspace = Workspace(exists=self._stack_exists,
-                                  work_dir=str(work), program=program, env_vars=self._env(),
+                                  work_dir=str(work), program=program, env_vars=env,
                                   project_settings=settings,
                                   pulumi_command=cli_command(self.workdir / "pulumi-work"))
             return EventStack(region, workspace)
@@ -191,8 +201,8 @@ class AutomationEngine:
 
     # -- operations -----------------------------------------------------------------------------------
     def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
-           refresh: bool = True, made: MadeFn | None = None) -> StackResult:
-        stack = self._stack(region, data)
+           refresh: bool = True, made: MadeFn | None = None, allowed: Allowance | None = None) -> StackResult:
+        stack = self._stack(region, data, allowed)
         try:
             self._recover(stack, region)
             result = stack.up(color="never", on_event=_event_handler(progress, stack.record, made), refresh=refresh,

@@ -16,6 +16,7 @@ from typing import Any
 from grid.drivers.pulumi import PulumiFailed
 from grid.drivers.pulumi_automation import AutomationEngine
 from grid.killpoints import kill_point
+from grid.plan.contract import Allowance
 
 
 def _emit(payload: dict[str, Any]) -> None:
@@ -44,8 +45,10 @@ def main() -> int:
     kill_point("worker.started")
     try:
         if op == "up":
+            allowed = request.get("allowed")
             result = engine.up(region, data, progress, refresh=bool(request.get("refresh", True)),
-                               made=made if request.get("report_made") else None)
+                               made=made if request.get("report_made") else None,
+                               allowed=Allowance.from_dict(allowed) if isinstance(allowed, dict) else None)
             kill_point("worker.finished")
             _emit({"event": "result", "outputs": result.outputs, "changes": result.changes})
         elif op == "preview":

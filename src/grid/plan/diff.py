@@ -19,6 +19,10 @@ class LiveResource:
     exists: bool
     detail: str = ""  # e.g. "container is stopped"
     healthy: bool = True
+    # The engine must make it anew although it exists (what it depends on is gone): a drift replacement.
+    replace: bool = False
+    # Another state owns the object at this address (who, where): grid refuses to touch it.
+    foreign: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +60,16 @@ def make_plan(
         if before is None:
             changes.append(ResourceChange(resource.address, resource.kind.value, resource.region, Action.CREATE,
                                           reason="new in spec", after=after))
+            if live is not None and (seen := live.get(resource.address)) is not None and seen.foreign:
+                errors.append(_foreign(resource.address, seen))
             continue
         change = _compare(resource.address, resource.kind.value, resource.region, before.attrs, after)
         seen = live.get(resource.address) if live is not None else None
-        if change.action is Action.NOOP and seen is not None and (not seen.exists or not seen.healthy):
-            action = Action.CREATE if not seen.exists else Action.UPDATE
+        if seen is not None and seen.foreign:
+            errors.append(_foreign(resource.address, seen))
+        elif change.action is Action.NOOP and seen is not None and (not seen.exists or not seen.healthy
+                                                                      or seen.replace):
+            action = Action.REPLACE if seen.replace else Action.CREATE if not seen.exists else Action.UPDATE
             change = ResourceChange(resource.address, resource.kind.value, resource.region, action, Cause.DRIFT,
                                     reason=seen.detail or "missing on the target", after=after)
         if resource.kind is Kind.VOLUME and change.action is Action.REPLACE and before.attrs.get("protect"):
@@ -81,6 +90,12 @@ def make_plan(
         refreshed=live is not None,
         unfinished=_unfinished(graph, state),
     )
+
+
+def _foreign(address: str, seen: LiveResource) -> str:
+    return (f"{address}: {seen.detail or 'the object'} already exists and belongs to another grid state "
+            f"({seen.foreign}); grid will not replace or delete it. Run grid with that state (its directory, "
+            "or --workdir/--state), or remove the objects there with `grid destroy`")
 
 
 def _unfinished(graph: ResourceGraph, state: State | None) -> tuple[str, ...]:

@@ -36,6 +36,9 @@ ALWAYS_ON_ROLES = ("base", "fabric", "storage-client")
 """Applied to every host: `base` first, the spec's configuration.roles in order, then the rest of these."""
 DEFAULT_CONNECT_FABRIC = "mgmt"
 CLUSTER_WIDE_TAG = "cluster-wide"
+ACTION_PLUGINS = ("action_plugins/grid_node_ready.py", "action_plugins/grid_hosts_block.py",
+                  "action_plugins/grid_accounts.py")
+"""grid's own actions: the gate, the hosts table, the removal of accounts that left the spec."""
 
 _HEADER = "# Rendered by grid for cluster {cluster}; do not edit: grid rewrites this file.\n"
 
@@ -61,8 +64,7 @@ def render_ansible(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: 
     files: dict[str, str] = {
         "ansible.cfg": _static_file("ansible.cfg"),
         ".ansible-lint": _static_file("ansible-lint.yml"),  # a dotfile would not ship in the wheel
-        "action_plugins/grid_node_ready.py": _static_file("action_plugins/grid_node_ready.py"),
-        "action_plugins/grid_hosts_block.py": _static_file("action_plugins/grid_hosts_block.py"),
+        **{name: _static_file(name) for name in ACTION_PLUGINS},
         "site.yml": _site_yml(inputs),
         "inventory/hosts.yml": _hosts_yml(inputs),
         "inventory/group_vars/all.yml": _all_yml(inputs),
@@ -75,7 +77,7 @@ def render_ansible(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: 
 class HostDigests(NamedTuple):
     """What Ansible would apply to one host, in three parts that change for different reasons."""
 
-    node: str  # the host's own vars and groups, the roles, site.yml, ansible.cfg
+    node: str  # the host's own vars and groups, the roles, site.yml, ansible.cfg, grid's actions
     cluster: str  # inventory/group_vars/all.yml without the hosts table (users, keys, sysctls)
     hosts: str  # the hosts table (grid_hosts): changes whenever a node comes or goes
 
@@ -88,9 +90,9 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
     only the cluster-wide tasks (tagged `cluster-wide`) when `cluster` changed, and only the hosts
     table task when `hosts` alone changed (a pool grew or shrank).
 
-    Definition: node = sha256(shared files, then json.dumps({"hostname", "vars", "groups"},
-    sort_keys=True)); cluster = sha256(json.dumps(all.yml vars with grid_hosts null, sort_keys=True));
-    hosts = sha256(json.dumps(grid_hosts, sort_keys=True)).
+    Definition: node = sha256(shared files (roles, site.yml, ansible.cfg, action plugins), then
+    json.dumps({"hostname", "vars", "groups"}, sort_keys=True)); cluster = sha256(json.dumps(all.yml vars
+    with grid_hosts null, sort_keys=True)); hosts = sha256(json.dumps(grid_hosts, sort_keys=True)).
     `_fast_documents` computes the same JSON texts without building 10^5 dicts (see there); graphs it
     does not take fall back to the definition as written (`_documents_by_definition`).
     """
@@ -101,7 +103,10 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
     for rel, text in _role_files():
         shared.update(rel.encode() + b"\0" + text.encode() + b"\0")
     site = _site_text(cluster.name, documents.play_roles, _become(cluster))
-    for name, text in (("site.yml", site), ("ansible.cfg", _static_file("ansible.cfg"))):
+    # The actions are what some tasks run: a change to one is a change to every host's inputs.
+    shared_files = [("site.yml", site), ("ansible.cfg", _static_file("ansible.cfg")),
+                    *((name, _static_file(name)) for name in ACTION_PLUGINS)]
+    for name, text in shared_files:
         shared.update(name.encode() + b"\0" + text.encode() + b"\0")
     cluster_digest = "sha256:" + hashlib.sha256(documents.cluster_vars.encode()).hexdigest()
     hosts_digest = "sha256:" + hashlib.sha256(documents.hosts_table.encode()).hexdigest()

@@ -160,6 +160,7 @@ def _pattern_hint(path: Path) -> str:
         return "names are DNS labels: lowercase letters, digits and '-', starting with a letter, at most 20 characters"
     if last == "mount":
         return "an absolute path of letters, digits, '.', '_' and '-' (no spaces or shell characters)"
-    if last == "sysctl":
-        return "sysctl keys look like net.core.rmem_max; values are numbers or plain text"
+    if "sysctl" in path:  # a value's path ends in its key
+        return ("sysctl keys look like net.core.rmem_max; values are numbers or plain text (letters, digits, "
+                "spaces and . _ : / % -)")
     return "only letters, digits and a few punctuation characters are allowed here"

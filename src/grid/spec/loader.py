@@ -6,6 +6,10 @@ Only the loader knows about YAML; everything after it sees plain dicts/lists and
 
 from __future__ import annotations
 
+import os
+import select
+import stat
+import time
 from dataclasses import dataclass, field
 
 import yaml
@@ -16,6 +20,9 @@ MAX_BYTES = 4 * 1024 * 1024
 # Bounds the work an alias bomb ("billion laughs") can cause: nodes constructed after alias expansion.
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+# A spec read from a pipe or device (`/dev/stdin`, `<(…)`, a FIFO) may go this long without sending a
+# byte: a FIFO that no program writes to must end in a diagnostic, never hang grid.
+STREAM_IDLE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -169,11 +176,59 @@ def load_text(text: str | bytes, file: str = "<spec>") -> Loaded:
 
 def load_file(path: str) -> Loaded:
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
+        raw = _read_capped(path, MAX_BYTES + 1)
+    except _Stalled:
+        return _fail(path, f"nothing arrived from {path} for {STREAM_IDLE_SECONDS:.0f} s: it is a pipe or FIFO "
+                     "that no program writes to", "save the spec to a file and pass its path")
     except OSError as exc:
         return _fail(path, f"cannot read the spec: {exc.strerror}", "check the path")
     return load_text(raw, path)
+
+
+class _Stalled(Exception):
+    pass
+
+
+def _read_capped(path: str, limit: int) -> bytes:
+    """At most `limit` bytes of `path`; a pipe or device is read without ever blocking for long."""
+    # O_NONBLOCK: opening a FIFO blocks until a writer appears, which may be never.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, os.strerror(21), path)
+        if stat.S_ISREG(mode):
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                return handle.read(limit)
+        return _read_stream(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def _read_stream(fd: int, limit: int) -> bytes:
+    """Until end of input or `limit` bytes; raises _Stalled after STREAM_IDLE_SECONDS without data."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    chunks: list[bytes] = []
+    size = 0
+    deadline = time.monotonic() + STREAM_IDLE_SECONDS
+    while size < limit:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Stalled
+        if not poller.poll(remaining * 1000):
+            continue
+        try:
+            chunk = os.read(fd, min(1 << 16, limit - size))
+        except BlockingIOError:
+            continue
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        deadline = time.monotonic() + STREAM_IDLE_SECONDS
+    return b"".join(chunks)
 
 
 def _fail(file: str, summary: str, hint: str) -> Loaded:

@@ -29,7 +29,8 @@ def _no_dot_segments(value: str) -> str:
 MountPath = Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._-]+)+$", max_length=200),
                       AfterValidator(_no_dot_segments)]
 SysctlKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_-]+)+$", max_length=120)]
-SysctlText = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 ._:/-]{1,200}$")]
+# '%' for core_pattern specifiers (core.%e.%p); no '|', quotes, '=', '{' or control characters.
+SysctlText = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 ._:/%-]{1,200}$")]
 UserName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
 RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,40}$")]
 ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]

@@ -1,10 +1,15 @@
 """The bytes of a state file: canonical JSON, checksum and verification. Pure functions.
 
-Checksum = "sha256:" + sha256 of the canonical JSON of `state`
-(json.dumps(sort_keys=True, separators=(",", ":"))), so any tool can recompute it.
+Canonical JSON is json.dumps(sort_keys=True, separators=(",", ":")), so any tool can recompute:
+    state digest = "sha256:" + sha256(canonical JSON of `state`)
+    checksum     = "sha256:" + sha256(canonical JSON of {"format_version": 2, "lineage": …, "serial": …,
+                                                        "state": <state digest>})
+Format 2 seals serial and lineage with the state: a lowered serial or a swapped lineage fails the checksum
+like an edited value does (backups are chosen and pruned by serial). Format 1 files (checksum = the state
+digest alone) are still read, and written as format 2 the next time the state is saved.
 
 grid writes the whole envelope canonically, with `state` as its last key:
-    {"checksum":"sha256:…","format_version":1,"lineage":"…","serial":7,"state":<canonical state>}
+    {"checksum":"sha256:…","format_version":2,"lineage":"…","serial":7,"state":<canonical state>}
 so a file grid wrote is verified by hashing the raw bytes between the header and the final
 brace — no re-serialisation of 10^5 records. Any other layout (e.g. pretty-printed by hand)
 takes the slow path: parse, re-canonicalise, hash. Both paths compute the same checksum.
@@ -27,9 +32,9 @@ from grid.state.errors import RESTORE_HINT, StateCorrupted, StateTooNew
 from grid.state.model import FORMAT_VERSION, Envelope, State
 
 _HEADER = re.compile(
-    rb'\{"checksum":"(sha256:[0-9a-f]{64})","format_version":(\d{1,9}),'
-    rb'"lineage":"([0-9a-zA-Z-]*)","serial":(\d{1,18}),"state":'
-)
+    rb'\{"checksum":"(sha256:[0-9a-f]{64})","format_version":([1-9]\d{0,8}),'
+    rb'"lineage":"([0-9a-zA-Z-]*)","serial":(0|[1-9]\d{0,17}),"state":'
+)  # numbers as canonical JSON writes them (no leading zeros): the checksum is over their values
 _SERIAL = re.compile(rb'"serial"\s*:\s*(\d{1,18})')
 
 
@@ -51,7 +56,7 @@ def checksum_of(canonical: bytes) -> str:
 
 
 def encode_state(state: State) -> tuple[bytes, str]:
-    """Canonical JSON of `state` and its checksum: the expensive half of a write, serial-independent."""
+    """Canonical JSON of `state` and its digest: the expensive half of a write, serial-independent."""
     with gc_paused():
         try:
             # Python mode is ~30% cheaper to dump; for our str/int/dict/list fields it yields the same
@@ -63,8 +68,21 @@ def encode_state(state: State) -> tuple[bytes, str]:
     return body, checksum_of(body)
 
 
-def envelope_chunks(body: bytes, checksum: str, *, serial: int, lineage: str) -> tuple[bytes, ...]:
+def envelope_checksum(state_digest: str, *, serial: object, lineage: object,
+                      format_version: object = FORMAT_VERSION) -> str:
+    """The checksum of an envelope: its header fields and its state's digest, hashed together.
+
+    Format 1 checksummed the state alone; any other value here is a format 2 (or later) rule.
+    """
+    if format_version == 1:
+        return state_digest
+    return checksum_of(canonical_json({"format_version": format_version, "lineage": lineage,
+                                       "serial": serial, "state": state_digest}))
+
+
+def envelope_chunks(body: bytes, state_digest: str, *, serial: int, lineage: str) -> tuple[bytes, ...]:
     """The file as chunks (header, state, closing brace) so the large body is never copied."""
+    checksum = envelope_checksum(state_digest, serial=serial, lineage=lineage)
     header = canonical_json(
         {"checksum": checksum, "format_version": FORMAT_VERSION, "lineage": lineage, "serial": serial})
     return header[:-1] + b',"state":', body, b"}\n"
@@ -78,7 +96,10 @@ def verify(raw: bytes, name: str) -> tuple[Header, dict[str, Any] | None]:
         header = Header(int(match[2]), int(match[4]), match[3].decode(), match[1].decode())
         _check_version(header.format_version, name)
         # memoryview: hash the state slice in place instead of copying tens of megabytes
-        if "sha256:" + hashlib.sha256(memoryview(raw)[match.end():end]).hexdigest() == header.checksum:
+        digest = "sha256:" + hashlib.sha256(memoryview(raw)[match.end():end]).hexdigest()
+        sealed = envelope_checksum(digest, serial=header.serial, lineage=header.lineage,
+                                   format_version=header.format_version)
+        if sealed == header.checksum:
             return header, None
     return _verify_parsed(raw, name)
 
@@ -132,16 +153,19 @@ def _verify_parsed(raw: bytes, name: str) -> tuple[Header, dict[str, Any]]:
     expected = document.get("checksum")
     if not isinstance(expected, str) or "state" not in document:
         raise StateCorrupted(f"{name} lacks its checksum or state", RESTORE_HINT)
+    serial, lineage = document.get("serial"), document.get("lineage")
     try:
         with gc_paused():
-            actual = checksum_of(canonical_json(document["state"]))
+            digest = checksum_of(canonical_json(document["state"]))
+        # No format_version: a hand-made file of format 1, whose checksum covers the state alone.
+        actual = envelope_checksum(digest, serial=serial, lineage=lineage,
+                                   format_version=document.get("format_version", 1))
     except ValueError:  # NaN/Infinity smuggled in: grid never writes those
         actual = "sha256:<not canonical JSON>"
     if actual != expected:
         raise StateCorrupted(
             f"{name} failed its checksum (expected {expected}, content hashes to {actual}): "
             "it was edited outside grid or damaged", RESTORE_HINT)
-    serial, lineage = document.get("serial"), document.get("lineage")
     header = Header(version if isinstance(version, int) else 0, serial if isinstance(serial, int) else 0,
                     lineage if isinstance(lineage, str) else "", expected)
     return header, document

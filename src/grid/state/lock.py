@@ -6,6 +6,8 @@
   - its holder ran on another host — whose processes we cannot see — and its lease ran out.
 Every change other than the create (take-over, renew, release, unlock) re-reads the file
 under an flock on `.lock.guard`, so two processes breaking the same stale lock cannot both win.
+The lease renewal (`renewing`) and the same-host liveness test (`gone_from_this_host`) are shared with
+the PostgreSQL lock (grid.state.pglock).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from grid.state import _osutil as osu
-from grid.state.errors import LockHeld, LockLost
+from grid.state.errors import LockHeld, LockLost, StateError, storage_errors
 
 LOCK_FILE = "state.lock"
 GUARD_FILE = ".lock.guard"
@@ -89,14 +91,21 @@ def read_lock(workdir: Path) -> LockHolder | None:
                           UNREADABLE_GRACE_SECONDS, osu.iso(until), token=f"unreadable:{raw.hex()[:64]}")
 
 
+def gone_from_this_host(holder: LockHolder) -> bool | None:
+    """True when the holder ran on this host and its process is gone (or its pid now names another
+    process), False when it is still running here; None when it ran elsewhere, where only a lease can tell."""
+    if holder.host != osu.this_host() or holder.pid <= 0:
+        return None
+    if not osu.pid_alive(holder.pid):
+        return True
+    started = osu.process_start(holder.pid)
+    return holder.pid_start is not None and started is not None and started != holder.pid_start
+
+
 def assess(holder: LockHolder, *, now: datetime | None = None) -> Status:
-    if holder.host == osu.this_host() and holder.pid > 0:
-        if not osu.pid_alive(holder.pid):
-            return "stale"
-        started = osu.process_start(holder.pid)
-        if holder.pid_start is not None and started is not None and started != holder.pid_start:
-            return "stale"  # the pid now belongs to another process
-        return "live"  # we can see it running: its lease does not matter
+    gone = gone_from_this_host(holder)
+    if gone is not None:
+        return "stale" if gone else "live"  # we can see it (not) running: its lease does not matter
     now = now or osu.utc_now()
     try:
         until = datetime.fromisoformat(holder.lease_until)
@@ -124,6 +133,10 @@ class StateLock:
         return self._holder
 
     def acquire(self, *, break_stale: bool = False) -> LockHolder:
+        with storage_errors(self.workdir, "take the state lock"):
+            return self._acquire(break_stale=break_stale)
+
+    def _acquire(self, *, break_stale: bool) -> LockHolder:
         mine = self._fresh(token=uuid.uuid4().hex)
         for _ in range(5):  # retried only when the lock vanishes between our create and our read
             if _create_exclusive(self.path, mine):
@@ -154,9 +167,7 @@ class StateLock:
         with osu.guard(self.workdir / GUARD_FILE):
             current = read_lock(self.workdir)
             if current is None or current.token != self._holder.token:
-                taker = current.describe() if current else "nobody (it was removed)"
-                raise LockLost(f"the state lock was broken while this command held it; now held by {taker}",
-                               "check the state with `grid state history SPEC` before running again")
+                raise lost_error(current)
             renewed = self._fresh(token=self._holder.token, since=self._holder.since)
             _replace(self.path, renewed)
         self._holder = renewed
@@ -190,20 +201,16 @@ def held_lock(workdir: Path, command: str, *, lease_seconds: float = DEFAULT_LEA
     """Hold the lock for a block, renewing the lease every lease/3 from a daemon thread."""
     lock = StateLock(workdir, command, lease_seconds=lease_seconds)
     lock.acquire(break_stale=break_stale)
-    stop = threading.Event()
-    renewer = threading.Thread(target=_renew_until, args=(lock, stop), name="grid-lock-renew", daemon=True)
-    renewer.start()
     try:
-        yield lock
+        with renewing(lock, "grid-lock-renew"):
+            yield lock
     finally:
-        stop.set()
-        renewer.join(timeout=5)
         lock.release()
 
 
 def unlock(workdir: Path, *, force: bool = False) -> LockHolder | None:
     """Remove the lock; without `force` only a stale or expired one. Returns who held it."""
-    with osu.guard(workdir / GUARD_FILE):
+    with storage_errors(workdir, "remove the state lock"), osu.guard(workdir / GUARD_FILE):
         holder = read_lock(workdir)
         if holder is None:
             return None
@@ -220,15 +227,47 @@ def unlock(workdir: Path, *, force: bool = False) -> LockHolder | None:
         return holder
 
 
-def _renew_until(lock: StateLock, stop: threading.Event) -> None:
-    while not stop.wait(lock.lease_seconds / 3):
-        try:
-            lock.renew()
-        except LockLost as exc:
-            lock.lost = exc
-            return
-        except OSError:
-            continue  # transient (e.g. NFS hiccup): the lease has two more chances before it runs out
+class Renewable(Protocol):
+    """A held lock with a lease: the file lock here, the PostgreSQL row lock in grid.state.pglock."""
+
+    lease_seconds: float
+    lost: LockLost | None
+
+    def renew(self) -> LockHolder: ...
+
+
+@contextlib.contextmanager
+def renewing(lock: Renewable, name: str) -> Iterator[None]:
+    """Renew `lock`'s lease every lease/3 from a daemon thread while the block runs.
+
+    When someone took the lock over, `lock.lost` is set (the holder's `check()` raises it) and renewal
+    stops; a failure to reach the storage is retried: the lease has two more chances before it runs out.
+    """
+    stop = threading.Event()
+
+    def renew_until_stopped() -> None:
+        while not stop.wait(lock.lease_seconds / 3):
+            try:
+                lock.renew()
+            except LockLost as exc:
+                lock.lost = exc
+                return
+            except (OSError, StateError):  # a full disk, an NFS hiccup, the database away for a moment
+                continue
+
+    renewer = threading.Thread(target=renew_until_stopped, name=name, daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join(timeout=5)
+
+
+def lost_error(taker: LockHolder | None) -> LockLost:
+    who = taker.describe() if taker else "nobody (it was removed)"
+    return LockLost(f"the state lock was broken while this command held it; now held by {who}",
+                    "check the state with `grid state history SPEC` before running again")
 
 
 def _held(holder: LockHolder, status: Status) -> LockHeld:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the checksum covers serial and lineage too (grid.state.codec)
 # state.outputs key: regions whose last infrastructure run started and did not finish (grid.apply.engine)
 INTERRUPTED = "interrupted_regions"
 

@@ -1,24 +1,24 @@
 """The state lock of a PostgreSQL store: one `grid_lock` row per cluster, with a lease.
 
 The row appears atomically (INSERT … ON CONFLICT DO NOTHING) naming its holder, like `state.lock` does for the
-file store, with the same LockHolder / LockHeld / LockLost values and messages. Unlike a file on one machine,
-the holder may be on any CI runner, whose processes nobody else can see, so only the lease decides: it is
-judged by the database clock, renewed every lease/3 while the holder works, and a holder that dies stops
-renewing — after `lease_seconds` anyone may take the lock over (`break_stale`) or `grid state unlock` it.
+file store, with the same LockHolder / LockHeld / LockLost values and messages. The holder may be on any CI
+runner, whose processes nobody else can see, so there the lease decides: it is judged by the database clock,
+renewed every lease/3 while the holder works, and a holder that dies stops renewing — after `lease_seconds`
+anyone may take the lock over (`break_stale`) or `grid state unlock` it. A holder that ran on this host and
+whose process is gone is stale at once, as with the file lock: nobody waits out the lease of a known-dead run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from grid.state import _osutil as osu
 from grid.state.errors import LockHeld, LockLost, StateError
-from grid.state.lock import LockHolder, Status
+from grid.state.lock import LockHolder, Status, gone_from_this_host, lost_error, renewing
 
 if TYPE_CHECKING:
     import psycopg
@@ -36,11 +36,15 @@ def _holder(row: tuple[Any, ...]) -> LockHolder:
 
 
 def _status(row: tuple[Any, ...]) -> Status:
+    if gone_from_this_host(_holder(row)):
+        return "stale"
     return "expired" if row[9] else "live"
 
 
 def held_error(holder: LockHolder, status: Status) -> LockHeld:
-    if status == "live":
+    if status == "stale":
+        hint = "the lock is stale (its process on this host is gone): `grid state unlock SPEC` removes it"
+    elif status == "live":
         hint = (f"wait for it to finish (its lease runs until {holder.lease_until} and is renewed while it "
                 "works); if it died, the lock frees itself when the lease runs out, or "
                 "`grid state unlock SPEC --force` removes it now")
@@ -121,9 +125,7 @@ class PostgresLock:
                 (self.lease_seconds, self.store.cluster, self._holder.token)).fetchone()
             if row is None:
                 now = conn.execute(_SELECT, (self.store.cluster,)).fetchone()
-                taker = _holder(now).describe() if now else "nobody (it was removed)"
-                raise LockLost(f"the state lock was broken while this command held it; now held by {taker}",
-                               "check the state with `grid state history SPEC` before running again")
+                raise lost_error(_holder(now) if now else None)
         self._holder = _holder(row)
         return self._holder
 
@@ -152,26 +154,11 @@ def held_pg_lock(store: PostgresStateStore, command: str, *, lease_seconds: floa
         except _Retry:
             if attempt == 4:
                 raise StateError("the state lock kept changing hands; try again") from None
-    stop = threading.Event()
-    renewer = threading.Thread(target=_renew_until, args=(lock, stop), name="grid-pglock-renew", daemon=True)
-    renewer.start()
     try:
-        yield lock
+        with renewing(lock, "grid-pglock-renew"):
+            yield lock
     finally:
-        stop.set()
-        renewer.join(timeout=5)
         lock.release()
-
-
-def _renew_until(lock: PostgresLock, stop: threading.Event) -> None:
-    while not stop.wait(lock.lease_seconds / 3):
-        try:
-            lock.renew()
-        except LockLost as exc:
-            lock.lost = exc
-            return
-        except StateError:
-            continue  # the database was unreachable for a moment: two more chances before the lease runs out
 
 
 def current_holder(store: PostgresStateStore) -> tuple[LockHolder, Status] | None:
@@ -181,7 +168,7 @@ def current_holder(store: PostgresStateStore) -> tuple[LockHolder, Status] | Non
 
 
 def remove_lock(store: PostgresStateStore, *, force: bool = False) -> LockHolder | None:
-    """Delete the lock row; without `force` only an expired one. Returns who held it."""
+    """Delete the lock row; without `force` only a stale or expired one. Returns who held it."""
     with _connection(store) as conn, conn.transaction():
         row = conn.execute(_SELECT + " FOR UPDATE", (store.cluster,)).fetchone()
         if row is None:

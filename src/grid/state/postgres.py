@@ -23,7 +23,14 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from grid.state import _osutil as osu
 from grid.state import codec
-from grid.state.errors import BackupNotFound, StateConflict, StateCorrupted, StateError, StateTooNew
+from grid.state.errors import (
+    BackupNotFound,
+    StateConflict,
+    StateCorrupted,
+    StateError,
+    StateTooNew,
+    StateUnavailable,
+)
 from grid.state.history import append_history, history_entry
 from grid.state.lock import LockHolder
 from grid.state.model import Envelope, State
@@ -135,7 +142,7 @@ class PostgresStateStore:
 
     def failure(self, exc: BaseException, doing: str = "failed talking to") -> StateError:
         detail = " ".join(str(exc).split())
-        return StateError(f"{doing} the state database {self.location}: {scrub(detail, self.url)}",
+        return StateUnavailable(f"{doing} the state database {self.location}: {scrub(detail, self.url)}",
                           "check that the server runs and that the URL and credentials "
                           "(--state / GRID_STATE) are right")
 
@@ -186,7 +193,7 @@ class PostgresStateStore:
         return loaded[1]
 
     def write(self, state: State, expected_serial: int) -> Envelope:
-        body, checksum = codec.encode_state(state)
+        body, digest = codec.encode_state(state)
         with self._tx() as cur:
             serial, lineage = self._lock_head(cur)
             if serial != expected_serial:
@@ -196,7 +203,8 @@ class PostgresStateStore:
                     "run the command again so it plans against the new state",
                     expected=expected_serial, actual=serial)
             lineage = lineage or str(uuid.uuid4())
-            raw = b"".join(codec.envelope_chunks(body, checksum, serial=serial + 1, lineage=lineage))
+            checksum = codec.envelope_checksum(digest, serial=serial + 1, lineage=lineage)
+            raw = b"".join(codec.envelope_chunks(body, digest, serial=serial + 1, lineage=lineage))
             self._insert(cur, serial + 1, lineage, checksum, raw)
         return Envelope(serial=serial + 1, lineage=lineage, checksum=checksum, state=state)
 
@@ -229,8 +237,8 @@ class PostgresStateStore:
         """Earlier versions kept in the table, newest first, each with its checksum verified."""
         with self._tx() as cur:
             cur.execute("SELECT s.serial, s.written_at, s.body FROM grid_state s JOIN grid_state_head h "
-                        "ON h.cluster = s.cluster WHERE s.cluster = %s AND s.serial < h.serial "
-                        "ORDER BY s.serial DESC", (self.cluster,))
+                        "ON h.cluster = s.cluster WHERE s.cluster = %s AND s.serial <> h.serial "
+                        "ORDER BY s.written_at DESC, s.serial DESC", (self.cluster,))
             rows = cur.fetchall()
         found = []
         for serial, written_at, body in rows:
@@ -267,9 +275,10 @@ class PostgresStateStore:
             state = backup.state
             if command:
                 state = append_history(state, history_entry(new_serial, command))
-            body, checksum = codec.encode_state(state)
+            body, digest = codec.encode_state(state)
             lineage = backup.lineage or lineage or str(uuid.uuid4())
-            raw = b"".join(codec.envelope_chunks(body, checksum, serial=new_serial, lineage=lineage))
+            checksum = codec.envelope_checksum(digest, serial=new_serial, lineage=lineage)
+            raw = b"".join(codec.envelope_chunks(body, digest, serial=new_serial, lineage=lineage))
             self._insert(cur, new_serial, lineage, checksum, raw)
         envelope = Envelope(serial=new_serial, lineage=lineage, checksum=checksum, state=state)
         return Restored(envelope, serial, None)
@@ -319,9 +328,11 @@ class PostgresStateStore:
                     "VALUES (%s, %s, %s, %s, %s, %s)", (self.cluster, serial, lineage, checksum, raw, who))
         cur.execute("UPDATE grid_state_head SET serial = %s, lineage = %s WHERE cluster = %s",
                     (serial, lineage, self.cluster))
-        cur.execute("DELETE FROM grid_state WHERE cluster = %s AND serial NOT IN (SELECT serial "
-                    "FROM grid_state WHERE cluster = %s ORDER BY serial DESC LIMIT %s)",
-                    (self.cluster, self.cluster, self.keep + 1))
+        # The `keep` most recently written besides the current one (by time, as the file store prunes).
+        cur.execute("DELETE FROM grid_state WHERE cluster = %s AND serial <> %s AND serial NOT IN (SELECT "
+                    "serial FROM grid_state WHERE cluster = %s AND serial <> %s "
+                    "ORDER BY written_at DESC, serial DESC LIMIT %s)",
+                    (self.cluster, serial, self.cluster, serial, self.keep))
 
     # -- Pulumi ----------------------------------------------------------------------------------
 

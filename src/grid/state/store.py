@@ -2,7 +2,8 @@
 
 Layout of a work directory:
     state.json                     current envelope (0600)
-    backups/state.<serial>.json    the previous N versions (hard links of the replaced files)
+    backups/state.<serial>.json    the previous N versions (hard links of the replaced files), pruned oldest
+                                   written first (mtime, then serial): a serial never decides alone
     state.json.corrupt-<time>      a damaged file set aside by `restore`, never deleted by grid
     state.lock, .lock.guard        see grid.state.lock
 Callers hold `store.lock(...)` across read → plan → apply → write; the serial check in `write`
@@ -25,7 +26,14 @@ from grid.killpoints import kill_point
 from grid.state import _osutil as osu
 from grid.state import codec
 from grid.state import lock as locking
-from grid.state.errors import BackupNotFound, StateConflict, StateCorrupted, StateMissing, StateTooNew
+from grid.state.errors import (
+    BackupNotFound,
+    StateConflict,
+    StateCorrupted,
+    StateMissing,
+    StateTooNew,
+    storage_errors,
+)
 from grid.state.history import append_history, history_entry
 from grid.state.model import FORMAT_VERSION, Envelope, State
 
@@ -97,22 +105,24 @@ class FileStateStore:
 
     def read(self) -> Envelope | None:
         """The verified current envelope; None when there is no state yet (and no backups)."""
-        envelope = self._load()
-        if envelope is None:
-            self._refuse_if_orphaned()
+        with storage_errors(self.workdir, "read the state"):
+            envelope = self._load()
+            if envelope is None:
+                self._refuse_if_orphaned()
         return envelope
 
     def pull(self) -> bytes | None:
         """The current envelope exactly as stored, after full verification; None when there is none."""
-        loaded = self._load_raw()
+        with storage_errors(self.workdir, "read the state"):
+            loaded = self._load_raw()
         if loaded is None:
             self._refuse_if_orphaned()
             return None
         return loaded[0]
 
     def write(self, state: State, expected_serial: int) -> Envelope:
-        body, checksum = codec.encode_state(state)  # outside the guard: the slow part needs no serial
-        with osu.guard(self.workdir / locking.GUARD_FILE):
+        body, digest = codec.encode_state(state)  # outside the guard: the slow part needs no serial
+        with storage_errors(self.workdir, "save the state"), osu.guard(self.workdir / locking.GUARD_FILE):
             current = self._current_header()
             on_disk = current.serial if current else 0
             if on_disk != expected_serial:
@@ -122,7 +132,10 @@ class FileStateStore:
                     "run the command again so it plans against the new state",
                     expected=expected_serial, actual=on_disk)
             lineage = current.lineage if current and current.lineage else str(uuid.uuid4())
-            header = self._commit(body, checksum, serial=on_disk + 1, lineage=lineage,
+            # Above every backup too: a serial is never reused, so no backup is overwritten (a format 1
+            # file's serial may have been lowered by hand: its checksum did not cover it).
+            serial = max([on_disk, *self._backup_serials()]) + 1
+            header = self._commit(body, digest, serial=serial, lineage=lineage,
                                   previous=on_disk if current else None)
         return Envelope(format_version=header.format_version, serial=header.serial, lineage=header.lineage,
                         checksum=header.checksum, state=state)
@@ -138,12 +151,12 @@ class FileStateStore:
         return locking.unlock(self.workdir, force=force)
 
     def backups(self) -> list[BackupInfo]:
-        """Backups, newest first, each with its checksum verified."""
+        """Backups, newest written first, each with its checksum verified."""
         found = []
-        for serial in sorted(self._backup_serials(), reverse=True):
+        for serial, written_ns in self._backups_newest_first():
             path = self._backup_path(serial)
             try:
-                written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                written = datetime.fromtimestamp(written_ns / 1e9, UTC)
                 codec.verify(path.read_bytes(), f"{BACKUP_DIR}/{path.name}")
                 problem = ""
             except FileNotFoundError:
@@ -166,7 +179,7 @@ class FileStateStore:
             backup = codec.decode(raw, name)
         except StateCorrupted as exc:
             raise StateCorrupted(exc.message, "pick another serial from `grid state restore SPEC`") from None
-        with osu.guard(self.workdir / locking.GUARD_FILE):
+        with storage_errors(self.workdir, "restore the state"), osu.guard(self.workdir / locking.GUARD_FILE):
             try:
                 current, damaged = self._load(), False
             except StateCorrupted:  # StateTooNew propagates: that file belongs to a newer grid
@@ -178,10 +191,10 @@ class FileStateStore:
             state = backup.state
             if command:
                 state = append_history(state, history_entry(new_serial, command))
-            body, checksum = codec.encode_state(state)
+            body, digest = codec.encode_state(state)
             kept = self._set_aside() if damaged else None
             lineage = backup.lineage or str(uuid.uuid4())
-            header = self._commit(body, checksum, serial=new_serial, lineage=lineage,
+            header = self._commit(body, digest, serial=new_serial, lineage=lineage,
                                   previous=current.serial if current else None)
         envelope = Envelope(format_version=header.format_version, serial=header.serial,
                             lineage=header.lineage, checksum=header.checksum, state=state)
@@ -228,9 +241,9 @@ class FileStateStore:
         self._load()
         return self._known[1] if self._known else None
 
-    def _commit(self, body: bytes, checksum: str, *, serial: int, lineage: str, previous: int | None,
+    def _commit(self, body: bytes, digest: str, *, serial: int, lineage: str, previous: int | None,
                 ) -> codec.Header:
-        chunks = codec.envelope_chunks(body, checksum, serial=serial, lineage=lineage)
+        chunks = codec.envelope_chunks(body, digest, serial=serial, lineage=lineage)
         temp = osu.write_temp(self.workdir, chunks, prefix=".state.")
         try:
             if previous is not None:
@@ -241,7 +254,8 @@ class FileStateStore:
             temp.unlink(missing_ok=True)
             raise
         osu.fsync_dir(self.workdir)
-        header = codec.Header(FORMAT_VERSION, serial, lineage, checksum)
+        header = codec.Header(FORMAT_VERSION, serial, lineage,
+                              codec.envelope_checksum(digest, serial=serial, lineage=lineage))
         self._sweep_temps()
         self._known = (_identity(os.stat(self.path)), header)
         self._prune()
@@ -282,15 +296,27 @@ class FileStateStore:
         """
         cutoff = datetime.now(UTC).timestamp() - _TEMP_MAX_AGE_SECONDS
         for directory in (self.workdir, self.backup_dir):
-            for temp in directory.glob(".state.*.tmp"):
+            for temp in [*directory.glob(".state.*.tmp"), *directory.glob(".state-lock.*.tmp")]:
                 with contextlib.suppress(OSError):
                     if temp.stat().st_mtime < cutoff:
                         temp.unlink()
 
     def _prune(self) -> None:
-        serials = sorted(self._backup_serials())
-        for serial in serials[:max(len(serials) - self.keep, 0)]:
+        for serial, _ in self._backups_newest_first()[self.keep:]:
             self._backup_path(serial).unlink(missing_ok=True)
+
+    def _backups_newest_first(self) -> list[tuple[int, int]]:
+        """(serial, written at in ns) of each backup, the most recently written first.
+
+        By time written, not by serial: a serial that went backwards (a hand-edited format 1 file, a state
+        copied in from elsewhere) must not make every new backup the first to be pruned. Equal times (coarse
+        filesystem clocks) fall back to the serial.
+        """
+        found = []
+        for serial in self._backup_serials():
+            with contextlib.suppress(FileNotFoundError):  # pruned by a concurrent writer
+                found.append((serial, self._backup_path(serial).stat().st_mtime_ns))
+        return sorted(found, key=lambda item: (item[1], item[0]), reverse=True)
 
     def _backup_serials(self) -> list[int]:
         try:

@@ -65,11 +65,18 @@ class HostKeyPinningEngine:
             delay = min(delay * 1.5, 15.0)
 
     def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
-           refresh: bool = True, made: Any = None) -> StackResult:
+           refresh: bool = True, made: Any = None, allowed: Any = None) -> StackResult:
         """`made` is never called: a cloud node's host key is known once scanned, after the stack is up."""
         from grid.drivers.pulumi import PulumiFailed, StackResult
 
-        result = self.inner.up(region, data, progress, refresh=refresh)
+        if allowed is not None:
+            # The official providers cannot be asked to hold a step: the engine's own preview is held against
+            # the plan first, and nothing runs if it would replace or delete what the plan keeps.
+            from grid.plan.contract import violations
+
+            if refused := violations(allowed, self.inner.preview(region, data, refresh=refresh).steps):
+                raise PulumiFailed(region, "\n".join(refused))
+        result = self.inner.up(region, data, progress, refresh=refresh, allowed=allowed)
         instances: dict[str, dict[str, Any]] = dict(result.outputs.get("nodes") or {})
         declared = {str(n["address"]): n for n in data.get("nodes", [])}
         pins = self._pins()

@@ -210,7 +210,7 @@ class ExistingHostsEngine:
             return list(pool.map(look, nodes))
 
     def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
-           refresh: bool = True, made: Any = None) -> StackResult:
+           refresh: bool = True, made: Any = None, allowed: Any = None) -> StackResult:
         del refresh, made  # every run looks at the hosts themselves, and pins them when done
         from grid.drivers.pulumi import PulumiFailed, StackResult
 

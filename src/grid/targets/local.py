@@ -1,35 +1,111 @@
-"""The local target's cheap reality check: one podman listing of each kind for the whole cluster."""
+"""The local target's cheap reality check: one podman listing of each kind for the whole cluster.
+
+Besides what is missing, stopped or off its networks, the listing says who owns what: every object grid
+makes is labelled with the lineage of the state that made it (grid.apply.run.owner_labels). An object
+with this cluster's name that another state owns — a second checkout of the spec, a work directory
+thought lost — is reported as foreign, and the plan refuses to touch it.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from grid.drivers.podman import Podman
 from grid.plan import LiveResource
+from grid.resources import Kind, ResourceGraph, fabric_address, physical_name
 from grid.state.model import State
 
+_LISTINGS = ((["ps", "--all"], "container"), (["network", "ls"], "network"), (["volume", "ls"], "volume"))
+_KIND_OBJECT = {Kind.NODE.value: "container", Kind.FABRIC.value: "network", Kind.VOLUME.value: "volume"}
 
-def probe(cluster: str, state: State) -> dict[str, LiveResource]:
-    """Missing or stopped containers, missing networks and volumes, by resource address."""
+
+def probe(cluster: str, state: State, graph: ResourceGraph | None = None, *,
+          lineage: str = "") -> dict[str, LiveResource]:
+    """By resource address: missing or stopped containers, nodes off a network, missing networks and
+    volumes (of what state records), and objects another state owns (of what state or `graph` names).
+    `lineage`: this state's ("" before its first write: then every labelled object is someone else's)."""
     podman = Podman()
     selector = f"label=grid.cluster={cluster}"
     with ThreadPoolExecutor(max_workers=3) as pool:  # three independent podman calls: at once
-        ps, nets, vols = (pool.submit(podman.run, [*argv, "--filter", selector, "--format", form]) for argv, form in (
-            (["ps", "--all"], "json"), (["network", "ls"], "{{.Name}}"), (["volume", "ls"], "{{.Name}}")))
-        listing = json.loads(ps.result().stdout or "[]")
-        networks, volumes = set(nets.result().stdout.split()), set(vols.result().stdout.split())
-    containers = {name: str(entry.get("State", "")) for entry in listing for name in entry.get("Names", [])}
+        futures = [pool.submit(podman.run, [*argv, "--filter", selector, "--format", "json"])
+                   for argv, _ in _LISTINGS]
+        listings = [json.loads(f.result().stdout or "[]") for f in futures]
+    objects: dict[tuple[str, str], dict[str, Any]] = {}
+    for (_, kind), listing in zip(_LISTINGS, listings, strict=True):
+        for entry in listing:
+            for name in _names(entry):
+                objects[(kind, name)] = entry
     live: dict[str, LiveResource] = {}
     for address, record in state.resources.items():
-        if record.kind == "node":
-            status = containers.get(str(record.attrs.get("container")))
-            if status is None:
-                live[address] = LiveResource(exists=False, detail="container is missing")
-            elif status.strip() != "running":
-                live[address] = LiveResource(exists=True, healthy=False, detail=f"container is {status.strip()}")
-        elif record.kind == "fabric" and record.attrs.get("network") not in networks:
-            live[address] = LiveResource(exists=False, detail="network is missing")
-        elif record.kind == "volume" and record.attrs.get("volume") not in volumes:
-            live[address] = LiveResource(exists=False, detail="volume is missing")
+        kind = _KIND_OBJECT.get(record.kind)
+        if kind is None:
+            continue
+        name = str(record.attrs.get(kind) or "")
+        found = objects.get((kind, name))
+        if found is None:
+            live[address] = LiveResource(exists=False, detail=f"{kind} is missing")
+        elif kind == "container":
+            status = str(found.get("State", "")).strip()
+            if status != "running":
+                live[address] = LiveResource(exists=True, healthy=False, detail=f"container is {status}")
+            elif missing := _networks_missing(cluster, record.region, record.attrs, found):
+                live[address] = LiveResource(exists=True, healthy=False,
+                                             detail="container is off network " + ", ".join(missing))
+    interrupted = set(state.interrupted_regions())
+    wanted = {r.address: r for r in graph if r.kind.value in _KIND_OBJECT} if graph is not None else {}
+    for address in sorted({*wanted, *state.resources}):
+        resource = wanted.get(address)
+        kind_value = resource.kind.value if resource is not None else state.resources[address].kind
+        kind = _KIND_OBJECT.get(kind_value)
+        if kind is None:
+            continue
+        found = objects.get((kind, physical_name(cluster, address)))
+        if found is None:
+            continue
+        owner = _foreign_owner(_labels(found), lineage, recorded=address in state.resources,
+                               unsure=address.split("/", 1)[0] in interrupted)
+        if owner:
+            live[address] = LiveResource(exists=True, detail=f"{kind} {physical_name(cluster, address)}",
+                                         foreign=owner)
     return live
+
+
+def _names(entry: Mapping[str, Any]) -> list[str]:
+    names = entry.get("Names")
+    if isinstance(names, list):
+        return [str(n) for n in names]
+    name = entry.get("name", entry.get("Name"))
+    return [str(name)] if name else []
+
+
+def _labels(entry: Mapping[str, Any]) -> dict[str, str]:
+    labels = entry.get("Labels", entry.get("labels"))
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+
+def _networks_missing(cluster: str, region: str, attrs: Mapping[str, Any], entry: Mapping[str, Any]) -> list[str]:
+    """The fabrics' networks a running node should be on and is not (`podman network disconnect`)."""
+    attached = entry.get("Networks")
+    fabrics = attrs.get("fabrics")
+    if not isinstance(attached, list) or not isinstance(fabrics, dict):
+        return []
+    wanted = (physical_name(cluster, fabric_address(region, str(name))) for name in fabrics)
+    return sorted(n for n in wanted if n not in attached)
+
+
+def _foreign_owner(labels: Mapping[str, str], lineage: str, *, recorded: bool, unsure: bool) -> str:
+    """Who owns an object, when it is not this state: "" when it is ours (or may be)."""
+    theirs = labels.get("grid.lineage", "")
+    if theirs:
+        if theirs == lineage:
+            return ""
+        where = labels.get("grid.state", "")
+        return f"lineage {theirs}" + (f", state at {where}" if where else "")
+    # Made before objects were labelled with their owner: ours when our state records it, or when a run of
+    # ours that did not finish may have made it.
+    if recorded or unsure:
+        return ""
+    return "a state without a lineage label (made by an older grid, or by hand)"

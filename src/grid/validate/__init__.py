@@ -19,10 +19,10 @@ Validator = Callable[[Cluster], Iterable[Diagnostic]]
 
 
 def validators(catalog: Catalog | None = None) -> list[Validator]:
-    from grid.validate import addressing, physics, references, target
+    from grid.validate import addressing, physics, references, safety, target
 
     checks = physics.make_validators(catalog) if catalog is not None else physics.VALIDATORS
-    return [*references.VALIDATORS, *addressing.VALIDATORS, *checks, *target.VALIDATORS]
+    return [*references.VALIDATORS, *safety.VALIDATORS, *addressing.VALIDATORS, *checks, *target.VALIDATORS]
 
 
 def spec_catalog(loaded: LoadedSpec) -> tuple[Catalog | None, Diagnostics]:

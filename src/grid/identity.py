@@ -1,0 +1,128 @@
+"""The cluster's identity: its admin SSH key pair and the passphrase Pulumi encrypts stack secrets with.
+
+Both are made once, when a cluster is first applied. After that they *are* the cluster: a runner that
+lacks them (a CI job that forgot a secret, a second checkout) must not make new ones — a new key locks
+grid out of every node, a new passphrase cannot read the stacks. So once state records resources, a
+missing or different secret is an error that says where grid looked and how to provide it.
+
+Where grid looks, in order:
+- SSH key: `GRID_SSH_KEY_FILE` (a private key file; its public half is derived), else
+  `WORKDIR/secrets/id_ed25519` (+ `.pub`).
+- Pulumi passphrase: `PULUMI_CONFIG_PASSPHRASE_FILE` (Pulumi's own variable), else
+  `WORKDIR/secrets/pulumi-passphrase`.
+State records the admin *public* key (`outputs.admin_public_key`), so a key that is present but not the
+cluster's is refused too.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from grid.drivers.ssh import KeyPair, ensure_keypair, ensure_passphrase, existing_keypair
+from grid.state.errors import StateError
+from grid.state.model import State
+
+KEY_ENV = "GRID_SSH_KEY_FILE"
+PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE_FILE"
+RECORDED_KEY = "admin_public_key"
+PROVIDE_HINT = ("copy the cluster's `secrets/` folder from the machine that created it into {workdir}, or point "
+                f"{KEY_ENV} / {PASSPHRASE_ENV} at the files (examples/ci/README.md shows a pipeline doing it)")
+
+
+class IdentityError(StateError):
+    """The cluster exists, and its SSH key or Pulumi passphrase is missing here or is not the cluster's."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    keypair: KeyPair
+    passphrase_file: Path
+
+
+def cluster_exists(state: State) -> bool:
+    """Whether something was made with the current identity: then it must never be re-made silently."""
+    return bool(state.resources) or bool(state.hosts)
+
+
+def recorded_public_key(state: State) -> str:
+    value = state.outputs.get(RECORDED_KEY)
+    return value if isinstance(value, str) else ""
+
+
+def find_keypair(workdir: Path, env: Mapping[str, str] | None = None) -> KeyPair | None:
+    """The admin key pair where grid looks for it (see the module doc), without making one."""
+    env = os.environ if env is None else env
+    named = env.get(KEY_ENV, "").strip()
+    if not named:
+        return existing_keypair(workdir)
+    private = Path(named)
+    if not private.is_file():
+        raise IdentityError(f"{KEY_ENV}={named} names no file", f"point {KEY_ENV} at the cluster's private key")
+    try:
+        public = subprocess.run(["ssh-keygen", "-y", "-f", str(private)], capture_output=True, text=True,
+                                check=True, stdin=subprocess.DEVNULL).stdout.strip()
+    except subprocess.CalledProcessError:
+        raise IdentityError(f"{KEY_ENV}={named} is not a readable, unencrypted SSH private key",
+                            "grid needs the key without a passphrase (an agent is not used)") from None
+    return KeyPair(private, public)
+
+
+def resolve_identity(workdir: Path, cluster: str, state: State, *,
+                     env: Mapping[str, str] | None = None) -> Identity:
+    """The identity to act with: found where grid looks, or made new only while nothing exists yet."""
+    env = os.environ if env is None else env
+    exists = cluster_exists(state)
+    looked: list[str] = []
+    keypair = find_keypair(workdir, env)
+    if keypair is None:
+        looked.append(f"{workdir / 'secrets' / 'id_ed25519'} (or {KEY_ENV})")
+    passphrase = _find_passphrase(workdir, env)
+    if passphrase is None:
+        looked.append(f"{workdir / 'secrets' / 'pulumi-passphrase'} (or {PASSPHRASE_ENV})")
+    if looked and exists:
+        raise IdentityError(
+            f"cluster {cluster} exists (state records {len(state.resources)} resources), but its "
+            + " and ".join(("SSH key" if "id_ed25519" in item else "Pulumi passphrase") for item in looked)
+            + " cannot be found; grid looked in " + "; ".join(looked)
+            + ". grid does not make new ones for an existing cluster: nodes would be replaced or unreachable",
+            PROVIDE_HINT.format(workdir=workdir / "secrets"))
+    if keypair is None:
+        keypair = ensure_keypair(workdir, comment=f"grid-{cluster}")
+    if passphrase is None:
+        passphrase = ensure_passphrase(workdir)
+    recorded = recorded_public_key(state)
+    if exists and recorded and _key_blob(recorded) != _key_blob(keypair.public_key):
+        raise IdentityError(
+            f"the SSH key at {keypair.private_path} is not cluster {cluster}'s admin key (state records "
+            f"{_short(recorded)}, this one is {_short(keypair.public_key)}): its nodes would not let grid in",
+            PROVIDE_HINT.format(workdir=workdir / "secrets"))
+    return Identity(keypair, passphrase)
+
+
+def _find_passphrase(workdir: Path, env: Mapping[str, str]) -> Path | None:
+    named = env.get(PASSPHRASE_ENV, "").strip()
+    if named:
+        path = Path(named)
+        if not path.is_file() or not path.read_text().strip():
+            raise IdentityError(f"{PASSPHRASE_ENV}={named} names no file with a passphrase",
+                                f"point {PASSPHRASE_ENV} at the file holding the cluster's Pulumi passphrase")
+        return path
+    path = workdir / "secrets" / "pulumi-passphrase"
+    try:
+        return path if path.is_file() and path.read_text().strip() else None
+    except OSError:
+        return None
+
+
+def _key_blob(public_key: str) -> str:
+    parts = public_key.split()
+    return parts[1] if len(parts) > 1 else public_key
+
+
+def _short(public_key: str) -> str:
+    blob = _key_blob(public_key)
+    return f"{public_key.split()[0]} …{blob[-12:]}" if " " in public_key else f"…{blob[-12:]}"
