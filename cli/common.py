@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from grid.apply import reaper
 from grid.cli import console, interrupts
 from grid.identity import Identity
 from grid.state import StateError
@@ -58,6 +59,8 @@ def workspace(spec: Path, workdir: Path | None, state: str | None = None) -> Wor
         raise typer.Exit(1)
     if opened.diagnostics.warnings:
         console.print_diagnostics(opened.diagnostics, opened.loaded.source)
+    # What killed runs left in the work directory (Ansible's artifacts hold its environment) goes first.
+    reaper.remove_leftovers(opened.workdir)
     return opened
 
 

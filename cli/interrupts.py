@@ -1,8 +1,9 @@
 """Ctrl-C: exit 130 with one final line, whatever was running, and no traceback from any thread.
 
 The first SIGINT raises KeyboardInterrupt in the main thread as usual, so the steps in flight unwind
-through their `finally` blocks (state is written step by step, locks are released); from that moment
-the consoles print nothing, and worker threads that fail because of the interrupt print no traceback.
+through their `finally` blocks (state is written step by step, locks are released) and Ansible runs are
+cancelled (Pulumi's workers get the terminal's SIGINT themselves and cancel their operation); from that
+moment the consoles print nothing, and threads that fail because of the interrupt print no traceback.
 A second SIGINT does not wait for that: it prints the final line and ends the process at once (every
 state write is atomic, and the next run reaps what is left).
 """
@@ -71,6 +72,9 @@ def _on_interrupt(signum: int, frame: Any) -> None:
         os._exit(130)
     _state["interrupted"] = True
     console.mute()
+    # Ansible runs in a session of its own, where the terminal's Ctrl-C does not reach it.
+    if (ansible := sys.modules.get("grid.drivers.ansible")) is not None:
+        ansible.cancel_runs()
     threading.excepthook = _quiet_thread
     sys.unraisablehook = _quiet_unraisable
     raise KeyboardInterrupt

@@ -63,6 +63,10 @@ class PgServer:
             raise RuntimeError(f"initdb failed: {done.stdout}{done.stderr}")
         pwfile.unlink()
         self.port = _free_port()
+        self.restart()
+
+    def restart(self) -> None:
+        """Start the server again (same data, same port) after `stop`."""
         options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c max_connections=200"
         done = self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
                          "-o", options, "-w", "-t", "60", "start")

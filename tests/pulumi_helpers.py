@@ -40,11 +40,13 @@ def pulumi_missing() -> str | None:
     return None if which("pulumi") else "the pulumi CLI is not on PATH (source scripts/env.sh after make setup)"
 
 
-def pulumi_up(backend_url: str, home: Path, *, hold_seconds: float = 0.0) -> subprocess.Popen[str]:
-    """Start `pulumi up` of PROJECT/STACK whose program sleeps `hold_seconds` while the stack is locked."""
+def pulumi_up(backend_url: str, home: Path, *, hold_seconds: float = 0.0,
+              own_session: bool = True) -> subprocess.Popen[str]:
+    """Start `pulumi up` of PROJECT/STACK whose program sleeps `hold_seconds` while the stack is locked
+    (in a session of its own, so that killing its process group takes the pulumi CLI along)."""
     return subprocess.Popen(
         [sys.executable, "-c", _UP, backend_url, str(home), str(hold_seconds), PROJECT, STACK],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=own_session)
 
 
 def run_pulumi_up(backend_url: str, home: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:

@@ -48,6 +48,9 @@ class Result:
         ok = applied.ok if applied is not None else True
         doc = self._base(outcome if ok else "failed", ok)
         doc["counts"] = counts if counts is not None else (plan_counts(plan) if plan else {})
+        # What the run was allowed to do, by address: what it did must be among these (the plan is the contract).
+        doc["changes"] = [{"address": c.address, "action": c.action.value, "cause": c.cause.value}
+                          for c in (plan.pending if plan else ())]
         doc["failures"] = [{"stage": f.stage, "address": f.address, "message": f.message}
                            for f in (applied.failures if applied else ())]
         doc["state"] = {"serial": serial}

@@ -15,7 +15,7 @@ from typing import Any
 
 from grid import physics
 from grid.diagnostics import Diagnostics
-from grid.identity import find_keypair
+from grid.identity import find_keypair, recorded_public_key
 from grid.plan import LiveHost, LiveResource, Plan, make_plan
 from grid.render import Files, render_cluster
 from grid.resources import ResourceGraph, expand
@@ -72,9 +72,11 @@ def graph_for(ws: Workspace, state: State) -> ResourceGraph:
     return expand(ws.cluster, state.allocations())
 
 
-def admin_public_key(ws: Workspace) -> str:
+def admin_public_key(ws: Workspace, state: State | None = None) -> str:
+    """The cluster's admin public key: the key pair's here, else the one state records (a runner without the
+    private key still plans what the cluster is; applying needs the key, grid.identity)."""
     keys = find_keypair(ws.workdir)
-    return keys.public_key if keys else ""
+    return keys.public_key if keys else (recorded_public_key(state) if state is not None else "")
 
 
 def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> Mapping[str, tuple[str, str, str]]:
@@ -88,7 +90,7 @@ def plan(ws: Workspace, *, envelope: Envelope | None, state: State, allow_destro
     with _cyclic_gc_deferred(large=len(state.resources) + sum(p.count for r in ws.cluster.spec.regions
                                                                for p in r.pools) >= GC_FREEZE_RESOURCES):
         graph = graph_for(ws, state)
-        key = admin_public_key(ws)
+        key = admin_public_key(ws, state)
         return make_plan(
             graph, state if envelope else None, target=ws.cluster.spec.target,
             spec_digest=spec_digest(ws.cluster),
@@ -132,7 +134,7 @@ def capacity_document(cluster: Cluster, applied: Cluster | None,
 
 
 def render(ws: Workspace, state: State) -> Files:
-    return render_cluster(ws.cluster, graph_for(ws, state), admin_public_key=admin_public_key(ws))
+    return render_cluster(ws.cluster, graph_for(ws, state), admin_public_key=admin_public_key(ws, state))
 
 
 def _applied_cluster(state: State) -> Cluster | None:

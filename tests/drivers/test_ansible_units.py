@@ -30,3 +30,44 @@ def test_a_gate_says_ready_or_why_not_and_names_its_hosts(tmp_path: Path) -> Non
 @pytest.mark.parametrize(("hosts", "cpus", "forks"), [(16, 2, 4), (16, 8, 16), (200, 64, 64), (2, 8, 2), (3, 1, 3)])
 def test_hosts_table_runs_fork_by_the_controllers_cores(hosts: int, cpus: int, forks: int) -> None:
     assert hosts_table_forks(hosts, cpus) == forks
+
+
+def test_ansible_gets_grids_settings_and_an_allow_list_of_its_environment() -> None:
+    """ansible-runner writes Ansible's environment to disk (artifacts/*/command): no secret may be in it."""
+    from grid.drivers.ansible import ansible_environment
+
+    inherited = {
+        "PGPASSWORD": "s3cret", "GRID_STATE": "postgres://grid:s3cret@db/grid", "AWS_SECRET_ACCESS_KEY": "k",
+        "OS_PASSWORD": "p", "PULUMI_CONFIG_PASSPHRASE": "x", "SSH_AUTH_SOCK": "/run/agent", "DATABASE_URL": "u",
+        "HOME": "/root", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm", "PATH": "/usr/bin",
+        "ANSIBLE_FORKS": "8", "GRID_RUN": "/w|1|2"}
+    runner_set = {"ANSIBLE_STDOUT_CALLBACK": "awx_display", "RUNNER_OMIT_EVENTS": "False",
+                  "AWX_ISOLATED_DATA_DIR": "/w/a", "ORIGINAL_STDOUT_CALLBACK": "default"}
+    ours = {"ANSIBLE_CONFIG": "/w/ansible.cfg", "PATH": "/venv/bin:/usr/bin"}
+    env = ansible_environment({**inherited, **runner_set, **ours}, ours)
+    assert not {"PGPASSWORD", "GRID_STATE", "AWS_SECRET_ACCESS_KEY", "OS_PASSWORD", "PULUMI_CONFIG_PASSPHRASE",
+                "SSH_AUTH_SOCK", "DATABASE_URL"} & set(env)
+    assert "s3cret" not in repr(env)
+    assert env["PATH"] == "/venv/bin:/usr/bin" and env["ANSIBLE_CONFIG"] == "/w/ansible.cfg"
+    assert {"HOME", "LANG", "LC_ALL", "TERM", "ANSIBLE_FORKS", "GRID_RUN"} <= set(env)
+    assert set(runner_set) <= set(env)
+
+
+def test_a_run_cut_short_configures_no_host() -> None:
+    """Without the final stats (a Ctrl-C cancelled Ansible), a host that failed nothing yet is not done."""
+    from grid.drivers.ansible import _Collector
+
+    def ran(*, finished: bool) -> _Collector:
+        collector = _Collector(check=False, on_event=None)
+        for host in ("a", "b"):
+            collector.handle({"event": "runner_on_ok", "event_data": {"host": host, "task": "Accounts",
+                                                                     "res": {"changed": True}}})
+        if finished:
+            collector.handle({"event": "playbook_on_stats", "event_data": {
+                "processed": {"a": 1, "b": 1}, "changed": {"a": 1, "b": 1}, "failures": {}, "dark": {}}})
+        return collector
+
+    cut = ran(finished=False).outcomes()
+    assert set(cut) == {"a", "b"} and not any(o.ok for o in cut.values())
+    assert "ended before this host was done" in cut["a"].summary()
+    assert all(o.ok for o in ran(finished=True).outcomes().values())

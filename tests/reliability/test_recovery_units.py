@@ -82,6 +82,62 @@ def test_the_reaper_ends_processes_of_dead_runs_of_this_workdir_only(tmp_path: P
             process.wait()
 
 
+def _dead_pid() -> int:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    return dead.pid
+
+
+def test_leftovers_of_dead_runs_go_and_a_live_runs_stay(tmp_path: Path) -> None:
+    """ansible-run-*/gates-* named after their process; .known_hosts temps of a dead writer; directories
+    of unknown owner (older grid, or another host sharing the work directory) once an hour quiet."""
+    dead = _dead_pid()
+    names = {
+        "dead ansible run": f"{reaper.owned_prefix('ansible-run')}x".replace(f"-{os.getpid()}.", f"-{dead}.", 1),
+        "dead gates": f"{reaper.owned_prefix('gates')}y".replace(f"-{os.getpid()}.", f"-{dead}.", 1),
+        "reused pid": f"ansible-run-{os.getpid()}.1.{reaper.host_id()}-z",  # same pid, other start time
+        "live ansible run": f"{reaper.owned_prefix('ansible-run')}live",
+        "other host's run": f"ansible-run-{dead}.5.00000000-w",
+        "old unowned": "ansible-run-oldabcd",
+        "fresh unowned": "gates-fresh123",
+    }
+    for name in names.values():
+        (tmp_path / name / "artifacts").mkdir(parents=True)
+        (tmp_path / name / "artifacts" / "command").write_text('{"env": {}}')
+    for name in (names["old unowned"], names["other host's run"]):
+        hour_ago = time.time() - 3700
+        for path in (tmp_path / name, tmp_path / name / "artifacts", tmp_path / name / "artifacts" / "command"):
+            os.utime(path, (hour_ago, hour_ago))
+    stale_temp = tmp_path / f".known_hosts.{dead}.140.tmp"
+    live_temp = tmp_path / f".known_hosts.{os.getpid()}.140.tmp"
+    for temp in (stale_temp, live_temp):
+        temp.write_text("")
+        os.utime(temp, (time.time() - 60, time.time() - 60))
+    kept = ["state.json", "known_hosts", "gatesx", "secrets"]
+    for name in kept:
+        (tmp_path / name).write_text("")
+
+    removed = {p.name for p in reaper.remove_leftovers(tmp_path)}
+
+    gone = {names[k] for k in ("dead ansible run", "dead gates", "reused pid", "other host's run", "old unowned")}
+    assert removed == gone | {stale_temp.name}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*kept, names["live ansible run"], names["fresh unowned"], live_temp.name])
+
+
+def test_the_run_directory_of_a_killed_process_goes_at_the_next_reap(tmp_path: Path) -> None:
+    code = ("import os, tempfile, sys\nfrom grid.apply.reaper import owned_prefix\n"
+            f"d = tempfile.mkdtemp(prefix=owned_prefix('ansible-run'), dir={str(tmp_path)!r})\n"
+            "open(os.path.join(d, 'command'), 'w').write('PGPASSWORD')\nprint(d, flush=True)\n"
+            "os.kill(os.getpid(), 9)")
+    killed = _python(code)
+    assert killed.returncode == -signal.SIGKILL
+    left = Path(killed.stdout.strip())
+    assert left.is_dir() and left.parent == tmp_path
+    assert reaper.reap(tmp_path) == []
+    assert not left.exists()
+
+
 def test_tagged_sets_and_restores_the_tag(tmp_path: Path) -> None:
     before = os.environ.get(reaper.RUN_ENV)
     with reaper.tagged(tmp_path) as tag:

@@ -12,9 +12,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
+import sys
 import tempfile
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -174,3 +179,85 @@ def test_the_scan_finds_a_planted_leak(tmp_path: Path) -> None:
         (work / name).write_text(text)
     found = _scan([work], secrets, work / "secrets")[2]
     assert len(found) == 3, found
+
+
+def _local_project(root: Path, task: str) -> Path:
+    """A playbook on this machine (connection local): a real ansible-runner run without nodes."""
+    project = root / "project"
+    (project / "inventory").mkdir(parents=True)
+    (project / "ansible.cfg").write_text("[defaults]\ngather_facts = false\n")
+    (project / "inventory" / "hosts.yml").write_text(
+        "all:\n  hosts:\n    controller:\n      ansible_connection: local\n"
+        f"      ansible_python_interpreter: {sys.executable}\n")
+    (project / "site.yml").write_text(f"- hosts: all\n  gather_facts: false\n  tasks:\n{task}")
+    return project
+
+
+def test_ansible_and_its_artifacts_see_no_secret_of_grids_environment(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real ansible-runner run with the database password and a state URL holding one in the
+    environment: Ansible does not get them, and nothing ansible-runner writes holds them."""
+    from grid.drivers.ansible import RunnerAnsible
+
+    password = "pg-" + uuid.uuid4().hex
+    monkeypatch.setenv("PGPASSWORD", password)
+    monkeypatch.setenv("GRID_STATE", f"postgres://grid:{password}@db.example/grid")
+    seen = tmp_path / "seen-by-ansible"
+    project = _local_project(tmp_path, "    - copy:\n        dest: " + str(seen) + "\n        content: >-\n"
+                             "          {{ lookup('env', 'PGPASSWORD') }}|{{ lookup('env', 'GRID_STATE') }}|"
+                             "{{ lookup('env', 'HOME') }}\n")
+    key = tmp_path / "key"
+    key.write_text("")
+    work = tmp_path / "work"
+    result = RunnerAnsible(work, strategy="linear", keep_artifacts=True).run(
+        project, private_key=key, known_hosts=tmp_path / "known_hosts")
+    assert result.ok, result.output_tail
+    assert seen.read_text().split("|") == ["", "", os.environ["HOME"]]  # Ansible ran, without the secrets
+    commands = list(work.glob("ansible-run-*/artifacts/*/command"))
+    assert len(commands) == 1 and "ANSIBLE_CONFIG" in json.loads(commands[0].read_text())["env"]
+    written = [p for p in work.rglob("*") if p.is_file()]
+    assert len(written) > 3
+    assert [str(p) for p in written if password in p.read_text(errors="replace")] == []
+
+
+def test_a_ctrl_c_ends_ansible_and_leaves_no_run_directory(tmp_path: Path) -> None:
+    """Ansible runs in a session of its own (out of the terminal's reach): an interrupt of its caller
+    cancels it, and its private data directory goes with it."""
+    from grid.drivers.ansible import RunnerAnsible
+
+    marker = f"{tmp_path}|interrupt-test|{uuid.uuid4().hex}"
+    project = _local_project(tmp_path, "    - pause:\n        seconds: 120\n")
+    key = tmp_path / "key"
+    key.write_text("")
+    work = tmp_path / "work"
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRID_RUN", marker)  # the reaper's tag: finds Ansible's processes
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                RunnerAnsible(work, strategy="linear").run(project, private_key=key,
+                                                           known_hosts=tmp_path / "known_hosts")
+        finally:
+            timer.cancel()
+            signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - started < 30
+    assert list(work.iterdir()) == []
+    deadline = time.monotonic() + 10
+    while _tagged_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _tagged_processes(marker) == []
+
+
+def _tagged_processes(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if f"GRID_RUN={marker}".encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found

@@ -15,10 +15,12 @@ interrupted atomic writes (`.known_hosts.<pid>.<thread>.tmp`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,6 +83,24 @@ def orphans(workdir: Path) -> list[int]:
     return found
 
 
+def end_processes_with(variable: str, value: str) -> list[int]:
+    """SIGKILL every process (but this one) whose environment holds `variable=value` exactly: a tree of
+    processes some of which put themselves in sessions of their own (Ansible's task workers)."""
+    entry = f"{variable}={value}".encode()
+    ended = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            if entry not in Path(f"/proc/{name}/environ").read_bytes().split(b"\0"):
+                continue
+            os.kill(int(name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):  # gone meanwhile, or another user's
+            continue
+        ended.append(int(name))
+    return ended
+
+
 def reap(workdir: Path, *, timeout: float = 10.0) -> list[int]:
     """SIGKILL the orphans of `workdir` and wait (up to `timeout`) until they are gone, then remove the
     temporary files of dead runs (remove_leftovers); returns the pids ended."""
@@ -108,18 +128,25 @@ def _zombie(pid: int) -> bool:
 
 
 def owned_prefix(kind: str, pid: int | None = None) -> str:
-    """Prefix of a temporary name in the work directory that says which process owns it:
-    `<kind>-<pid>.<start>-` (tempfile adds a random tail)."""
+    """Prefix of a temporary name in the work directory that says which process on which host owns it:
+    `<kind>-<pid>.<start>.<host>-` (tempfile adds a random tail)."""
     pid = os.getpid() if pid is None else pid
-    return f"{kind}-{pid}.{process_start(pid) or 0}-"
+    return f"{kind}-{pid}.{process_start(pid) or 0}.{host_id()}-"
+
+
+def host_id() -> str:
+    """This host, in 8 hex digits (a work directory may be shared: only its own host can see a pid)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 OWNED_DIRECTORIES = ("ansible-run", "gates")
-_OWNED = re.compile(rf"^(?:{'|'.join(OWNED_DIRECTORIES)})-(\d+)\.(\d+)-")
+_OWNED = re.compile(rf"^(?:{'|'.join(OWNED_DIRECTORIES)})-(\d+)\.(\d+)\.([0-9a-f]{{8}})-")
 _ATOMIC_TEMP = re.compile(r"^\.known_hosts\.(\d+)\.\d+\.tmp$")
+ATOMIC_TEMP_SECONDS = 10.0
 UNOWNED_GRACE_SECONDS = 3600.0
-"""Directories made before they carried their owner (`ansible-run-<random>`) go once this old: no run
-keeps one longer without writing to it."""
+"""A directory whose owner this host cannot check (made on another host sharing the work directory, or
+by a grid that did not name its owner yet: `ansible-run-<random>`) goes once nothing in it changed for
+this long: no run leaves its directory untouched that long."""
 
 
 def remove_leftovers(workdir: Path) -> list[Path]:
@@ -142,24 +169,27 @@ def remove_leftovers(workdir: Path) -> list[Path]:
 
 
 def _left_behind(entry: os.DirEntry[str]) -> bool:
-    if owned := _OWNED.match(entry.name):
-        pid, start = owned.groups()
+    owned = _OWNED.match(entry.name)
+    if owned and owned.group(3) == host_id():
+        pid, start = owned.group(1), owned.group(2)
         if start == "0":  # made while its start time could not be read: the pid alone decides
             return not Path(f"/proc/{pid}").exists()
         return process_start(int(pid)) != start
-    if temp := _ATOMIC_TEMP.match(entry.name):
-        return not Path(f"/proc/{temp.group(1)}").exists()
+    if temp := _ATOMIC_TEMP.match(entry.name):  # written and renamed at once: old means abandoned
+        return not Path(f"/proc/{temp.group(1)}").exists() and _quiet_for(Path(entry.path)) > ATOMIC_TEMP_SECONDS
     if entry.name.startswith(tuple(f"{kind}-" for kind in OWNED_DIRECTORIES)) and entry.is_dir(
             follow_symlinks=False):
         return _quiet_for(Path(entry.path)) > UNOWNED_GRACE_SECONDS
     return False
 
 
-def _quiet_for(directory: Path) -> float:
-    """Seconds since anything under `directory` last changed."""
+def _quiet_for(path: Path) -> float:
+    """Seconds since `path`, or anything under it, last changed."""
     newest = 0.0
-    for root, dirs, files in os.walk(directory):
-        for name in (root, *(os.path.join(root, n) for n in dirs + files)):
+    with contextlib.suppress(OSError):
+        newest = os.lstat(path).st_mtime
+    for root, dirs, files in os.walk(path):
+        for name in (*dirs, *files):
             with contextlib.suppress(OSError):
-                newest = max(newest, os.lstat(name).st_mtime)
+                newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
     return time.time() - newest

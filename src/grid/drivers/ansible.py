@@ -9,8 +9,9 @@ environment is grid's settings plus an allow-list of grid's own (ansible_environ
 password, state URL or cloud credential in grid's environment reaches Ansible or the disk.
 
 Interrupts: Runner runs in a helper thread with a cancel callback, so ansible-runner installs no signal
-handlers of its own (it would swallow grid's Ctrl-C and SIGTERM for good) and a Ctrl-C in grid ends the
-Ansible run (which lives in a session of its own) before grid leaves.
+handlers of its own (it would swallow grid's Ctrl-C and SIGTERM for good). Ansible lives in a session of
+its own, out of reach of the terminal's Ctrl-C: a run ends when its caller is interrupted, and every run
+ends at `cancel_runs()` (the CLI calls it on Ctrl-C), within CANCEL_POLL_SECONDS.
 
 Speed: the mitogen strategy (`mitogen_linear`) when the installed mitogen accepts this ansible-core,
 else `linear` with the rendered 16 forks + pipelining. A run that only rewrites the hosts table (one
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from grid.apply.reaper import RUN_ENV, owned_prefix
+from grid.apply.reaper import RUN_ENV, end_processes_with, owned_prefix
 
 UNVERIFIABLE_KEY = "grid_unverifiable"
 """A task result holding this key (`debug: var=grid_unverifiable`) was not verifiable in check mode."""
@@ -208,14 +209,15 @@ class RunnerAnsible:
         private = Path(tempfile.mkdtemp(prefix=owned_prefix("ansible-run"), dir=self.work_dir))
         os.chmod(private, 0o700)
         cancel = threading.Event()
-        envvars = self.envvars(project_dir, private_key, known_hosts, strategy)
+        # Marks every process of this run, those in sessions of their own too (ended at a cancel).
+        envvars = {**self.envvars(project_dir, private_key, known_hosts, strategy), RUN_MARK: str(private)}
         try:
             runner = init_runner(**{
                 **options, "private_data_dir": str(private), "event_handler": collector.handle,
-                "cancel_callback": cancel.is_set, "envvars": envvars})
+                "cancel_callback": lambda: cancel.is_set() or _CANCEL_ALL.is_set(), "envvars": envvars})
             runner.config.env = ansible_environment(runner.config.env, envvars)
             runner.config.pexpect_timeout = CANCEL_POLL_SECONDS
-            _run_cancellable(runner, cancel)
+            _run_cancellable(runner, cancel, str(private))
             rc = int(runner.rc if runner.rc is not None else 1)
             tail = ""
             if rc != 0:
@@ -232,6 +234,15 @@ class RunnerAnsible:
 CANCEL_POLL_SECONDS = 0.5
 """How often ansible-runner asks whether to cancel: the delay from a Ctrl-C to Ansible's end."""
 
+_CANCEL_ALL = threading.Event()
+
+
+def cancel_runs() -> None:
+    """End every Ansible run of this process, now and from now on (the process is being interrupted);
+    safe in a signal handler."""
+    _CANCEL_ALL.set()
+
+RUN_MARK = "GRID_ANSIBLE_RUN"
 INHERITED = frozenset({"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", RUN_ENV})
 INHERITED_PREFIXES = ("LC_", "ANSIBLE_")
 RUNNER_SET = frozenset({"ORIGINAL_STDOUT_CALLBACK", "AD_HOC_COMMAND_ID"})
@@ -249,9 +260,10 @@ def ansible_environment(env: Mapping[str, str], ours: Mapping[str, str]) -> dict
             or name.startswith(INHERITED_PREFIXES + RUNNER_SET_PREFIXES)}
 
 
-def _run_cancellable(runner: Any, cancel: threading.Event) -> None:
-    """runner.run() in a helper thread; if the caller is interrupted (Ctrl-C) meanwhile, Ansible is
-    cancelled (ansible-runner kills its process group) before the interrupt goes on."""
+def _run_cancellable(runner: Any, cancel: threading.Event, mark: str) -> None:
+    """runner.run() in a helper thread; if the caller is interrupted (Ctrl-C) meanwhile, or cancel_runs()
+    is called, Ansible is cancelled before the interrupt goes on. ansible-runner then kills Ansible's
+    process group, but Ansible's task workers run in sessions of their own: they go by RUN_MARK."""
     failed: list[BaseException] = []
 
     def run() -> None:
@@ -259,6 +271,9 @@ def _run_cancellable(runner: Any, cancel: threading.Event) -> None:
             runner.run()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             failed.append(exc)
+        finally:
+            if cancel.is_set() or _CANCEL_ALL.is_set():
+                end_processes_with(RUN_MARK, mark)
 
     worker = threading.Thread(target=run, name="ansible-runner", daemon=True)
     worker.start()
@@ -267,6 +282,7 @@ def _run_cancellable(runner: Any, cancel: threading.Event) -> None:
     except BaseException:
         cancel.set()
         worker.join(timeout=10 * CANCEL_POLL_SECONDS + 5)
+        end_processes_with(RUN_MARK, mark)
         raise
     if failed:
         raise failed[0]
@@ -366,6 +382,7 @@ class _Collector:
 
     def outcomes(self) -> dict[str, HostOutcome]:
         stats = self.stats or {}
+        finished = self.stats is not None
         names = set(self.hosts)
         for key in ("processed", "ok", "changed", "failures", "dark"):
             names.update((stats.get(key) or {}).keys())
@@ -375,9 +392,14 @@ class _Collector:
             changed = int((stats.get("changed") or {}).get(name, acc.changed)) if stats else acc.changed
             failed = int((stats.get("failures") or {}).get(name, acc.failed)) if stats else acc.failed
             unreachable = acc.unreachable or bool((stats.get("dark") or {}).get(name, 0))
+            failed_tasks = acc.failed_tasks
+            if not finished and not failed_tasks and not unreachable:
+                # No final stats: the run was cut short (cancelled at a Ctrl-C, or killed); a host that
+                # failed nothing so far is not configured for that.
+                failed_tasks = [*failed_tasks, ("Ansible", "the run ended before this host was done")]
             out[name] = HostOutcome(
-                ok=not unreachable and failed == 0, changed=changed, failed=failed, unreachable=unreachable,
-                changed_tasks=acc.changed_tasks, failed_tasks=acc.failed_tasks,
+                ok=finished and not unreachable and failed == 0, changed=changed, failed=failed,
+                unreachable=unreachable, changed_tasks=acc.changed_tasks, failed_tasks=failed_tasks,
                 unverifiable_tasks=acc.unverifiable_tasks)
         return out
 

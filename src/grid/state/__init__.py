@@ -16,6 +16,7 @@ from grid.state.errors import (
     StateError,
     StateMissing,
     StateTooNew,
+    StateUnavailable,
 )
 from grid.state.history import append_history, history_entry
 from grid.state.lock import (
@@ -48,6 +49,7 @@ __all__ = [
     "HistoryEntry", "HostRecord", "LockHeld", "LockHolder", "LockLost", "PostgresStateStore",
     "ResourceRecord", "Restored", "State",
     "StateConflict", "StateCorrupted", "StateError", "StateLock", "StateMissing", "StateStore", "StateTooNew",
+    "StateUnavailable",
     "append_history", "assess", "canonical_json", "checksum_of", "empty_state", "held_lock", "history_entry",
     "open_store", "pulumi_backend", "read_lock", "redact", "unlock", "workdir_for",
 ]

@@ -1,0 +1,66 @@
+"""The cluster's SSH key and Pulumi passphrase: made once, never made again for a cluster that exists."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from grid.identity import KEY_ENV, PASSPHRASE_ENV, RECORDED_KEY, IdentityError, resolve_identity
+from grid.state.model import ResourceRecord, State
+
+
+def existing(public_key: str = "") -> State:
+    outputs = {RECORDED_KEY: public_key} if public_key else {}
+    return State(cluster="lab", outputs=outputs, resources={
+        "east/train/node-0000": ResourceRecord(address="east/train/node-0000", kind="node", region="east")})
+
+
+def test_a_new_cluster_gets_a_key_and_passphrase_once(tmp_path: Path) -> None:
+    first = resolve_identity(tmp_path, "lab", State(cluster="lab"), env={})
+    again = resolve_identity(tmp_path, "lab", existing(first.keypair.public_key), env={})
+    assert first == again
+    assert (first.keypair.private_path.stat().st_mode & 0o777) == 0o600
+    assert first.passphrase_file.read_text().strip()
+
+
+@pytest.mark.parametrize("lost", ["id_ed25519", "pulumi-passphrase"])
+def test_an_existing_cluster_without_its_secrets_is_refused_saying_where_grid_looked(tmp_path: Path,
+                                                                                      lost: str) -> None:
+    made = resolve_identity(tmp_path, "lab", State(cluster="lab"), env={})
+    (tmp_path / "secrets" / lost).unlink()
+    with pytest.raises(IdentityError) as caught:
+        resolve_identity(tmp_path, "lab", existing(made.keypair.public_key), env={})
+    message = caught.value.message
+    assert "exists" in message and str(tmp_path / "secrets" / lost) in message
+    assert ("SSH key" if lost == "id_ed25519" else "Pulumi passphrase") in message
+    assert KEY_ENV in caught.value.hint and PASSPHRASE_ENV in caught.value.hint
+    assert not (tmp_path / "secrets" / lost).exists()  # nothing was made in its place
+
+
+def test_a_key_that_is_not_the_clusters_is_refused(tmp_path: Path) -> None:
+    resolve_identity(tmp_path, "lab", State(cluster="lab"), env={})
+    other = resolve_identity(tmp_path / "other", "lab", State(cluster="lab"), env={})
+    with pytest.raises(IdentityError, match="is not cluster lab's admin key"):
+        resolve_identity(tmp_path, "lab", existing(other.keypair.public_key), env={})
+
+
+def test_secrets_named_by_the_environment_are_used_where_the_work_dir_has_none(tmp_path: Path) -> None:
+    made = resolve_identity(tmp_path / "creator", "lab", State(cluster="lab"), env={})
+    runner = tmp_path / "runner"
+    env = {KEY_ENV: str(made.keypair.private_path), PASSPHRASE_ENV: str(made.passphrase_file)}
+    found = resolve_identity(runner, "lab", existing(made.keypair.public_key), env=env)
+    assert found.keypair.private_path == made.keypair.private_path
+    assert found.keypair.public_key.split()[:2] == made.keypair.public_key.split()[:2]
+    assert found.passphrase_file == made.passphrase_file
+    assert not (runner / "secrets").exists()
+    with pytest.raises(IdentityError, match="names no file"):
+        resolve_identity(runner, "lab", existing(), env={KEY_ENV: str(tmp_path / "absent")})
+
+
+def test_an_encrypted_key_is_refused_plainly(tmp_path: Path) -> None:
+    key = tmp_path / "locked"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret-words", "-f", str(key)], check=True)
+    with pytest.raises(IdentityError, match="unencrypted"):
+        resolve_identity(tmp_path, "lab", existing(), env={KEY_ENV: str(key)})
