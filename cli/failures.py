@@ -53,10 +53,13 @@ def pulumi_failure(exc: PulumiFailed) -> CommandFailed:
 
 
 def _no_space(exc: OSError) -> CommandFailed:
-    where = f" writing {exc.filename}" if exc.filename else ""
     full = "disk quota exceeded" if exc.errno == errno.EDQUOT else "no space left on device"
-    look = f" (`df -h {exc.filename}`)" if exc.filename else ""
-    return CommandFailed(f"{full}{where}", hint=f"free space on that file system{look}, {RUN_AGAIN}")
+    if exc.filename:
+        return CommandFailed(f"{full} writing {exc.filename}",
+                             hint=f"free space on that file system (`df -h {exc.filename}`), then run the command "
+                                  "again")
+    return CommandFailed(full, hint="free space where grid writes (the work directory, or the output you named), "
+                                    "then run the command again")
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

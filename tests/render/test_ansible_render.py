@@ -193,7 +193,7 @@ def test_cluster_digest_changes_with_every_account_and_key(lab: Cluster) -> None
     assert all(rotated[a].cluster != base[a].cluster for a in base), "admin key rotated"
 
 
-def test_the_accounts_action_ships_and_is_an_input_of_every_host(lab: Cluster) -> None:
+def test_the_accounts_action_ships_and_runs_before_accounts_are_made(lab: Cluster) -> None:
     files = render_ansible(lab, expand(lab), admin_public_key=KEY)
     assert "action_plugins/grid_accounts.py" in files
     site = yaml.safe_load(files["roles/base/tasks/users.yml"])

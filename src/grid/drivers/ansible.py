@@ -243,7 +243,10 @@ def cancel_runs() -> None:
     _CANCEL_ALL.set()
 
 RUN_MARK = "GRID_ANSIBLE_RUN"
-INHERITED = frozenset({"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", RUN_ENV})
+# The crash-test seam (grid.killpoints) and the test harness's marker: a test must see every process of a run.
+TEST_SEAM = ("GRID_KILL_AT", "GRID_PAUSE_AT", "GRID_KILL_GROUP", "GRID_TEST_RUN_MARKER")
+INHERITED = frozenset({"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", RUN_ENV,
+                       *TEST_SEAM})
 INHERITED_PREFIXES = ("LC_", "ANSIBLE_")
 RUNNER_SET = frozenset({"ORIGINAL_STDOUT_CALLBACK", "AD_HOC_COMMAND_ID"})
 RUNNER_SET_PREFIXES = ("ANSIBLE_", "RUNNER_", "AWX_")

@@ -222,7 +222,8 @@ class PostgresStateStore:
         return found[0] if found else None
 
     def lock_status(self) -> str | None:
-        """'live' or 'expired' by the database clock; None when unlocked."""
+        """'live' or 'expired' by the database clock, 'stale' when its holder ran here and is gone; None when
+        unlocked."""
         from grid.state.pglock import current_holder
 
         found = current_holder(self)

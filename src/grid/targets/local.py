@@ -40,9 +40,10 @@ def probe(cluster: str, state: State, graph: ResourceGraph | None = None, *,
                 objects[(kind, name)] = entry
     live: dict[str, LiveResource] = {}
     for address, record in state.resources.items():
-        kind = _KIND_OBJECT.get(record.kind)
-        if kind is None:
+        recorded_kind = _KIND_OBJECT.get(record.kind)
+        if recorded_kind is None:
             continue
+        kind = recorded_kind
         name = str(record.attrs.get(kind) or "")
         found = objects.get((kind, name))
         if found is None:
@@ -59,9 +60,10 @@ def probe(cluster: str, state: State, graph: ResourceGraph | None = None, *,
     for address in sorted({*wanted, *state.resources}):
         resource = wanted.get(address)
         kind_value = resource.kind.value if resource is not None else state.resources[address].kind
-        kind = _KIND_OBJECT.get(kind_value)
-        if kind is None:
+        wanted_kind = _KIND_OBJECT.get(kind_value)
+        if wanted_kind is None:
             continue
+        kind = wanted_kind
         found = objects.get((kind, physical_name(cluster, address)))
         if found is None:
             continue

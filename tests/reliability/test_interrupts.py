@@ -1,0 +1,133 @@
+"""Ctrl-C, as a person at a terminal gives it: exit 130, no traceback from any thread or worker, and one
+final line saying what is saved and what to do; at the confirmation prompt, nothing changes.
+
+`grid up` runs in a pseudo-terminal (a real prompt; the terminal's Ctrl-C reaches grid and the Pulumi
+workers of its process group, not Ansible, which runs in a session of its own) or, for a CI runner's
+SIGINT, gets the signal alone. After each interrupt the next `grid up` finishes the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+from labtools import MARKER_ENV, small_lab, wait_for_no_survivors, workdir
+
+from helpers import GRID, grid
+
+pytestmark = pytest.mark.e2e
+
+SAVED = "interrupted; state was saved after each completed step — run the command again to finish"
+CANCELLED = "cancelled; nothing was changed"
+ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    spec, name = small_lab(tmp_path / "lab")
+    try:
+        yield spec, name
+    finally:
+        grid("destroy", str(spec), "--yes")
+
+
+def _terminal(*args: str, marker: str) -> pexpect.spawn:
+    env = {k: v for k, v in os.environ.items() if k != "CI"}  # a person at a terminal
+    return pexpect.spawn(GRID, list(args), env={**env, MARKER_ENV: marker}, encoding="utf-8", timeout=300,
+                         dimensions=(50, 200))
+
+
+def _ended(child: pexpect.spawn, seconds: float = 120) -> tuple[int | None, str]:
+    child.expect(pexpect.EOF, timeout=seconds)
+    child.close()
+    return child.exitstatus, ESCAPES.sub("", child.before or "")
+
+
+def _last_line(output: str) -> str:
+    lines = [line.strip() for line in output.replace("\r", "\n").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _assert_clean(output: str, line: str) -> None:
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]
+    assert "internal error" not in output, output[-3000:]
+    assert output.count(line) == 1 and _last_line(output).endswith(line), output[-2000:]
+
+
+def _leftovers(work: Path) -> list[str]:
+    return sorted(p.name for p in work.iterdir() if p.name.startswith(("ansible-run-", "gates-", ".known_hosts.")))
+
+
+def test_ctrl_c_at_the_prompt_changes_nothing_and_exits_130(lab: tuple[Path, str]) -> None:
+    spec, name = lab
+    child = _terminal("up", str(spec), marker=uuid.uuid4().hex)
+    child.expect(r"Apply these changes\? \[y/N\]")
+    child.sendintr()
+    code, rest = _ended(child, 30)
+    assert code == 130, rest
+    _assert_clean(child.after if isinstance(child.after, str) else rest, CANCELLED)
+    assert _last_line(rest) == CANCELLED or _last_line(rest).endswith(CANCELLED), rest
+    listed = grid("state", "list", str(spec))
+    assert "node" not in listed.stdout, listed.output
+    assert subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
+                          check=True).stdout.count(name) == 0
+
+
+@pytest.mark.parametrize(("stage", "after", "delay"), [
+    ("infrastructure", r"infrastructure east: applying region", 0.3),
+    ("configuration", r"node-0001: create done", 2.0),
+])
+def test_ctrl_c_during_a_run_exits_130_with_one_line_and_the_next_run_finishes(
+        lab: tuple[Path, str], stage: str, after: str, delay: float) -> None:
+    spec, name = lab
+    marker = uuid.uuid4().hex
+    child = _terminal("up", str(spec), "--yes", marker=marker)
+    child.expect(after)
+    time.sleep(delay)
+    started = time.monotonic()
+    child.sendintr()
+    code, rest = _ended(child)
+    assert code == 130, f"{stage}: exit {code}\n{rest[-3000:]}"
+    assert time.monotonic() - started < 30, f"{stage}: {time.monotonic() - started:.0f}s to stop"
+    _assert_clean(rest, SAVED)
+    assert "\n" not in rest.strip().replace("\r", "").replace(SAVED, "").strip("^C \n"), \
+        f"{stage}: printed more than the final line after the Ctrl-C:\n{rest}"
+    assert wait_for_no_survivors(marker, 15, kill=True) == []
+    assert _leftovers(workdir(spec, name)) == []
+
+    again = grid("up", str(spec), "--yes")
+    assert again.code == 0, again.output[-3000:]
+    assert "2/2 node(s) pass" in again.stdout, again.output[-3000:]
+
+
+def test_sigint_to_grid_alone_during_configuration_exits_130(lab: tuple[Path, str]) -> None:
+    """A CI runner's SIGINT reaches grid only: grid cancels Ansible itself and says the same line."""
+    spec, name = lab
+    marker = uuid.uuid4().hex
+    process = subprocess.Popen([GRID, "up", str(spec), "--yes"], env={**os.environ, "CI": "true",
+                                                                        MARKER_ENV: marker},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert process.stdout is not None
+    seen = ""
+    for line in process.stdout:
+        seen += line
+        if "node-0001: create done" in line:
+            break
+    time.sleep(2.0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, seen + out + err
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err, err
+    assert err.strip().splitlines()[-1] == SAVED, err
+    assert wait_for_no_survivors(marker, 15, kill=True) == []
+    assert _leftovers(workdir(spec, name)) == []
+    again = grid("up", str(spec), "--yes")
+    assert again.code == 0 and "2/2 node(s) pass" in again.stdout, again.output[-3000:]
