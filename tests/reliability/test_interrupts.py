@@ -8,6 +8,7 @@ SIGINT, gets the signal alone. After each interrupt the next `grid up` finishes 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -39,27 +40,42 @@ def lab(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         grid("destroy", str(spec), "--yes")
 
 
-def _terminal(*args: str, marker: str) -> pexpect.spawn:
-    env = {k: v for k, v in os.environ.items() if k != "CI"}  # a person at a terminal
-    return pexpect.spawn(GRID, list(args), env={**env, MARKER_ENV: marker}, encoding="utf-8", timeout=300,
-                         dimensions=(50, 200))
+class Terminal:
+    """`grid ARGS` in a pseudo-terminal, as a person runs it; `output` is all it printed."""
+
+    def __init__(self, *args: str, marker: str) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "CI"}  # interactive: the prompt is shown
+        self.log = io.StringIO()
+        self.child = pexpect.spawn(GRID, list(args), env={**env, MARKER_ENV: marker}, encoding="utf-8",
+                                   timeout=300, dimensions=(50, 200))
+        self.child.logfile_read = self.log
+
+    def interrupt_after(self, pattern: str, delay: float = 0.0) -> float:
+        self.child.expect(pattern)
+        time.sleep(delay)
+        self.child.sendintr()
+        return time.monotonic()
+
+    def ended(self, seconds: float = 120) -> int | None:
+        self.child.expect(pexpect.EOF, timeout=seconds)
+        self.child.close()
+        return self.child.exitstatus
+
+    @property
+    def output(self) -> str:
+        return ESCAPES.sub("", self.log.getvalue()).replace("\r", "")
+
+    def after_ctrl_c(self) -> list[str]:
+        """The lines printed after the terminal echoed the Ctrl-C."""
+        assert "^C" in self.output, self.output[-2000:]
+        return [line.strip() for line in self.output.split("^C", 1)[1].splitlines() if line.strip()]
 
 
-def _ended(child: pexpect.spawn, seconds: float = 120) -> tuple[int | None, str]:
-    child.expect(pexpect.EOF, timeout=seconds)
-    child.close()
-    return child.exitstatus, ESCAPES.sub("", child.before or "")
-
-
-def _last_line(output: str) -> str:
-    lines = [line.strip() for line in output.replace("\r", "\n").splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
-def _assert_clean(output: str, line: str) -> None:
+def _assert_one_final_line(terminal: Terminal, line: str) -> None:
+    output = terminal.output
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]
     assert "internal error" not in output, output[-3000:]
-    assert output.count(line) == 1 and _last_line(output).endswith(line), output[-2000:]
+    assert terminal.after_ctrl_c() == [line], output[-3000:]
 
 
 def _leftovers(work: Path) -> list[str]:
@@ -68,38 +84,30 @@ def _leftovers(work: Path) -> list[str]:
 
 def test_ctrl_c_at_the_prompt_changes_nothing_and_exits_130(lab: tuple[Path, str]) -> None:
     spec, name = lab
-    child = _terminal("up", str(spec), marker=uuid.uuid4().hex)
-    child.expect(r"Apply these changes\? \[y/N\]")
-    child.sendintr()
-    code, rest = _ended(child, 30)
-    assert code == 130, rest
-    _assert_clean(child.after if isinstance(child.after, str) else rest, CANCELLED)
-    assert _last_line(rest) == CANCELLED or _last_line(rest).endswith(CANCELLED), rest
+    terminal = Terminal("up", str(spec), marker=uuid.uuid4().hex)
+    terminal.interrupt_after(r"Apply these changes\? \[y/N\]")
+    assert terminal.ended(30) == 130, terminal.output[-3000:]
+    _assert_one_final_line(terminal, CANCELLED)
     listed = grid("state", "list", str(spec))
     assert "node" not in listed.stdout, listed.output
-    assert subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
-                          check=True).stdout.count(name) == 0
+    names = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
+                           check=True).stdout
+    assert name not in names
 
 
 @pytest.mark.parametrize(("stage", "after", "delay"), [
-    ("infrastructure", r"infrastructure east: applying region", 0.3),
-    ("configuration", r"node-0001: create done", 2.0),
+    ("infrastructure (Pulumi)", r"infrastructure east: applying region", 0.3),
+    ("configuration (Ansible)", r"node-0001: create done", 2.0),
 ])
 def test_ctrl_c_during_a_run_exits_130_with_one_line_and_the_next_run_finishes(
         lab: tuple[Path, str], stage: str, after: str, delay: float) -> None:
     spec, name = lab
     marker = uuid.uuid4().hex
-    child = _terminal("up", str(spec), "--yes", marker=marker)
-    child.expect(after)
-    time.sleep(delay)
-    started = time.monotonic()
-    child.sendintr()
-    code, rest = _ended(child)
-    assert code == 130, f"{stage}: exit {code}\n{rest[-3000:]}"
-    assert time.monotonic() - started < 30, f"{stage}: {time.monotonic() - started:.0f}s to stop"
-    _assert_clean(rest, SAVED)
-    assert "\n" not in rest.strip().replace("\r", "").replace(SAVED, "").strip("^C \n"), \
-        f"{stage}: printed more than the final line after the Ctrl-C:\n{rest}"
+    terminal = Terminal("up", str(spec), "--yes", marker=marker)
+    interrupted = terminal.interrupt_after(after, delay)
+    assert terminal.ended() == 130, f"{stage}:\n{terminal.output[-3000:]}"
+    assert time.monotonic() - interrupted < 30, f"{stage}: {time.monotonic() - interrupted:.0f}s to stop"
+    _assert_one_final_line(terminal, SAVED)
     assert wait_for_no_survivors(marker, 15, kill=True) == []
     assert _leftovers(workdir(spec, name)) == []
 

@@ -180,10 +180,11 @@ def test_a_sysctl_that_runs_a_program_is_refused_at_it(key: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["/etc/cron.d/core.%p", "/usr/lib/x", "/root/core", "/var/spool/cron/crontabs/x",
-                                   "/tmp/../etc/cron.d/x"])
+                                   "/tmp/../etc/cron.d/x", "/var/crash/../../x"])
 def test_core_dumps_into_system_configuration_are_refused(value: str) -> None:
     (diag,) = found(with_sysctl("kernel.core_pattern", value))
-    assert diag.summary.startswith("sysctl kernel.core_pattern writes core dumps into ")
+    assert diag.summary.startswith(("sysctl kernel.core_pattern writes core dumps into ",
+                                    "sysctl kernel.core_pattern has a '..' segment"))
     assert diag.code == "safety.core-dump-path"
 
 

@@ -180,7 +180,7 @@ def sysctls_run_no_program(cluster: Cluster) -> Iterator[Diagnostic]:
         if what is not None:
             yield error(f"sysctl {key} makes the kernel run a program", path, code="safety.program-sysctl",
                         detail=f"it sets {what}; grid does not let a spec change that",
-                        hint="remove it; install and configure such programs with a role of their own")
+                        hint="remove it: the node's own default is the safe one (a role can change it if needed)")
             continue
         if key != CORE_PATTERN or not isinstance(value, str):
             continue
@@ -192,13 +192,14 @@ def sysctls_run_no_program(cluster: Cluster) -> Iterator[Diagnostic]:
                         hint="give a file pattern such as /var/crash/core.%e.%p, or remove the key")
         elif pattern.startswith("/"):
             target = normalised(pattern)
-            tree = None if target is None else tree_of(target.rsplit("/", 1)[0], CORE_DUMP_TREES)
-            if target is None or tree is not None:
-                yield error(f"sysctl {key} writes core dumps into {tree or 'a path with ..'}", path,
-                            code="safety.core-dump-path",
-                            detail="the system reads files there as configuration or programs; a crash could "
-                                   "plant one",
+            if target is None:
+                yield error(f"sysctl {key} has a '..' segment", path, code="safety.core-dump-path",
+                            detail="where the kernel writes core dumps would depend on symlinks on the node",
+                            hint="give the directory plainly, such as /var/crash/core.%e.%p")
+            elif (tree := tree_of(target.rsplit("/", 1)[0], CORE_DUMP_TREES)) is not None:
+                yield error(f"sysctl {key} writes core dumps into {tree}", path, code="safety.core-dump-path",
+                            detail=f"{tree} holds {SYSTEM_TREES[tree]}: the system reads files there as "
+                                   "configuration or programs, and a crash could plant one",
                             hint="write core dumps to a directory of their own, such as /var/crash/core.%e.%p")
-
 
 VALIDATORS: list[Validator] = [users_not_system_accounts, mounts_not_system_paths, sysctls_run_no_program]
