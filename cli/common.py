@@ -81,6 +81,19 @@ def identity(ws: Workspace, state: State) -> Identity:
         raise console.CommandFailed(exc.message, hint=exc.hint) from None
 
 
+def begin_rotation(ws: Workspace) -> bool:
+    """Make the new admin key pair for `--rotate-ssh-key`; True when made now (not by an earlier run)."""
+    from grid.identity import begin_rotation as begin
+    from grid.identity import rotation_pending
+
+    try:
+        pending = rotation_pending(ws.workdir)
+        begin(ws.workdir, ws.cluster.name)
+    except StateError as exc:
+        raise console.CommandFailed(exc.message, hint=exc.hint) from None
+    return not pending
+
+
 def confirm(question: str, yes: bool) -> None:
     if yes:
         return

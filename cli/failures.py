@@ -8,10 +8,14 @@ end in `error:` / `hint:` and exit 1 — never in "internal error … this is a 
 from __future__ import annotations
 
 import errno
+import sys
+from typing import TYPE_CHECKING
 
 from grid.cli.console import CommandFailed
-from grid.drivers.pulumi import PulumiFailed
 from grid.state import StateError
+
+if TYPE_CHECKING:
+    from grid.drivers.pulumi import PulumiFailed
 
 RUN_AGAIN = "then run the command again: state was saved after each completed step"
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -24,13 +28,16 @@ def plain_failure(exc: BaseException) -> CommandFailed | None:
     if isinstance(exc, CommandFailed):
         return exc
     chain = list(_causes(exc))
+    # Not imported for a check: a PulumiFailed exists only once grid.drivers.pulumi is loaded.
+    pulumi = sys.modules.get("grid.drivers.pulumi")
+    pulumi_failed = pulumi.PulumiFailed if pulumi is not None else ()
     for cause in chain:  # a full disk explains whatever failed because of it
         if isinstance(cause, OSError) and cause.errno in NO_SPACE:
             return _no_space(cause)
     for cause in chain:
         if isinstance(cause, StateError):
             return CommandFailed(cause.message, hint=cause.hint or f"check the state's location, {RUN_AGAIN}")
-        if isinstance(cause, PulumiFailed):
+        if isinstance(cause, pulumi_failed):
             return pulumi_failure(cause)
         if _database_error(cause):
             return CommandFailed(f"the state database failed: {_first_line(cause)}",

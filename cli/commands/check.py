@@ -59,7 +59,7 @@ def collect_checks(ws: Workspace, show: Callable[[NodeReport], None] | None = No
     if keys is None or not state.resources:
         raise console.CommandFailed(f"cluster {ws.cluster.name} is not up", hint=f"run `grid up {ws.spec_path}`")
     known_hosts = refresh_known_hosts(ws.workdir, state)
-    remote = PinnedRemote(user=ws.cluster.spec.defaults.ssh.user, private_key=keys.private_path,
+    remote = PinnedRemote(user=ws.cluster.spec.defaults.ssh.user, private_key=keys.private_path, also=keys.also,
                           known_hosts=known_hosts, port=ws.cluster.spec.defaults.ssh.port)
     try:
         return list(check_nodes(graph_for(ws, state), state, remote, progress=show))

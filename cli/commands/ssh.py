@@ -36,7 +36,7 @@ def ssh(
                                     hint="known nodes: " + (", ".join(names[:10]) or "none — run grid up first"))
     known_hosts = refresh_known_hosts(ws.workdir, state)
     user = ws.cluster.spec.defaults.ssh.user
-    argv = ["ssh", *ssh_options(known_hosts, keys.private_path, batch=bool(command)),
+    argv = ["ssh", *ssh_options(known_hosts, keys.private_path, batch=bool(command), also=keys.also),
             "-p", str(ws.cluster.spec.defaults.ssh.port)]
     argv += [f"{user}@{connect_ip(dict(record.attrs))}", *(command or [])]
     os.execvp("ssh", argv)

@@ -13,6 +13,8 @@ from grid.cli.commands.apply import finish
 from grid.cli.views.plan import plan_lines
 from grid.cli.views.progress import ProgressView
 from grid.cli.views.result import reporting
+from grid.identity import cancel_rotation
+from grid.targets.existing import fingerprint
 from grid.workspace import plan as make_plan
 
 
@@ -33,6 +35,9 @@ def up(
     trust_new_hosts: bool = typer.Option(
         False, "--trust-new-hosts", help="Targets existing, aws, openstack: pin the SSH host keys of nodes seen "
         "for the first time (check the fingerprints a run without this flag lists)."),
+    rotate_ssh_key: bool = typer.Option(
+        False, "--rotate-ssh-key", help="Replace the cluster's admin SSH key: a new key pair, written to every "
+        "host's authorized keys in place (no node is replaced); the old key is removed once all hosts have it."),
 ) -> None:
     """Create or update the cluster so that it matches the spec."""
     with reporting(json_output, "up") as report:
@@ -41,7 +46,13 @@ def up(
         output = console.errout() if json_output else console.out()
         with common.locked(ws, "up"):
             envelope, current = common.read_state(ws)
+            started_rotation = rotate_ssh_key and common.begin_rotation(ws)
             identity = common.identity(ws, current)
+            if identity.rotating_from:
+                output.print(f"Rotating the cluster's admin SSH key ({fingerprint(identity.rotating_from)} → "
+                             f"{fingerprint(identity.keypair.public_key)}): every host's authorized keys are "
+                             "rewritten in place, no node is replaced; the old key goes once every host has the "
+                             "new one.", markup=False)
             stacks = run.default_stacks(ws, identity, trust_new_hosts=trust_new_hosts, warm=True)
             live, live_hosts = common.probe(ws, envelope, current, full=refresh)
             result = make_plan(ws, envelope=envelope, state=current, live=live, live_hosts=live_hosts)
@@ -56,7 +67,12 @@ def up(
                 return
             for text, style in plan_lines(result):
                 output.print(text, style=style or None, markup=False)
-            common.confirm("Apply these changes?", yes)
+            try:
+                common.confirm("Apply these changes?", yes)
+            except BaseException:
+                if started_rotation:
+                    cancel_rotation(ws.workdir)  # declined: no rotation was started
+                raise
             outcome = run.up(ws, result, emit=ProgressView(verbose=verbose, stderr=json_output),
                              stacks=stacks,
                              ansible=run.default_ansible(ws))

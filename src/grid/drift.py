@@ -114,7 +114,7 @@ def _configuration_check(ws: Workspace, state: State, *, skip: set[str]) -> dict
     write_tree(render_cluster(ws.cluster, graph, admin_public_key=keys.public_key), ws.rendered_dir)
     names = {str(r.attrs["hostname"]): a for a, r in hosts.items()}
     result = default_ansible(ws).run(
-        ws.rendered_dir / "ansible", limit=sorted(names), tags=[], private_key=keys.private_path,
+        ws.rendered_dir / "ansible", limit=sorted(names), tags=[], private_key=keys.private_paths,
         known_hosts=refresh_known_hosts(ws.workdir, state), check=True, on_event=None)
     out: dict[str, LiveHost] = {}
     for hostname, address in names.items():

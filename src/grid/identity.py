@@ -12,6 +12,12 @@ Where grid looks, in order:
   `WORKDIR/secrets/pulumi-passphrase`.
 State records the admin *public* key (`outputs.admin_public_key`), so a key that is present but not the
 cluster's is refused too.
+
+Rotation (`grid up --rotate-ssh-key`) is a planned reconfiguration, never a replacement: a new pair is made
+beside the current one (`secrets/id_ed25519.next`); while it exists, nodes are given the new key and grid
+offers both when it connects, so hosts rotated and not rotated yet both let it in. Once every host has the
+new key, state records it and the new pair takes the current one's place (`complete_rotation`). A run
+stopped half-way leaves a rotation the next run goes on with.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from grid.state.errors import StateError
 from grid.state.model import State
 
 KEY_ENV = "GRID_SSH_KEY_FILE"
+NEXT_KEY = "id_ed25519.next"
 PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE_FILE"
 RECORDED_KEY = "admin_public_key"
 PROVIDE_HINT = ("copy the cluster's `secrets/` folder from the machine that created it into {workdir}, or point "
@@ -39,8 +46,14 @@ class IdentityError(StateError):
 
 @dataclass(frozen=True)
 class Identity:
-    keypair: KeyPair
+    keypair: KeyPair  # the admin key nodes are given (the new one while rotating; `also` has the old one)
     passphrase_file: Path
+    rotating_from: str = ""  # while rotating: the public key being replaced, the one state records
+
+    @property
+    def accepted_public_key(self) -> str:
+        """The key every node surely accepts: what state records."""
+        return self.rotating_from or self.keypair.public_key
 
 
 def cluster_exists(state: State) -> bool:
@@ -58,7 +71,11 @@ def find_keypair(workdir: Path, env: Mapping[str, str] | None = None) -> KeyPair
     env = os.environ if env is None else env
     named = env.get(KEY_ENV, "").strip()
     if not named:
-        return existing_keypair(workdir)
+        found = existing_keypair(workdir)
+        upcoming = _next_keypair(workdir)
+        if found is not None and upcoming is not None:  # rotating: hosts may have either key
+            return KeyPair(found.private_path, found.public_key, also=(upcoming.private_path,))
+        return found
     private = Path(named)
     if not private.is_file():
         raise IdentityError(f"{KEY_ENV}={named} names no file", f"point {KEY_ENV} at the cluster's private key")
@@ -71,11 +88,24 @@ def find_keypair(workdir: Path, env: Mapping[str, str] | None = None) -> KeyPair
     return KeyPair(private, public)
 
 
+def planned_public_key(workdir: Path, state: State) -> str:
+    """The admin public key the next apply gives the nodes (a rotation's new key while one is under way);
+    the one state records when this runner has no key (planning needs no private key)."""
+    upcoming = None if os.environ.get(KEY_ENV, "").strip() else _next_keypair(workdir)
+    if upcoming is not None:
+        return upcoming.public_key
+    found = find_keypair(workdir)
+    return found.public_key if found is not None else recorded_public_key(state)
+
+
 def resolve_identity(workdir: Path, cluster: str, state: State, *,
                      env: Mapping[str, str] | None = None) -> Identity:
     """The identity to act with: found where grid looks, or made new only while nothing exists yet."""
     env = os.environ if env is None else env
     exists = cluster_exists(state)
+    recorded = recorded_public_key(state)
+    if not env.get(KEY_ENV, "").strip():
+        _settle_rotation(workdir, recorded)
     looked: list[str] = []
     keypair = find_keypair(workdir, env)
     if keypair is None:
@@ -94,13 +124,77 @@ def resolve_identity(workdir: Path, cluster: str, state: State, *,
         keypair = ensure_keypair(workdir, comment=f"grid-{cluster}")
     if passphrase is None:
         passphrase = ensure_passphrase(workdir)
-    recorded = recorded_public_key(state)
     if exists and recorded and _key_blob(recorded) != _key_blob(keypair.public_key):
         raise IdentityError(
             f"the SSH key at {keypair.private_path} is not cluster {cluster}'s admin key (state records "
             f"{_short(recorded)}, this one is {_short(keypair.public_key)}): its nodes would not let grid in",
             PROVIDE_HINT.format(workdir=workdir / "secrets"))
-    return Identity(keypair, passphrase)
+    upcoming = None if env.get(KEY_ENV, "").strip() else _next_keypair(workdir)
+    if upcoming is None:
+        return Identity(keypair, passphrase)
+    return Identity(KeyPair(upcoming.private_path, upcoming.public_key, also=(keypair.private_path,)),
+                    passphrase, rotating_from=keypair.public_key)
+
+
+def begin_rotation(workdir: Path, cluster: str, *, env: Mapping[str, str] | None = None) -> KeyPair:
+    """Make the new admin key pair (once: a rotation under way keeps its new key)."""
+    env = os.environ if env is None else env
+    if env.get(KEY_ENV, "").strip():
+        raise IdentityError(f"the admin key comes from {KEY_ENV}: grid rotates only the key it keeps in "
+                            f"{workdir / 'secrets'}", f"rotate it there (unset {KEY_ENV}), or replace the file "
+                            "you point at and the nodes' keys yourself")
+    found = _next_keypair(workdir)
+    if found is not None:
+        return found
+    made = ensure_keypair(workdir, comment=f"grid-{cluster}", name=NEXT_KEY)
+    return made
+
+
+def rotation_pending(workdir: Path) -> bool:
+    return _next_keypair(workdir) is not None
+
+
+def cancel_rotation(workdir: Path) -> None:
+    """Forget a new pair no node has been given yet (the operator declined the plan)."""
+    for name in (NEXT_KEY, f"{NEXT_KEY}.pub"):
+        (workdir / "secrets" / name).unlink(missing_ok=True)
+
+
+def complete_rotation(workdir: Path) -> None:
+    """The new pair takes the current one's place: the private key first, then the public one (a run killed
+    between the two is completed by the next, see _settle_rotation). Call only once state records the new key."""
+    secrets = workdir / "secrets"
+    new_private, new_public = secrets / NEXT_KEY, secrets / f"{NEXT_KEY}.pub"
+    if new_private.is_file():
+        os.replace(new_private, secrets / "id_ed25519")
+    if new_public.is_file():
+        os.replace(new_public, secrets / "id_ed25519.pub")
+    fd = os.open(secrets, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _settle_rotation(workdir: Path, recorded: str) -> None:
+    """Finish a rotation whose last step was cut short: state records the new key, or only the private half
+    of the new pair was moved into place."""
+    secrets = workdir / "secrets"
+    new_private, new_public = secrets / NEXT_KEY, secrets / f"{NEXT_KEY}.pub"
+    if new_public.is_file() and not new_private.exists():
+        complete_rotation(workdir)
+        return
+    upcoming = _next_keypair(workdir)
+    if upcoming is not None and recorded and _key_blob(recorded) == _key_blob(upcoming.public_key):
+        complete_rotation(workdir)
+
+
+def _next_keypair(workdir: Path) -> KeyPair | None:
+    private = workdir / "secrets" / NEXT_KEY
+    public = private.with_name(f"{NEXT_KEY}.pub")
+    if private.is_file() and public.is_file():
+        return KeyPair(private, public.read_text().strip())
+    return None
 
 
 def _find_passphrase(workdir: Path, env: Mapping[str, str]) -> Path | None:

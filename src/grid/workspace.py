@@ -15,7 +15,7 @@ from typing import Any
 
 from grid import physics
 from grid.diagnostics import Diagnostics
-from grid.identity import find_keypair, recorded_public_key
+from grid.identity import planned_public_key
 from grid.plan import LiveHost, LiveResource, Plan, make_plan
 from grid.render import Files, render_cluster
 from grid.resources import ResourceGraph, expand
@@ -75,8 +75,7 @@ def graph_for(ws: Workspace, state: State) -> ResourceGraph:
 def admin_public_key(ws: Workspace, state: State | None = None) -> str:
     """The cluster's admin public key: the key pair's here, else the one state records (a runner without the
     private key still plans what the cluster is; applying needs the key, grid.identity)."""
-    keys = find_keypair(ws.workdir)
-    return keys.public_key if keys else (recorded_public_key(state) if state is not None else "")
+    return planned_public_key(ws.workdir, state if state is not None else empty_state(ws.cluster.name))
 
 
 def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> Mapping[str, tuple[str, str, str]]:

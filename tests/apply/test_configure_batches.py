@@ -93,7 +93,7 @@ class RecordingAnsible:
         self.known_hosts: dict[str, str] = {}  # hostname -> known_hosts when its work started
         self.lock = threading.Lock()
 
-    def run(self, project_dir: Path, *, private_key: Path, known_hosts: Path,
+    def run(self, project_dir: Path, *, private_key: Path | Sequence[Path], known_hosts: Path,
             limit: Sequence[str] | None = None, tags: Sequence[str] | None = None, check: bool = False,
             inventory: Path | None = None, on_event: EventCallback | None = None,
             scopes: Mapping[str, str] | None = None, gate: Gate | None = None) -> PlaybookResult:

@@ -64,3 +64,45 @@ def test_an_encrypted_key_is_refused_plainly(tmp_path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret-words", "-f", str(key)], check=True)
     with pytest.raises(IdentityError, match="unencrypted"):
         resolve_identity(tmp_path, "lab", existing(), env={KEY_ENV: str(key)})
+
+
+def test_a_rotation_offers_both_keys_until_state_records_the_new_one(tmp_path: Path) -> None:
+    from grid.identity import begin_rotation, cancel_rotation, complete_rotation, find_keypair, rotation_pending
+
+    current = resolve_identity(tmp_path, "lab", State(cluster="lab"), env={}).keypair
+    state = existing(current.public_key)
+    upcoming = begin_rotation(tmp_path, "lab", env={})
+    assert begin_rotation(tmp_path, "lab", env={}) == upcoming  # an interrupted rotation keeps its new key
+    rotating = resolve_identity(tmp_path, "lab", state, env={})
+    assert rotating.keypair.public_key == upcoming.public_key  # nodes are given the new key
+    assert rotating.keypair.also == (current.private_path,)  # and grid still offers the old one
+    assert rotating.accepted_public_key == current.public_key  # what state keeps recording until it is done
+    found = find_keypair(tmp_path, {})
+    assert found is not None and found.private_paths == (current.private_path, upcoming.private_path)
+    cancel_rotation(tmp_path)
+    assert not rotation_pending(tmp_path)
+    assert resolve_identity(tmp_path, "lab", state, env={}).keypair == current
+    # Done: state records the new key, then the new pair takes the old one's place.
+    upcoming = begin_rotation(tmp_path, "lab", env={})
+    complete_rotation(tmp_path)
+    after = resolve_identity(tmp_path, "lab", existing(upcoming.public_key), env={})
+    assert after.keypair.public_key == upcoming.public_key and not after.rotating_from
+    assert not rotation_pending(tmp_path)
+
+
+@pytest.mark.parametrize("cut", ["state recorded, no file moved", "private key moved, public not"])
+def test_a_rotation_cut_short_at_its_last_step_is_completed(tmp_path: Path, cut: str) -> None:
+    from grid.identity import NEXT_KEY, begin_rotation
+
+    resolve_identity(tmp_path, "lab", State(cluster="lab"), env={})
+    upcoming = begin_rotation(tmp_path, "lab", env={})
+    secrets = tmp_path / "secrets"
+    if cut == "private key moved, public not":
+        (secrets / NEXT_KEY).replace(secrets / "id_ed25519")
+    identity = resolve_identity(tmp_path, "lab", existing(upcoming.public_key), env={})
+    assert identity.keypair.public_key == upcoming.public_key and not identity.rotating_from
+    assert identity.keypair.private_path == secrets / "id_ed25519"
+    assert sorted(p.name for p in secrets.iterdir()) == ["id_ed25519", "id_ed25519.pub", "pulumi-passphrase"]
+    derived = subprocess.run(["ssh-keygen", "-y", "-f", str(secrets / "id_ed25519")], capture_output=True,
+                             text=True, check=True).stdout.split()[:2]
+    assert derived == upcoming.public_key.split()[:2]

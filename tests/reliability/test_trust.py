@@ -144,3 +144,36 @@ def test_the_engine_stops_before_replacing_what_the_plan_keeps(lab: tuple[Path, 
         checkpoint.write_bytes(original)
         spec.write_text(original_spec)
         assert grid("up", str(spec), "--yes", "--skip-check").code == 0
+
+
+def _root_login(ip: str, key: Path, known_hosts: Path) -> int:
+    return subprocess.run(["ssh", "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
+                           "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+                           "-i", str(key), f"root@{ip}", "true"], capture_output=True, check=False).returncode
+
+
+def test_the_admin_key_is_rotated_in_place_even_when_runs_are_cut_short(lab: tuple[Path, str], unchanged: None,
+                                                                        tmp_path: Path) -> None:
+    from labtools import start
+
+    spec, name = lab
+    work = workdir(spec, name)
+    state = json.loads((work / "state.json").read_text())["state"]
+    ips = [r["attrs"]["fabrics"]["mgmt"] for r in state["resources"].values() if r["kind"] == "node"]
+    for cut in ("ansible.event:3", "rotation.recorded:1"):
+        old = tmp_path / f"before-{cut}"
+        shutil.copy(work / "secrets" / "id_ed25519", old)
+        old.chmod(0o600)
+        killed = start("up", str(spec), "--yes", "--skip-check", "--rotate-ssh-key", env={"GRID_KILL_AT": cut})
+        code, output = killed.wait(timeout=300)
+        assert code == -9, f"{cut}: the kill point was not reached ({code}):\n{output[-2000:]}"
+        # The next plain `grid up` goes on with the rotation and finishes it; no node is replaced.
+        run = grid("up", str(spec), "--yes", "--skip-check")
+        assert run.code == 0, run.output
+        assert not (work / "secrets" / "id_ed25519.next").exists()
+        new = work / "secrets" / "id_ed25519"
+        assert new.read_bytes() != old.read_bytes()
+        for ip in ips:
+            assert _root_login(ip, new, work / "known_hosts") == 0, ip
+            assert _root_login(ip, old, work / "known_hosts") != 0, f"{ip} still lets the old key in"
+        assert grid("check", str(spec)).code == 0

@@ -191,7 +191,7 @@ def configure(ctx: ApplyContext, scopes: dict[str, str], failures: list[Failure]
     result = ctx.ansible.run(
         ctx.rendered / "ansible", limit=sorted(hostname_of.values()), tags=[],
         scopes={hostname_of[a]: scope for a, scope in scopes.items()},
-        private_key=ctx.keypair.private_path, known_hosts=known_hosts, check=False, on_event=progress,
+        private_key=ctx.keypair.private_paths, known_hosts=known_hosts, check=False, on_event=progress,
         gate=gates.gate if gates is not None else None,
     )
     if gates is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from grid.apply import reaper
@@ -11,7 +12,7 @@ from grid.apply.events import Event, EventSink, Failure
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
 from grid.drivers.pulumi import PulumiFailed, StackEngine
-from grid.identity import RECORDED_KEY, Identity, resolve_identity
+from grid.identity import RECORDED_KEY, Identity, complete_rotation, resolve_identity
 from grid.killpoints import kill_point
 from grid.plan import Plan
 from grid.render import render_cluster, tree_digest, write_tree
@@ -86,7 +87,8 @@ def up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | None
 def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | None,
         ansible: AnsibleRunner | None, options: UpOptions) -> ApplyResult:
     envelope, state = ws.read_state()
-    keypair = ensure_identity(ws, state).keypair
+    identity = ensure_identity(ws, state)
+    keypair = identity.keypair
     writer = StateWriter(ws.store, envelope, state)
     graph = graph_for(ws, state)
     emit(Event("render", "started"))
@@ -96,7 +98,7 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
     emit(Event("render", "done", message=f"{len(files)} files, {len(changed)} changed"))
     writer.update(lambda s: s.model_copy(update={"outputs": {
         **s.outputs, "applied_spec": ws.cluster.model_dump(mode="json"), "rendered_digest": tree_digest(files),
-        RECORDED_KEY: keypair.public_key}}))
+        RECORDED_KEY: identity.accepted_public_key}}))
     ctx = ApplyContext(
         cluster=ws.cluster, graph=graph, workdir=ws.workdir, rendered=ws.rendered_dir, keypair=keypair,
         stacks=stacks, ansible=ansible, writer=writer, emit=emit,
@@ -105,7 +107,24 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
         removed_accounts=tuple(accounts_removed(state.outputs.get("applied_spec"),
                                                 ws.cluster.model_dump(mode="json"))),
     )
-    return apply(ctx, plan)
+    result = apply(ctx, plan)
+    if identity.rotating_from and _every_host_has(result.state, ctx.host_digests):
+        # Every node has the new key: state records it first, then the new pair takes the old one's place
+        # (a run stopped between the two is completed by grid.identity on the next run).
+        state_now = writer.update(lambda s: s.model_copy(update={"outputs": {**s.outputs,
+                                                                             RECORDED_KEY: keypair.public_key}}))
+        kill_point("rotation.recorded")
+        complete_rotation(ws.workdir)
+        emit(Event("state", "info", message="the cluster's admin SSH key is rotated: every node has the new "
+                                            "key and no longer the old one"))
+        return ApplyResult(state_now, result.failures, result.configured, result.untouched)
+    return result
+
+
+def _every_host_has(state: State, digests: Mapping[str, tuple[str, str, str]]) -> bool:
+    """Whether every host is configured with the cluster-wide inputs of this run (the new admin key)."""
+    return all(address in state.hosts and state.hosts[address].status == "configured"
+               and state.hosts[address].cluster_digest == digest[1] for address, digest in digests.items())
 
 
 def destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> ApplyResult:

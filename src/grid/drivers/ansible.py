@@ -73,11 +73,13 @@ class PlaybookResult:
 
 
 class AnsibleRunner(Protocol):
-    def run(self, project_dir: Path, *, private_key: Path, known_hosts: Path,
+    def run(self, project_dir: Path, *, private_key: Path | Sequence[Path], known_hosts: Path,
             limit: Sequence[str] | None = None, tags: Sequence[str] | None = None, check: bool = False,
             inventory: Path | None = None, on_event: EventCallback | None = None,
             scopes: Mapping[str, str] | None = None, gate: Gate | None = None) -> PlaybookResult:
-        """Run project_dir/site.yml. limit: inventory hostnames (an empty list runs nothing);
+        """Run project_dir/site.yml. private_key: the key to connect with, or keys to offer in turn (a rotation
+        of the admin key under way: hosts rotated and not yet rotated both let grid in);
+        limit: inventory hostnames (an empty list runs nothing);
         tags: e.g. ["cluster-wide"]; check: --check --diff (drift); scopes: {hostname: "full" |
         "cluster-wide" | "hosts"}, what each host runs (site.yml has one play per scope); None: all full;
         gate: the limit's hosts first wait until `gate.path(hostname)` exists and says `ready`."""
@@ -152,16 +154,18 @@ class RunnerAnsible:
         if self.strategy.startswith("mitogen") and self._strategy_dir is None:
             raise ValueError(f"strategy {self.strategy} asked for, but mitogen does not work here")
 
-    def envvars(self, project_dir: Path, private_key: Path, known_hosts: Path,
+    def envvars(self, project_dir: Path, private_key: Path | Sequence[Path], known_hosts: Path,
                 strategy: str | None = None) -> dict[str, str]:
         strategy = strategy or self.strategy
+        keys = [private_key] if isinstance(private_key, Path) else list(private_key)
         env = {
             "ANSIBLE_CONFIG": str(project_dir / "ansible.cfg"),
             "ANSIBLE_HOST_KEY_CHECKING": "True",  # ansible-runner would default it to False
             "ANSIBLE_SSH_COMMON_ARGS": (
                 f"-o UserKnownHostsFile={known_hosts.resolve()} "
-                "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes"),
-            "ANSIBLE_PRIVATE_KEY_FILE": str(private_key.resolve()),
+                "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes"
+                + "".join(f" -o IdentityFile={key.resolve()}" for key in keys[1:])),
+            "ANSIBLE_PRIVATE_KEY_FILE": str(keys[0].resolve()),
             "ANSIBLE_STRATEGY": strategy,
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",
@@ -171,7 +175,7 @@ class RunnerAnsible:
             env["ANSIBLE_STRATEGY_PLUGINS"] = str(self._strategy_dir)
         return env
 
-    def run(self, project_dir: Path, *, private_key: Path, known_hosts: Path,
+    def run(self, project_dir: Path, *, private_key: Path | Sequence[Path], known_hosts: Path,
             limit: Sequence[str] | None = None, tags: Sequence[str] | None = None, check: bool = False,
             inventory: Path | None = None, on_event: EventCallback | None = None,
             scopes: Mapping[str, str] | None = None, gate: Gate | None = None) -> PlaybookResult:
@@ -200,7 +204,8 @@ class RunnerAnsible:
             result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event, "linear")
         return result
 
-    def _run_once(self, options: dict[str, Any], project_dir: Path, private_key: Path, known_hosts: Path,
+    def _run_once(self, options: dict[str, Any], project_dir: Path, private_key: Path | Sequence[Path],
+                  known_hosts: Path,
                   check: bool, on_event: EventCallback | None, strategy: str) -> PlaybookResult:
         from ansible_runner.interface import init_runner
 

@@ -13,12 +13,19 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
 class KeyPair:
     private_path: Path
     public_key: str
+    # Other private keys to offer when connecting: the key being replaced, while a rotation is under way.
+    also: tuple[Path, ...] = ()
+
+    @property
+    def private_paths(self) -> tuple[Path, ...]:
+        return (self.private_path, *self.also)
 
 
 def secrets_dir(workdir: Path) -> Path:
@@ -36,17 +43,18 @@ def existing_keypair(workdir: Path) -> KeyPair | None:
     return None
 
 
-def ensure_keypair(workdir: Path, comment: str) -> KeyPair:
-    found = existing_keypair(workdir)
-    if found is not None:
-        return found
-    private = secrets_dir(workdir) / "id_ed25519"
-    for leftover in (private, private.with_suffix(".pub")):
+def ensure_keypair(workdir: Path, comment: str, *, name: str = "id_ed25519") -> KeyPair:
+    private = workdir / "secrets" / name
+    public = private.with_name(f"{name}.pub")
+    if private.is_file() and public.is_file():
+        return KeyPair(private, public.read_text().strip())
+    private = secrets_dir(workdir) / name
+    for leftover in (private, public):
         leftover.unlink(missing_ok=True)  # half-written by an interrupted run
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(private)],
                    check=True, capture_output=True)
     os.chmod(private, 0o600)
-    return KeyPair(private, private.with_suffix(".pub").read_text().strip())
+    return KeyPair(private, public.read_text().strip())
 
 
 def ensure_passphrase(workdir: Path) -> Path:
@@ -73,10 +81,12 @@ def write_known_hosts(path: Path, entries: Iterable[tuple[list[str], str]]) -> N
     os.replace(tmp, path)
 
 
-def ssh_options(known_hosts: Path, private_key: Path, *, batch: bool = True) -> list[str]:
+def ssh_options(known_hosts: Path, private_key: Path, *, batch: bool = True, also: tuple[Path, ...] = ()
+                ) -> list[str]:
     options = [
         "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
-        "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", "-i", str(private_key),
+        "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+        "-i", str(private_key), *(arg for key in also for arg in ("-i", str(key))),
     ]
     return [*options, "-o", "BatchMode=yes"] if batch else options
 
@@ -85,10 +95,11 @@ class PinnedRemote:
     """Runs commands on nodes with paramiko, verifying host keys against the pinned known_hosts only."""
 
     def __init__(self, *, user: str, private_key: Path, known_hosts: Path, port: int = 22,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, also: tuple[Path, ...] = ()) -> None:
         import threading
 
         self._user, self._key, self._known, self._port, self._timeout = user, private_key, known_hosts, port, timeout
+        self._also = also
         self._clients: dict[str, object] = {}
         self._lock = threading.Lock()
 
@@ -102,7 +113,9 @@ class PinnedRemote:
         created = paramiko.SSHClient()
         created.load_host_keys(str(self._known))
         created.set_missing_host_key_policy(paramiko.RejectPolicy())
-        created.connect(address, port=self._port, username=self._user, key_filename=str(self._key),
+        # paramiko takes a list of key files (its stubs say one): each is offered in turn.
+        keys: Any = [str(k) for k in (self._key, *self._also)]
+        created.connect(address, port=self._port, username=self._user, key_filename=keys,
                         timeout=self._timeout, allow_agent=False, look_for_keys=False, banner_timeout=self._timeout)
         with self._lock:
             self._clients[address] = created
