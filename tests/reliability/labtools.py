@@ -252,3 +252,22 @@ def invoke(*args: str) -> Ran:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return Ran(code, out.getvalue(), err.getvalue())
+
+
+def running_containers(name: str) -> dict[str, str]:
+    """Container ID by grid address, of the cluster's running containers."""
+    out = subprocess.run(["podman", "ps", "--filter", f"label=grid.cluster={name}", "--format",
+                          '{{.ID}} {{index .Labels "grid.address"}}'], capture_output=True, text=True, check=True)
+    return {address: cid for cid, address in (line.split() for line in out.stdout.splitlines() if line.strip())}
+
+
+def unplanned_by_engine(before: dict[str, str], after: dict[str, str], result: str) -> list[str]:
+    """The plan is the contract: a running node the engine replaced or removed must be one its plan showed
+    being created, replaced or deleted (`changes` of the grid-result/v1 document)."""
+    try:
+        changes = {c["address"]: c["action"] for c in json.loads(result).get("changes", [])}
+    except ValueError:
+        return [f"the recovery printed no result document: {result[-500:]}"]
+    return [f"{address}: replaced or removed by the engine, but its plan said {changes.get(address, 'no change')}"
+            for address, cid in sorted(before.items())
+            if after.get(address) != cid and changes.get(address) not in ("create", "replace", "delete")]

@@ -28,7 +28,15 @@ from typing import Any
 
 import pytest
 import yaml
-from labtools import consistency_problems, podman_inventory, small_lab, start, wait_for_no_survivors
+from labtools import (
+    consistency_problems,
+    podman_inventory,
+    running_containers,
+    small_lab,
+    start,
+    unplanned_by_engine,
+    wait_for_no_survivors,
+)
 
 from helpers import grid
 
@@ -173,10 +181,10 @@ def _one(spec: Path, name: str, kill: KillAt) -> Outcome:
     mark = outcome.lap("survivors", mark)
     if kill.phase.startswith("revert-"):
         _toggle(spec, FLIPS[kill.phase])
-    running = _running_containers(name)
+    running = running_containers(name)
     recovery = grid("up", str(spec), "--yes", "--json")
     mark = outcome.lap("recovery", mark)
-    outcome.problems += _unplanned(running, _running_containers(name), recovery.stdout)
+    outcome.problems += unplanned_by_engine(running, running_containers(name), recovery.stdout)
     left = wait_for_no_survivors(run.marker, 0)
     if left:
         outcome.problems.append(f"processes of the killed run outlived the next `grid up`: {left}")
@@ -192,25 +200,6 @@ def _one(spec: Path, name: str, kill: KillAt) -> Outcome:
             outcome.problems.append(f"`grid drift` is not clean ({drift.code}): {drift.output[-1500:]}")
     outcome.seconds = time.monotonic() - started
     return outcome
-
-
-def _running_containers(name: str) -> dict[str, str]:
-    """Container ID by grid address, of the cluster's running containers."""
-    out = subprocess.run(["podman", "ps", "--filter", f"label=grid.cluster={name}", "--format",
-                          '{{.ID}} {{index .Labels "grid.address"}}'], capture_output=True, text=True, check=True)
-    return {address: cid for cid, address in (line.split() for line in out.stdout.splitlines() if line.strip())}
-
-
-def _unplanned(before: dict[str, str], after: dict[str, str], result: str) -> list[str]:
-    """The plan is the contract: a running node the engine replaced or removed must be one its plan showed
-    being created, replaced or deleted (`changes` of the grid-result/v1 document)."""
-    try:
-        changes = {c["address"]: c["action"] for c in json.loads(result).get("changes", [])}
-    except ValueError:
-        return [f"the recovery printed no result document: {result[-500:]}"]
-    return [f"{address}: replaced or removed by the engine, but its plan said {changes.get(address, 'no change')}"
-            for address, cid in sorted(before.items())
-            if after.get(address) != cid and changes.get(address) not in ("create", "replace", "delete")]
 
 
 def _lane(directory: Path, kills: list[KillAt]) -> list[Outcome]:

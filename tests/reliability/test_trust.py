@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -177,3 +178,42 @@ def test_the_admin_key_is_rotated_in_place_even_when_runs_are_cut_short(lab: tup
             assert _root_login(ip, new, work / "known_hosts") == 0, ip
             assert _root_login(ip, old, work / "known_hosts") != 0, f"{ip} still lets the old key in"
         assert grid("check", str(spec)).code == 0
+
+
+def test_the_engine_does_what_the_plan_showed_for_drift_and_spec_changes(lab: tuple[Path, str]) -> None:
+    """Each run's result lists its plan's changes; podman shows the engine did those and nothing else."""
+    from labtools import running_containers, unplanned_by_engine
+
+    spec, name = lab
+    original = spec.read_text()
+
+    def up_and_compare(expected: dict[str, tuple[str, str]]) -> dict[str, str]:
+        before = running_containers(name)
+        run = grid("up", str(spec), "--yes", "--skip-check", "--json")
+        assert run.code == 0, run.output
+        after = running_containers(name)
+        doc = json.loads(run.stdout)
+        planned = {c["address"]: (c["action"], c["cause"]) for c in doc["changes"] if c["address"] in after}
+        assert planned == expected, doc["changes"]
+        assert unplanned_by_engine(before, after, run.stdout) == []
+        replaced = {a for a in after if before.get(a) != after[a]}
+        assert replaced == {a for a, (action, _) in expected.items() if action in ("create", "replace")}
+        return after
+
+    def edit(change: Any) -> None:
+        data = yaml.safe_load(spec.read_text())
+        change(data["spec"]["regions"][0])
+        spec.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    nodes = ("east/train/node-0000", "east/train/node-0001")
+    try:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", f"grid-{name}-east-train-0001"], check=True,
+                       capture_output=True)
+        up_and_compare({nodes[1]: ("create", "drift")})
+        edit(lambda region: region["pools"][0]["resources"].update(cpus=0.75))
+        up_and_compare({node: ("update", "spec") for node in nodes})
+        edit(lambda region: region["storage"][0].update(mount="/shared2"))
+        up_and_compare({node: ("replace", "spec") for node in nodes})
+    finally:
+        spec.write_text(original)
+        assert grid("up", str(spec), "--yes", "--skip-check").code == 0
