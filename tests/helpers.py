@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,18 @@ def grid(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
     assert "Traceback (most recent call last)" not in proc.stdout + proc.stderr, \
         f"grid {' '.join(args)} printed a traceback:\n{proc.stdout}\n{proc.stderr}"
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@contextlib.contextmanager
+def brought_up(spec: Path, *args: str) -> Iterator[None]:
+    """`grid up SPEC --yes ARGS` (it must succeed), and `grid destroy` afterwards whatever happens: a test
+    or fixture sharing one lab between several checks."""
+    try:
+        run = grid("up", str(spec), "--yes", *args)
+        assert run.code == 0, run.output
+        yield
+    finally:
+        grid("destroy", str(spec), "--yes")
 
 
 def _used_subnets() -> set[ipaddress.IPv4Network]:

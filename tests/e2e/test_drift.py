@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import grid, lab_spec
+from helpers import brought_up, grid, lab_spec
 
 pytestmark = pytest.mark.e2e
 
@@ -23,12 +23,8 @@ def podman(*args: str) -> None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     spec, name = lab_spec(tmp_path_factory.mktemp("drift"))
-    try:
-        run = grid("up", str(spec), "--yes", "--skip-check")
-        assert run.code == 0, run.output
+    with brought_up(spec, "--skip-check"):
         yield spec, name
-    finally:
-        grid("destroy", str(spec), "--yes")
 
 
 def drift(spec: Path) -> tuple[int, dict]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import grid, lab_spec
+from helpers import brought_up, grid, lab_spec
 
 pytestmark = pytest.mark.e2e
 
@@ -50,12 +50,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, Path]) -> 
             {"name": "alice", "sudo": True, "authorized_keys": [_public(keys["A"])]}]
 
     spec, name = lab_spec(tmp_path_factory.mktemp("revocation"), edit=edit)
-    try:
-        run = grid("up", str(spec), "--yes", "--skip-check")
-        assert run.code == 0, run.output
+    with brought_up(spec, "--skip-check"):
         yield spec, name
-    finally:
-        grid("destroy", str(spec), "--yes")
 
 
 def _set_users(spec: Path, users: list[dict[str, Any]]) -> None:

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from labtools import small_lab, workdir
 
-from helpers import grid
+from helpers import brought_up, grid
 
 pytestmark = pytest.mark.e2e
 
@@ -32,12 +32,8 @@ def container_ids(name: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     spec, name = small_lab(tmp_path_factory.mktemp("trust"))
-    try:
-        run = grid("up", str(spec), "--yes", "--skip-check")
-        assert run.code == 0, run.output
+    with brought_up(spec, "--skip-check"):
         yield spec, name
-    finally:
-        grid("destroy", str(spec), "--yes")
 
 
 @pytest.fixture()
