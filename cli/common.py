@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from grid.apply import reaper
-from grid.cli import console, interrupts
 from grid.identity import Identity
+from grid.plan import LiveHost, LiveResource
 from grid.state import StateError
-from grid.state.model import State
+from grid.state.model import Envelope, State
 from grid.workspace import Rejected, Workspace, open_workspace
+
+from . import console, interrupts
+
+if TYPE_CHECKING:  # grid.apply.context loads the drivers: only the commands that apply need them
+    from grid.apply.context import ApplyResult
 
 SPEC = typer.Argument(..., help="Cluster spec (YAML).", show_default=False)
 WORKDIR = typer.Option(None, "--workdir", help="Work directory for state and rendered files "
@@ -64,7 +71,8 @@ def workspace(spec: Path, workdir: Path | None, state: str | None = None) -> Wor
     return opened
 
 
-def read_state(ws: Workspace):  # type: ignore[no-untyped-def]
+def read_state(ws: Workspace) -> tuple[Envelope | None, State]:
+    """The state and its envelope (None before the first write), or exit 1 when it cannot be read."""
     try:
         return ws.read_state()
     except StateError as exc:
@@ -127,21 +135,22 @@ def locked(ws: Workspace, command: str) -> Iterator[None]:
         lock.__exit__(None, None, None)
 
 
-def probe(ws: Workspace, envelope, state, *, full: bool):  # type: ignore[no-untyped-def]
+def probe(ws: Workspace, envelope: Envelope | None, state: State, *, full: bool
+          ) -> tuple[dict[str, LiveResource] | None, dict[str, LiveHost] | None]:
     """What the target really has: a cheap probe always, Pulumi refresh + Ansible check with `full`."""
     from grid.drift import refresh_live
 
     return refresh_live(ws, state, full=full, lineage=envelope.lineage if envelope else "")
 
 
-def report_outcome(outcome, started: float, verb: str = "applied",  # type: ignore[no-untyped-def]
-                   *, to_stderr: bool = False) -> None:
-    import time
-
+def report_outcome(outcome: ApplyResult, started: float, verb: str = "applied", *, to_stderr: bool = False
+                   ) -> None:
+    """The line after an apply or destroy: its time and the serial of the state it saved, or its failures."""
     output = console.errout() if to_stderr else console.out()
     elapsed = time.monotonic() - started
     if outcome.ok:
-        output.print(f"{verb} in {elapsed:.1f}s; state serial saved.", style="bold green", markup=False)
+        output.print(f"{verb} in {elapsed:.1f}s; state serial {outcome.serial} saved.", style="bold green",
+                     markup=False)
         return
     console.err(f"{len(outcome.failures)} failure(s) after {elapsed:.1f}s; what succeeded is saved in state — "
                 "run the command again to finish:")

@@ -91,6 +91,14 @@ def errout() -> Console:
     return _console(stderr=True)
 
 
+def table_width(output: Console) -> int | None:
+    """The columns a table printed on `output` may take: the terminal's, or COLUMNS when set. None (no limit)
+    on a pipe, a file or a CI log, where every row stays one line to read, grep and diff."""
+    if output.is_terminal or os.environ.get("COLUMNS", "").strip().isdigit():
+        return output.width
+    return None
+
+
 def err(message: str) -> None:
     errout().print(message, markup=False)
 

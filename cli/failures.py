@@ -11,8 +11,9 @@ import errno
 import sys
 from typing import TYPE_CHECKING
 
-from grid.cli.console import CommandFailed
 from grid.state import StateError
+
+from .console import CommandFailed
 
 if TYPE_CHECKING:
     from grid.drivers.pulumi import PulumiFailed

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
-from grid.cli import console
+from . import console
 
 SAVED = "interrupted; state was saved after each completed step — run the command again to finish"
 _state = {"interrupted": False, "left": False}

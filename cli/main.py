@@ -15,8 +15,9 @@ except ImportError:  # pragma: no cover - older typer on click
     from click.exceptions import UsageError  # type: ignore[assignment]
 
 from grid import __version__
-from grid.cli import console, failures, interrupts
-from grid.cli.console import CANCELLED
+
+from . import console, failures, interrupts
+from .console import CANCELLED
 
 COMMAND_MODULES = (
     "validate", "schema", "plan", "render", "apply", "up", "destroy", "drift", "check",

@@ -8,7 +8,7 @@
 #   venv     .venv with `pip install -e '.[dev,cloud]'` (again only when pyproject.toml changed)
 #   pulumi   the Pulumi CLI built from Go modules into .tools/bin (tools/pulumi pins the version), plus the
 #            dynamic-provider scripts; skipped when the pinned build exists or a pulumi is already on PATH
-#   podman   the project's containers.conf (src/grid/drivers/data/containers.conf, lab/containers.conf links it)
+#   podman   checks podman with the project's containers.conf (src/grid/drivers/data/containers.conf)
 #   image    the node image localhost/grid-node:<recipe hash> from images/node/ (built once per recipe)
 # Environment: PYTHON (default python3), GRID_SETUP_SKIP (space-separated step names to skip).
 set -euo pipefail
@@ -119,8 +119,6 @@ fi
 conf="$repo/src/grid/drivers/data/containers.conf"
 if ! skipped podman; then
     [ -f "$conf" ] || fail podman "missing $conf"
-    [ "$(readlink lab/containers.conf 2>/dev/null)" = ../src/grid/drivers/data/containers.conf ] \
-        || ln -sfn ../src/grid/drivers/data/containers.conf lab/containers.conf
     info="$(CONTAINERS_CONF="$conf" podman info --format \
         '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}} {{.Host.NetworkBackend}}' 2>&1)" \
         || fail podman "podman info failed with $conf: $info"

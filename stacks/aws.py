@@ -27,7 +27,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from grid.stacks import cloud_common as cloud
+from . import cloud_common as cloud
 
 DEBIAN_OWNER = "136693071363"  # the Debian project's AWS account (its official AMIs)
 EBS_MAX_GIB = 16_384

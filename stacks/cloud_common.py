@@ -19,6 +19,8 @@ from typing import Any
 import pulumi
 import yaml
 
+from grid import resources
+
 SHARED_KINDS = ("nfs", "parallel-fs")
 
 
@@ -55,11 +57,11 @@ def pools(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def connect_fabric(pool: Mapping[str, Any]) -> str:
-    """The fabric grid and Ansible reach a node over: `mgmt` when the pool is on it, else its first fabric."""
-    fabrics = [str(f) for f in pool.get("fabrics", [])]
-    if not fabrics:
+    """The fabric grid and Ansible reach a node of `pool` (program data) over: grid.resources.connect_fabric."""
+    fabric = resources.connect_fabric([str(f) for f in pool.get("fabrics", [])])
+    if fabric is None:
         raise ValueError(f"pool {pool.get('name')!r} attaches to no fabric")
-    return "mgmt" if "mgmt" in fabrics else fabrics[0]
+    return fabric
 
 
 def node_fabrics(node: Mapping[str, Any], pool: Mapping[str, Any]) -> list[tuple[str, str]]:

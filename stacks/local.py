@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
-from grid.stacks.local_provider import NetworkProvider, NodeProvider, VolumeProvider
+from .local_provider import NetworkProvider, NodeProvider, VolumeProvider
 
 DEFAULT_IMAGE = "localhost/grid-node:latest"
 

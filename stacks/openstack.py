@@ -26,7 +26,7 @@ from typing import Any
 import pulumi
 import pulumi_openstack as openstack
 
-from grid.stacks import cloud_common as cloud
+from . import cloud_common as cloud
 
 SHARE_TYPES = ("sharev2", "share")
 

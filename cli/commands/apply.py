@@ -17,14 +17,15 @@ from rich.console import Console
 
 from grid.apply import run
 from grid.apply.engine import ApplyResult
-from grid.cli import common, console
-from grid.cli.views.plan import plan_lines
-from grid.cli.views.progress import ProgressView
-from grid.cli.views.result import Result, reporting
 from grid.plan import Plan
 from grid.plan.document import from_document
 from grid.spec import spec_digest
 from grid.workspace import Workspace
+
+from .. import common, console
+from ..views.plan import plan_lines
+from ..views.progress import ProgressView
+from ..views.result import Result, reporting
 
 _REPLAN = "plan again (`grid plan SPEC --out FILE`), review it, then `grid apply FILE`"
 
@@ -90,13 +91,13 @@ def finish(ws: Workspace, plan: Plan, outcome: ApplyResult, report: Result, *, o
            skip_check: bool) -> None:
     """After `run.up` (of `grid up` or `grid apply`): say how it went, run the checks, fill the result."""
     common.report_outcome(outcome, report.started, to_stderr=report.enabled)
-    serial = _serial(ws)
+    serial = outcome.serial or None
     if not outcome.ok:
         report.finish("applied", plan=plan, applied=outcome, serial=serial)
         raise typer.Exit(1)
     checks: dict[str, Any] | None = None
     if not skip_check:
-        from grid.cli.commands.check import collect_checks, run_checks
+        from .check import collect_checks, run_checks
 
         if report.enabled:
             reports = collect_checks(ws)
@@ -110,19 +111,13 @@ def finish(ws: Workspace, plan: Plan, outcome: ApplyResult, report: Result, *, o
             output.print("acceptance checks failed: `grid check SPEC` shows them again", markup=False)
             raise typer.Exit(1)
     if not report.enabled:
-        from grid.cli.views.outputs import output_lines
+        from grid.resources import pool_fabrics
 
-        for line in output_lines(outcome.state, str(ws.spec_path)):
+        from ..views.outputs import output_lines
+
+        for line in output_lines(outcome.state, str(ws.spec_path), pool_fabrics(ws.cluster)):
             output.print(line, markup=False)
     report.finish("applied", plan=plan, applied=outcome, serial=serial, checks=checks)
-
-
-def _serial(ws: Workspace) -> int | None:
-    try:
-        envelope = ws.store.read()
-    except Exception:  # noqa: BLE001 - the result document must still be printed
-        return None
-    return envelope.serial if envelope else None
 
 
 def _load(plan_file: Path) -> dict[str, Any]:

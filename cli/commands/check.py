@@ -10,10 +10,11 @@ import typer
 from grid.apply.configure import refresh_known_hosts
 from grid.check import NodeReport
 from grid.check import run_checks as check_nodes
-from grid.cli import common, console
 from grid.drivers.ssh import PinnedRemote
 from grid.identity import find_keypair
 from grid.workspace import Workspace, graph_for
+
+from .. import common, console
 
 
 def register(app: typer.Typer) -> None:

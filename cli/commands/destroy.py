@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 
 from grid.apply import run
-from grid.cli import common, console
-from grid.cli.views.progress import ProgressView
-from grid.cli.views.result import reporting
+
+from .. import common, console
+from ..views.progress import ProgressView
+from ..views.result import reporting
 
 
 def register(app: typer.Typer) -> None:
@@ -43,8 +44,6 @@ def destroy(
             stacks = run.default_stacks(ws, common.identity(ws, current))
             outcome = run.destroy(ws, emit=ProgressView(stderr=json_output), stacks=stacks)
         common.report_outcome(outcome, report.started, verb="destroyed", to_stderr=json_output)
-        envelope = ws.store.read() if json_output else None
-        report.finish("destroyed", applied=outcome, counts={"delete": count},
-                      serial=envelope.serial if envelope else None)
+        report.finish("destroyed", applied=outcome, counts={"delete": count}, serial=outcome.serial or None)
         if not outcome.ok:
             raise typer.Exit(1)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from grid.cli import common, console
 from grid.doctor import run_doctor
+
+from .. import common, console
 
 
 def register(app: typer.Typer) -> None:

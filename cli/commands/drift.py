@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 
-from grid.cli import common, console
 from grid.drift import drift_report, record_drift, refresh_live
 from grid.workspace import plan as make_plan
+
+from .. import common, console
 
 
 def register(app: typer.Typer) -> None:

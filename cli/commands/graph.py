@@ -8,10 +8,11 @@ from pathlib import Path
 
 import typer
 
-from grid.cli import console
 from grid.physics import cluster_dot, summarize
 from grid.spec import load_spec
 from grid.validate import validate as validate_spec
+
+from .. import console
 
 FORMATS = ("svg", "png", "pdf", "dot")
 TIMEOUT_S = 300

@@ -8,12 +8,13 @@ from pathlib import Path
 import typer
 
 from grid import __version__
-from grid.cli import common, console
-from grid.cli.views.capacity import capacity_lines
-from grid.cli.views.markdown import plan_markdown
-from grid.cli.views.plan import plan_lines
 from grid.plan.document import to_document
 from grid.workspace import plan as make_plan
+
+from .. import common, console
+from ..views.capacity import capacity_view
+from ..views.markdown import plan_markdown
+from ..views.plan import plan_lines
 
 
 def register(app: typer.Typer) -> None:
@@ -55,8 +56,8 @@ def plan(
         output = console.out()
         for text, style in plan_lines(result, show_noop=show_noop):
             output.print(text, style=style or None, markup=False)
-        for text, style in capacity_lines(result.capacity):
-            output.print(text, style=style or None, markup=False)
+        for renderable in capacity_view(result.capacity, width=console.table_width(output)):
+            output.print(renderable)
         if out is not None:
             output.print(f"Saved the plan to {out}; apply exactly this plan with `grid apply {out}`.", markup=False)
     if result.errors:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 
-from grid.cli import common, console
 from grid.render import write_tree
 from grid.workspace import render as render_files
+
+from .. import common, console
 
 
 def register(app: typer.Typer) -> None:

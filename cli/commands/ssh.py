@@ -8,10 +8,11 @@ from pathlib import Path
 import typer
 
 from grid.apply.configure import refresh_known_hosts
-from grid.check import connect_ip
-from grid.cli import common, console
 from grid.drivers.ssh import ssh_options
 from grid.identity import find_keypair
+from grid.resources import pool_fabrics, recorded_connect_ip
+
+from .. import common, console
 
 
 def register(app: typer.Typer) -> None:
@@ -38,5 +39,6 @@ def ssh(
     user = ws.cluster.spec.defaults.ssh.user
     argv = ["ssh", *ssh_options(known_hosts, keys.private_path, batch=bool(command), also=keys.also),
             "-p", str(ws.cluster.spec.defaults.ssh.port)]
-    argv += [f"{user}@{connect_ip(dict(record.attrs))}", *(command or [])]
+    ip = recorded_connect_ip(record.address, record.region, record.attrs, pool_fabrics(ws.cluster))
+    argv += [f"{user}@{ip}", *(command or [])]
     os.execvp("ssh", argv)

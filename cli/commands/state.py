@@ -16,7 +16,6 @@ from typing import Any
 import typer
 import yaml
 
-from grid.cli import common, console
 from grid.spec import load_spec
 from grid.state import (
     Envelope,
@@ -33,6 +32,8 @@ from grid.state import (
     workdir_for,
 )
 from grid.state.history import removed_accounts_of
+
+from .. import common, console
 
 state_app = typer.Typer(
     name="state", no_args_is_help=True, rich_markup_mode=None,

@@ -8,14 +8,15 @@ from pathlib import Path
 import typer
 
 from grid.apply import run
-from grid.cli import common, console
-from grid.cli.commands.apply import finish
-from grid.cli.views.plan import plan_lines
-from grid.cli.views.progress import ProgressView
-from grid.cli.views.result import reporting
 from grid.identity import cancel_rotation
 from grid.targets.existing import fingerprint
 from grid.workspace import plan as make_plan
+
+from .. import common, console
+from ..views.plan import plan_lines
+from ..views.progress import ProgressView
+from ..views.result import reporting
+from .apply import finish
 
 
 def register(app: typer.Typer) -> None:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 
-from grid.cli import console
 from grid.spec import load_spec
 from grid.validate import validate as validate_spec
+
+from .. import console
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,8 @@ import threading
 import time
 
 from grid.apply.events import Event
-from grid.cli import console
+
+from .. import console
 
 _ICON = {"started": "…", "done": "✓", "failed": "✗", "skipped": "·", "progress": " ", "info": "i"}
 _STYLE = {"done": "green", "failed": "bold red", "skipped": "dim", "started": "bold"}

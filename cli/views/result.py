@@ -16,8 +16,9 @@ from typing import Any
 import typer
 
 from grid.apply.engine import ApplyResult
-from grid.cli import console, failures
 from grid.plan import Plan
+
+from .. import console, failures
 
 RESULT_FORMAT = "grid-result/v1"
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from grid.resources import Kind, ResourceGraph
+from grid.resources import Kind, Resource, ResourceGraph, connect_ip
 from grid.state.model import State
 
 
@@ -46,15 +46,6 @@ class NodeReport:
                 "checks": self.checks, "problems": self.problems}
 
 
-def connect_ip(attrs: dict[str, Any], preferred: str | None = None) -> str:
-    fabrics: dict[str, str] = attrs.get("fabrics", {})
-    if preferred and fabrics.get(preferred):
-        return fabrics[preferred]
-    if fabrics.get("mgmt"):
-        return fabrics["mgmt"]
-    return next((ip for _, ip in sorted(fabrics.items()) if ip), "")
-
-
 def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
                progress: Callable[[NodeReport], None] | None = None) -> list[NodeReport]:
     nodes = [r for r in graph.of_kind(Kind.NODE) if r.address in state.resources]
@@ -69,10 +60,10 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
         for name in sorted(node.attrs["storage"]):
             writers.setdefault((node.region, name), node.attrs["hostname"])
 
-    def first_pass(node: Any) -> NodeReport:
+    def first_pass(node: Resource) -> NodeReport:
         attrs = node.attrs
         report = NodeReport(node.address, attrs["hostname"])
-        ip = connect_ip(dict(attrs))
+        ip = connect_ip(node)  # the address Ansible configured it through
         code, out = remote.run(attrs["hostname"], ip, "hostname; ip -j addr")
         report.record("ssh", code == 0, f"ssh to {ip} failed: {out.strip()[-200:]}")
         if code != 0:
@@ -116,12 +107,12 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
     # Second pass: every other node of a shared volume reads what the writer wrote.
     by_address = {r.address: r for r in reports}
 
-    def second_pass(node: Any) -> None:
+    def second_pass(node: Resource) -> None:
         attrs = node.attrs
         report = by_address[node.address]
         if not report.checks.get("ssh"):
             return
-        ip = connect_ip(dict(attrs))
+        ip = connect_ip(node)
         for name, mount in sorted(attrs["storage"].items()):
             probe = f"{mount}/.grid-check-{token}"
             code, out = remote.run(attrs["hostname"], ip, f"cat {shlex.quote(probe)}")
@@ -133,7 +124,7 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
     for (_region, name), writer in writers.items():
         node = next(n for n in nodes if n.attrs["hostname"] == writer)
         mount = node.attrs["storage"][name]
-        remote.run(writer, connect_ip(dict(node.attrs)), f"rm -f {shlex.quote(mount)}/.grid-check-{token}")
+        remote.run(writer, connect_ip(node), f"rm -f {shlex.quote(mount)}/.grid-check-{token}")
     for report in reports:
         if progress:
             progress(report)

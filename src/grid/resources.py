@@ -3,7 +3,8 @@
 Addresses are the one vocabulary shared by plan, state, inventory and Pulumi:
 `region/fabric/name`, `region/storage/name`, `region/pool/node-0007`, `link/a--b`.
 Node IP addresses are sticky: an address already held in state keeps its IP, so
-growing one pool never renumbers another.
+growing one pool never renumbers another. Which IP grid connects to a node at (Ansible, ssh,
+checks, host keys) is decided here alone: `connect_ip`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,49 @@ class ExistingNode:
 
     hostname: str
     ips: Mapping[str, str]  # fabric -> IP
+
+
+CONNECT_FABRIC = "mgmt"
+"""The fabric grid reaches a node over when its pool is on it; otherwise the pool's first fabric."""
+
+
+def connect_fabric(pool_fabrics: Sequence[str]) -> str | None:
+    """The fabric grid, ssh and Ansible reach a pool's nodes over: `mgmt` when the pool is on it, else the
+    pool's first fabric as the spec lists it (None for a pool on no fabric)."""
+    if CONNECT_FABRIC in pool_fabrics:
+        return CONNECT_FABRIC
+    return pool_fabrics[0] if pool_fabrics else None
+
+
+def connect_ip(node: Resource, pool_fabrics: Sequence[str] | None = None, *, fabric: str | None = None) -> str:
+    """The one IP grid connects to `node` at: Ansible's ansible_host, `grid ssh`, `grid check`, and the host
+    keys the existing and cloud targets pin. "" when the node has no address to connect to.
+
+    `fabric` names the fabric explicitly; otherwise it is `connect_fabric` of the pool (a fabric whose
+    address is missing is passed over for the next one). The pool's order is the node's own `fabrics`
+    order, which `expand` keeps; a node read back from state has lost it (state is canonical JSON, keys
+    sorted): see `recorded_connect_ip`.
+    """
+    ips: Mapping[str, str] = node.attrs.get("fabrics") or {}
+    if fabric is not None:
+        return ips.get(fabric) or ""
+    if ips.get(CONNECT_FABRIC):
+        return ips[CONNECT_FABRIC]
+    return next((ips[name] for name in (*(pool_fabrics or ()), *ips) if ips.get(name)), "")
+
+
+PoolFabrics = Mapping[tuple[str, str], Sequence[str]]
+"""{(region, pool): the pool's fabrics in the spec's order}."""
+
+
+def pool_fabrics(cluster: Cluster) -> dict[tuple[str, str], tuple[str, ...]]:
+    """The `PoolFabrics` of `cluster`'s spec."""
+    return {(region.name, pool.name): tuple(pool.fabrics) for region in cluster.spec.regions for pool in region.pools}
+
+
+def recorded_connect_ip(address: str, region: str, attrs: Mapping[str, Any], pools: PoolFabrics) -> str:
+    """`connect_ip` of a node as state records it, its pool's order taken from the spec (`pool_fabrics`)."""
+    return connect_ip(Resource(address, Kind.NODE, region, attrs), pools.get((region, str(attrs.get("pool")))))
 
 
 Allocations = Mapping[str, Mapping[str, str]]

@@ -79,7 +79,7 @@ def admin_public_key(ws: Workspace, state: State | None = None) -> str:
 
 
 def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> Mapping[str, tuple[str, str, str]]:
-    from grid.render.ansible import host_input_digests
+    from grid.plan.digests import host_input_digests
 
     return host_input_digests(ws.cluster, graph, admin_public_key=public_key)
 

@@ -23,7 +23,7 @@ from grid.drivers.ansible import EventCallback, Gate, HostOutcome, PlaybookResul
 from grid.drivers.pulumi import PulumiFailed, StackResult
 from grid.drivers.ssh import KeyPair
 from grid.plan import make_plan
-from grid.render.ansible import host_input_digests
+from grid.plan.digests import host_input_digests
 from grid.resources import Kind, expand
 from grid.spec import load_spec_text, spec_digest
 from grid.spec.model import Cluster

@@ -185,11 +185,11 @@ def pulumi_checkpoints(work: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
-def consistency_problems(spec: Path, name: str) -> list[str]:
+def consistency_problems(spec: Path, name: str, work: Path | None = None) -> list[str]:
     """Everything podman has for the cluster is in state and vice versa; the state checksum verifies;
     Pulumi's checkpoints hold no pending operation and the same resources as grid's state; every host
-    is configured."""
-    work = workdir(spec, name)
+    is configured. `work`: the run's --workdir, when not the default next to the spec."""
+    work = work or workdir(spec, name)
     problems: list[str] = []
     try:
         envelope = verified_state(work)

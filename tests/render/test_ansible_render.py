@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from grid.render.ansible import host_input_digests, render_ansible
+from grid.plan.digests import host_input_digests
+from grid.render.ansible import render_ansible
 from grid.resources import Kind, expand
 from grid.spec import load_spec_text
 from grid.spec.model import Cluster, User

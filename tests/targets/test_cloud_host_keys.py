@@ -93,3 +93,34 @@ def test_nodes_still_booting_are_retried_and_never_pinned_empty() -> None:
                                            r"\(198.18.10.3\): connection refused"):
         engine(cloud, {}, keys, trust=True, scanned=scanned, boot_timeout=30.0).up("east", DATA)
     assert scanned.count("198.18.10.3") > 1 and scanned.count("198.18.10.2") == 1
+
+
+def test_the_engines_preview_is_held_against_the_plan_before_anything_runs() -> None:
+    """Cloud providers cannot be asked to hold a step: a preview that would replace or delete what the plan
+    keeps stops the region before `up` runs; one that keeps to the plan lets it run."""
+    from grid.drivers.pulumi import PreviewResult
+    from grid.plan.contract import Allowance
+
+    class Previewing(Cloud):
+        def __init__(self, steps: dict[str, str]) -> None:
+            super().__init__()
+            self.steps, self.ran = steps, False
+
+        def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> Any:
+            return PreviewResult(region, {}, self.steps)
+
+        def up(self, region: str, data: dict[str, Any], progress: Any = None, *, refresh: bool = True,
+               made: Any = None, allowed: Any = None) -> StackResult:
+            self.ran = True
+            return super().up(region, data, progress, refresh=refresh, made=made, allowed=allowed)
+
+    kept = Allowance("east", frozenset({"east/gpu/node-0000", "east/gpu/node-0001"}))
+    keys = {"198.18.10.2": KEY_A, "198.18.10.3": KEY_B}
+    replacing = Previewing({"east/gpu/node-0000": "replace", "east/gpu/node-0001": "same"})
+    with pytest.raises(PulumiFailed) as stopped:
+        engine(replacing, {}, keys, trust=True).up("east", DATA, allowed=kept)
+    assert "east/gpu/node-0000: the engine would replace it" in stopped.value.message
+    assert not replacing.ran
+    updating = Previewing({"east/gpu/node-0000": "update", "east/gpu/node-0001": "same"})
+    engine(updating, {}, keys, trust=True).up("east", DATA, allowed=kept)
+    assert updating.ran

@@ -47,6 +47,7 @@ class ApplyResult:
     failures: tuple[Failure, ...]
     configured: tuple[str, ...] = ()
     untouched: tuple[str, ...] = ()
+    serial: int = 0  # of the state as last saved by the run; 0 when none was saved
 
     @property
     def ok(self) -> bool:

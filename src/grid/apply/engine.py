@@ -77,7 +77,7 @@ def apply(ctx: ApplyContext, plan: Plan) -> ApplyResult:
         "history": [*s.history, entry][-200:],
         "spec_digest": plan.spec_digest if ok else s.spec_digest,
     }))
-    return ApplyResult(state, tuple(failures), tuple(configured), tuple(untouched))
+    return ApplyResult(state, tuple(failures), tuple(configured), tuple(untouched), serial=ctx.writer.serial)
 
 
 # -- infrastructure ---------------------------------------------------------------------------------------

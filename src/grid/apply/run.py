@@ -117,7 +117,7 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
         complete_rotation(ws.workdir)
         emit(Event("state", "info", message="the cluster's admin SSH key is rotated: every node has the new "
                                             "key and no longer the old one"))
-        return ApplyResult(state_now, result.failures, result.configured, result.untouched)
+        return ApplyResult(state_now, result.failures, result.configured, result.untouched, serial=writer.serial)
     return result
 
 
@@ -164,4 +164,4 @@ def _destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> A
             "resources": {}, "hosts": {}, "spec_digest": "",
             "outputs": {k: v for k, v in s.outputs.items()
                         if k not in ("applied_spec", "rendered_digest", INTERRUPTED)}}))
-    return ApplyResult(writer.state, tuple(failures))
+    return ApplyResult(writer.state, tuple(failures), serial=writer.serial)

@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -27,7 +28,8 @@ from grid.drivers import bridges
 
 CLUSTER_LABEL = "grid.cluster"
 LAB_RANGE = ipaddress.IPv4Network("198.18.0.0/15")
-CONTAINERS_CONF = Path(__file__).resolve().parent / "data" / "containers.conf"
+# A real file podman can read: pip installs grid unzipped, so the resource is a path on disk.
+CONTAINERS_CONF = resources.files("grid.drivers") / "data" / "containers.conf"
 READY_FILE = "/run/grid-node-ready"
 HOST_KEY_FILE = "/etc/ssh/ssh_host_ed25519_key.pub"
 AUTHORIZED_KEYS_ENV = "GRID_AUTHORIZED_KEYS"

@@ -77,8 +77,12 @@ def write_known_hosts(path: Path, entries: Iterable[tuple[list[str], str]]) -> N
     """Atomically: ssh processes of a run in flight may be reading the file while it is rewritten."""
     lines = sorted(host_key_line(names, key) for names, key in entries if key)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text("\n".join(lines) + ("\n" if lines else ""))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text("\n".join(lines) + ("\n" if lines else ""))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or an interrupt: no partial file left behind
+        raise
 
 
 def ssh_options(known_hosts: Path, private_key: Path, *, batch: bool = True, also: tuple[Path, ...] = ()

@@ -10,11 +10,16 @@ from typing import Any
 import jinja2
 
 
+def _template_source(name: str) -> str | None:
+    """A template of the grid.templates package by its path (`ansible/site.yml.j2`); None when absent."""
+    source = resources.files("grid.templates").joinpath(*name.split("/"))
+    return source.read_text() if source.is_file() else None
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
-    root = resources.files("grid") / "templates"
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(root)),
+        loader=jinja2.FunctionLoader(_template_source),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,

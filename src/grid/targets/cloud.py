@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from grid.targets.existing import TRUST_FLAG, Scanner, connect_ip, fingerprint, scan_host_key
+from grid.targets.existing import TRUST_FLAG, Scanner, fingerprint, program_node_ip, scan_host_key
 
 if TYPE_CHECKING:
     from grid.drivers.pulumi import PreviewResult, ProgressFn, StackEngine, StackResult
@@ -87,7 +87,7 @@ class HostKeyPinningEngine:
             if pin is not None and pin.instance == str(out.get("id", "")):
                 keys[address] = pin.host_key  # the same instance: the key pinned when it was new
             else:
-                to_scan[address] = connect_ip(declared.get(address, {}))
+                to_scan[address] = program_node_ip(declared.get(address, {}))
         with ThreadPoolExecutor(max_workers=max(1, min(32, len(to_scan)))) as pool:
             seen = dict(zip(to_scan, pool.map(self._host_key, to_scan.values()), strict=True))
         unreachable = {a: why for a, (_, why) in seen.items() if why}

@@ -20,12 +20,23 @@ import socket
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from grid.resources import ExistingNode, node_address
+from grid.resources import (
+    ExistingNode,
+    Kind,
+    Resource,
+    connect_fabric,
+    connect_ip,
+    node_address,
+    pool_fabrics,
+    recorded_connect_ip,
+)
 from grid.spec.model import Cluster, ExistingHost
 
 if TYPE_CHECKING:
@@ -52,20 +63,21 @@ def declared_hosts(cluster: Cluster) -> list[ExistingHost]:
 def existing_nodes(cluster: Cluster) -> dict[str, ExistingNode]:
     """{node address: host} — the hosts of a pool fill its node indexes in the order they are listed.
 
-    A host's address is its IP on the fabric grid and Ansible connect over (`mgmt` when the pool is on
-    it, else the pool's first fabric); an inventory's `grid_fabrics` may give its IPs on the others.
+    A host's address is its IP on the fabric grid and Ansible connect over (grid.resources.connect_fabric);
+    an inventory's `grid_fabrics` may give its IPs on the others.
     """
-    pools = {(r.name, p.name): list(p.fabrics) for r in cluster.spec.regions for p in r.pools}
+    pools = pool_fabrics(cluster)
     counters: dict[tuple[str, str], int] = {}
     out: dict[str, ExistingNode] = {}
     for declared in _declared(cluster):
         host = declared.host
-        fabrics = pools.get((host.region, host.pool), [])
+        fabrics = pools.get((host.region, host.pool), ())
         index = counters.get((host.region, host.pool), 0)
         counters[(host.region, host.pool)] = index + 1
         ips = {name: ip for name, ip in declared.ips.items() if name in fabrics}
-        if fabrics:
-            ips["mgmt" if "mgmt" in fabrics else fabrics[0]] = host.address
+        connect = connect_fabric(fabrics)
+        if connect is not None:
+            ips[connect] = host.address
         out[node_address(host.region, host.pool, index)] = ExistingNode(host.name, ips)
     return out
 
@@ -77,16 +89,20 @@ def _declared(cluster: Cluster) -> list[Declared]:
     return inventory_hosts(resolve_inventory(settings.inventory))
 
 
-def resolve_inventory(path: str) -> Path:
-    """An absolute path, or one relative to the working directory or to grid's own inventories/ folder."""
+def resolve_inventory(path: str) -> Traversable:
+    """An absolute path, or one relative to the working directory, or `inventories/...`: a file of grid's own
+    inventories/ folder (shipped as the grid.inventories package)."""
     given = Path(path)
     if given.is_absolute() or given.exists():
         return given
-    packaged = Path(__file__).resolve().parents[1] / path  # grid/inventories is shipped in the package
-    return packaged if packaged.exists() else given
+    if given.parts[:1] == ("inventories",):
+        packaged = resources.files("grid.inventories").joinpath(*given.parts[1:])
+        if packaged.is_file():
+            return packaged
+    return given
 
 
-def inventory_hosts(path: Path) -> list[Declared]:
+def inventory_hosts(path: Traversable) -> list[Declared]:
     """Hosts of a YAML inventory in grid's shape (inventories/README.md), ordered by grid_index."""
     try:
         document = yaml.safe_load(path.read_text())
@@ -162,15 +178,17 @@ class Seen:
         return f"{self.hostname} ({self.ip}:{self.port})"
 
 
-def connect_ip(node: Mapping[str, Any]) -> str:
-    """The IP Ansible connects to (grid.render.ansible): mgmt if the node has it, else its first fabric."""
-    fabrics: Mapping[str, str] = node.get("fabrics") or {}
-    return fabrics.get("mgmt") or next((ip for ip in fabrics.values() if ip), "")
+def program_node_ip(node: Mapping[str, Any]) -> str:
+    """`connect_ip` of a node of a stack's program data (grid.render.pulumi: its address and attrs in one
+    dict, its fabrics in the pool's order)."""
+    return connect_ip(Resource(str(node.get("address", "")), Kind.NODE, "", node))
 
 
 def pins_from_state(workspace: Workspace) -> dict[str, Pin]:
     _, state = workspace.read_state()
-    return {address: Pin(connect_ip(record.attrs), str(record.outputs["host_key"]))
+    pools = pool_fabrics(workspace.cluster)
+    return {address: Pin(recorded_connect_ip(address, record.region, record.attrs, pools),
+                         str(record.outputs["host_key"]))
             for address, record in state.resources.items()
             if record.kind == "node" and record.outputs.get("host_key")}
 
@@ -194,7 +212,7 @@ class ExistingHostsEngine:
                    trust_new_hosts=trust_new_hosts)
 
     def _look(self, data: Mapping[str, Any]) -> list[Seen]:
-        nodes = [(str(n["address"]), str(n["hostname"]), connect_ip(n)) for n in data.get("nodes", [])]
+        nodes = [(str(n["address"]), str(n["hostname"]), program_node_ip(n)) for n in data.get("nodes", [])]
 
         def look(node: tuple[str, str, str]) -> Seen:
             address, hostname, ip = node
@@ -259,7 +277,7 @@ class ExistingHostsEngine:
             for node in data.get("nodes", []):
                 address = str(node["address"])
                 pin = pins.get(address)
-                steps[address] = "same" if pin is not None and pin.ip == connect_ip(node) else "create"
+                steps[address] = "same" if pin is not None and pin.ip == program_node_ip(node) else "create"
         changes: dict[str, int] = {}
         for op in steps.values():
             changes[op] = changes.get(op, 0) + 1

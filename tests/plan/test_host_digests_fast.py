@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from grid.render import ansible as A
+from grid.plan import digests as D
+from grid.render.ansible import collect_inputs
 from grid.resources import Kind, Resource, ResourceGraph, expand
 from grid.spec import load_spec_text
 from grid.spec.model import Cluster
@@ -59,9 +60,9 @@ def variants() -> dict[str, dict[str, Any]]:
 def test_fast_documents_are_the_definition(name: str, key: str) -> None:
     cluster = cluster_of(variants()[name])
     graph = expand(cluster)
-    fast = A._fast_documents(cluster, graph, key, None)
+    fast = D._fast_documents(cluster, graph, key, None)
     assert fast is not None
-    assert fast == A._documents_by_definition(A._collect(cluster, graph, key, None))
+    assert fast == D._documents_by_definition(collect_inputs(cluster, graph, key, None))
 
 
 def test_fast_documents_with_a_connect_fabric_and_sticky_addresses() -> None:
@@ -70,8 +71,8 @@ def test_fast_documents_with_a_connect_fabric_and_sticky_addresses() -> None:
     prior = dict(reversed(list(prior.items())))  # reservation order differs from the graph's
     graph = expand(cluster, prior)
     connect = {"east": "compute", "west": "data"}
-    fast = A._fast_documents(cluster, graph, KEY, connect)
-    assert fast is not None and fast == A._documents_by_definition(A._collect(cluster, graph, KEY, connect))
+    fast = D._fast_documents(cluster, graph, KEY, connect)
+    assert fast is not None and fast == D._documents_by_definition(collect_inputs(cluster, graph, KEY, connect))
 
 
 def with_node(graph: ResourceGraph, address: str, **attrs: Any) -> ResourceGraph:
@@ -102,13 +103,13 @@ def odd_graphs() -> dict[str, tuple[ResourceGraph, dict[str, str] | None]]:
 def test_other_graphs_take_the_definition(case: str) -> None:
     cluster = cluster_of(lab())
     graph, connect = odd_graphs()[case]
-    assert A._fast_documents(cluster, graph, KEY, connect) is None
+    assert D._fast_documents(cluster, graph, KEY, connect) is None
     try:
-        expected: object = A._documents_by_definition(A._collect(cluster, graph, KEY, connect))
+        expected: object = D._documents_by_definition(collect_inputs(cluster, graph, KEY, connect))
     except (ValueError, TypeError, KeyError) as exc:
         expected = (type(exc), str(exc))
     try:
-        got: object = A.host_input_digests(cluster, graph, KEY, connect_fabric=connect)
+        got: object = D.host_input_digests(cluster, graph, KEY, connect_fabric=connect)
     except (ValueError, TypeError, KeyError) as exc:
         got = (type(exc), str(exc))
     if isinstance(expected, tuple):
@@ -119,10 +120,10 @@ def test_other_graphs_take_the_definition(case: str) -> None:
 
 def test_digests_change_only_with_their_inputs() -> None:
     cluster = cluster_of(lab())
-    before = A.host_input_digests(cluster, expand(cluster), KEY)
+    before = D.host_input_digests(cluster, expand(cluster), KEY)
     grown = lab()
     grown["spec"]["regions"][0]["pools"][0]["count"] = 3
-    after = A.host_input_digests(cluster_of(grown), expand(cluster_of(grown)), KEY)
+    after = D.host_input_digests(cluster_of(grown), expand(cluster_of(grown)), KEY)
     assert set(after) - set(before) == {"east/train/node-0002"}
     for address, (node, shared, table) in before.items():
         assert after[address].node == node  # own inputs unchanged
