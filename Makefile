@@ -33,7 +33,7 @@ e2e: setup
 	$(ENV) python -m pytest -q -m e2e
 
 lint:
-	$(ENV) ruff check src cli stacks templates inventories tests bench
+	$(ENV) ruff check --no-cache src cli stacks templates inventories tests bench
 	$(ENV) mypy
 	$(ENV) lint-imports
 

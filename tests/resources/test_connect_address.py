@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from grid.cli.views.outputs import output_lines
 
 from grid.check import run_checks
+from grid.cli.views.outputs import output_lines
 from grid.render.ansible import render_ansible
 from grid.render.pulumi import region_program_input
 from grid.resources import Kind, ResourceGraph, expand, pool_fabrics
