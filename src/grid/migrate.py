@@ -60,7 +60,9 @@ def migrate_state(ws: Workspace, dest: StateStore, *, say: Say = lambda _: None)
         already = _import(dest, raw, envelope)
         copied = dest.pull()
         check = codec.decode(copied, f"the migrated state in {where(dest)}") if copied else None
-        recomputed = codec.checksum_of(codec.encode_state(check.state)[0]) if check else ""
+        recomputed = codec.envelope_checksum(codec.encode_state(check.state)[1], serial=check.serial,
+                                             lineage=check.lineage, format_version=check.format_version
+                                             ) if check else ""
         if check is None or (check.serial, check.lineage, check.checksum) != (
                 envelope.serial, envelope.lineage, envelope.checksum) or recomputed != envelope.checksum:
             raise StateCorrupted(f"the copy in {where(dest)} does not verify against {where(source)}",

@@ -21,7 +21,9 @@ from pg_helpers import PASSWORD
 pytestmark = pytest.mark.e2e
 
 HOLDER = textwrap.dedent("""
-    import sys, time
+    import socket, sys, time
+    if sys.argv[4]:
+        socket.gethostname = lambda: sys.argv[4]  # a runner on another machine
     from grid.state import PostgresStateStore
     with PostgresStateStore(sys.argv[1], sys.argv[2]).lock("grid up", lease_seconds=float(sys.argv[3])):
         print("locked", flush=True)
@@ -29,16 +31,33 @@ HOLDER = textwrap.dedent("""
 """)
 
 
-def test_a_killed_runner_blocks_others_until_its_lease_runs_out(tmp_path: Path, pg_url: str) -> None:
-    spec, name = lab_spec(tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, pg_url, name, "10"], stdout=subprocess.PIPE, text=True)
+def _killed_holder(pg_url: str, name: str, host: str = "") -> int:
+    """A runner that takes the lock and dies holding it (nobody will release it); its pid."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, pg_url, name, "10", host], stdout=subprocess.PIPE,
+                              text=True)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-    os.kill(holder.pid, signal.SIGKILL)  # dies holding the lock: nobody will release it
+    os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
+    return holder.pid
+
+
+def test_a_runner_killed_on_this_host_is_taken_over_at_once(tmp_path: Path, pg_url: str) -> None:
+    spec, name = lab_spec(tmp_path)
+    _killed_holder(pg_url, name)
+    run = grid("destroy", str(spec), "--yes", "--json", env={"GRID_STATE": pg_url})
+    assert run.code == 0, run.output  # its process is provably gone: no lease to wait for
+    assert json.loads(run.stdout)["outcome"] == "destroyed"
+    assert PostgresStateStore(pg_url, name).lock_holder() is None
+
+
+def test_a_runner_killed_on_another_host_blocks_others_until_its_lease_runs_out(tmp_path: Path,
+                                                                                   pg_url: str) -> None:
+    spec, name = lab_spec(tmp_path)
+    pid = _killed_holder(pg_url, name, host="runner-elsewhere")
     env = {"GRID_STATE": pg_url}
     run = grid("destroy", str(spec), "--yes", env=env)
     assert run.code == 1
-    assert "the state is locked by" in run.stderr and f"pid {holder.pid} running 'grid up'" in run.stderr
+    assert "the state is locked by" in run.stderr and f"pid {pid} running 'grid up'" in run.stderr
     assert "lease runs until" in run.stderr and PASSWORD not in run.output
     run = grid("state", "unlock", str(spec), env=env)
     assert run.code == 1 and "its lease runs until" in run.stderr  # not expired yet: only --force would
