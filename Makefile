@@ -41,6 +41,7 @@ bench: setup
 	$(ENV) python bench/plan_scale.py
 	$(ENV) python bench/bringup.py
 	$(ENV) python bench/drift.py
+	$(ENV) python bench/up_phases.py
 
 clean:
 	rm -rf .grid examples/*/.grid build dist .pytest_cache .mypy_cache .ruff_cache

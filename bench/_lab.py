@@ -1,30 +1,35 @@
 """Shared by the live benchmarks (bringup.py, drift.py): unique lab clusters, timed CLI runs, cleanup.
 
-Every cluster gets a unique name and free /24s of 198.18.128.0/17 (tests/helpers.lab_spec), so other
-engineers' clusters on the same machine are never touched; `remove_cluster` deletes whatever is left of
-one cluster by its podman label, whatever state its work directory is in.
+They are the tests' own (tests/support): every cluster gets a unique name and free /24s of 198.18.128.0/17
+reserved for this process (support.specs.lab_spec), so other engineers' clusters on the same machine are
+never touched; `remove_cluster` deletes whatever is left of one cluster by its podman label, whatever state
+its work directory is in; `run` and `grid` are support.cli's, failing on a non-zero exit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import statistics
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from helpers import lab_spec  # noqa: E402  (tests/helpers.py: unique names, free subnets)
+from support import cli  # tests/support: the one CLI runner and spec maker
+from support.lab import leftovers, remove_cluster
+from support.paths import REPO
+from support.specs import lab_spec
 
-GRID = str(Path(sys.executable).parent / "grid")
+__all__ = ["REPO", "emit", "grid", "load_average", "make_lab", "measured_lab", "remove_cluster", "run", "spread"]
+
 NODE_RESOURCES = {"cpus": 0.25, "memory_gb": 0.25}
+run = functools.partial(cli.run, check=True, timeout=1800)  # a Run: seconds, code, output
+grid = functools.partial(cli.grid, check=True, timeout=1800)
 
 
 def sized(count: int) -> Callable[[dict[str, Any]], None]:
@@ -44,51 +49,20 @@ def make_lab(directory: Path, count: int = 8) -> tuple[Path, str]:
     return lab_spec(directory, edit=sized(count))
 
 
-@dataclass(frozen=True)
-class Timed:
-    seconds: float
-    code: int
-    output: str  # stdout + stderr
-    stdout: str = ""
-
-
-def run(argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 1800, check: bool = True) -> Timed:
-    """Run a command; wall seconds, exit code and output. check: raise with the output on failure."""
-    started = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env={**os.environ, "CI": "true", **(env or {})}, capture_output=True,
-                          text=True, timeout=timeout, check=False)
-    timed = Timed(time.perf_counter() - started, proc.returncode, proc.stdout + proc.stderr, proc.stdout)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{timed.output[-6000:]}")
-    return timed
-
-
-def grid(*args: str, check: bool = True, timeout: float = 1800) -> Timed:
-    return run([GRID, *args], check=check, timeout=timeout)
-
-
-def remove_cluster(name: str) -> None:
-    """Remove every container, network and volume labelled as `name`'s (best effort, never raises)."""
-    selector = f"label=grid.cluster={name}"
-    for argv in (["podman", "ps", "-aq", "--filter", selector],):
-        ids = subprocess.run(argv, capture_output=True, text=True, check=False).stdout.split()
-        if ids:
-            subprocess.run(["podman", "rm", "-f", "-t", "0", *ids], capture_output=True, check=False)
-    for kind in ("network", "volume"):
-        names = subprocess.run(["podman", kind, "ls", "-q", "--filter", selector], capture_output=True,
-                               text=True, check=False).stdout.split()
-        if names:
-            subprocess.run(["podman", kind, "rm", "-f", *names], capture_output=True, check=False)
-
-
-def leftovers(name: str) -> list[str]:
-    selector = f"label=grid.cluster={name}"
-    found: list[str] = []
-    for argv in (["podman", "ps", "-aq", "--filter", selector], ["podman", "network", "ls", "-q", "--filter", selector],
-                 ["podman", "volume", "ls", "-q", "--filter", selector]):
-        found += subprocess.run(argv, capture_output=True, text=True, check=False).stdout.split()
-    return found
+@contextlib.contextmanager
+def measured_lab(directory: Path, count: int = 8) -> Iterator[tuple[Path, str, dict[str, Any]]]:
+    """A lab (make_lab) and the row of its run's figures: the load average at the start and the end, and
+    whatever podman still held of the cluster after everything of it was removed (`left_behind`)."""
+    spec, name = make_lab(directory, count)
+    row: dict[str, Any] = {"cluster": name, "load_avg_start": load_average()}
+    try:
+        yield spec, name, row
+    finally:
+        remove_cluster(name)
+        left = leftovers(name)
+        if left:
+            row["left_behind"] = left
+    row["load_avg_end"] = load_average()
 
 
 def spread(values: Iterable[float]) -> dict[str, float]:

@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _lab import REPO, grid, leftovers, load_average, make_lab, remove_cluster, run, spread
+from _lab import REPO, grid, measured_lab, remove_cluster, run, spread
 
 TARGET_BRINGUP_RATIO = 0.6
 TARGET_NOOP_SECONDS = 5.0
@@ -146,10 +146,8 @@ def naive_rerun(spec: Path, workdir: Path) -> dict[str, float]:
 
 
 def one_run(index: int, root: Path) -> dict[str, Any]:
-    spec, name = make_lab(root / f"run{index}", 8)
-    workdir = spec.parent / "work"
-    row: dict[str, Any] = {"cluster": name, "load_avg_start": load_average()}
-    try:
+    with measured_lab(root / f"run{index}", 8) as (spec, name, row):
+        workdir = spec.parent / "work"
         render_once(spec, workdir)
         grid_first = index % 2 == 1
         if grid_first:
@@ -167,12 +165,6 @@ def one_run(index: int, root: Path) -> dict[str, Any]:
         if grid_first:
             remove_cluster(name)
             row["naive_bringup"] = naive_bringup(spec, workdir)
-    finally:
-        remove_cluster(name)
-        left = leftovers(name)
-        if left:
-            row["left_behind"] = left
-    row["load_avg_end"] = load_average()
     return row
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from _lab import REPO, grid, leftovers, load_average, make_lab, remove_cluster, spread
+from _lab import REPO, grid, measured_lab, spread
 
 TARGET_DRIFT_SECONDS = 30.0
 TARGET_GROW_RATIO = 0.3
@@ -62,10 +62,8 @@ def grow(spec: Path) -> None:
 
 
 def one_run(index: int, root: Path, *, phases: bool) -> dict[str, Any]:
-    spec, name = make_lab(root / f"run{index}", 8)
-    workdir = spec.parent / "work"
-    row: dict[str, Any] = {"cluster": name, "load_avg_start": load_average()}
-    try:
+    with measured_lab(root / f"run{index}", 8) as (spec, _name, row):
+        workdir = spec.parent / "work"
         row["full_bringup"] = grid("up", str(spec), "--workdir", str(workdir), "--yes", "--skip-check").seconds
         checked = grid("drift", str(spec), "--workdir", str(workdir), "--json")
         report = json.loads(checked.stdout)
@@ -78,12 +76,6 @@ def one_run(index: int, root: Path, *, phases: bool) -> dict[str, Any]:
         grown = grid("up", str(spec), "--workdir", str(workdir), "--yes", "--skip-check")
         row["plus_one_node"] = grown.seconds
         grid("destroy", str(spec), "--workdir", str(workdir), "--yes")
-    finally:
-        remove_cluster(name)
-        left = leftovers(name)
-        if left:
-            row["left_behind"] = left
-    row["load_avg_end"] = load_average()
     return row
 
 

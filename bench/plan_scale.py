@@ -141,7 +141,7 @@ def populated_state(ws: Any, plan: Any) -> Any:
              for address, (node, shared, table) in digests.items()}
     assert len(resources) == len(plan.changes)
     return State(cluster=ws.cluster.name, spec_digest=plan.spec_digest, resources=resources, hosts=hosts,
-                 outputs={"applied_spec": ws.cluster.model_dump(mode="json")})
+                 applied_spec=ws.cluster.model_dump(mode="json"))
 
 
 def prepare(root: Path, nodes: int, scenario: str) -> None:
@@ -149,6 +149,7 @@ def prepare(root: Path, nodes: int, scenario: str) -> None:
     from grid.spec import load_spec
     from grid.state import FileStateStore
     from grid.state.model import empty_state
+    from grid.targets import target_for
     from grid.validate import validate
     from grid.workspace import Workspace, plan
 
@@ -160,7 +161,8 @@ def prepare(root: Path, nodes: int, scenario: str) -> None:
         loaded = load_spec(str(spec_path))
         assert loaded.cluster is not None
         store = FileStateStore(workdir)
-        ws = Workspace(spec_path, loaded, loaded.cluster, validate(loaded), workdir, store)
+        ws = Workspace(spec_path, loaded, loaded.cluster, validate(loaded), workdir, store,
+                       target_for(loaded.cluster))
         first = plan(ws, envelope=None, state=empty_state(loaded.cluster.name))
         store.write(populated_state(ws, first), 0)
 
@@ -169,6 +171,7 @@ def child(root: Path, nodes: int, scenario: str, profile: str | None) -> dict[st
     """One measurement in this fresh process, of the files `prepare` wrote."""
     from grid.spec import load_spec
     from grid.state import FileStateStore
+    from grid.targets import target_for
     from grid.validate import validate
     from grid.workspace import Workspace, plan
 
@@ -185,7 +188,8 @@ def child(root: Path, nodes: int, scenario: str, profile: str | None) -> dict[st
     findings = validate(loaded)
     clock.lap("validate")
     assert loaded.cluster is not None and not findings.has_errors, [str(d) for d in findings]
-    ws = Workspace(spec_path, loaded, loaded.cluster, findings, workdir, FileStateStore(workdir))
+    ws = Workspace(spec_path, loaded, loaded.cluster, findings, workdir, FileStateStore(workdir),
+                   target_for(loaded.cluster))
     clock.restart()
     envelope, state = ws.read_state()
     if scenario == "populated":

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from grid.apply import reaper
-from grid.identity import Identity
-from grid.plan import LiveHost, LiveResource
-from grid.state import StateError
-from grid.state.model import Envelope, State
 from grid.workspace import Rejected, Workspace, open_workspace
 
 from . import console, interrupts
@@ -32,6 +26,13 @@ STATE = typer.Option(None, "--state", envvar="GRID_STATE", show_envvar=True, sho
                      help="Where the state lives: postgres://user@host/db for team state (Pulumi stacks go in "
                           "the same database; give the password in PGPASSWORD or ~/.pgpass), file://DIR, or "
                           "leave out for state.json in the work directory.")
+JSON_RESULT = typer.Option(False, "--json", help="Print one JSON result document (grid-result/v1) on stdout; "
+                           "progress goes to stderr.")
+SKIP_CHECK = typer.Option(False, "--skip-check", help="Do not run acceptance checks at the end.")
+VERBOSE = typer.Option(False, "--verbose", "-v", help="Show every resource and task event.")
+TRUST_NEW_HOSTS = typer.Option(
+    False, "--trust-new-hosts", help="Targets existing, aws, openstack: pin the SSH host keys of nodes seen for the "
+    "first time (check the fingerprints a run without this flag lists).")
 LEASE_ENV = "GRID_LOCK_LEASE"
 
 
@@ -57,10 +58,7 @@ def lease_seconds() -> float | None:
 
 def workspace(spec: Path, workdir: Path | None, state: str | None = None) -> Workspace:
     """Open the spec or leave with its diagnostics (exit 1)."""
-    try:
-        opened = open_workspace(spec, workdir=workdir, state=state_location(state), lease_seconds=lease_seconds())
-    except StateError as exc:
-        raise console.CommandFailed(exc.message, hint=exc.hint) from None
+    opened = open_workspace(spec, workdir=workdir, state=state_location(state), lease_seconds=lease_seconds())
     if isinstance(opened, Rejected):
         console.print_diagnostics(opened.diagnostics, opened.loaded.source)
         raise typer.Exit(1)
@@ -69,37 +67,6 @@ def workspace(spec: Path, workdir: Path | None, state: str | None = None) -> Wor
     # What killed runs left in the work directory (Ansible's artifacts hold its environment) goes first.
     reaper.remove_leftovers(opened.workdir)
     return opened
-
-
-def read_state(ws: Workspace) -> tuple[Envelope | None, State]:
-    """The state and its envelope (None before the first write), or exit 1 when it cannot be read."""
-    try:
-        return ws.read_state()
-    except StateError as exc:
-        raise console.CommandFailed(exc.message, hint=exc.hint) from None
-
-
-def identity(ws: Workspace, state: State) -> Identity:
-    """The cluster's SSH key and Pulumi passphrase, or exit 1 saying where grid looked (grid.identity)."""
-    from grid.apply.run import ensure_identity
-
-    try:
-        return ensure_identity(ws, state)
-    except StateError as exc:
-        raise console.CommandFailed(exc.message, hint=exc.hint) from None
-
-
-def begin_rotation(ws: Workspace) -> bool:
-    """Make the new admin key pair for `--rotate-ssh-key`; True when made now (not by an earlier run)."""
-    from grid.identity import begin_rotation as begin
-    from grid.identity import rotation_pending
-
-    try:
-        pending = rotation_pending(ws.workdir)
-        begin(ws.workdir, ws.cluster.name)
-    except StateError as exc:
-        raise console.CommandFailed(exc.message, hint=exc.hint) from None
-    return not pending
 
 
 def confirm(question: str, yes: bool) -> None:
@@ -115,32 +82,6 @@ def confirm(question: str, yes: bool) -> None:
         raise console.CommandFailed(console.CANCELLED, code=code) from None
     if not answer:
         raise console.CommandFailed(console.CANCELLED, code=1)
-
-
-@contextlib.contextmanager
-def locked(ws: Workspace, command: str) -> Iterator[None]:
-    """The state lock for a mutating command; a live holder makes this exit 1 at once, naming it.
-
-    A lock left by a process that no longer exists on this host is provably stale and is taken over, and so
-    is a team (postgres) lock whose lease ran out.
-    """
-    try:
-        lock = ws.store.lock(command, break_stale=True)
-        lock.__enter__()
-    except StateError as exc:  # LockHeld, or the state database unreachable
-        raise console.CommandFailed(exc.message, hint=exc.hint) from None
-    try:
-        yield
-    finally:
-        lock.__exit__(None, None, None)
-
-
-def probe(ws: Workspace, envelope: Envelope | None, state: State, *, full: bool
-          ) -> tuple[dict[str, LiveResource] | None, dict[str, LiveHost] | None]:
-    """What the target really has: a cheap probe always, Pulumi refresh + Ansible check with `full`."""
-    from grid.drift import refresh_live
-
-    return refresh_live(ws, state, full=full, lineage=envelope.lineage if envelope else "")
 
 
 def report_outcome(outcome: ApplyResult, started: float, verb: str = "applied", *, to_stderr: bool = False

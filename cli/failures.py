@@ -11,12 +11,13 @@ import errno
 import sys
 from typing import TYPE_CHECKING
 
+from grid.errors import GridError
 from grid.state import StateError
 
 from .console import CommandFailed
 
 if TYPE_CHECKING:
-    from grid.drivers.pulumi import PulumiFailed
+    from grid.engines import EngineFailed
 
 RUN_AGAIN = "then run the command again: state was saved after each completed step"
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -29,16 +30,18 @@ def plain_failure(exc: BaseException) -> CommandFailed | None:
     if isinstance(exc, CommandFailed):
         return exc
     chain = list(_causes(exc))
-    # Not imported for a check: a PulumiFailed exists only once grid.drivers.pulumi is loaded.
-    pulumi = sys.modules.get("grid.drivers.pulumi")
-    pulumi_failed = pulumi.PulumiFailed if pulumi is not None else ()
+    # Not imported for a check: an EngineFailed exists only once grid.engines is loaded (it loads the renderer).
+    engines = sys.modules.get("grid.engines")
+    engine_failed = engines.EngineFailed if engines is not None else ()
     for cause in chain:  # a full disk explains whatever failed because of it
         if isinstance(cause, OSError) and cause.errno in NO_SPACE:
             return _no_space(cause)
     for cause in chain:
         if isinstance(cause, StateError):
             return CommandFailed(cause.message, hint=cause.hint or f"check the state's location, {RUN_AGAIN}")
-        if isinstance(cause, pulumi_failed):
+        if isinstance(cause, GridError):  # the core's one failure type: message, hint, exit code
+            return CommandFailed(cause.message, hint=cause.hint, code=cause.code)
+        if isinstance(cause, engine_failed):  # Pulumi's, or another target's engine
             return pulumi_failure(cause)
         if _database_error(cause):
             return CommandFailed(f"the state database failed: {_first_line(cause)}",
@@ -46,7 +49,7 @@ def plain_failure(exc: BaseException) -> CommandFailed | None:
     return None
 
 
-def pulumi_failure(exc: PulumiFailed) -> CommandFailed:
+def pulumi_failure(exc: EngineFailed) -> CommandFailed:
     text = exc.message.lower()
     if any(marker in text for marker in DECRYPT_FAILED):
         return CommandFailed(

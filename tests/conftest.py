@@ -1,20 +1,59 @@
-"""Test configuration: `helpers` (beside this file) holds what tests share."""
+"""Test configuration: `support/` (beside this file) holds what tests share; the PostgreSQL fixtures
+(a server on loopback for the session, a database per test) serve tests/state and tests/ci;
+`--update-golden` rewrites the golden files (tests/golden/) instead of comparing with them."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from support.postgres import PgServer, missing_reason
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/ from what grid renders now, instead of comparing")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """In CI, first remove what killed earlier test runs left in podman (test clusters only)."""
     if os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
         return
-    from helpers import remove_leftover_test_clusters
+    from support.lab import remove_leftover_test_clusters
 
     remove_leftover_test_clusters()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="grid-pg-"))
+    root.chmod(0o755)
+    server = PgServer(root / "pg")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """A fresh, empty database of the session's server (URL with the password)."""
+    return pg_server.create_database()

@@ -1,4 +1,4 @@
-"""`grid plan SPEC`: what `grid up` would change, why, and what it costs."""
+"""`grid plan SPEC`: what `grid up` would change, why, and what it costs (operation: grid.operations.plan)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from pathlib import Path
 
 import typer
 
-from grid import __version__
+from grid import __version__, operations
 from grid.plan.document import to_document
-from grid.workspace import plan as make_plan
 
 from .. import common, console
 from ..views.capacity import capacity_view
@@ -37,14 +36,8 @@ def plan(
 ) -> None:
     """Compare the spec with the state (and, with --refresh, with reality) and show the changes."""
     ws = common.workspace(spec, workdir, location)
-    envelope, state = common.read_state(ws)
-    live = live_hosts = None
-    if refresh:
-        from grid.drift import refresh_live
-
-        live, live_hosts = refresh_live(ws, state, lineage=envelope.lineage if envelope else "")
-    result = make_plan(ws, envelope=envelope, state=state, allow_destroy_protected=allow_destroy_protected,
-                       live=live, live_hosts=live_hosts)
+    result = operations.plan(ws, operations.PlanOptions(
+        refresh=refresh, allow_destroy_protected=allow_destroy_protected)).plan
     document = to_document(result, spec_path=str(spec), grid_version=__version__)
     if out is not None:
         out.write_text(json.dumps(document, indent=2) + "\n")

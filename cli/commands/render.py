@@ -23,7 +23,7 @@ def render(
 ) -> None:
     """Write per-region Pulumi projects and the Ansible playbook + inventory (deterministic)."""
     ws = common.workspace(spec, workdir)
-    _, state = common.read_state(ws)
+    _, state = ws.read_state()
     files = render_files(ws, state)
     changed = write_tree(files, out)
     console.out().print(f"rendered {len(files)} file(s) into {out} ({len(changed)} changed)", markup=False)

@@ -27,7 +27,7 @@ def ssh(
 ) -> None:
     """Open a shell (or run a command) on a node."""
     ws = common.workspace(spec, workdir)
-    _, state = common.read_state(ws)
+    _, state = ws.read_state()
     keys = find_keypair(ws.workdir)
     record = next((r for r in state.resources.values() if r.kind == "node" and node in (
         r.address, r.attrs.get("hostname"))), None)

@@ -19,15 +19,13 @@ import yaml
 from grid.spec import load_spec
 from grid.state import (
     Envelope,
-    FileStateStore,
-    LockHolder,
-    PostgresStateStore,
     State,
     StateCorrupted,
     StateError,
+    StateLocation,
+    StateReader,
     StateStore,
     StateTooNew,
-    assess,
     open_store,
     workdir_for,
 )
@@ -73,13 +71,11 @@ def _open(spec: Path, workdir: Path | None, location: str | None = None) -> tupl
                           lease_seconds=common.lease_seconds()), name
 
 
-def _where(store: StateStore) -> str:
-    from grid.migrate import where
-
-    return where(store)
+def _where(store: StateLocation) -> str:
+    return store.where
 
 
-def _read(store: StateStore) -> Envelope | None:
+def _read(store: StateReader) -> Envelope | None:
     with _failures():
         return store.read()
 
@@ -201,7 +197,7 @@ def unlock(spec: Path = _SPEC, workdir: Path | None = _WORKDIR,
     store, name = _open(spec, workdir, location)
     with _failures():
         holder = store.lock_holder()
-        live = holder is not None and _lock_status(store, holder) == "live"
+        live = holder is not None and (store.lock_status() or "expired") == "live"
         if holder is not None:
             holder = store.unlock(force=force)
     if holder is None:
@@ -230,12 +226,6 @@ def restore(spec: Path = _SPEC,
         _print(f"the damaged state file was kept as {result.kept_corrupt}")
 
 
-def _lock_status(store: StateStore, holder: LockHolder) -> str:
-    if isinstance(store, PostgresStateStore):
-        return store.lock_status() or "expired"  # judged by the database clock
-    return assess(holder)
-
-
 def _list_backups(store: StateStore, spec: Path) -> None:
     try:
         envelope = store.read()
@@ -247,7 +237,7 @@ def _list_backups(store: StateStore, spec: Path) -> None:
     _print(f"current: {current}")
     backups = store.backups()
     if not backups:
-        _print(f"no backups in {store.backup_dir if isinstance(store, FileStateStore) else _where(store)}")
+        _print(f"no backups in {store.backup_location}")
         return
     _print(f"{'SERIAL':>6}  {'WRITTEN (UTC)':<20}  CHECKSUM")
     for b in backups:
@@ -264,7 +254,7 @@ def migrate(spec: Path = _SPEC,
                                         "directory) or file://DIR."),
             workdir: Path | None = _WORKDIR, location: str | None = _STATE, json_output: bool = _JSON) -> None:
     """Move the state — grid's envelope and the Pulumi stacks — to another location; verified by checksum."""
-    from grid.migrate import migrate_state, where
+    from grid.operations.migrate import migrate_state, where
 
     ws = common.workspace(spec, workdir, location)
     with _failures():
@@ -279,6 +269,6 @@ def migrate(spec: Path = _SPEC,
     verb = "already held" if result.already else "migrated"
     _print(f"{verb} the state of cluster '{ws.cluster.name}' (serial {result.serial}) from {doc['from']} "
            f"to {doc['to']}; checksum {result.checksum} verified identical")
-    use = (f"pass --state {doc['to']} (or set GRID_STATE)" if isinstance(dest, PostgresStateStore)
+    use = (f"pass --state {doc['to']} (or set GRID_STATE)" if dest.is_shared
            else "leave out --state and GRID_STATE" if to == "file" else f"pass --state {to}")
     _print(f"{doc['from']} is left as it was, as a backup: from now on {use} to use the new location")

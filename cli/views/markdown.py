@@ -8,10 +8,11 @@ their change. Stays well under GitHub's 65,536-character comment limit however l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from grid.plan import SCOPES, Action, Plan, ResourceChange
+from grid.plan import SCOPES, Action, Plan
+
+from .plan import change_runs
 
 MAX_ROWS = 150  # change rows listed in the folded table; the plan artifact has them all
 MAX_CALLOUTS = 30  # replaced/deleted resources named in the call-outs
@@ -25,24 +26,6 @@ def _cell(value: Any, limit: int = 60) -> str:
 
 def _code(value: Any, limit: int = 60) -> str:
     return "`" + _cell(value, limit).replace("`", "'") + "`"
-
-
-def _runs(changes: tuple[ResourceChange, ...]) -> Iterator[list[ResourceChange]]:
-    """Consecutive node changes of one pool that say the same thing, as one row."""
-    run: list[ResourceChange] = []
-
-    def key(c: ResourceChange) -> tuple[Any, ...]:
-        return c.kind, c.action, c.cause, c.reason, c.address.rsplit("/", 1)[0], bool(c.attributes)
-
-    for change in changes:
-        if run and change.kind == "node" and not change.attributes and key(change) == key(run[0]):
-            run.append(change)
-            continue
-        if run:
-            yield run
-        run = [change]
-    if run:
-        yield run
 
 
 def _headline(plan: Plan) -> str:
@@ -87,7 +70,7 @@ def _callouts(plan: Plan) -> list[str]:
 
 def _changes_table(plan: Plan) -> list[str]:
     rows: list[str] = []
-    for run in _runs(plan.pending):
+    for run in change_runs(plan.pending):
         first = run[0]
         address = _code(first.address) if len(run) == 1 else (
             f"{_code(first.address)} … {_code(run[-1].address.rsplit('/', 1)[-1])} ({len(run)} nodes)")

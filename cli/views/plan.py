@@ -17,13 +17,15 @@ def _value(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _runs(changes: tuple[ResourceChange, ...]) -> Iterator[list[ResourceChange]]:
-    """Group consecutive node changes of one pool that say the same thing."""
+def change_runs(changes: tuple[ResourceChange, ...]) -> Iterator[list[ResourceChange]]:
+    """Consecutive node changes of one pool that say the same thing, as one run (one line, one table row)."""
     run: list[ResourceChange] = []
+
+    def key(c: ResourceChange) -> tuple[Any, ...]:
+        return c.kind, c.action, c.cause, c.reason, c.address.rsplit("/", 1)[0], bool(c.attributes)
+
     for change in changes:
-        key = (change.kind, change.action, change.cause, change.reason, change.address.rsplit("/", 1)[0])
-        if run and change.kind == "node" and not change.attributes and key == (
-                run[0].kind, run[0].action, run[0].cause, run[0].reason, run[0].address.rsplit("/", 1)[0]):
+        if run and change.kind == "node" and not change.attributes and key(change) == key(run[0]):
             run.append(change)
             continue
         if run:
@@ -37,7 +39,7 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, st
     """(text, style) lines."""
     yield (f"Plan for cluster {plan.cluster} (target {plan.target}); state serial {plan.state_serial}"
            + ("; refreshed against the live target" if plan.refreshed else ""), "bold")
-    for run in _runs(plan.changes):
+    for run in change_runs(plan.changes):
         first = run[0]
         if first.action is Action.NOOP and not show_noop:
             continue

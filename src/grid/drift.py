@@ -12,51 +12,53 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from grid.identity import Identity
 from grid.plan import LiveHost, LiveResource, Plan
-from grid.resources import Kind
+from grid.resources import Kind, ResourceGraph
 from grid.state.model import State
 from grid.workspace import Workspace, graph_for
 
 REPLACE_OPS = ("create-replacement", "replace", "delete-replaced")
 
 
-def probe(ws: Workspace, state: State, lineage: str) -> dict[str, LiveResource] | None:
-    """The local target's listing (also before anything exists here: objects of the same names that another
-    state owns must be found before this one makes its own over them)."""
-    if ws.cluster.spec.target != "local":
-        return None
-    from grid.targets.local import probe as local_probe
-
-    return local_probe(ws.cluster.name, state, graph_for(ws, state), lineage=lineage)
+def probe(ws: Workspace, state: State, lineage: str, graph: ResourceGraph | None = None
+          ) -> dict[str, LiveResource] | None:
+    """The target's cheap reality check (the local target's podman listing), None when it has none."""
+    return ws.target.probe(ws.cluster, state, graph if graph is not None else graph_for(ws, state), lineage=lineage)
 
 
-def refresh_live(ws: Workspace, state: State, *, full: bool = True, lineage: str = ""
+def refresh_live(ws: Workspace, state: State, *, full: bool = True, lineage: str = "",
+                 graph: ResourceGraph | None = None, identity: Identity | None = None
                  ) -> tuple[dict[str, LiveResource] | None, dict[str, LiveHost] | None]:
-    """`lineage`: the state's (its envelope's; "" before the first write)."""
-    live = probe(ws, state, lineage)
+    """`lineage`: the state's (its envelope's; "" before the first write); `graph`: the spec expanded against
+    this state, when the caller has it (else it is expanded here, once); `identity`: the run's, when the caller
+    resolved it already."""
+    graph = graph if graph is not None else graph_for(ws, state)
+    live = probe(ws, state, lineage, graph)
     if not state.resources:
         return live, None
+    from grid.apply.run import ensure_identity
+
     if not full:
         # A killed or failed apply may have changed resources state does not know about: refresh those regions.
-        from grid.drivers.pulumi import PulumiFailed
+        from grid.engines import EngineFailed
 
         if interrupted := state.interrupted_regions():
             # On failure the region stays marked; applying it reports what Pulumi says.
-            with contextlib.suppress(PulumiFailed):
-                live = {**(live or {}), **_pulumi_refresh(ws, state, only=set(interrupted))}
+            with contextlib.suppress(EngineFailed):
+                live = {**(live or {}), **_pulumi_refresh(ws, state, graph, identity or ensure_identity(ws, state),
+                                                          only=set(interrupted))}
         return live, None
+    identity = identity or ensure_identity(ws, state)  # once, before any thread: none may race to create the key pair
     if live is None:
         # No cheap probe: Pulumi says which hosts are gone, and those would only time out over SSH.
-        live = _pulumi_refresh(ws, state)
-        return live, _configuration_check(ws, state, skip=_absent(live))
+        live = _pulumi_refresh(ws, state, graph, identity)
+        return live, _configuration_check(ws, state, graph, identity, skip=_absent(live))
     # The probe already names the nodes that are gone or stopped: Pulumi's refresh and the playbook's
     # check run at once (they are independent and each leaves a core idle much of the time).
-    from grid.apply.run import ensure_identity
-
-    ensure_identity(ws, state)  # before the threads: neither may race to create the key pair
     with ThreadPoolExecutor(max_workers=1) as pool:
-        refreshed = pool.submit(_pulumi_refresh, ws, state)
-        hosts = _configuration_check(ws, state, skip=_absent(live))
+        refreshed = pool.submit(_pulumi_refresh, ws, state, graph, identity)
+        hosts = _configuration_check(ws, state, graph, identity, skip=_absent(live))
         live = {**live, **refreshed.result()}
     gone = _absent(live)
     return live, {address: seen for address, seen in hosts.items() if address not in gone}
@@ -66,16 +68,15 @@ def _absent(live: dict[str, LiveResource]) -> set[str]:
     return {address for address, seen in live.items() if not seen.exists or not seen.healthy}
 
 
-def _pulumi_refresh(ws: Workspace, state: State, only: set[str] | None = None) -> dict[str, LiveResource]:
-    from grid.apply.run import default_stacks, ensure_identity
+def _pulumi_refresh(ws: Workspace, state: State, graph: ResourceGraph, identity: Identity,
+                    only: set[str] | None = None) -> dict[str, LiveResource]:
+    from grid.apply.run import default_stacks
     from grid.render.pulumi import region_program_input
 
-    identity = ensure_identity(ws, state)
     stacks = default_stacks(ws, identity)
     if stacks is None:
         return {}
     keys = identity.keypair
-    graph = graph_for(ws, state)
     regions = sorted({r.region for r in state.resources.values() if r.region and r.kind != Kind.LINK.value}
                      & set(graph.regions) & (set(graph.regions) if only is None else only))
     found: dict[str, LiveResource] = {}
@@ -100,17 +101,17 @@ def _pulumi_refresh(ws: Workspace, state: State, only: set[str] | None = None) -
     return found
 
 
-def _configuration_check(ws: Workspace, state: State, *, skip: set[str]) -> dict[str, LiveHost]:
+def _configuration_check(ws: Workspace, state: State, graph: ResourceGraph, identity: Identity, *,
+                         skip: set[str]) -> dict[str, LiveHost]:
     from grid.apply.configure import refresh_known_hosts
-    from grid.apply.run import default_ansible, ensure_identity
+    from grid.apply.run import default_ansible
     from grid.render import render_cluster, write_tree
 
     hosts = {a: r for a, r in state.resources.items()
              if r.kind == Kind.NODE.value and a in state.hosts and a not in skip}
     if not hosts:
         return {}
-    keys = ensure_identity(ws, state).keypair
-    graph = graph_for(ws, state)
+    keys = identity.keypair
     write_tree(render_cluster(ws.cluster, graph, admin_public_key=keys.public_key), ws.rendered_dir)
     names = {str(r.attrs["hostname"]): a for a, r in hosts.items()}
     result = default_ansible(ws).run(

@@ -10,7 +10,7 @@ Where grid looks, in order:
   `WORKDIR/secrets/id_ed25519` (+ `.pub`).
 - Pulumi passphrase: `PULUMI_CONFIG_PASSPHRASE_FILE` (Pulumi's own variable), else
   `WORKDIR/secrets/pulumi-passphrase`.
-State records the admin *public* key (`outputs.admin_public_key`), so a key that is present but not the
+State records the admin *public* key (`State.admin_public_key`), so a key that is present but not the
 cluster's is refused too.
 
 Rotation (`grid up --rotate-ssh-key`) is a planned reconfiguration, never a replacement: a new pair is made
@@ -35,7 +35,6 @@ from grid.state.model import State
 KEY_ENV = "GRID_SSH_KEY_FILE"
 NEXT_KEY = "id_ed25519.next"
 PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE_FILE"
-RECORDED_KEY = "admin_public_key"
 PROVIDE_HINT = ("copy the cluster's `secrets/` folder from the machine that created it into {workdir}, or point "
                 f"{KEY_ENV} / {PASSPHRASE_ENV} at the files (examples/ci/README.md shows a pipeline doing it)")
 
@@ -62,8 +61,7 @@ def cluster_exists(state: State) -> bool:
 
 
 def recorded_public_key(state: State) -> str:
-    value = state.outputs.get(RECORDED_KEY)
-    return value if isinstance(value, str) else ""
+    return state.admin_public_key
 
 
 def find_keypair(workdir: Path, env: Mapping[str, str] | None = None) -> KeyPair | None:

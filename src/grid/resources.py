@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grid.spec.model import Cluster, Region
+from grid.spec.targets import traits_of
 
 
 class Kind(enum.StrEnum):
@@ -149,11 +150,14 @@ Allocations = Mapping[str, Mapping[str, str]]
 """Prior node addresses per resource address and fabric, taken from state."""
 
 
-def expand(cluster: Cluster, prior: Allocations | None = None) -> ResourceGraph:
+def expand(cluster: Cluster, prior: Allocations | None = None, *,
+           fixed_hosts: Mapping[str, ExistingNode] | None = None) -> ResourceGraph:
+    """`fixed_hosts`: {node address: the machine standing for it} of a target whose machines exist already
+    (grid.targets: `Target.fixed_hosts`); those nodes keep the machine's hostname and IPs."""
     # Costs O(nodes) string work and no ipaddress objects: 10^5 nodes expand in well under a second.
     resources: list[Resource] = []
     image = cluster.spec.targets.local.image or cluster.spec.defaults.image
-    existing = _existing_hosts(cluster)
+    existing = fixed_hosts or {}
     prior_by_region: dict[str, list[tuple[str, Mapping[str, str]]]] = {}
     for address, fabrics in (prior or {}).items():  # one pass, keeping the order reservations are made in
         region_name = address.split("/", 1)[0] if isinstance(address, str) else ""
@@ -166,15 +170,6 @@ def expand(cluster: Cluster, prior: Allocations | None = None) -> ResourceGraph:
         resources.append(Resource(link_address(a, b), Kind.LINK, "", {
             "between": sorted((a, b)), "bandwidth_gbps": link.bandwidth_gbps, "latency_ms": link.latency_ms}))
     return ResourceGraph(cluster.name, tuple(resources))
-
-
-def _existing_hosts(cluster: Cluster) -> Mapping[str, ExistingNode]:
-    """Target `existing`: each node's host (name and fixed IPs per fabric); nothing for other targets."""
-    if cluster.spec.target != "existing":
-        return {}
-    from grid.targets.existing import existing_nodes
-
-    return existing_nodes(cluster)
 
 
 def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, Mapping[str, str]]], image: str,
@@ -194,8 +189,7 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
     pinned = {(address, name): ip for address in node_addresses if address in existing
               for name, ip in existing[address].ips.items()}
     held = [(address, fabrics) for address, fabrics in prior if address in wanted]
-    # AWS keeps the first four addresses and the last one of every subnet for itself.
-    first_host = 4 if cluster.spec.target == "aws" else 2
+    first_host = traits_of(cluster).first_host  # a cloud may keep more than the gateway for itself
     for fabric in region.fabrics:
         allocator = _Allocator(fabric.cidr, first_host=first_host)
         for (address, name), ip in pinned.items():

@@ -23,6 +23,7 @@ from grid.spec import LoadedSpec, load_spec, spec_digest
 from grid.spec.model import Cluster
 from grid.state import StateStore, open_store, workdir_for
 from grid.state.model import Envelope, State, empty_state
+from grid.targets import Target, target_for
 from grid.validate import spec_catalog, validate
 
 
@@ -36,6 +37,7 @@ class Workspace:
     diagnostics: Diagnostics  # warnings (errors never reach a Workspace)
     workdir: Path
     store: StateStore
+    target: Target  # chosen once from the spec: nothing else asks which target it is
 
     @property
     def rendered_dir(self) -> Path:
@@ -65,11 +67,11 @@ def open_workspace(spec_path: Path, *, workdir: Path | None = None, store: State
     directory = workdir_for(spec_path, workdir, loaded.cluster.name)
     if store is None:
         store = open_store(state, workdir=directory, cluster=loaded.cluster.name, lease_seconds=lease_seconds)
-    return Workspace(spec_path, loaded, loaded.cluster, findings, directory, store)
+    return Workspace(spec_path, loaded, loaded.cluster, findings, directory, store, target_for(loaded.cluster))
 
 
 def graph_for(ws: Workspace, state: State) -> ResourceGraph:
-    return expand(ws.cluster, state.allocations())
+    return expand(ws.cluster, state.allocations(), fixed_hosts=ws.target.fixed_hosts(ws.cluster))
 
 
 def admin_public_key(ws: Workspace, state: State | None = None) -> str:
@@ -84,20 +86,46 @@ def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> Mappin
     return host_input_digests(ws.cluster, graph, admin_public_key=public_key)
 
 
+@dataclass(frozen=True)
+class PlanParts:
+    """A plan and what it was computed from, so that applying it expands and digests nothing again."""
+
+    plan: Plan
+    graph: ResourceGraph
+    host_digests: Mapping[str, tuple[str, str, str]]
+    public_key: str
+
+
 def plan(ws: Workspace, *, envelope: Envelope | None, state: State, allow_destroy_protected: bool = False,
          live: dict[str, LiveResource] | None = None, live_hosts: dict[str, LiveHost] | None = None) -> Plan:
-    with _cyclic_gc_deferred(large=len(state.resources) + sum(p.count for r in ws.cluster.spec.regions
-                                                               for p in r.pools) >= GC_FREEZE_RESOURCES):
-        graph = graph_for(ws, state)
-        key = admin_public_key(ws, state)
-        return make_plan(
+    return plan_parts(ws, envelope=envelope, state=state, allow_destroy_protected=allow_destroy_protected,
+                      live=live, live_hosts=live_hosts).plan
+
+
+def plan_parts(ws: Workspace, *, envelope: Envelope | None, state: State, allow_destroy_protected: bool = False,
+               live: dict[str, LiveResource] | None = None, live_hosts: dict[str, LiveHost] | None = None,
+               graph: ResourceGraph | None = None, public_key: str | None = None) -> PlanParts:
+    """`graph`: the expansion of the spec against this state when the caller already made it (for a probe);
+    `public_key`: the admin key the next apply gives the nodes (default: the planned one, grid.identity)."""
+    with planning_gc(ws, state):
+        graph = graph if graph is not None else graph_for(ws, state)
+        key = public_key if public_key is not None else admin_public_key(ws, state)
+        digests = host_digests(ws, graph, key) if ws.cluster.spec.target else {}
+        made = make_plan(
             graph, state if envelope else None, target=ws.cluster.spec.target,
             spec_digest=spec_digest(ws.cluster),
             serial=envelope.serial if envelope else 0, lineage=envelope.lineage if envelope else "",
             allow_destroy_protected=allow_destroy_protected, live=live, live_hosts=live_hosts,
-            host_digests=host_digests(ws, graph, key) if ws.cluster.spec.target else None,
+            host_digests=digests if ws.cluster.spec.target else None,
             capacity=capacity_document(ws.cluster, _applied_cluster(state), spec_catalog(ws.loaded)[0]),
         )
+    return PlanParts(made, graph, digests, key)
+
+
+def planning_gc(ws: Workspace, state: State) -> contextlib.AbstractContextManager[None]:
+    """The cyclic GC held off while a plan of this size is made (see _cyclic_gc_deferred)."""
+    nodes = sum(p.count for r in ws.cluster.spec.regions for p in r.pools)
+    return _cyclic_gc_deferred(large=len(state.resources) + nodes >= GC_FREEZE_RESOURCES)
 
 
 GC_FREEZE_RESOURCES = 10_000
@@ -137,9 +165,9 @@ def render(ws: Workspace, state: State) -> Files:
 
 
 def _applied_cluster(state: State) -> Cluster | None:
-    """The spec as last applied, for the capacity deltas; kept in state outputs."""
-    applied = state.outputs.get("applied_spec")
-    if not isinstance(applied, dict):
+    """The spec as last applied, for the capacity deltas."""
+    applied = state.applied_spec
+    if applied is None:
         return None
     try:
         return Cluster.model_validate(applied)

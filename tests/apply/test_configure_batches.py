@@ -7,9 +7,8 @@ fully once it exists. Growth in the same region as the new node changes nothing 
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,103 +18,30 @@ import yaml
 from grid.apply.engine import ApplyContext, apply
 from grid.apply.events import Event
 from grid.apply.statewriter import StateWriter
-from grid.drivers.ansible import EventCallback, Gate, HostOutcome, PlaybookResult
-from grid.drivers.pulumi import PulumiFailed, StackResult
 from grid.drivers.ssh import KeyPair
 from grid.plan import make_plan
 from grid.plan.digests import host_input_digests
 from grid.resources import Kind, expand
 from grid.spec import load_spec_text, spec_digest
 from grid.spec.model import Cluster
-from grid.state.model import INTERRUPTED, HostRecord, ResourceRecord, State
+from grid.state.model import HostRecord, ResourceRecord, State
 from grid.state.store import FileStateStore
+from support.fakes import FakeStacks, RecordingAnsible
+from support.paths import LOCAL_LAB
 
-LAB = Path(__file__).resolve().parents[2] / "examples" / "local-lab" / "cluster.yaml"
+GROWN = ["east/train/node-0002"]  # the node the grown pool gains: reported made halfway
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdyaWQtdGVzdC1rZXktbm90LXJlYWwtMDAwMDAwMDAw grid"
 
 
 def lab(count: int) -> Cluster:
-    data = yaml.safe_load(LAB.read_text())
+    data = yaml.safe_load(LOCAL_LAB.read_text())
     data["spec"]["regions"][0]["pools"][0]["count"] = count
     loaded = load_spec_text(yaml.safe_dump(data))
     assert loaded.cluster is not None, loaded.diagnostics
     return loaded.cluster
 
 
-class SlowStacks:
-    """Pulumi stand-in: `up` takes a while and records when it ran; halfway it reports its nodes made
-    (as Pulumi's events do), then goes on; regions in `failing` fail at the end."""
-
-    def __init__(self, failing: Sequence[str] = (), crash: bool = False, fail_at_start: bool = False) -> None:
-        self.ran: list[tuple[str, float, float]] = []
-        self.made_at: dict[str, float] = {}
-        self.failing = set(failing)
-        self.crash = crash
-        self.fail_at_start = fail_at_start
-        self.refreshed: dict[str, bool] = {}
-
-    def up(self, region: str, data: dict[str, Any], progress: Any = None, *, refresh: bool = True,
-           made: Any = None, allowed: Any = None) -> StackResult:
-        started = time.monotonic()
-        self.refreshed[region] = refresh
-        if self.crash:
-            raise RuntimeError("a bug in a stack engine")
-        if self.fail_at_start and region in self.failing:
-            raise PulumiFailed(region, "the pulumi CLI is not on PATH")
-        time.sleep(0.15)
-        for node in data.get("nodes", []):
-            if made is not None and node["address"] == "east/train/node-0002":
-                self.made_at[node["address"]] = time.monotonic()
-                made(node["address"], {"host_key": "ssh-ed25519 AAAA"})
-        time.sleep(0.3)
-        self.ran.append((region, started, time.monotonic()))
-        if region in self.failing:
-            raise PulumiFailed(region, "quota exceeded")
-        nodes = {n["address"]: {"host_key": "ssh-ed25519 AAAA"} for n in data.get("nodes", [])}
-        return StackResult(region, {"nodes": nodes})
-
-    def preview(self, *args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("not used")
-
-    def destroy(self, *args: Any, **kwargs: Any) -> None:
-        raise AssertionError("not used")
-
-    def regions(self) -> list[str]:
-        return []
-
-
-class RecordingAnsible:
-    """Ansible stand-in: records each run's scopes and when its hosts started work: at once, or for a
-    gated run once every gate is decided (as site.yml's first play); hosts whose gate is closed fail."""
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[dict[str, str], float]] = []
-        self.known_hosts: dict[str, str] = {}  # hostname -> known_hosts when its work started
-        self.lock = threading.Lock()
-
-    def run(self, project_dir: Path, *, private_key: Path | Sequence[Path], known_hosts: Path,
-            limit: Sequence[str] | None = None, tags: Sequence[str] | None = None, check: bool = False,
-            inventory: Path | None = None, on_event: EventCallback | None = None,
-            scopes: Mapping[str, str] | None = None, gate: Gate | None = None) -> PlaybookResult:
-        closed: set[str] = set()
-        if gate is not None:
-            deadline = time.monotonic() + 10
-            while not all(gate.path(h).is_file() for h in limit or []):
-                assert time.monotonic() < deadline, "a gate was never decided"
-                time.sleep(0.01)
-            closed = {h for h in limit or [] if gate.path(h).read_text().strip() != "ready"}
-            for host in sorted(closed):  # as the real run reports the gate task of a closed gate
-                if on_event is not None:
-                    on_event(host, "Wait for grid to make the node", "failed")
-        with self.lock:
-            self.runs.append((dict(scopes or {}), time.monotonic()))
-            self.known_hosts.update(dict.fromkeys(limit or [], known_hosts.read_text()))
-        hosts = {h: HostOutcome(ok=h not in closed, changed=1, failed=int(h in closed), unreachable=False)
-                 for h in limit or []}
-        return PlaybookResult(ok=not closed, hosts=hosts, rc=2 if closed else 0)
-
-
-def grow_lab(tmp_path: Path, stacks: SlowStacks, *, grown: int = 3, interrupted: Sequence[str] = (),
+def grow_lab(tmp_path: Path, stacks: FakeStacks, *, grown: int = 3, interrupted: Sequence[str] = (),
              ) -> tuple[ApplyContext, Any, dict[str, Any], dict[str, Any]]:
     """A 2+2 node lab whose first pool grows to `grown` nodes, applied with `stacks` and a RecordingAnsible;
     `interrupted`: regions whose last run state records as unfinished."""
@@ -128,7 +54,7 @@ def grow_lab(tmp_path: Path, stacks: SlowStacks, *, grown: int = 3, interrupted:
         for r in old_graph}, hosts={
         a: HostRecord(address=a, status="configured", node_digest=d.node, cluster_digest=d.cluster,
                       hosts_digest=d.hosts) for a, d in digests.items()},
-        outputs={INTERRUPTED: list(interrupted)} if interrupted else {})
+        interrupted=list(interrupted))
     graph = expand(after, state.allocations())
     new_digests = dict(host_input_digests(after, graph, KEY))
     plan = make_plan(graph, state, target="local", spec_digest=spec_digest(after), host_digests=new_digests,
@@ -145,7 +71,7 @@ def grow_lab(tmp_path: Path, stacks: SlowStacks, *, grown: int = 3, interrupted:
 
 
 def test_growth_configures_the_others_hosts_table_while_the_new_node_is_made(tmp_path: Path) -> None:
-    stacks = SlowStacks()
+    stacks = FakeStacks(new_nodes=GROWN)
     ctx, plan, digests, new_digests = grow_lab(tmp_path, stacks)
     ansible = ctx.ansible
     assert isinstance(ansible, RecordingAnsible)
@@ -175,7 +101,7 @@ def test_growth_configures_the_others_hosts_table_while_the_new_node_is_made(tmp
 
 @pytest.mark.parametrize("fail_at_start", [False, True], ids=["after-making-it", "before-making-it"])
 def test_a_node_whose_region_fails_is_left_to_the_next_run(tmp_path: Path, fail_at_start: bool) -> None:
-    ctx, plan, _, _ = grow_lab(tmp_path, SlowStacks(failing=["east"], fail_at_start=fail_at_start))
+    ctx, plan, _, _ = grow_lab(tmp_path, FakeStacks(failing=["east"], fail_at_start=fail_at_start, new_nodes=GROWN))
     events: list[Event] = []
     ctx.emit = events.append
 
@@ -191,7 +117,7 @@ def test_a_node_whose_region_fails_is_left_to_the_next_run(tmp_path: Path, fail_
 
 
 def test_an_exception_in_the_infrastructure_stage_ends_the_waiting_run(tmp_path: Path) -> None:
-    ctx, plan, _, _ = grow_lab(tmp_path, SlowStacks(crash=True))
+    ctx, plan, _, _ = grow_lab(tmp_path, FakeStacks(crash=True, new_nodes=GROWN))
     ansible = ctx.ansible
     assert isinstance(ansible, RecordingAnsible)
     started = time.monotonic()
@@ -206,7 +132,7 @@ def test_an_exception_in_the_infrastructure_stage_ends_the_waiting_run(tmp_path:
 
 
 def test_a_region_whose_last_run_did_not_finish_is_run_again_though_nothing_differs(tmp_path: Path) -> None:
-    stacks = SlowStacks()
+    stacks = FakeStacks(new_nodes=GROWN)
     ctx, plan, _, _ = grow_lab(tmp_path, stacks, grown=2, interrupted=["east"])
     assert plan.unfinished == ("east",) and not plan.pending and not plan.config
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from helpers import EXAMPLES, grid
+from support.cli import grid
+from support.paths import EXAMPLES
 
 CI = EXAMPLES / "ci"
 WORKFLOW = CI / ".github" / "workflows" / "grid.yml"

@@ -21,9 +21,11 @@ import pytest
 import yaml
 
 from grid.state import PostgresStateStore
-from helpers import GRID, grid, lab_spec
-from pg_helpers import PASSWORD, PgServer
-from schema_check import validate
+from support.cli import grid
+from support.paths import GRID
+from support.postgres import PASSWORD, PgServer
+from support.schemas import validate
+from support.specs import lab_spec
 
 pytestmark = pytest.mark.e2e
 

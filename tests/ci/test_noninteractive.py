@@ -14,7 +14,9 @@ import pytest
 from grid.apply.events import Event
 from grid.cli import common, console
 from grid.cli.views.progress import ProgressView
-from helpers import GRID, grid, lab_spec
+from support.cli import grid
+from support.paths import GRID
+from support.specs import lab_spec
 
 ESC = "\x1b"
 

@@ -27,10 +27,10 @@ from psycopg.types.json import Json
 
 from grid.drivers.pulumi_automation import AutomationEngine
 from grid.drivers.pulumi_locks import clear_stale_locks
-from grid.state import PostgresStateStore, State, StateError
-from grid.state.postgres import PULUMI_TABLE, pulumi_backend
-from pg_helpers import PgServer, missing_reason
-from pulumi_helpers import PROJECT, STACK, kill_pulumi_holding_its_lock, pulumi_missing, run_pulumi_up
+from grid.state import PostgresStateStore, State, StateError, pulumi_backend
+from grid.state.postgres import PULUMI_TABLE
+from support.postgres import PgServer, missing_reason
+from support.pulumi_runs import PROJECT, STACK, kill_pulumi_holding_its_lock, pulumi_missing, run_pulumi_up
 
 GONE = 1 << 22  # above any pid_max: no such process
 
@@ -54,9 +54,9 @@ def test_stale_pulumi_locks_in_postgres_are_cleared_and_live_ones_kept(
         pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PGPASSWORD", raising=False)
     store = PostgresStateStore(pg_url, "c1")
-    backend = pulumi_backend(store)  # puts the password in PGPASSWORD for Pulumi
+    backend = pulumi_backend(store)  # the password goes in PGPASSWORD, for Pulumi's processes only
     store.connect()  # creates grid's tables, Pulumi's among them
-    assert backend is not None and "password" not in backend and os.environ.get("PGPASSWORD")
+    assert "password" not in backend.url and backend.env.get("PGPASSWORD") and not os.environ.get("PGPASSWORD")
     here = socket.gethostname()
     live = subprocess.Popen(["bash", "-c", "exec -a pulumi sleep 60"])  # a running `pulumi` to /proc
     try:
@@ -74,8 +74,8 @@ def test_stale_pulumi_locks_in_postgres_are_cleared_and_live_ones_kept(
             for key, data, written in rows.values():
                 conn.execute(f"INSERT INTO {PULUMI_TABLE} (key, data, updated_at) VALUES (%s, %s, {written})",
                              (key, data))
-        engine = AutomationEngine(project=PROJECT, target="local", workdir=tmp_path, backend_url=backend,
-                                  passphrase_file=tmp_path / "pp")
+        engine = AutomationEngine(project=PROJECT, target="local", workdir=tmp_path, backend_url=backend.url,
+                                  passphrase_file=tmp_path / "pp", env=backend.env)
         removed = {str(p) for p in engine._clear_stale_locks(STACK)}  # what `grid up` runs before Pulumi
     finally:
         live.kill()
@@ -92,8 +92,10 @@ def test_the_lock_of_a_killed_pulumi_is_cleared_and_the_next_run_converges(
         pytest.skip(reason)
     monkeypatch.delenv("PGPASSWORD", raising=False)
     store = PostgresStateStore(pg_url, "c1")
-    backend = pulumi_backend(store)
-    assert backend is not None
+    backend_env = pulumi_backend(store)
+    backend = backend_env.url
+    for name, value in backend_env.env.items():  # as grid starts Pulumi: with the backend's environment
+        monkeypatch.setenv(name, value)
     store.connect()
     home = tmp_path / "pulumi-home"
     assert run_pulumi_up(backend, home).returncode == 0
@@ -111,7 +113,7 @@ def test_the_lock_of_a_killed_pulumi_is_cleared_and_the_next_run_converges(
 RUN = textwrap.dedent("""
     import sys, time
     from grid.state import PostgresStateStore, State
-    from pulumi_helpers import pulumi_up
+    from support.pulumi_runs import pulumi_up
     store = PostgresStateStore(sys.argv[1], "c1")
     with store.lock("grid up", lease_seconds=600):
         envelope = store.read()
@@ -135,8 +137,10 @@ def test_a_database_outage_during_pulumi_leaves_nothing_wedged(tmp_path: Path,
         url = server.create_database()
         monkeypatch.delenv("PGPASSWORD", raising=False)
         store = PostgresStateStore(url, "c1", lease_seconds=600)
-        backend = pulumi_backend(store)
-        assert backend is not None
+        backend_env = pulumi_backend(store)
+        backend = backend_env.url
+        for name, value in backend_env.env.items():  # as grid starts Pulumi: with the backend's environment
+            monkeypatch.setenv(name, value)
         store.write(State(cluster="c1", outputs={"step": "first"}), 0)
         home = tmp_path / "pulumi-home"
         assert run_pulumi_up(backend, home).returncode == 0

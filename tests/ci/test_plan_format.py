@@ -14,8 +14,10 @@ import yaml
 from grid.drift import DriftItem, DriftReport
 from grid.plan.document import from_document, to_document
 from grid.state import FileStateStore, State, workdir_for
-from helpers import EXAMPLES, REPO, grid, lab_spec
-from schema_check import SCHEMAS, schema, validate
+from support.cli import grid
+from support.paths import EXAMPLES, REPO
+from support.schemas import SCHEMAS, schema, validate
+from support.specs import lab_spec
 
 DOCS = REPO / "docs"
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from grid.state import FileStateStore, PostgresStateStore, State, append_history, history_entry, workdir_for
-from helpers import grid, lab_spec
-from pg_helpers import PASSWORD
+from support.cli import grid
+from support.postgres import PASSWORD
+from support.specs import lab_spec
 
 pytestmark = pytest.mark.e2e
 

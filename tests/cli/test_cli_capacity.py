@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from grid.cli.views.capacity import COLUMNS
-from helpers import EXAMPLES, grid
+from support.cli import grid
+from support.paths import EXAMPLES
 
 NATIONAL = EXAMPLES / "national" / "cluster.yaml"
 CELL_GAP = re.compile(r" {2,}")  # columns are set apart by two spaces or more; a cell holds single spaces only

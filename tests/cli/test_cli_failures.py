@@ -20,7 +20,8 @@ from grid.cli.failures import plain_failure
 from grid.drivers.pulumi import PulumiFailed
 from grid.spec import loader
 from grid.state import StateConflict, StateError
-from helpers import EXAMPLES, GRID, Run, grid
+from support.cli import Run, grid
+from support.paths import EXAMPLES, GRID
 
 SPEC_TEXT = (EXAMPLES / "local-lab" / "cluster.yaml").read_text()
 WRONG_PASSPHRASE = [  # what the pulumi CLI (v3.274) says, as grid's worker hands it on

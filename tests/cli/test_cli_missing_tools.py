@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import grid, lab_spec
+from support.cli import grid
+from support.specs import lab_spec
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from grid.apply.events import Failure
 from grid.cli import common
 from grid.state.model import empty_state
 from grid.workspace import Workspace, open_workspace
-from helpers import EXAMPLES
+from support.paths import EXAMPLES
 
 LAB = EXAMPLES / "local-lab" / "cluster.yaml"
 

@@ -10,7 +10,8 @@ import yaml
 
 from grid.resources import expand
 from grid.spec import load_spec
-from helpers import EXAMPLES, grid
+from support.cli import grid
+from support.paths import EXAMPLES
 
 LAB = EXAMPLES / "local-lab" / "cluster.yaml"
 

@@ -24,6 +24,7 @@ from grid.plan.digests import host_input_digests
 from grid.render.ansible import render_ansible
 from grid.resources import Kind, ResourceGraph, expand
 from grid.spec.model import Cluster, User
+from support.specs import free_lab_subnets
 
 pytestmark = pytest.mark.e2e
 
@@ -49,17 +50,6 @@ def _wait_for_image(seconds: float = 900) -> None:
         if time.monotonic() > deadline:
             pytest.skip(f"{IMAGE} does not exist (built by scripts/setup.sh / images/node/build.sh)")
         time.sleep(5)
-
-
-def _free_subnets(count: int) -> list[str]:
-    podman = _podman()
-    used: set[str] = set()
-    for name in podman.run(["network", "ls", "--format", "{{.Name}}"]).stdout.split():
-        state = podman.network_inspect(name)
-        used.update(state["subnets"] if state else [])
-    free = [f"198.18.{i}.0/24" for i in range(200, 255) if f"198.18.{i}.0/24" not in used]
-    assert len(free) >= count, "no free 198.18.x.0/24 subnet for the test networks"
-    return free[:count]
 
 
 SPEC = """
@@ -114,7 +104,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     _wait_for_image()
     from grid.spec import load_spec_text
 
-    mgmt, compute = _free_subnets(2)
+    mgmt, compute = map(str, free_lab_subnets(2))
     count = int(os.environ.get("GRID_E2E_ANSIBLE_NODES", "3"))  # e.g. 16 to measure a bigger lab
     loaded = load_spec_text(SPEC.format(mgmt=mgmt, compute=compute, count=count))
     assert loaded.cluster is not None, loaded.diagnostics

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from grid.drivers.podman import CLUSTER_LABEL, Podman, PodmanError, stable_mac
-from helpers import _used_subnets
+from support.specs import free_lab_subnets
 
 pytestmark = pytest.mark.e2e
 
@@ -53,15 +53,6 @@ class Lab:
         return proc
 
 
-def _free_subnet(podman: Podman) -> ipaddress.IPv4Network:
-    used = _used_subnets()
-    candidates = [ipaddress.IPv4Network(f"198.18.{x}.0/24") for x in range(200, 255)]
-    free = [net for net in candidates if not any(net.overlaps(u) for u in used)]
-    if not free:
-        pytest.skip("no free 198.18.200-254.0/24 subnet for the test network")
-    return random.choice(free)
-
-
 def _wait_ssh(lab: Lab, hostname: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -90,7 +81,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     network, volume = f"{cluster}-fabric", f"{cluster}-shared"
     try:
         for attempt in range(3):  # another test run may take the same subnet between our look and create
-            subnet = _free_subnet(podman)
+            subnet = free_lab_subnets(1)[0]
             try:
                 podman.network_create(network, str(subnet), mtu=MTU, labels=labels)
                 break
@@ -214,7 +205,7 @@ def _link_exists(name: str) -> bool:
 @pytest.mark.skipif(os.geteuid() != 0, reason="host bridges are podman's only when it runs as root")
 def test_a_bridge_left_behind_on_the_host_never_blocks_its_subnet(lab: Lab) -> None:
     labels = {CLUSTER_LABEL: lab.cluster}
-    subnet = _free_subnet(lab.podman)
+    subnet = free_lab_subnets(1)[0]
     gateway = f"{subnet.network_address + 1}/{subnet.prefixlen}"
     leftover, foreign = f"podman{random.randint(900, 999)}", f"gridkeep{random.randint(0, 99)}"
     name = f"{lab.cluster}-heal"

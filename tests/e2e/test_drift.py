@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import brought_up, grid, lab_spec
+from support.cli import brought_up, grid
+from support.specs import lab_spec
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import grid, lab_spec
+from support.cli import grid
+from support.specs import lab_spec
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import brought_up, grid, lab_spec
+from support.cli import brought_up, grid
+from support.specs import lab_spec
 
 pytestmark = pytest.mark.e2e
 

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from grid.identity import KEY_ENV, PASSPHRASE_ENV, RECORDED_KEY, IdentityError, resolve_identity
+from grid.identity import KEY_ENV, PASSPHRASE_ENV, IdentityError, resolve_identity
 from grid.state.model import ResourceRecord, State
 
 
 def existing(public_key: str = "") -> State:
-    outputs = {RECORDED_KEY: public_key} if public_key else {}
-    return State(cluster="lab", outputs=outputs, resources={
+    return State(cluster="lab", admin_public_key=public_key, resources={
         "east/train/node-0000": ResourceRecord(address="east/train/node-0000", kind="node", region="east")})
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from helpers import EXAMPLES, grid
+from support.cli import grid
+from support.paths import EXAMPLES
 
 CATALOG = """\
 apiVersion: grid/v1

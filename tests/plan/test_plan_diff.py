@@ -13,8 +13,8 @@ from grid.plan.document import from_document, to_document
 from grid.resources import Kind, expand
 from grid.spec import load_spec_text, spec_digest
 from grid.spec.model import Cluster
-from grid.state.model import INTERRUPTED, ResourceRecord, State
-from schema_check import validate
+from grid.state.model import ResourceRecord, State
+from support.schemas import validate
 
 LAB = Path(__file__).resolve().parents[2] / "examples" / "local-lab" / "cluster.yaml"
 
@@ -122,7 +122,7 @@ def test_missing_container_is_drift_not_a_spec_change() -> None:
 
 def test_a_region_whose_last_run_did_not_finish_is_to_complete_even_when_nothing_differs() -> None:
     spec = cluster()
-    state = applied(spec).model_copy(update={"outputs": {INTERRUPTED: ["east", "gone-region"]}})
+    state = applied(spec).model_copy(update={"interrupted": ["east", "gone-region"]})
     plan = plan_for(spec, state)
     assert actions(plan) == {}
     assert plan.unfinished == ("east",)  # a region no longer in the spec is deleted, not completed
@@ -161,7 +161,7 @@ def test_host_configuration_scopes() -> None:
 
 def test_drift_names_a_region_whose_last_run_did_not_finish() -> None:
     spec = cluster()
-    state = applied(spec).model_copy(update={"outputs": {INTERRUPTED: ["west"]}})
+    state = applied(spec).model_copy(update={"interrupted": ["west"]})
     report = drift_report(plan_for(spec, state), state, live_hosts=None)
     assert report.drifted  # `grid drift --detailed-exitcode` exits 2
     assert [(i.address, i.kind) for i in report.items] == [("west", "region")]

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from helpers import EXAMPLES
+from support.paths import EXAMPLES
 
 LAB_TEXT = (EXAMPLES / "local-lab" / "cluster.yaml").read_text()
 BASE: dict[str, Any] = yaml.safe_load(LAB_TEXT)

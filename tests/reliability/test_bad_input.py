@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from badspecs import BASE, CATEGORIES, LAB_TEXT, _nested, _set, bad_specs, dump
 from hypothesis import HealthCheck, given, settings
-from labtools import Ran, invoke
 
-from helpers import GRID
+from support.cli import Run, invoke
+from support.paths import GRID
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ SUBPROCESS_ADDRESS_SPACE = 3 * 1024**3
 SUBPROCESS_MAX_RSS_MB = 600
 
 
-def _refused(ran: Ran, what: str) -> None:
+def _refused(ran: Run, what: str) -> None:
     assert ran.code == 1, f"{what}: exit {ran.code}\n{ran.output[-2000:]}"
     assert "error" in ran.stderr, f"{what}: no diagnostic\n{ran.output[-2000:]}"
     assert "Traceback" not in ran.output and "internal error" not in ran.output, f"{what}:\n{ran.output[-3000:]}"
@@ -115,7 +115,7 @@ def _limit_address_space() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (SUBPROCESS_ADDRESS_SPACE, SUBPROCESS_ADDRESS_SPACE))
 
 
-def _run_limited(args: list[str], scratch: Path) -> tuple[Ran, float, float]:
+def _run_limited(args: list[str], scratch: Path) -> tuple[Run, float, float]:
     """`grid ARGS` under an address-space limit: (result, seconds, its own peak RSS in MB)."""
     started = time.perf_counter()
     with open(scratch / "out", "w+") as out, open(scratch / "err", "w+") as err:
@@ -131,7 +131,7 @@ def _run_limited(args: list[str], scratch: Path) -> tuple[Ran, float, float]:
         seconds = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
-        return Ran(process.returncode, out.read(), err.read()), seconds, usage.ru_maxrss / 1024
+        return Run(process.returncode, out.read(), err.read()), seconds, usage.ru_maxrss / 1024
 
 
 def test_worst_cases_through_the_console_script(tmp_path: Path) -> None:

@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from labtools import consistency_problems, small_lab, start, wait_for_no_survivors, workdir
 
-from helpers import grid
+from support.cli import grid, start, wait_for_no_survivors
+from support.lab import consistency_problems, workdir
+from support.specs import small_lab
 
 pytestmark = pytest.mark.e2e
 

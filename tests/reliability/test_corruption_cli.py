@@ -14,10 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from labtools import invoke
 
 from grid.state import FORMAT_VERSION, FileStateStore, ResourceRecord, State, workdir_for
-from helpers import EXAMPLES, grid
+from support.cli import grid, invoke
+from support.paths import EXAMPLES
 
 SPEC = EXAMPLES / "local-lab" / "cluster.yaml"
 

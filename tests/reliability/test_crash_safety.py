@@ -28,17 +28,10 @@ from typing import Any
 
 import pytest
 import yaml
-from labtools import (
-    consistency_problems,
-    podman_inventory,
-    running_containers,
-    small_lab,
-    start,
-    unplanned_by_engine,
-    wait_for_no_survivors,
-)
 
-from helpers import grid
+from support.cli import grid, start, wait_for_no_survivors
+from support.lab import consistency_problems, podman_inventory, running_containers, unplanned_by_engine
+from support.specs import small_lab
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

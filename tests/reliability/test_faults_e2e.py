@@ -9,7 +9,7 @@ unlock`): exit 0, the new node runs, and `grid drift --detailed-exitcode` is cle
 
 A run is stopped at the exact moment with GRID_PAUSE_AT=<point>:<n> (grid.killpoints SIGSTOPs the process
 reaching it: `worker.*` points in the Pulumi worker, the others in the grid process), the fault is made,
-and the stopped process continued. Runs start in sessions of their own (labtools.start), so signals reach
+and the stopped process continued. Runs start in sessions of their own (support.cli.start), so signals reach
 only grid.
 """
 
@@ -29,19 +29,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from labtools import (
-    Killable,
-    consistency_problems,
-    running_containers,
-    small_lab,
-    start,
-    survivors,
-    verified_state,
-    wait_for_no_survivors,
-)
 
-from helpers import grid
-from pg_helpers import PASSWORD, PgServer, missing_reason
+from support.cli import Killable, grid, start, survivors, wait_for_no_survivors
+from support.lab import consistency_problems, running_containers, verified_state
+from support.postgres import PASSWORD, PgServer, missing_reason
+from support.specs import small_lab
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

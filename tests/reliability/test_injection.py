@@ -18,9 +18,9 @@ import yaml
 from badspecs import BASE, NAME_FIELDS, _set, dump
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from labtools import invoke
 
 from grid.diagnostics import path_text
+from support.cli import invoke
 
 TOKENS = [";", "$(reboot)", "`id`", "../", "..", "\n", "\r", "'", '"', "a b", "|", "&", ">"]
 R0, R1 = ("spec", "regions", 0), ("spec", "regions", 1)

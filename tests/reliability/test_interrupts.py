@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from labtools import MARKER_ENV, small_lab, wait_for_no_survivors, workdir
 
-from helpers import GRID, grid
+from support.cli import MARKER_ENV, grid, wait_for_no_survivors
+from support.lab import workdir
+from support.paths import GRID
+from support.specs import small_lab
 
 pytestmark = pytest.mark.e2e
 

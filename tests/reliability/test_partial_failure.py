@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from labtools import Killable, consistency_problems, small_lab, start, workdir
 
-from helpers import grid
+from support.cli import Killable, grid, start
+from support.lab import consistency_problems, workdir
+from support.specs import small_lab
 
 pytestmark = pytest.mark.e2e
 

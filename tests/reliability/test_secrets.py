@@ -23,9 +23,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from labtools import small_lab, workdir
 
-from helpers import Run, grid
+from support.cli import Run, grid
+from support.lab import workdir
+from support.specs import small_lab
 
 pytestmark = pytest.mark.e2e
 
@@ -126,7 +127,7 @@ def test_no_secret_reaches_state_plans_files_logs_or_output(tmp_path: Path) -> N
 
 def test_no_secret_reaches_the_state_database(tmp_path: Path) -> None:
     """With team state in PostgreSQL: the database (grid's state and Pulumi's stacks) and everything printed."""
-    from pg_helpers import PASSWORD, PG_BIN, USER, PgServer, missing_reason
+    from support.postgres import PASSWORD, PG_BIN, USER, PgServer, missing_reason
 
     if reason := missing_reason():
         pytest.skip(reason)

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
-from labtools import small_lab, workdir
 
-from helpers import brought_up, grid
+from support.cli import brought_up, grid
+from support.lab import workdir
+from support.specs import small_lab
 
 pytestmark = pytest.mark.e2e
 
@@ -151,7 +152,7 @@ def _root_login(ip: str, key: Path, known_hosts: Path) -> int:
 
 def test_the_admin_key_is_rotated_in_place_even_when_runs_are_cut_short(lab: tuple[Path, str], unchanged: None,
                                                                         tmp_path: Path) -> None:
-    from labtools import start
+    from support.cli import start
 
     spec, name = lab
     work = workdir(spec, name)
@@ -178,7 +179,7 @@ def test_the_admin_key_is_rotated_in_place_even_when_runs_are_cut_short(lab: tup
 
 def test_the_engine_does_what_the_plan_showed_for_drift_and_spec_changes(lab: tuple[Path, str]) -> None:
     """Each run's result lists its plan's changes; podman shows the engine did those and nothing else."""
-    from labtools import running_containers, unplanned_by_engine
+    from support.lab import running_containers, unplanned_by_engine
 
     spec, name = lab
     original = spec.read_text()

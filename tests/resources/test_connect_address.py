@@ -9,7 +9,6 @@ existing target pins a host key at are one IP: the pool's first fabric. A node r
 from __future__ import annotations
 
 import copy
-import json
 import os
 import stat
 import subprocess
@@ -23,13 +22,14 @@ from grid.cli.views.outputs import output_lines
 from grid.render.ansible import render_ansible
 from grid.render.pulumi import region_program_input
 from grid.resources import Kind, ResourceGraph, expand, pool_fabrics
-from grid.spec import load_spec_text
 from grid.spec.model import Cluster
-from grid.state.codec import canonical_json
-from grid.state.model import ResourceRecord, State
-from grid.targets.existing import ExistingHostsEngine, pins_from_state
+from grid.state.model import State
+from grid.targets.existing import ExistingHostsEngine, existing_nodes, pins_from_state
 from grid.workspace import Workspace, open_workspace
-from helpers import EXAMPLES, grid
+from support.cli import grid
+from support.fakes import UnreachableRemote
+from support.paths import EXAMPLES
+from support.specs import applied_state, cluster_from
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA4q0rBRXC7SP2d5dq0bP4lMdc6V9EmXTaYVnsK2N2Ah grid@test"
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE6SayqSdvsExHGhfB919/SQiDV9V7ZIvSW/GibMHahs"
@@ -57,19 +57,9 @@ def lab_data() -> dict[str, Any]:
     return data
 
 
-def cluster_of(data: dict[str, Any]) -> Cluster:
-    loaded = load_spec_text(yaml.safe_dump(data), "cluster.yaml")
-    assert loaded.cluster is not None, [d.summary for d in loaded.diagnostics]
-    return loaded.cluster
-
-
 def recorded(graph: ResourceGraph) -> State:
     """The state after an apply of `graph`, as read back from its file (fabrics sorted by name)."""
-    state = State(cluster=graph.cluster, resources={
-        r.address: ResourceRecord(address=r.address, kind=r.kind.value, region=r.region, attrs=dict(r.attrs),
-                                  outputs={"host_key": HOST_KEY} if r.kind is Kind.NODE else {})
-        for r in graph})
-    return State.model_validate(json.loads(canonical_json(state.model_dump())))
+    return applied_state(graph, host_key=HOST_KEY)
 
 
 def ansible_hosts(cluster: Cluster, graph: ResourceGraph) -> dict[str, str]:
@@ -79,19 +69,8 @@ def ansible_hosts(cluster: Cluster, graph: ResourceGraph) -> dict[str, str]:
             for pool in region.get("children", {}).values() for hostname, host in pool["hosts"].items()}
 
 
-class Unreachable:
-    """A `grid.check.Remote` that records where each command went, and reaches nothing."""
-
-    def __init__(self) -> None:
-        self.addresses: dict[str, set[str]] = {}
-
-    def run(self, host: str, address: str, command: str) -> tuple[int, str]:
-        self.addresses.setdefault(host, set()).add(address)
-        return 255, "ssh: connect to host: Connection refused"
-
-
 def test_ansible_check_ssh_and_the_up_hint_use_one_address(tmp_path: Path) -> None:
-    cluster = cluster_of(lab_data())
+    cluster = cluster_from(lab_data())
     graph = expand(cluster)
     first_fabric = {"train": "compute", "cpu": "admin", "infer": "mgmt"}  # west's pool is on mgmt
     expected = {n.attrs["hostname"]: n.attrs["fabrics"][first_fabric[n.attrs["pool"]]]
@@ -101,7 +80,7 @@ def test_ansible_check_ssh_and_the_up_hint_use_one_address(tmp_path: Path) -> No
 
     state = recorded(graph)
     assert list(state.resources["east/train/node-0000"].attrs["fabrics"]) == ["admin", "compute"]
-    remote = Unreachable()
+    remote = UnreachableRemote()
     run_checks(graph, state, remote)
     assert remote.addresses == {hostname: {ip} for hostname, ip in expected.items()}
 
@@ -134,17 +113,9 @@ def test_the_existing_target_pins_a_host_at_the_address_ansible_uses() -> None:
         {"name": "gpu-a", "address": "198.18.101.20", "region": "dc1", "pool": "gpu"},
         {"name": "gpu-b", "address": "198.18.101.21", "region": "dc1", "pool": "gpu"}]}}
     cluster = Cluster.model_validate(data)
-    graph = expand(cluster)
+    graph = expand(cluster, fixed_hosts=existing_nodes(cluster))
     assert ansible_hosts(cluster, graph) == {"gpu-a": "198.18.101.20", "gpu-b": "198.18.101.21"}  # compute
-
-    class RecordedWorkspace:
-        def __init__(self) -> None:
-            self.cluster = cluster
-
-        def read_state(self) -> tuple[None, State]:
-            return None, recorded(graph)
-
-    pins = pins_from_state(RecordedWorkspace())  # type: ignore[arg-type]  # only cluster and read_state
+    pins = pins_from_state(cluster, recorded(graph))
     assert {address: pin.ip for address, pin in pins.items()} == {
         "dc1/gpu/node-0000": "198.18.101.20", "dc1/gpu/node-0001": "198.18.101.21"}
     scanned: list[str] = []

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from grid.diagnostics import Diagnostic, Severity
 from grid.spec import LoadedSpec, load_spec, load_spec_text
 from grid.spec.loader import MAX_BYTES, load_text
+from support.specs import where
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = """\
@@ -31,11 +32,6 @@ def only_error(loaded: LoadedSpec) -> Diagnostic:
     (diag,) = loaded.diagnostics
     assert diag.severity is Severity.ERROR
     return diag
-
-
-def where(diag: Diagnostic) -> tuple[int, int]:
-    assert diag.source is not None
-    return diag.source.line, diag.source.col
 
 
 def test_good_spec_loads() -> None:

@@ -59,8 +59,8 @@ def test_serial_increments_and_lineage_stays(store: FileStateStore, state_factor
 
 def test_checksum_is_sha256_of_canonical_header_and_state_digest(
         store: FileStateStore, state_factory: Factory) -> None:
-    """Any tool can recompute the checksum from the spec'd canonical form (format 2: serial and lineage
-    are sealed with the state's own digest)."""
+    """Any tool can recompute the checksum from the spec'd canonical form (formats 2 and 3: serial and
+    lineage are sealed with the state's own digest)."""
     store.write(state_factory(3), 0)
     document = json.loads(store.path.read_bytes())
 
@@ -68,10 +68,10 @@ def test_checksum_is_sha256_of_canonical_header_and_state_digest(
         return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
     state_digest = "sha256:" + hashlib.sha256(canonical(document["state"])).hexdigest()
-    sealed = {"format_version": 2, "lineage": document["lineage"], "serial": 1, "state": state_digest}
+    sealed = {"format_version": 3, "lineage": document["lineage"], "serial": 1, "state": state_digest}
     assert document["checksum"] == "sha256:" + hashlib.sha256(canonical(sealed)).hexdigest()
     assert set(document) == {"format_version", "serial", "lineage", "checksum", "state"}
-    assert document["format_version"] == 2
+    assert document["format_version"] == 3
 
 
 def test_crash_during_rename_leaves_old_file_intact(

@@ -11,7 +11,7 @@ from grid.render.pulumi import region_program_input
 from grid.resources import expand
 from grid.spec.model import Cluster
 from grid.stacks import aws, cloud_common
-from helpers import EXAMPLES
+from support.paths import EXAMPLES
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE6SayqSdvsExHGhfB919/SQiDV9V7ZIvSW/GibMHahs grid-test"
 

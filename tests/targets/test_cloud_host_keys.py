@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from grid.drivers.pulumi import PulumiFailed, StackResult
+from grid.drivers.pulumi import StackResult
+from grid.engines import EngineFailed
 from grid.targets.cloud import HostKeyPinningEngine, InstancePin
 from grid.targets.existing import fingerprint
 
@@ -60,7 +61,7 @@ def engine(cloud: Cloud, pins: dict[str, InstancePin], keys: dict[str, str], *, 
 
 def test_new_nodes_are_pinned_only_with_consent_and_their_fingerprints_are_listed() -> None:
     cloud, keys = Cloud(), {"198.18.10.2": KEY_A, "198.18.10.3": KEY_B}
-    with pytest.raises(PulumiFailed) as refused:
+    with pytest.raises(EngineFailed) as refused:
         engine(cloud, {}, keys, trust=False).up("east", DATA)
     message = refused.value.message
     assert "2 new node(s) not trusted yet" in message and "--trust-new-hosts" in message
@@ -82,14 +83,14 @@ def test_a_pinned_instance_keeps_its_key_without_a_scan_and_a_replaced_one_is_ne
     assert result.outputs["nodes"]["east/gpu/node-0000"]["host_key"] == KEY_A
 
     cloud.instances["east/gpu/node-0001"] = "i-0c"  # replaced: a new machine with new keys
-    with pytest.raises(PulumiFailed, match=r"1 new node\(s\) not trusted yet: east/gpu/node-0001"):
+    with pytest.raises(EngineFailed, match=r"1 new node\(s\) not trusted yet: east/gpu/node-0001"):
         engine(cloud, pins, {"198.18.10.3": KEY_A}, trust=False, scanned=scanned).up("east", DATA)
     assert scanned == ["198.18.10.3"]
 
 
 def test_nodes_still_booting_are_retried_and_never_pinned_empty() -> None:
     cloud, keys, scanned = Cloud(), {"198.18.10.2": KEY_A}, []
-    with pytest.raises(PulumiFailed, match=r"no SSH host key after the boot timeout: east/gpu/node-0001 "
+    with pytest.raises(EngineFailed, match=r"no SSH host key after the boot timeout: east/gpu/node-0001 "
                                            r"\(198.18.10.3\): connection refused"):
         engine(cloud, {}, keys, trust=True, scanned=scanned, boot_timeout=30.0).up("east", DATA)
     assert scanned.count("198.18.10.3") > 1 and scanned.count("198.18.10.2") == 1
@@ -117,7 +118,7 @@ def test_the_engines_preview_is_held_against_the_plan_before_anything_runs() -> 
     kept = Allowance("east", frozenset({"east/gpu/node-0000", "east/gpu/node-0001"}))
     keys = {"198.18.10.2": KEY_A, "198.18.10.3": KEY_B}
     replacing = Previewing({"east/gpu/node-0000": "replace", "east/gpu/node-0001": "same"})
-    with pytest.raises(PulumiFailed) as stopped:
+    with pytest.raises(EngineFailed) as stopped:
         engine(replacing, {}, keys, trust=True).up("east", DATA, allowed=kept)
     assert "east/gpu/node-0000: the engine would replace it" in stopped.value.message
     assert not replacing.ran

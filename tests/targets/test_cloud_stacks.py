@@ -23,7 +23,8 @@ import yaml
 from retarget import national_aws, scaled, write_spec
 from stack_mocks import DEFAULT_CATALOG, run_isolated
 
-from helpers import EXAMPLES, grid
+from support.cli import grid
+from support.paths import EXAMPLES
 
 ADMIN = "198.19.255.0/24"
 UNTAGGABLE_AWS = {"aws", "NetworkInterfaceAttachment", "VolumeAttachment", "MountTarget",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from grid.drivers.pulumi import PulumiFailed
+from grid.engines import EngineFailed
 from grid.render.pulumi import region_program_input
 from grid.resources import Kind, expand
 from grid.spec.model import Cluster
@@ -22,7 +22,7 @@ from grid.targets.existing import (
     inventory_hosts,
     resolve_inventory,
 )
-from helpers import EXAMPLES
+from support.paths import EXAMPLES
 
 KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE6SayqSdvsExHGhfB919/SQiDV9V7ZIvSW/GibMHahs"
 KEY_B = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAnjeWpDnCAI444hDnDTnunzd67nl4HgPdCUXJ6+IbYA"
@@ -48,7 +48,8 @@ def test_hosts_fill_their_pool_in_order_on_the_connect_fabric() -> None:
 
 
 def test_expand_gives_listed_hosts_their_address_and_name_and_keeps_it_from_others() -> None:
-    graph = expand(cluster(count=3))
+    spec = cluster(count=3)
+    graph = expand(spec, fixed_hosts=existing_nodes(spec))
     nodes = {n.address: n.attrs for n in graph.of_kind(Kind.NODE)}
     assert nodes["dc1/gpu/node-0000"]["hostname"] == "gpu-a"
     assert nodes["dc1/gpu/node-0000"]["fabrics"]["mgmt"] == "198.18.100.2"
@@ -57,7 +58,8 @@ def test_expand_gives_listed_hosts_their_address_and_name_and_keeps_it_from_othe
     assert nodes["dc1/gpu/node-0002"]["fabrics"]["mgmt"] == "198.18.100.3"  # .2 is gpu-a's
     assert list(nodes["dc1/gpu/node-0000"]["fabrics"]) == ["compute", "mgmt"]  # the pool's order, as always
     # state from before the hosts were listed does not move a host off its address
-    moved = expand(cluster(count=3), {"dc1/gpu/node-0000": {"mgmt": "198.18.100.9", "compute": "198.18.101.7"}})
+    moved = expand(spec, {"dc1/gpu/node-0000": {"mgmt": "198.18.100.9", "compute": "198.18.101.7"}},
+                   fixed_hosts=existing_nodes(spec))
     attrs = next(n.attrs for n in moved.of_kind(Kind.NODE) if n.address == "dc1/gpu/node-0000")
     assert attrs["fabrics"] == {"compute": "198.18.101.7", "mgmt": "198.18.100.2"}
 
@@ -70,7 +72,8 @@ def test_the_example_inventory_lists_two_hosts_with_their_fabric_ips(monkeypatch
         ("dc1-gpu-0000", "198.18.100.10", "dc1", "gpu", 22), ("dc1-gpu-0001", "198.18.100.11", "dc1", "gpu", 22)]
     assert declared[1].ips == {"mgmt": "198.18.100.11", "compute": "198.18.101.11"}
     data = yaml.safe_load((EXAMPLES / "targets" / "existing.yaml").read_text())
-    nodes = {n.address: n.attrs for n in expand(Cluster.model_validate(data)).of_kind(Kind.NODE)}
+    example = Cluster.model_validate(data)
+    nodes = {n.address: n.attrs for n in expand(example, fixed_hosts=existing_nodes(example)).of_kind(Kind.NODE)}
     assert nodes["dc1/gpu/node-0001"]["fabrics"] == {"mgmt": "198.18.100.11", "compute": "198.18.101.11"}
 
 
@@ -102,14 +105,14 @@ def engine(hosts: Hosts, pins: dict[str, Pin] | None = None, *, trust: bool = Fa
 
 def region_data(count: int = 2) -> dict[str, Any]:
     spec = cluster(count=count)
-    return region_program_input(spec, expand(spec), "dc1", authorized_key="")
+    return region_program_input(spec, expand(spec, fixed_hosts=existing_nodes(spec)), "dc1", authorized_key="")
 
 
 ONLINE = {("198.18.100.2", 22): KEY_A, ("198.18.100.50", 2222): KEY_B}
 
 
 def test_unknown_hosts_need_consent_and_are_named_with_their_fingerprints() -> None:
-    with pytest.raises(PulumiFailed) as refused:
+    with pytest.raises(EngineFailed) as refused:
         engine(Hosts(ONLINE)).up("dc1", region_data())
     message = refused.value.message
     assert "2 host(s) not trusted yet" in message and "--trust-new-hosts" in message
@@ -129,19 +132,19 @@ def test_pinned_hosts_need_no_consent_but_a_changed_key_is_always_refused() -> N
     pins = {"dc1/gpu/node-0000": Pin("198.18.100.2", KEY_A), "dc1/gpu/node-0001": Pin("198.18.100.50", KEY_B)}
     assert engine(Hosts(ONLINE), pins).up("dc1", region_data()).changes == {"create": 0, "same": 2}
     swapped = Hosts({("198.18.100.2", 22): KEY_B, ("198.18.100.50", 2222): KEY_B})
-    with pytest.raises(PulumiFailed) as refused:
+    with pytest.raises(EngineFailed) as refused:
         engine(swapped, pins, trust=True).up("dc1", region_data())
     assert "HOST KEY CHANGED" in refused.value.message
     assert f"gpu-a (198.18.100.2:22) pinned {fingerprint(KEY_A)}, now {fingerprint(KEY_B)}" in refused.value.message
     assert "gpu-b" not in refused.value.message
     # the same address at another IP is another machine: it needs consent again, not a key comparison
     moved = {"dc1/gpu/node-0000": Pin("198.18.100.99", KEY_B)}
-    with pytest.raises(PulumiFailed, match="not trusted yet: gpu-a"):
+    with pytest.raises(EngineFailed, match="not trusted yet: gpu-a"):
         engine(Hosts(ONLINE), {**pins, **moved}).up("dc1", region_data())
 
 
 def test_unreachable_hosts_fail_the_region_by_name() -> None:
-    with pytest.raises(PulumiFailed) as failed:
+    with pytest.raises(EngineFailed) as failed:
         engine(Hosts({("198.18.100.2", 22): KEY_A}), trust=True).up("dc1", region_data())
     assert "unreachable: gpu-b (198.18.100.50:2222): Connection refused" in failed.value.message
 

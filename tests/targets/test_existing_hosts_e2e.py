@@ -21,7 +21,8 @@ import yaml
 
 from grid.drivers.podman import Podman
 from grid.targets.existing import fingerprint
-from helpers import grid, lab_spec
+from support.cli import grid
+from support.specs import lab_spec
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from retarget import national_aws
 
-from helpers import EXAMPLES, GRID, grid
+from support.cli import grid
+from support.paths import EXAMPLES, GRID
 
 NOWHERE = {"AWS_ACCESS_KEY_ID": "AKIAOFFLINE", "AWS_SECRET_ACCESS_KEY": "offline", "AWS_EC2_METADATA_DISABLED": "true",
            "OS_AUTH_URL": "http://127.0.0.1:9/v3", "OS_CLOUD": "", "CI": "true"}

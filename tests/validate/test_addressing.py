@@ -10,17 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grid.diagnostics import Diagnostic, Severity
-from grid.spec import load_spec_text
 from grid.spec.model import Cluster
-from grid.validate import addressing, validate
+from grid.validate import addressing
+from support.specs import EAST_FABRICS, LOCAL_SPEC_HEAD, findings, where
 
-HEAD = "apiVersion: grid/v1\nkind: Cluster\nmetadata: {name: t}\nspec:\n  target: local\n  regions:\n"
-EAST = """\
-    - name: east
-      site: {power_mw: 1}
-      fabrics:
-        - {name: mgmt, cidr: 198.18.0.0/24}
-        - {name: compute, kind: roce, mtu: 9000, cidr: 198.18.1.0/24}
+HEAD = LOCAL_SPEC_HEAD
+EAST = EAST_FABRICS + """\
       pools:
         - {name: train, count: 2, fabrics: [mgmt, compute]}
         - {name: infer, count: 1, fabrics: [mgmt]}
@@ -28,14 +23,7 @@ EAST = """\
 
 
 def found(text: str) -> list[Diagnostic]:
-    loaded = load_spec_text(text, "t.yaml")
-    assert loaded.cluster is not None, [d.summary for d in loaded.diagnostics]
-    return [d for d in validate(loaded) if d.code.startswith("addressing.")]
-
-
-def where(diag: Diagnostic) -> tuple[int, int]:
-    assert diag.source is not None
-    return diag.source.line, diag.source.col
+    return findings(text, "addressing.")
 
 
 def cluster(regions: list[dict[str, Any]], target: str = "local") -> Cluster:

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from grid.diagnostics import Diagnostic, Severity
-from grid.spec import load_spec_text
-from grid.validate import references, validate
+from grid.validate import references
+from support.specs import EAST_FABRICS, LOCAL_SPEC_HEAD, findings, where
 
-HEAD = "apiVersion: grid/v1\nkind: Cluster\nmetadata: {name: t}\nspec:\n  target: local\n  regions:\n"
-EAST = """\
-    - name: east
-      site: {power_mw: 1}
-      fabrics:
-        - {name: mgmt, cidr: 198.18.0.0/24}
-        - {name: compute, kind: roce, mtu: 9000, cidr: 198.18.1.0/24}
+HEAD = LOCAL_SPEC_HEAD
+EAST = EAST_FABRICS + """\
       storage:
         - {name: pfs, capacity_tib: 1, mount: /shared}
       pools:
@@ -29,14 +24,7 @@ WEST = """\
 
 
 def found(text: str, code: str = "references.") -> list[Diagnostic]:
-    loaded = load_spec_text(text, "t.yaml")
-    assert loaded.cluster is not None, [d.summary for d in loaded.diagnostics]
-    return [d for d in validate(loaded) if d.code.startswith(code)]
-
-
-def where(diag: Diagnostic) -> tuple[int, int]:
-    assert diag.source is not None
-    return diag.source.line, diag.source.col
+    return findings(text, code)
 
 
 def test_clean_spec_has_no_reference_findings() -> None:

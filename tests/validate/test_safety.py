@@ -11,6 +11,7 @@ import pytest
 from grid.diagnostics import Diagnostic, Severity
 from grid.spec import load_spec_text
 from grid.validate import safety, validate
+from support.specs import findings, where
 
 HEAD = "apiVersion: grid/v1\nkind: Cluster\nmetadata: {name: t}\nspec:\n  target: local\n"
 REGION = """\
@@ -27,14 +28,7 @@ REGION = """\
 
 
 def found(text: str) -> list[Diagnostic]:
-    loaded = load_spec_text(text, "t.yaml")
-    assert loaded.cluster is not None, [d.summary for d in loaded.diagnostics]
-    return [d for d in validate(loaded) if d.code.startswith("safety.")]
-
-
-def where(diag: Diagnostic) -> tuple[int, int]:
-    assert diag.source is not None
-    return diag.source.line, diag.source.col
+    return findings(text, "safety.")
 
 
 def spec(mount: str = "/shared", configuration: str = "", defaults: str = "") -> str:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from grid.diagnostics import Diagnostic, Severity
-from grid.spec import load_spec_text
-from grid.validate import validate
+from support.specs import findings, where
 
 
 def head(target: str, targets: str = "") -> str:
@@ -27,14 +26,7 @@ EAST = """\
 
 
 def found(text: str) -> list[Diagnostic]:
-    loaded = load_spec_text(text, "t.yaml")
-    assert loaded.cluster is not None, [d.summary for d in loaded.diagnostics]
-    return [d for d in validate(loaded) if d.code.startswith("target.")]
-
-
-def where(diag: Diagnostic) -> tuple[int, int]:
-    assert diag.source is not None
-    return diag.source.line, diag.source.col
+    return findings(text, "target.")
 
 
 def test_aws_mtu_warning_only_for_values_aws_cannot_honour() -> None:

@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from grid.apply.events import EventSink, Failure
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
-from grid.drivers.pulumi import StackEngine
 from grid.drivers.ssh import KeyPair
+from grid.engines import StackEngine
 from grid.resources import ResourceGraph
 from grid.spec.model import Cluster
 from grid.state.model import State
@@ -39,6 +40,9 @@ class ApplyContext:
     # Labels every object made carries, naming the state that owns it (lineage, where it lives): another state
     # finds them and refuses to touch them (grid.targets.local.probe).
     owner: Mapping[str, str] = field(default_factory=dict)
+    # The spec (JSON form) this run applies: state records it as applied once the run succeeds, not before (a
+    # failed run leaves the previous one, so the next run still removes the accounts this one was to remove).
+    applied_spec: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

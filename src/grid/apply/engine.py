@@ -16,21 +16,20 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from grid.apply.configure import Gates, configure, early_scopes, late_scopes, planned_late_scopes
 from grid.apply.context import ApplyContext, ApplyResult, now
 from grid.apply.events import Event, Failure
 from grid.apply.reaper import owned_prefix
 from grid.drivers.ansible import Gate
-from grid.drivers.pulumi import MadeFn, PulumiFailed
+from grid.engines import EngineFailed, MadeFn, RegionInput
 from grid.killpoints import kill_point
 from grid.plan.contract import allowance
 from grid.plan.model import Cause, Plan
 from grid.render.pulumi import region_program_input
 from grid.resources import Kind, ResourceGraph
 from grid.state.history import account_removals
-from grid.state.model import INTERRUPTED, ChangeRecord, HistoryEntry, ResourceRecord, State, interrupted_in
+from grid.state.model import ChangeRecord, HistoryEntry, ResourceRecord, State
 
 __all__ = ["ApplyContext", "ApplyResult", "apply", "forget_region"]
 
@@ -76,6 +75,7 @@ def apply(ctx: ApplyContext, plan: Plan) -> ApplyResult:
     state = ctx.writer.update(lambda s: s.model_copy(update={
         "history": [*s.history, entry][-200:],
         "spec_digest": plan.spec_digest if ok else s.spec_digest,
+        "applied_spec": ctx.applied_spec if ok and ctx.applied_spec is not None else s.applied_spec,
     }))
     return ApplyResult(state, tuple(failures), tuple(configured), tuple(untouched), serial=ctx.writer.serial)
 
@@ -124,8 +124,9 @@ def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure], ups:
             ctx.emit(Event("infrastructure", "progress", address, f"{op} {status}"))
             kill_point("infra.progress")
 
-        data = {**region_program_input(ctx.cluster, ctx.graph, region, authorized_key=ctx.keypair.public_key),
-                "owner": dict(ctx.owner)}
+        data: RegionInput = {
+            **region_program_input(ctx.cluster, ctx.graph, region, authorized_key=ctx.keypair.public_key),
+            "owner": dict(ctx.owner)}
         try:
             if destroy:
                 ctx.stacks.destroy(region, data, progress)
@@ -134,7 +135,7 @@ def _infrastructure(ctx: ApplyContext, plan: Plan, failures: list[Failure], ups:
                 result = ctx.stacks.up(region, data, progress, refresh=_needs_refresh(ctx, plan, region, unsure),
                                        made=made, allowed=allowance(plan, region))
                 ctx.writer.update(lambda s: _record_region(s, ctx.graph, region, result.outputs))
-        except PulumiFailed as exc:
+        except EngineFailed as exc:
             with guard:
                 failed.add(region)
                 failures.append(Failure("infrastructure", region, exc.message))
@@ -184,25 +185,23 @@ def _record_region(state: State, graph: ResourceGraph, region: str, outputs: dic
                                                 attrs=dict(res.attrs), outputs=dict(out))
     hosts = {a: h for a, h in state.hosts.items() if a in resources or not a.startswith(region + "/")}
     return state.model_copy(update={"resources": resources, "hosts": hosts,
-                                    "outputs": _unmark_interrupted(state.outputs, region)})
+                                    "interrupted": _unmark_interrupted(state, region)})
 
 
 def forget_region(state: State, region: str) -> State:
     return state.model_copy(update={
         "resources": {a: r for a, r in state.resources.items() if r.region != region},
         "hosts": {a: h for a, h in state.hosts.items() if not a.startswith(region + "/")},
-        "outputs": _unmark_interrupted(state.outputs, region),
+        "interrupted": _unmark_interrupted(state, region),
     })
 
 
 def _mark_interrupted(state: State, regions: list[str]) -> State:
-    marked = sorted({*interrupted_in(state.outputs), *regions})
-    return state.model_copy(update={"outputs": {**state.outputs, INTERRUPTED: marked}})
+    return state.model_copy(update={"interrupted": sorted({*state.interrupted, *regions})})
 
 
-def _unmark_interrupted(outputs: dict[str, Any], region: str) -> dict[str, Any]:
-    rest = [r for r in interrupted_in(outputs) if r != region]
-    return {k: v for k, v in outputs.items() if k != INTERRUPTED} | ({INTERRUPTED: rest} if rest else {})
+def _unmark_interrupted(state: State, region: str) -> list[str]:
+    return [r for r in state.interrupted if r != region]
 
 
 def _user() -> str:

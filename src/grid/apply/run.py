@@ -11,14 +11,15 @@ from grid.apply.engine import ApplyContext, ApplyResult, apply, forget_region
 from grid.apply.events import Event, EventSink, Failure
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
-from grid.drivers.pulumi import PulumiFailed, StackEngine
-from grid.identity import RECORDED_KEY, Identity, complete_rotation, resolve_identity
+from grid.engines import EngineFailed, StackEngine
+from grid.identity import Identity, complete_rotation, resolve_identity
 from grid.killpoints import kill_point
 from grid.plan import Plan
 from grid.render import render_cluster, tree_digest, write_tree
-from grid.render.pulumi import project_name, region_program_input
+from grid.render.pulumi import region_program_input
+from grid.resources import ResourceGraph
 from grid.state.history import accounts_removed
-from grid.state.model import INTERRUPTED, State
+from grid.state.model import Envelope, State
 from grid.workspace import Workspace, graph_for, host_digests
 
 
@@ -33,25 +34,16 @@ def default_stacks(ws: Workspace, identity: Identity, *, trust_new_hosts: bool =
     """The region stack engine of the spec's target; `trust_new_hosts` (existing hosts and cloud
     targets) lets `up` pin host keys it has not seen before; `warm`: start a Pulumi worker now, tagged
     as this process's run (grid.apply.reaper), so that it is ready when the plan is."""
-    if ws.cluster.spec.target == "existing":
-        from grid.targets.existing import ExistingHostsEngine
-
-        return ExistingHostsEngine.for_workspace(ws, trust_new_hosts=trust_new_hosts)
-    from grid.drivers.pulumi import ProcessStackEngine
     from grid.state import pulumi_backend
+    from grid.targets.base import EngineSetup
 
     # Team state in PostgreSQL keeps the Pulumi stacks in the same database; file state, in the work directory.
-    engine = ProcessStackEngine(project=project_name(ws.cluster.name), target=ws.cluster.spec.target,
-                                workdir=ws.workdir, passphrase_file=identity.passphrase_file,
-                                backend_url=pulumi_backend(ws.store))
-    if warm:
-        engine.warm({reaper.RUN_ENV: reaper.run_tag(ws.workdir)})
-    from grid.targets.cloud import CLOUD_TARGETS, HostKeyPinningEngine, pins_from_state
-
-    if ws.cluster.spec.target in CLOUD_TARGETS:
-        return HostKeyPinningEngine(engine, pins=lambda: pins_from_state(ws), trust_new_hosts=trust_new_hosts,
-                                    port=ws.cluster.spec.defaults.ssh.port)
-    return engine
+    backend = pulumi_backend(ws.store)
+    return ws.target.stacks(EngineSetup(
+        cluster=ws.cluster, workdir=ws.workdir, passphrase_file=identity.passphrase_file,
+        read_state=lambda: ws.read_state()[1], backend_url=backend.url, engine_env=backend.env,
+        trust_new_hosts=trust_new_hosts,
+        warm_env={reaper.RUN_ENV: reaper.run_tag(ws.workdir)} if warm else None))
 
 
 def default_ansible(ws: Workspace) -> AnsibleRunner:
@@ -77,42 +69,61 @@ def _reap(ws: Workspace, emit: EventSink) -> None:
         emit(Event("state", "info", message=f"ended {len(reaped)} process(es) a killed run had left behind"))
 
 
+@dataclass(frozen=True)
+class RunInputs:
+    """What the plan was made from, carried into its apply: the state read once (under the lock the run
+    holds), the spec expanded once against it, each host's input digests computed once, the identity resolved
+    once. The digests must be for `identity.keypair.public_key` (the key this run gives the nodes)."""
+
+    envelope: Envelope | None
+    state: State
+    graph: ResourceGraph
+    host_digests: Mapping[str, tuple[str, str, str]]
+    identity: Identity
+
+
+def run_inputs(ws: Workspace) -> RunInputs:
+    """The inputs of a run whose caller has none at hand (read, expand and digest here)."""
+    envelope, state = ws.read_state()
+    identity = ensure_identity(ws, state)
+    graph = graph_for(ws, state)
+    return RunInputs(envelope, state, graph, host_digests(ws, graph, identity.keypair.public_key), identity)
+
+
 def up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | None,
-       ansible: AnsibleRunner | None, options: UpOptions = UpOptions()) -> ApplyResult:
+       ansible: AnsibleRunner | None, options: UpOptions = UpOptions(),
+       inputs: RunInputs | None = None) -> ApplyResult:
     _reap(ws, emit)
     with reaper.tagged(ws.workdir):
-        return _up(ws, plan, emit=emit, stacks=stacks, ansible=ansible, options=options)
+        return _up(ws, plan, emit=emit, stacks=stacks, ansible=ansible, options=options,
+                   inputs=inputs if inputs is not None else run_inputs(ws))
 
 
 def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | None,
-        ansible: AnsibleRunner | None, options: UpOptions) -> ApplyResult:
-    envelope, state = ws.read_state()
-    identity = ensure_identity(ws, state)
+        ansible: AnsibleRunner | None, options: UpOptions, inputs: RunInputs) -> ApplyResult:
+    envelope, state, graph, identity = inputs.envelope, inputs.state, inputs.graph, inputs.identity
     keypair = identity.keypair
     writer = StateWriter(ws.store, envelope, state)
-    graph = graph_for(ws, state)
     emit(Event("render", "started"))
     files = render_cluster(ws.cluster, graph, admin_public_key=keypair.public_key)
     changed = write_tree(files, ws.rendered_dir)
     kill_point("render.written")
     emit(Event("render", "done", message=f"{len(files)} files, {len(changed)} changed"))
-    writer.update(lambda s: s.model_copy(update={"outputs": {
-        **s.outputs, "applied_spec": ws.cluster.model_dump(mode="json"), "rendered_digest": tree_digest(files),
-        RECORDED_KEY: identity.accepted_public_key}}))
+    writer.update(lambda s: s.model_copy(update={
+        "rendered_digest": tree_digest(files), "admin_public_key": identity.accepted_public_key}))
+    spec_now = ws.cluster.model_dump(mode="json")
     ctx = ApplyContext(
         cluster=ws.cluster, graph=graph, workdir=ws.workdir, rendered=ws.rendered_dir, keypair=keypair,
         stacks=stacks, ansible=ansible, writer=writer, emit=emit,
-        host_digests=host_digests(ws, graph, keypair.public_key), command=options.command,
+        host_digests=inputs.host_digests, command=options.command,
         fresh_plan=options.fresh_plan, owner=owner_labels(ws, writer.lineage),
-        removed_accounts=tuple(accounts_removed(state.outputs.get("applied_spec"),
-                                                ws.cluster.model_dump(mode="json"))),
+        removed_accounts=tuple(accounts_removed(state.applied_spec, spec_now)), applied_spec=spec_now,
     )
     result = apply(ctx, plan)
     if identity.rotating_from and _every_host_has(result.state, ctx.host_digests):
         # Every node has the new key: state records it first, then the new pair takes the old one's place
         # (a run stopped between the two is completed by grid.identity on the next run).
-        state_now = writer.update(lambda s: s.model_copy(update={"outputs": {**s.outputs,
-                                                                             RECORDED_KEY: keypair.public_key}}))
+        state_now = writer.update(lambda s: s.model_copy(update={"admin_public_key": keypair.public_key}))
         kill_point("rotation.recorded")
         complete_rotation(ws.workdir)
         emit(Event("state", "info", message="the cluster's admin SSH key is rotated: every node has the new "
@@ -127,18 +138,19 @@ def _every_host_has(state: State, digests: Mapping[str, tuple[str, str, str]]) -
                and state.hosts[address].cluster_digest == digest[1] for address, digest in digests.items())
 
 
-def destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> ApplyResult:
-    """Remove every region stack the cluster has, then forget its resources (state keeps its history)."""
+def destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None,
+            inputs: RunInputs | None = None) -> ApplyResult:
+    """Remove every region stack the cluster has, then forget its resources (state keeps its history).
+    `inputs`: as read under the caller's lock (host digests are not needed)."""
     _reap(ws, emit)
     with reaper.tagged(ws.workdir):
-        return _destroy(ws, emit=emit, stacks=stacks)
+        return _destroy(ws, emit=emit, stacks=stacks, inputs=inputs if inputs is not None else run_inputs(ws))
 
 
-def _destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> ApplyResult:
-    envelope, state = ws.read_state()
-    keypair = ensure_identity(ws, state).keypair
+def _destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None, inputs: RunInputs) -> ApplyResult:
+    envelope, state, graph = inputs.envelope, inputs.state, inputs.graph
+    keypair = inputs.identity.keypair
     writer = StateWriter(ws.store, envelope, state)
-    graph = graph_for(ws, state)
     failures: list[Failure] = []
     regions = sorted({r.region for r in state.resources.values() if r.region} | set(
         stacks.regions() if stacks else []))
@@ -153,7 +165,7 @@ def _destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> A
 
         try:
             stacks.destroy(region, data, progress)
-        except PulumiFailed as exc:
+        except EngineFailed as exc:
             failures.append(Failure("infrastructure", region, exc.message))
             emit(Event("infrastructure", "failed", region, exc.message))
             continue
@@ -161,7 +173,6 @@ def _destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None) -> A
         emit(Event("infrastructure", "done", region))
     if not failures:
         writer.update(lambda s: s.model_copy(update={
-            "resources": {}, "hosts": {}, "spec_digest": "",
-            "outputs": {k: v for k, v in s.outputs.items()
-                        if k not in ("applied_spec", "rendered_digest", INTERRUPTED)}}))
+            "resources": {}, "hosts": {}, "spec_digest": "", "applied_spec": None, "rendered_digest": "",
+            "interrupted": []}))
     return ApplyResult(writer.state, tuple(failures), serial=writer.serial)

@@ -1,4 +1,4 @@
-"""Pulumi for grid: the StackEngine interface and its engine, one worker process per region operation.
+"""Pulumi for grid: the engine behind grid.engines.StackEngine, one worker process per region operation.
 
 The worker (grid.drivers.pulumi_worker) drives the Automation API (grid.drivers.pulumi_automation):
 inline programs let it host the language runtime, so no `pulumi-language-python` plugin is needed;
@@ -13,55 +13,23 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from grid.engines import EngineFailed, MadeFn, PreviewResult, ProgressFn, RegionInput, StackEngine, StackResult
 
 if TYPE_CHECKING:
     from grid.plan.contract import Allowance
 
-ProgressFn = Callable[[str, str, str], None]
-"""(address, operation, status) — e.g. ("east/train/node-0001", "create", "done")."""
-
-MadeFn = Callable[[str, dict[str, Any]], None]
-"""(address, outputs) of a resource just created, replaced or updated, while the rest of its stack goes on."""
+__all__ = ["MADE_OPS", "EngineFailed", "MadeFn", "PreviewResult", "ProcessStackEngine", "ProgressFn", "PulumiFailed",
+           "RegionInput", "StackEngine", "StackResult"]
 
 MADE_OPS = ("create", "create-replacement", "update")
 
 
-class PulumiFailed(Exception):
-    def __init__(self, region: str, message: str) -> None:
-        super().__init__(f"region {region}: {message}")
-        self.region = region
-        self.message = message
-
-
-@dataclass(frozen=True)
-class StackResult:
-    region: str
-    outputs: dict[str, Any]
-    changes: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PreviewResult:
-    region: str
-    changes: dict[str, int]
-    # address -> operation for every step the engine would take (after refresh when asked)
-    steps: dict[str, str]
-
-
-class StackEngine(Protocol):
-    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
-           refresh: bool = True, made: MadeFn | None = None, allowed: Allowance | None = None) -> StackResult:
-        """Apply the region's stack; refresh: first read what really exists (Pulumi refresh);
-        made: told of each resource as soon as it is made (engines that cannot tell never call it);
-        allowed: what the plan keeps (grid.plan.contract) — the engine stops before replacing or deleting it."""
-        ...
-    def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult: ...
-    def destroy(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> None: ...
-    def regions(self) -> list[str]: ...
+class PulumiFailed(EngineFailed):
+    """Pulumi (or its worker) failed on a region's stack."""
 
 
 PULUMI_MISSING = ("the pulumi CLI is not on PATH: `make setup` builds it into .tools/bin and "
@@ -138,9 +106,12 @@ class ProcessStackEngine:
     """`StackEngine` that runs each operation in a `grid.drivers.pulumi_worker` process."""
 
     def __init__(self, *, project: str, target: str, workdir: Path, passphrase_file: Path,
-                 backend_url: str | None = None) -> None:
+                 backend_url: str | None = None, engine_env: Mapping[str, str] | None = None) -> None:
+        """`engine_env`: what the backend needs in Pulumi's environment (grid.state.PulumiBackend.env, e.g.
+        PGPASSWORD): given to the worker processes only — never in their request, a file or grid's own env."""
         self.project = project
         self.backend_url = backend_url_for(workdir, backend_url)
+        self._engine_env = dict(engine_env or {})
         self._request = {"project": project, "target": target, "workdir": str(workdir.resolve()),
                          "backend_url": self.backend_url, "passphrase_file": str(passphrase_file.resolve())}
         self._spare: subprocess.Popen[str] | None = None
@@ -151,14 +122,14 @@ class ProcessStackEngine:
         ends with grid (its stdin closes). `env`: added to the worker's environment (e.g. grid's run tag)."""
         with self._lock:
             if self._spare is None:
-                self._spare = self._spawn({**os.environ, **(env or {})})
+                self._spare = self._spawn(env)
 
-    @staticmethod
-    def _spawn(env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    def _spawn(self, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen([sys.executable, "-m", "grid.drivers.pulumi_worker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, **self._engine_env, **(env or {})})
 
-    def _run(self, op: str, region: str, data: dict[str, Any], progress: ProgressFn | None,
+    def _run(self, op: str, region: str, data: RegionInput, progress: ProgressFn | None,
              made: MadeFn | None = None, **extra: Any) -> dict[str, Any]:
         request = {**self._request, "op": op, "region": region, "data": data, **extra}
         with self._lock:
@@ -190,17 +161,17 @@ class ProcessStackEngine:
             raise PulumiFailed(region, str(final.get("message", "")))
         return final
 
-    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
+    def up(self, region: str, data: RegionInput, progress: ProgressFn | None = None, *,
            refresh: bool = True, made: MadeFn | None = None, allowed: Allowance | None = None) -> StackResult:
         final = self._run("up", region, data, progress, made, refresh=refresh, report_made=made is not None,
                           allowed=allowed.to_dict() if allowed is not None else None)
         return StackResult(region, final.get("outputs", {}), final.get("changes", {}))
 
-    def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult:
+    def preview(self, region: str, data: RegionInput, *, refresh: bool) -> PreviewResult:
         final = self._run("preview", region, data, None, refresh=refresh)
         return PreviewResult(region, final.get("changes", {}), final.get("steps", {}))
 
-    def destroy(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> None:
+    def destroy(self, region: str, data: RegionInput, progress: ProgressFn | None = None) -> None:
         self._run("destroy", region, data, progress)
 
     def regions(self) -> list[str]:

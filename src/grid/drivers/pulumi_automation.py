@@ -41,8 +41,10 @@ class AutomationEngine:
     """Runs the region stacks of one cluster against a DIY backend under the work directory."""
 
     def __init__(self, *, project: str, target: str, workdir: Path, backend_url: str | None = None,
-                 passphrase_file: Path) -> None:
+                 passphrase_file: Path, env: Mapping[str, str] | None = None) -> None:
+        """`env`: what the backend needs in Pulumi's environment (e.g. PGPASSWORD), for its processes only."""
         self.project = project
+        self.backend_env = dict(env or {})
         self.target = target
         # Absolute: Pulumi runs in its own work directory, where relative paths would mean something else.
         self.workdir = workdir.resolve()
@@ -61,6 +63,7 @@ class AutomationEngine:
             # The dynamic-provider process must run the python that has grid installed, and start
             # in grid.stacks.provider_host (which ends it when the engine is killed).
             "PULUMI_PYTHON_CMD": str(self._provider_launcher()),
+            **self.backend_env,
         }
 
     def _provider_launcher(self) -> Path:
@@ -197,7 +200,7 @@ class AutomationEngine:
 
     def _clear_stale_locks(self, region: str) -> list[Path]:
         """Remove this stack's locks whose `pulumi` process is gone from this host (grid.drivers.pulumi_locks)."""
-        return clear_stale_locks(self.backend_url, self.project, region)
+        return clear_stale_locks(self.backend_url, self.project, region, env=self.backend_env)
 
     # -- operations -----------------------------------------------------------------------------------
     def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,

@@ -26,6 +26,7 @@ import os
 import re
 import socket
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -36,11 +37,13 @@ from grid.state.postgres import DEFAULT_PG_LEASE_SECONDS
 _FILEBLOB_TEMP = re.compile(r".+\.[0-9a-f]+\.tmp")  # gocloud fileblob: <name>.<unix nanos in hex>.tmp
 
 
-def clear_stale_locks(backend_url: str, project: str, region: str, *,
-                      lease_seconds: float | None = None) -> list[Path]:
-    """Remove the stale locks and leftovers of stack `region`; returns what was removed (keys as paths)."""
+def clear_stale_locks(backend_url: str, project: str, region: str, *, lease_seconds: float | None = None,
+                      env: Mapping[str, str] | None = None) -> list[Path]:
+    """Remove the stale locks and leftovers of stack `region`; returns what was removed (keys as paths).
+    `env`: the backend's environment for Pulumi (grid.state.PulumiBackend.env), e.g. its PGPASSWORD."""
     if backend_url.startswith(("postgres://", "postgresql://")):
-        return _clear_pg(backend_url, project, region, lease_seconds or DEFAULT_PG_LEASE_SECONDS)
+        return _clear_pg(backend_url, project, region, lease_seconds or DEFAULT_PG_LEASE_SECONDS,
+                         password=(env or {}).get("PGPASSWORD"))
     if not backend_url.startswith("file://"):
         return []
     root = Path(backend_url[len("file://"):]) / ".pulumi"
@@ -67,10 +70,12 @@ def clear_stale_locks(backend_url: str, project: str, region: str, *,
     return removed
 
 
-def _clear_pg(backend_url: str, project: str, region: str, lease_seconds: float) -> list[Path]:
-    """The same in PostgreSQL (password from PGPASSWORD, as Pulumi's own driver takes it)."""
+def _clear_pg(backend_url: str, project: str, region: str, lease_seconds: float, *,
+              password: str | None) -> list[Path]:
+    """The same in PostgreSQL (the password given, else PGPASSWORD or ~/.pgpass, as Pulumi's driver takes it)."""
     import psycopg
     from psycopg import sql
+    from psycopg.conninfo import make_conninfo
 
     parts = urlsplit(backend_url)
     query = parse_qsl(parts.query)
@@ -82,7 +87,8 @@ def _clear_pg(backend_url: str, project: str, region: str, lease_seconds: float)
     prefix = f"{prefix}/.pulumi/locks/" if prefix and not prefix.endswith("/") else f"{prefix}.pulumi/locks/"
     ours = re.compile(re.escape(prefix) + r"[^/]+/" + re.escape(f"{project}/{region}/") + r"[^/]+\.json")
     removed: list[Path] = []
-    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+    conninfo = make_conninfo(url, password=password) if password else url
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
         rows = conn.execute(
             sql.SQL("SELECT key, data::text, updated_at < clock_timestamp() - make_interval(secs => %s) "
                     "FROM {} WHERE key LIKE %s").format(table),

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from grid.plan.model import Action, AttributeChange, Cause, HostConfigChange, Plan, Policy, ResourceChange
 from grid.plan.policy import policy_for
 from grid.resources import Kind, ResourceGraph
-from grid.state.model import State
+from grid.state.model import ResourceRecord, State
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,7 @@ def make_plan(
     for address, before in recorded.items():
         if graph.get(address) is not None:
             continue
-        if before.kind == Kind.VOLUME.value and before.attrs.get("protect") and not allow_destroy_protected:
+        if is_protected_storage(before) and not allow_destroy_protected:
             errors.append(f"{address}: protected storage would be deleted; set protect: false first, "
                           "or pass --allow-destroy-protected")
         changes.append(ResourceChange(address, before.kind, before.region, Action.DELETE, reason="gone from spec"))
@@ -90,6 +90,16 @@ def make_plan(
         refreshed=live is not None,
         unfinished=_unfinished(graph, state),
     )
+
+
+def is_protected_storage(record: ResourceRecord) -> bool:
+    """Storage marked `protect: true`: deleting it (its data) takes --allow-destroy-protected."""
+    return record.kind == Kind.VOLUME.value and bool(record.attrs.get("protect"))
+
+
+def protected_deletions(state: State, keep: Container[str] = ()) -> list[str]:
+    """The protected storage that deleting every recorded resource outside `keep` would destroy."""
+    return sorted(a for a, r in state.resources.items() if a not in keep and is_protected_storage(r))
 
 
 def _foreign(address: str, seen: LiveResource) -> str:

@@ -32,8 +32,8 @@ ALWAYS_ON_ROLES = ("base", "fabric", "storage-client")
 """Applied to every host: `base` first, the spec's configuration.roles in order, then the rest of these."""
 CLUSTER_WIDE_TAG = "cluster-wide"
 ACTION_PLUGINS = ("action_plugins/grid_node_ready.py", "action_plugins/grid_hosts_block.py",
-                  "action_plugins/grid_accounts.py")
-"""grid's own actions: the gate, the hosts table, the removal of accounts that left the spec."""
+                  "action_plugins/grid_accounts.py", "action_plugins/grid_authorized_keys.py")
+"""grid's own actions: the gate, the hosts table, the removal of accounts that left the spec, authorized_keys."""
 
 _HEADER = "# Rendered by grid for cluster {cluster}; do not edit: grid rewrites this file.\n"
 

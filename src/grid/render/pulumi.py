@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from grid.render.templating import canonical_json, render
 from grid.resources import Kind, ResourceGraph
 from grid.spec.model import Cluster
+from grid.spec.targets import traits_of
+
+
+class RegionInput(TypedDict):
+    """What a region's stack program receives (`region_program_input`), and a stack engine's input
+    (grid.engines.StackEngine). Rendered as pulumi/<region>/resources.json."""
+
+    cluster: str
+    region: str
+    target: str
+    fabrics: list[dict[str, Any]]  # {"address", and the fabric's attrs}
+    volumes: list[dict[str, Any]]
+    nodes: list[dict[str, Any]]  # {"address", the node's attrs, "instance_type"}
+    pools: list[dict[str, Any]]  # {"name", "count", "instance_type", "fabrics", "storage", "nodes_per_rack"}
+    image: str
+    ssh: dict[str, Any]
+    settings: dict[str, Any]  # the target's own settings (spec.targets.<target>)
+    authorized_key: str
+    owner: NotRequired[dict[str, str]]  # labels of the state that makes it (grid.apply.run.owner_labels)
 
 
 def project_name(cluster: str) -> str:
@@ -19,7 +38,7 @@ def stack_name(region: str) -> str:
 
 def region_program_input(
     cluster: Cluster, graph: ResourceGraph, region: str, *, authorized_key: str
-) -> dict[str, Any]:
+) -> RegionInput:
     """The data a stack program receives: everything it creates, nothing it must compute.
 
     Cloud targets also get each node's `instance_type` and the region's `pools` (instance type,
@@ -27,13 +46,14 @@ def region_program_input(
     """
     members = graph.in_region(region)
     target = cluster.spec.target
+    type_key = traits_of(cluster).instance_type_key
     pools = {p.name: p for r in cluster.spec.regions if r.name == region for p in r.pools}
 
     def instance_type(pool: str) -> str | None:
         spec = pools.get(pool)
-        if spec is None or target not in ("aws", "openstack"):
+        if spec is None or type_key is None:
             return None
-        return spec.instance_types.get("aws" if target == "aws" else "openstack")
+        return spec.instance_types.get(type_key)
 
     return {
         "cluster": cluster.name,
@@ -56,8 +76,8 @@ def region_program_input(
 def render_pulumi(cluster: Cluster, graph: ResourceGraph, *, authorized_key: str) -> dict[str, str]:
     files: dict[str, str] = {}
     target = cluster.spec.target
-    if target == "existing":
-        return files  # existing hosts: nothing for Pulumi to create
+    if not traits_of(cluster).creates_infrastructure:
+        return files  # e.g. machines that exist already: nothing for Pulumi to create
     for region in graph.regions:
         values = {"cluster": cluster.name, "region": region, "target": target,
                   "project": project_name(cluster.name), "stack": stack_name(region)}

@@ -35,6 +35,8 @@ UserName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
 RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,40}$")]
 ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 MachineType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+CloudTarget = Literal["aws", "openstack"]
+"""The targets whose machines have a type (a pool's `instance_types`; grid.spec.targets)."""
 PublicKey = Annotated[str, StringConstraints(
     pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256) [A-Za-z0-9+/=]+( [^\n]{0,100})?$")]
 
@@ -139,7 +141,7 @@ class Pool(Model):
     storage: list[Name] = Field(default_factory=list)
     roles: list[RoleName] = Field(default_factory=lambda: ["compute"])
     resources: NodeResources = NodeResources()
-    instance_types: dict[Literal["aws", "openstack"], MachineType] = Field(
+    instance_types: dict[CloudTarget, MachineType] = Field(
         default_factory=dict, description="Machine type per cloud target; never guessed")
     host_overhead_w: float | None = Field(None, ge=0, le=20_000, description="Overrides the catalog host figure")
 

@@ -1,10 +1,12 @@
 """What grid remembers about a cluster, and how it is stored, locked, backed up and restored.
 
 Pure values live in `grid.state.model`; `FileStateStore` keeps them on disk, `PostgresStateStore` in a
-team's database (`open_store` picks one from a location). Failures are
+team's database (`open_store` picks one from a location). Callers ask for the role they need (grid.state.roles:
+reader, writer, locker, backups, location); the lock's lease is written once (grid.state.lease). Failures are
 `StateError` subclasses carrying a message and a recovery hint; nothing here prints or exits.
 """
 
+from grid.state.backends import open_store, pulumi_backend
 from grid.state.codec import canonical_json, checksum_of
 from grid.state.errors import (
     RESTORE_HINT,
@@ -19,16 +21,9 @@ from grid.state.errors import (
     StateUnavailable,
 )
 from grid.state.history import append_history, history_entry
-from grid.state.lock import (
-    DEFAULT_LEASE_SECONDS,
-    HeldLock,
-    LockHolder,
-    StateLock,
-    assess,
-    held_lock,
-    read_lock,
-    unlock,
-)
+from grid.state.holder import LockHolder
+from grid.state.lease import HeldLock
+from grid.state.lock import DEFAULT_LEASE_SECONDS, StateLock, assess, held_lock, read_lock, unlock
 from grid.state.model import (
     FORMAT_VERSION,
     ChangeRecord,
@@ -40,16 +35,27 @@ from grid.state.model import (
     empty_state,
 )
 from grid.state.paths import workdir_for
-from grid.state.postgres import PostgresStateStore, open_store, pulumi_backend, redact
-from grid.state.store import DEFAULT_KEEP, BackupInfo, FileStateStore, Restored, StateStore
+from grid.state.postgres import PostgresStateStore, redact
+from grid.state.roles import (
+    BackupInfo,
+    PulumiBackend,
+    Restored,
+    SerialWriter,
+    StateBackups,
+    StateLocation,
+    StateLocker,
+    StateReader,
+    StateStore,
+)
+from grid.state.store import DEFAULT_KEEP, FileStateStore
 
 __all__ = [
     "DEFAULT_KEEP", "DEFAULT_LEASE_SECONDS", "FORMAT_VERSION", "RESTORE_HINT",
     "BackupInfo", "BackupNotFound", "ChangeRecord", "Envelope", "FileStateStore", "HeldLock",
-    "HistoryEntry", "HostRecord", "LockHeld", "LockHolder", "LockLost", "PostgresStateStore",
-    "ResourceRecord", "Restored", "State",
-    "StateConflict", "StateCorrupted", "StateError", "StateLock", "StateMissing", "StateStore", "StateTooNew",
-    "StateUnavailable",
+    "HistoryEntry", "HostRecord", "LockHeld", "LockHolder", "LockLost", "PostgresStateStore", "PulumiBackend",
+    "ResourceRecord", "Restored", "SerialWriter", "State", "StateBackups",
+    "StateConflict", "StateCorrupted", "StateError", "StateLocation", "StateLock", "StateLocker", "StateMissing",
+    "StateReader", "StateStore", "StateTooNew", "StateUnavailable",
     "append_history", "assess", "canonical_json", "checksum_of", "empty_state", "held_lock", "history_entry",
     "open_store", "pulumi_backend", "read_lock", "redact", "unlock", "workdir_for",
 ]

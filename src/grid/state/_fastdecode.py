@@ -19,6 +19,7 @@ constraints or field types not listed here — returns None, and the caller vali
 from __future__ import annotations
 
 import functools
+import types
 import typing
 from typing import Any
 
@@ -44,6 +45,18 @@ def build(model: type[BaseModel], raw: bytes) -> Any | None:
     try:
         data = pydantic_core.from_json(raw)
     except ValueError:
+        return None
+    value = builder(data)
+    return None if value is _FAIL else value
+
+
+def build_parsed(model: type[BaseModel], data: Any) -> Any | None:
+    """`model` from a value pydantic-core's JSON parser produced (`from_json`), as `build` makes it, or None.
+
+    `data` is consumed: its containers may be filled with models even when None is returned."""
+    try:
+        builder = _builder(model)
+    except _Unsupported:
         return None
     value = builder(data)
     return None if value is _FAIL else value
@@ -116,13 +129,16 @@ def _check(annotation: Any) -> Check:
         return _str_list
     if origin is dict and args == (str, Any):
         return _any_dict
+    if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        present = _check(next(a for a in args if a is not type(None)))  # X | None: null, or what X takes
+        return lambda value: None if value is None else present(value)
     if origin is list and len(args) == 1:
         item = _check(args[0])
         return lambda value: _each_of_list(value, item)
     if origin is dict and len(args) == 2 and args[0] is str:
         item = _check(args[1])
         return lambda value: _each_of_dict(value, item)
-    raise _Unsupported(str(annotation))  # unions, floats, ...: validation may coerce
+    raise _Unsupported(str(annotation))  # other unions, floats, ...: validation may coerce
 
 
 def _same(value: Any) -> Any:

@@ -2,14 +2,15 @@
 
 Canonical JSON is json.dumps(sort_keys=True, separators=(",", ":")), so any tool can recompute:
     state digest = "sha256:" + sha256(canonical JSON of `state`)
-    checksum     = "sha256:" + sha256(canonical JSON of {"format_version": 2, "lineage": …, "serial": …,
+    checksum     = "sha256:" + sha256(canonical JSON of {"format_version": 3, "lineage": …, "serial": …,
                                                         "state": <state digest>})
-Format 2 seals serial and lineage with the state: a lowered serial or a swapped lineage fails the checksum
-like an edited value does (backups are chosen and pruned by serial). Format 1 files (checksum = the state
-digest alone) are still read, and written as format 2 the next time the state is saved.
+Formats 2 and 3 seal serial and lineage with the state: a lowered serial or a swapped lineage fails the
+checksum like an edited value does (backups are chosen and pruned by serial). Format 1 files (checksum = the
+state digest alone) and format 2 files are still read — each verified by its own rule, then upgraded to
+today's model (grid.state.upgrade) — and written as format 3 the next time the state is saved.
 
 grid writes the whole envelope canonically, with `state` as its last key:
-    {"checksum":"sha256:…","format_version":2,"lineage":"…","serial":7,"state":<canonical state>}
+    {"checksum":"sha256:…","format_version":3,"lineage":"…","serial":7,"state":<canonical state>}
 so a file grid wrote is verified by hashing the raw bytes between the header and the final
 brace — no re-serialisation of 10^5 records. Any other layout (e.g. pretty-printed by hand)
 takes the slow path: parse, re-canonicalise, hash. Both paths compute the same checksum.
@@ -24,12 +25,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import pydantic_core
 from pydantic import ValidationError
 
 from grid.state import _fastdecode
 from grid.state._osutil import gc_paused
 from grid.state.errors import RESTORE_HINT, StateCorrupted, StateTooNew
 from grid.state.model import FORMAT_VERSION, Envelope, State
+from grid.state.upgrade import needs_upgrade, upgrade_envelope
 
 _HEADER = re.compile(
     rb'\{"checksum":"(sha256:[0-9a-f]{64})","format_version":([1-9]\d{0,8}),'
@@ -72,7 +75,7 @@ def envelope_checksum(state_digest: str, *, serial: object, lineage: object,
                       format_version: object = FORMAT_VERSION) -> str:
     """The checksum of an envelope: its header fields and its state's digest, hashed together.
 
-    Format 1 checksummed the state alone; any other value here is a format 2 (or later) rule.
+    Format 1 checksummed the state alone; any other value here is the format 2 (and 3) rule.
     """
     if format_version == 1:
         return state_digest
@@ -116,13 +119,15 @@ def decode(raw: bytes, name: str) -> Envelope:
     A large state lives as long as the command, so its objects are frozen out of the cyclic GC
     (gc.freeze): no later collection, nor the one at interpreter exit, rescans 10^6 objects.
     """
-    _, document = verify(raw, name)
+    header, document = verify(raw, name)
     try:
         with gc_paused():
-            if document is None:
-                envelope = _fastdecode.build(Envelope, raw)
-                if envelope is None:
-                    envelope = Envelope.model_validate_json(raw)  # one pass in pydantic-core
+            if needs_upgrade(header.format_version):
+                envelope = _upgraded(raw, document)
+            elif document is None:
+                fast = _fastdecode.build(Envelope, raw)
+                # else one pass in pydantic-core
+                envelope = fast if fast is not None else Envelope.model_validate_json(raw)
             else:
                 envelope = Envelope.model_validate(document)
             if len(envelope.state.resources) >= FREEZE_RECORDS:
@@ -131,6 +136,26 @@ def decode(raw: bytes, name: str) -> Envelope:
     except ValidationError as exc:
         message = f"{name} does not match the state schema: {_summary(exc)}"
         raise StateCorrupted(message, RESTORE_HINT) from None
+
+
+def _upgraded(raw: bytes, document: dict[str, Any] | None) -> Envelope:
+    """An older format's envelope in today's model (grid.state.upgrade), built as fast as a current one."""
+    if document is None:
+        fast = _fastdecode.build_parsed(Envelope, upgrade_envelope(pydantic_core.from_json(raw)))
+        if fast is not None:
+            return fast  # type: ignore[no-any-return]
+        document = json.loads(raw)  # the fast build consumed its copy
+    assert document is not None
+    return Envelope.model_validate(upgrade_envelope(document))
+
+
+def recomputed_checksum(raw: bytes) -> str:
+    """The checksum of an envelope recomputed from its parsed content, by the rule of its own format: what an
+    independent tool would compute (a copy is verified with it, not with the checksum it carries)."""
+    document = json.loads(raw)
+    digest = checksum_of(canonical_json(document["state"]))
+    return envelope_checksum(digest, serial=document.get("serial"), lineage=document.get("lineage"),
+                             format_version=document.get("format_version", 1))
 
 
 def peek_serial(raw: bytes) -> int | None:
@@ -166,7 +191,7 @@ def _verify_parsed(raw: bytes, name: str) -> tuple[Header, dict[str, Any]]:
         raise StateCorrupted(
             f"{name} failed its checksum (expected {expected}, content hashes to {actual}): "
             "it was edited outside grid or damaged", RESTORE_HINT)
-    header = Header(version if isinstance(version, int) else 0, serial if isinstance(serial, int) else 0,
+    header = Header(version if isinstance(version, int) else 1, serial if isinstance(serial, int) else 0,
                     lineage if isinstance(lineage, str) else "", expected)
     return header, document
 

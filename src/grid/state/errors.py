@@ -9,19 +9,15 @@ import contextlib
 import errno
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from grid.state.lock import LockHolder
+from grid.errors import GridError
+from grid.state.holder import LockHolder
 
 RESTORE_HINT = "`grid state restore SPEC` lists backups; `grid state restore SPEC SERIAL` brings one back"
 
 
-class StateError(Exception):
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+class StateError(GridError):
+    """Where the state lives, or what it holds, stops the command (grid.errors.GridError: message + hint)."""
 
 
 class StateUnavailable(StateError):

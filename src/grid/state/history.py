@@ -30,8 +30,8 @@ ACCOUNT_ADDRESS = "account/"
 
 
 def accounts_removed(applied_spec: Any, spec: Any) -> list[str]:
-    """Accounts grid manages (the admin and the users) in the spec as last applied (state outputs
-    `applied_spec`) that `spec` (the same JSON form) no longer has."""
+    """Accounts grid manages (the admin and the users) in the spec as last applied (`State.applied_spec`)
+    that `spec` (the same JSON form) no longer has."""
     return sorted(_accounts(applied_spec) - _accounts(spec))
 
 

@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FORMAT_VERSION = 2  # 2: the checksum covers serial and lineage too (grid.state.codec)
-# state.outputs key: regions whose last infrastructure run started and did not finish (grid.apply.engine)
-INTERRUPTED = "interrupted_regions"
+FORMAT_VERSION = 3
+"""2: the checksum covers serial and lineage too (grid.state.codec). 3: what grid remembers of its own runs
+is typed fields of State, no longer keys of `outputs` (older files are upgraded on read: grid.state.upgrade)."""
 
 
 class Record(BaseModel):
@@ -59,13 +59,19 @@ class State(Record):
     spec_digest: str = ""
     resources: dict[str, ResourceRecord] = Field(default_factory=dict)
     hosts: dict[str, HostRecord] = Field(default_factory=dict)
+    applied_spec: dict[str, Any] | None = None  # the cluster spec (JSON form) of the last apply: capacity deltas,
+    # accounts to remove
+    rendered_digest: str = ""  # digest of the rendered tree of the last apply
+    admin_public_key: str = ""  # the admin key things were made with (grid.identity)
+    interrupted: list[str] = Field(default_factory=list)  # regions whose infrastructure run did not finish
+    # Values grid does not interpret, kept as they are (an older file's keys other than the ones above).
     outputs: dict[str, Any] = Field(default_factory=dict)
     history: list[HistoryEntry] = Field(default_factory=list)
 
     def interrupted_regions(self) -> list[str]:
         """Regions whose last infrastructure run started and did not finish (killed, or failed): what
         their stacks hold is not known to state until a run of theirs completes."""
-        return interrupted_in(self.outputs)
+        return list(self.interrupted)
 
     def allocations(self) -> dict[str, dict[str, str]]:
         """Node IPs per fabric, so re-expanding the spec keeps them (see grid.resources)."""
@@ -84,11 +90,6 @@ class Envelope(Record):
     lineage: str = ""
     checksum: str = ""
     state: State
-
-
-def interrupted_in(outputs: dict[str, Any]) -> list[str]:
-    found = outputs.get(INTERRUPTED)
-    return [str(r) for r in found] if isinstance(found, list) else []
 
 
 def empty_state(cluster: str) -> State:

@@ -1,4 +1,4 @@
-"""The state lock of a PostgreSQL store: one `grid_lock` row per cluster, with a lease.
+"""The state lock of a PostgreSQL store: one `grid_lock` row per cluster (the lease: grid.state.lease).
 
 The row appears atomically (INSERT … ON CONFLICT DO NOTHING) naming its holder, like `state.lock` does for the
 file store, with the same LockHolder / LockHeld / LockLost values and messages. The holder may be on any CI
@@ -12,21 +12,31 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from grid.state import _osutil as osu
-from grid.state.errors import LockHeld, LockLost, StateError
-from grid.state.lock import LockHolder, Status, gone_from_this_host, lost_error, renewing
+from grid.state.errors import LockHeld, StateError
+from grid.state.holder import LockHolder, Status
+from grid.state.lease import Lease, held, judge, unlock_refused
 
 if TYPE_CHECKING:
     import psycopg
 
-    from grid.state.postgres import PostgresStateStore
-
 _COLUMNS = "holder_user, host, pid, command, since, lease_seconds, lease_until, pid_start, token"
 _SELECT = f"SELECT {_COLUMNS}, lease_until <= clock_timestamp() AS expired FROM grid_lock WHERE cluster = %s"
+_CLAIM_ATTEMPTS = 5
+
+
+class Database(Protocol):
+    """Where the row lives: one cluster's state database (grid.state.postgres.PostgresStateStore)."""
+
+    @property
+    def cluster(self) -> str: ...
+
+    def connect(self) -> psycopg.Connection[Any]: ...
+
+    def failure(self, exc: BaseException, doing: str = ...) -> StateError: ...
 
 
 def _holder(row: tuple[Any, ...]) -> LockHolder:
@@ -36,9 +46,7 @@ def _holder(row: tuple[Any, ...]) -> LockHolder:
 
 
 def _status(row: tuple[Any, ...]) -> Status:
-    if gone_from_this_host(_holder(row)):
-        return "stale"
-    return "expired" if row[9] else "live"
+    return judge(_holder(row), lease_expired=bool(row[9]), seen_running_is_live=False)
 
 
 def held_error(holder: LockHolder, status: Status) -> LockHeld:
@@ -55,43 +63,37 @@ def held_error(holder: LockHolder, status: Status) -> LockHeld:
 
 
 @contextlib.contextmanager
-def _connection(store: PostgresStateStore) -> Iterator[psycopg.Connection[Any]]:
+def _connection(db: Database) -> Iterator[psycopg.Connection[Any]]:
     import psycopg
 
-    conn = store.connect()
+    conn = db.connect()
     try:
         yield conn
     except psycopg.Error as exc:
-        raise store.failure(exc) from None
+        raise db.failure(exc) from None
     finally:
         conn.close()
 
 
-class PostgresLock:
-    """A held (or to-be-held) lock row; the HeldLock protocol plus acquire/renew/release."""
+class PostgresLockRecord:
+    """The `grid_lock` row of one cluster: the lease.LockRecord of the PostgreSQL store."""
 
-    def __init__(self, store: PostgresStateStore, command: str, *, lease_seconds: float) -> None:
-        if lease_seconds <= 0:
-            raise ValueError("lease_seconds must be positive")
-        self.store = store
-        self.command = command
-        self.lease_seconds = lease_seconds
-        self._holder: LockHolder | None = None
-        self.lost: LockLost | None = None
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-    @property
-    def holder(self) -> LockHolder | None:
-        return self._holder
+    def claim(self, command: str, lease_seconds: float, token: str, *, break_stale: bool) -> LockHolder:
+        for _ in range(_CLAIM_ATTEMPTS):
+            found = self._claim(command, lease_seconds, token, break_stale=break_stale)
+            if found is not None:
+                return found
+        raise StateError("the state lock kept changing hands; try again")
 
-    def check(self) -> None:
-        if self.lost is not None:
-            raise self.lost
-
-    def acquire(self, *, break_stale: bool = False) -> LockHolder:
-        token = uuid.uuid4().hex
-        me = (self.store.cluster, token, osu.current_user(), osu.this_host(), os.getpid(),
-              osu.process_start(os.getpid()), self.command, self.lease_seconds, self.lease_seconds)
-        with _connection(self.store) as conn, conn.transaction():
+    def _claim(self, command: str, lease_seconds: float, token: str, *, break_stale: bool) -> LockHolder | None:
+        """The row now ours; None when it was released between our insert and our look (try again)."""
+        cluster = self.db.cluster
+        me = (cluster, token, osu.current_user(), osu.this_host(), os.getpid(),
+              osu.process_start(os.getpid()), command, lease_seconds, lease_seconds)
+        with _connection(self.db) as conn, conn.transaction():
             row = conn.execute(
                 "INSERT INTO grid_lock (cluster, token, holder_user, host, pid, pid_start, command, since, "
                 "lease_seconds, lease_until) VALUES (%s, %s, %s, %s, %s, %s, %s, clock_timestamp(), %s, "
@@ -99,9 +101,9 @@ class PostgresLock:
                 f"RETURNING {_COLUMNS}", me).fetchone()
             if row is None:
                 # Someone holds it: look under a row lock, so two breakers of an expired lock cannot both win.
-                current = conn.execute(_SELECT + " FOR UPDATE", (self.store.cluster,)).fetchone()
-                if current is None:  # released between our insert and our look: it is free now
-                    raise _Retry
+                current = conn.execute(_SELECT + " FOR UPDATE", (cluster,)).fetchone()
+                if current is None:
+                    return None
                 status = _status(current)
                 if status == "live" or not break_stale:
                     raise held_error(_holder(current), status)
@@ -109,76 +111,56 @@ class PostgresLock:
                     "UPDATE grid_lock SET token = %s, holder_user = %s, host = %s, pid = %s, pid_start = %s, "
                     "command = %s, since = clock_timestamp(), lease_seconds = %s, "
                     "lease_until = clock_timestamp() + make_interval(secs => %s) WHERE cluster = %s "
-                    f"RETURNING {_COLUMNS}", (*me[1:], self.store.cluster)).fetchone()
+                    f"RETURNING {_COLUMNS}", (*me[1:], cluster)).fetchone()
         assert row is not None
-        self._holder = _holder(row)
-        return self._holder
+        return _holder(row)
 
-    def renew(self) -> LockHolder:
-        """Push the lease forward; LockLost when the row is no longer ours."""
-        if self._holder is None:
-            raise LockLost("the state lock is not held", "acquire it first")
-        with _connection(self.store) as conn:
+    def extend(self, holder: LockHolder) -> LockHolder | None:
+        with _connection(self.db) as conn:
             row = conn.execute(
                 "UPDATE grid_lock SET lease_until = clock_timestamp() + make_interval(secs => %s) "
                 f"WHERE cluster = %s AND token = %s RETURNING {_COLUMNS}",
-                (self.lease_seconds, self.store.cluster, self._holder.token)).fetchone()
-            if row is None:
-                now = conn.execute(_SELECT, (self.store.cluster,)).fetchone()
-                raise lost_error(_holder(now) if now else None)
-        self._holder = _holder(row)
-        return self._holder
+                (holder.lease_seconds, self.db.cluster, holder.token)).fetchone()
+        return None if row is None else _holder(row)
 
-    def release(self) -> None:
-        if self._holder is None:
-            return
-        with contextlib.suppress(StateError), _connection(self.store) as conn:  # else the lease runs out
-            conn.execute("DELETE FROM grid_lock WHERE cluster = %s AND token = %s",
-                         (self.store.cluster, self._holder.token))
-        self._holder = None
+    def drop(self, holder: LockHolder) -> None:
+        with contextlib.suppress(StateError), _connection(self.db) as conn:  # else the lease runs out
+            conn.execute("DELETE FROM grid_lock WHERE cluster = %s AND token = %s", (self.db.cluster, holder.token))
+
+    def current(self) -> LockHolder | None:
+        found = current_holder(self.db)
+        return found[0] if found else None
 
 
-class _Retry(Exception):
-    pass
+class PostgresLock(Lease):
+    """The lease over a cluster's `grid_lock` row."""
+
+    def __init__(self, db: Database, command: str, *, lease_seconds: float) -> None:
+        super().__init__(PostgresLockRecord(db), command, lease_seconds=lease_seconds)
+        self.store = db
 
 
-@contextlib.contextmanager
-def held_pg_lock(store: PostgresStateStore, command: str, *, lease_seconds: float,
-                 break_stale: bool = False) -> Iterator[PostgresLock]:
+def held_pg_lock(db: Database, command: str, *, lease_seconds: float,
+                 break_stale: bool = False) -> contextlib.AbstractContextManager[Lease]:
     """Hold the lock for a block, renewing the lease every lease/3 from a daemon thread."""
-    lock = PostgresLock(store, command, lease_seconds=lease_seconds)
-    for attempt in range(5):
-        try:
-            lock.acquire(break_stale=break_stale)
-            break
-        except _Retry:
-            if attempt == 4:
-                raise StateError("the state lock kept changing hands; try again") from None
-    try:
-        with renewing(lock, "grid-pglock-renew"):
-            yield lock
-    finally:
-        lock.release()
+    return held(PostgresLock(db, command, lease_seconds=lease_seconds), break_stale=break_stale,
+                thread_name="grid-pglock-renew")
 
 
-def current_holder(store: PostgresStateStore) -> tuple[LockHolder, Status] | None:
-    with _connection(store) as conn:
-        row = conn.execute(_SELECT, (store.cluster,)).fetchone()
+def current_holder(db: Database) -> tuple[LockHolder, Status] | None:
+    with _connection(db) as conn:
+        row = conn.execute(_SELECT, (db.cluster,)).fetchone()
     return None if row is None else (_holder(row), _status(row))
 
 
-def remove_lock(store: PostgresStateStore, *, force: bool = False) -> LockHolder | None:
+def remove_lock(db: Database, *, force: bool = False) -> LockHolder | None:
     """Delete the lock row; without `force` only a stale or expired one. Returns who held it."""
-    with _connection(store) as conn, conn.transaction():
-        row = conn.execute(_SELECT + " FOR UPDATE", (store.cluster,)).fetchone()
+    with _connection(db) as conn, conn.transaction():
+        row = conn.execute(_SELECT + " FOR UPDATE", (db.cluster,)).fetchone()
         if row is None:
             return None
         holder = _holder(row)
         if _status(row) == "live" and not force:
-            raise LockHeld(
-                f"the state is locked by {holder.describe()}, and its lease runs until {holder.lease_until}",
-                "wait for it to finish; `grid state unlock SPEC --force` removes it anyway "
-                "(only if you are sure it is gone: two writers corrupt the record of what exists)",
-                holder=holder, status="live")
-        conn.execute("DELETE FROM grid_lock WHERE cluster = %s AND token = %s", (store.cluster, holder.token))
+            raise unlock_refused(holder, f"its lease runs until {holder.lease_until}")
+        conn.execute("DELETE FROM grid_lock WHERE cluster = %s AND token = %s", (db.cluster, holder.token))
     return holder

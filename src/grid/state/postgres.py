@@ -7,13 +7,13 @@ Tables (created on first use; see docs/plan-format.md "Team state"):
     grid_lock          cluster → holder and a lease judged by the database clock (grid.state.pglock)
     grid_pulumi_state  Pulumi's DIY backend table (`postgres://…?table=grid_pulumi_state`), pre-created so
                        two region workers starting at once do not race to create it
-The password of a URL is never printed or stored: messages use `redact(url)`; Pulumi gets it in PGPASSWORD.
+The password of a URL is never printed or stored: messages use `redact(url)`; Pulumi gets it in PGPASSWORD,
+in the environment of its processes only (`pulumi_backend`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -32,14 +32,15 @@ from grid.state.errors import (
     StateUnavailable,
 )
 from grid.state.history import append_history, history_entry
-from grid.state.lock import LockHolder
+from grid.state.holder import LockHolder, Status
+from grid.state.lease import Lease
 from grid.state.model import Envelope, State
-from grid.state.store import DEFAULT_KEEP, BackupInfo, FileStateStore, Restored, StateStore
+from grid.state.pglock import current_holder, held_pg_lock, remove_lock
+from grid.state.roles import BackupInfo, PulumiBackend, Restored
+from grid.state.store import DEFAULT_KEEP, refuse_import
 
 if TYPE_CHECKING:
     import psycopg
-
-    from grid.state.pglock import PostgresLock
 
 SCHEMES = ("postgres://", "postgresql://")
 PULUMI_TABLE = "grid_pulumi_state"
@@ -116,6 +117,18 @@ class PostgresStateStore:
     @property
     def location(self) -> str:
         return redact(self.url)
+
+    @property
+    def where(self) -> str:
+        return self.location
+
+    @property
+    def is_shared(self) -> bool:
+        return True
+
+    @property
+    def backup_location(self) -> str:
+        return self.location
 
     def describe(self) -> str:
         return f"cluster '{self.cluster}' in {self.location}"
@@ -209,29 +222,21 @@ class PostgresStateStore:
         return Envelope(serial=serial + 1, lineage=lineage, checksum=checksum, state=state)
 
     def lock(self, command: str, *, lease_seconds: float | None = None,
-             break_stale: bool = False) -> contextlib.AbstractContextManager[PostgresLock]:
-        from grid.state.pglock import held_pg_lock
-
+             break_stale: bool = False) -> contextlib.AbstractContextManager[Lease]:
         return held_pg_lock(self, command, lease_seconds=lease_seconds or self.lease_seconds,
                             break_stale=break_stale)
 
     def lock_holder(self) -> LockHolder | None:
-        from grid.state.pglock import current_holder
-
         found = current_holder(self)
         return found[0] if found else None
 
-    def lock_status(self) -> str | None:
+    def lock_status(self) -> Status | None:
         """'live' or 'expired' by the database clock, 'stale' when its holder ran here and is gone; None when
         unlocked."""
-        from grid.state.pglock import current_holder
-
         found = current_holder(self)
         return found[1] if found else None
 
     def unlock(self, *, force: bool = False) -> LockHolder | None:
-        from grid.state.pglock import remove_lock
-
         return remove_lock(self, force=force)
 
     def backups(self) -> list[BackupInfo]:
@@ -284,10 +289,11 @@ class PostgresStateStore:
         envelope = Envelope(serial=new_serial, lineage=lineage, checksum=checksum, state=state)
         return Restored(envelope, serial, None)
 
-    def import_envelope(self, raw: bytes) -> Envelope:
+    def import_envelope(self, raw: bytes) -> bool:
         """Store a verified envelope as it is (serial, lineage, checksum kept): `grid state migrate`.
 
         Accepted into an empty location, or over an older version of the same lineage (kept as a backup).
+        True when this very version was already here.
         """
         envelope = codec.decode(raw, "the migrated state")
         with self._tx() as cur:
@@ -298,9 +304,9 @@ class PostgresStateStore:
                 row = cur.fetchone()
                 refuse_import(self.describe(), serial, lineage, row[0] if row else "", envelope)
                 if serial == envelope.serial:
-                    return envelope  # the very same version is already here
+                    return True  # the very same version is already here
             self._insert(cur, envelope.serial, envelope.lineage, envelope.checksum, raw)
-        return envelope
+        return False
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -337,6 +343,12 @@ class PostgresStateStore:
 
     # -- Pulumi ----------------------------------------------------------------------------------
 
+    def pulumi_backend(self) -> PulumiBackend:
+        """The same database for Pulumi; its password, if the URL has one, in PGPASSWORD for Pulumi's
+        processes (where its driver looks): never in Pulumi.yaml or on a command line."""
+        secret = password_of(self.url)
+        return PulumiBackend(self.pulumi_backend_url(), {"PGPASSWORD": secret} if secret else {})
+
     def pulumi_backend_url(self) -> str:
         """Pulumi's DIY postgres backend URL for the same database, without the password.
 
@@ -352,48 +364,3 @@ class PostgresStateStore:
         userinfo = netloc[0].split(":", 1)[0]
         host = f"{userinfo}@{netloc[2]}" if userinfo else netloc[2]
         return urlunsplit(("postgres", host, parts.path, urlencode(query), ""))
-
-
-def refuse_import(where: str, serial: int, lineage: str, checksum: str, incoming: Envelope) -> None:
-    """Raise StateConflict unless `incoming` may replace the version (serial, lineage, checksum) there."""
-    if lineage and lineage != incoming.lineage:
-        raise StateConflict(
-            f"{where} already holds a different state (lineage {lineage}, serial {serial}); grid migrates "
-            "only into an empty location or over an older copy of the same state",
-            "pick an empty location, or remove that state there first",
-            expected=incoming.serial, actual=serial)
-    if serial > incoming.serial or (serial == incoming.serial and checksum != incoming.checksum):
-        raise StateConflict(
-            f"{where} holds a newer or diverged version of this state (serial {serial}; migrating serial "
-            f"{incoming.serial})", "migrate in the other direction, or compare both with `grid state pull`",
-            expected=incoming.serial, actual=serial)
-
-
-def pulumi_backend(store: StateStore) -> str | None:
-    """The Pulumi backend URL that goes with `store` (None: the default file backend in the work directory).
-
-    For a postgres store the database password, if the URL has one, is put in this process's PGPASSWORD so
-    the Pulumi workers it starts inherit it: it never lands in Pulumi.yaml or on a command line.
-    """
-    if not isinstance(store, PostgresStateStore):
-        return None
-    secret = password_of(store.url)
-    if secret:
-        os.environ["PGPASSWORD"] = secret
-    return store.pulumi_backend_url()
-
-
-def open_store(location: str | None, *, workdir: Path, cluster: str,
-               lease_seconds: float | None = None) -> StateStore:
-    """The store a location names: none or `file` → state.json in `workdir`; `file://DIR`; `postgres://…`."""
-    if not location or location == "file":
-        return FileStateStore(workdir)
-    if location.startswith("file://"):
-        directory = Path(location[len("file://"):])
-        directory.mkdir(mode=osu.DIR_MODE, parents=True, exist_ok=True)
-        return FileStateStore(directory)
-    if is_postgres(location):
-        return PostgresStateStore(location, cluster, lease_seconds=lease_seconds or DEFAULT_PG_LEASE_SECONDS)
-    raise StateError(f"unsupported state location {redact(location)!r}",
-                     "use postgres://user@host/db (team state), file://DIR, "
-                     "or leave it out for state.json in the work directory")

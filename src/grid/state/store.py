@@ -1,4 +1,4 @@
-"""Where the state envelope is kept: a Protocol, and the local-file implementation.
+"""The state in a work directory: the local-file implementation of every role of grid.state.roles.
 
 Layout of a work directory:
     state.json                     current envelope (0600)
@@ -6,6 +6,7 @@ Layout of a work directory:
                                    written first (mtime, then serial): a serial never decides alone
     state.json.corrupt-<time>      a damaged file set aside by `restore`, never deleted by grid
     state.lock, .lock.guard        see grid.state.lock
+Pulumi's stacks go beside it, in a DIY file backend (`pulumi-backend/` of the work directory).
 Callers hold `store.lock(...)` across read → plan → apply → write; the serial check in `write`
 is the second line of defence (and the guard makes check-and-replace atomic among writers).
 """
@@ -17,10 +18,8 @@ import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from grid.killpoints import kill_point
 from grid.state import _osutil as osu
@@ -35,7 +34,10 @@ from grid.state.errors import (
     storage_errors,
 )
 from grid.state.history import append_history, history_entry
+from grid.state.holder import LockHolder, Status
+from grid.state.lease import Lease
 from grid.state.model import FORMAT_VERSION, Envelope, State
+from grid.state.roles import BackupInfo, PulumiBackend, Restored, StateStore
 
 STATE_FILE = "state.json"
 BACKUP_DIR = "backups"
@@ -44,53 +46,19 @@ _TEMP_MAX_AGE_SECONDS = 600
 _BACKUP_NAME = re.compile(r"state\.(\d+)\.json")
 
 
-@dataclass(frozen=True)
-class BackupInfo:
-    serial: int
-    path: Path
-    written_at: str
-    problem: str = ""  # empty when the checksum verifies
-
-    @property
-    def ok(self) -> bool:
-        return not self.problem
-
-
-@dataclass(frozen=True)
-class Restored:
-    envelope: Envelope
-    from_serial: int
-    kept_corrupt: Path | None  # where the damaged current file was set aside, if it was damaged
-
-
-class StateStore(Protocol):
-    def read(self) -> Envelope | None: ...
-
-    def write(self, state: State, expected_serial: int) -> Envelope: ...
-
-    def pull(self) -> bytes | None: ...
-
-    def lock(self, command: str, *, lease_seconds: float = ...,
-             break_stale: bool = ...) -> contextlib.AbstractContextManager[locking.HeldLock]: ...
-
-    def lock_holder(self) -> locking.LockHolder | None: ...
-
-    def unlock(self, *, force: bool = ...) -> locking.LockHolder | None: ...
-
-    def backups(self) -> list[BackupInfo]: ...
-
-    def restore(self, serial: int, *, command: str = ...) -> Restored: ...
-
-
 _Identity = tuple[int, int, int, int]
 
 
 class FileStateStore:
-    def __init__(self, workdir: Path, *, keep: int = DEFAULT_KEEP) -> None:
+    """`state.json` in `workdir`; `pulumi_home`: the work directory whose `pulumi-backend/` keeps the Pulumi
+    stacks, when the state is kept elsewhere (`--state file://DIR`)."""
+
+    def __init__(self, workdir: Path, *, keep: int = DEFAULT_KEEP, pulumi_home: Path | None = None) -> None:
         if keep < 0:
             raise ValueError("keep must be >= 0")
         self.workdir = workdir
         self.keep = keep
+        self.pulumi_home = pulumi_home or workdir
         # (file identity, header) of the last version we read or wrote: a write that finds the file
         # unchanged since then skips re-reading 10^5 records to check serial and integrity.
         self._known: tuple[_Identity, codec.Header] | None = None
@@ -102,6 +70,24 @@ class FileStateStore:
     @property
     def backup_dir(self) -> Path:
         return self.workdir / BACKUP_DIR
+
+    # -- location --------------------------------------------------------------------------------
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    @property
+    def is_shared(self) -> bool:
+        return False
+
+    def pulumi_backend(self) -> PulumiBackend:
+        # Absolute: Pulumi runs in its own work directory, where a relative path would mean something else.
+        return PulumiBackend(f"file://{self.pulumi_home.resolve() / 'pulumi-backend'}")
+
+    @property
+    def backup_location(self) -> str:
+        return str(self.backup_dir)
 
     def read(self) -> Envelope | None:
         """The verified current envelope; None when there is no state yet (and no backups)."""
@@ -140,14 +126,39 @@ class FileStateStore:
         return Envelope(format_version=header.format_version, serial=header.serial, lineage=header.lineage,
                         checksum=header.checksum, state=state)
 
+    def import_envelope(self, raw: bytes) -> bool:
+        """Write a verified envelope as state.json unchanged; an older version there is kept in backups/ first."""
+        envelope = codec.decode(raw, "the migrated state")
+        with storage_errors(self.workdir, "save the state"), osu.guard(self.workdir / locking.GUARD_FILE):
+            current = self._load()
+            if current is not None:
+                refuse_import(str(self.path), current.serial, current.lineage, current.checksum, envelope)
+                if current.serial == envelope.serial:
+                    return True
+                if not self._backup_path(current.serial).exists():
+                    self._backup_current(current.serial)
+            temp = osu.write_temp(self.workdir, (raw,), prefix=".state.")
+            try:
+                os.replace(temp, self.path)
+            except BaseException:
+                temp.unlink(missing_ok=True)
+                raise
+            osu.fsync_dir(self.workdir)
+            self._known = None
+        return False
+
     def lock(self, command: str, *, lease_seconds: float = locking.DEFAULT_LEASE_SECONDS,
-             break_stale: bool = False) -> contextlib.AbstractContextManager[locking.StateLock]:
+             break_stale: bool = False) -> contextlib.AbstractContextManager[Lease]:
         return locking.held_lock(self.workdir, command, lease_seconds=lease_seconds, break_stale=break_stale)
 
-    def lock_holder(self) -> locking.LockHolder | None:
+    def lock_holder(self) -> LockHolder | None:
         return locking.read_lock(self.workdir)
 
-    def unlock(self, *, force: bool = False) -> locking.LockHolder | None:
+    def lock_status(self) -> Status | None:
+        holder = locking.read_lock(self.workdir)
+        return None if holder is None else locking.assess(holder)
+
+    def unlock(self, *, force: bool = False) -> LockHolder | None:
         return locking.unlock(self.workdir, force=force)
 
     def backups(self) -> list[BackupInfo]:
@@ -333,5 +344,20 @@ def _identity(st: os.stat_result) -> _Identity:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def refuse_import(where: str, serial: int, lineage: str, checksum: str, incoming: Envelope) -> None:
+    """Raise StateConflict unless `incoming` may replace the version (serial, lineage, checksum) there."""
+    if lineage and lineage != incoming.lineage:
+        raise StateConflict(
+            f"{where} already holds a different state (lineage {lineage}, serial {serial}); grid migrates "
+            "only into an empty location or over an older copy of the same state",
+            "pick an empty location, or remove that state there first",
+            expected=incoming.serial, actual=serial)
+    if serial > incoming.serial or (serial == incoming.serial and checksum != incoming.checksum):
+        raise StateConflict(
+            f"{where} holds a newer or diverged version of this state (serial {serial}; migrating serial "
+            f"{incoming.serial})", "migrate in the other direction, or compare both with `grid state pull`",
+            expected=incoming.serial, actual=serial)
+
+
 __all__ = ["BACKUP_DIR", "DEFAULT_KEEP", "STATE_FILE", "BackupInfo", "FileStateStore",
-           "Restored", "StateStore"]
+           "Restored", "StateStore", "refuse_import"]

@@ -14,15 +14,12 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from grid.engines import EngineFailed, PreviewResult, ProgressFn, RegionInput, StackEngine, StackResult
+from grid.state.model import State
+from grid.targets.base import EngineSetup, TargetBase, pulumi_stacks
 from grid.targets.existing import TRUST_FLAG, Scanner, fingerprint, program_node_ip, scan_host_key
-
-if TYPE_CHECKING:
-    from grid.drivers.pulumi import PreviewResult, ProgressFn, StackEngine, StackResult
-    from grid.workspace import Workspace
-
-CLOUD_TARGETS = ("aws", "openstack")
 
 
 @dataclass(frozen=True)
@@ -31,8 +28,7 @@ class InstancePin:
     host_key: str
 
 
-def pins_from_state(ws: Workspace) -> dict[str, InstancePin]:
-    _, state = ws.read_state()
+def pins_from_state(state: State) -> dict[str, InstancePin]:
     return {address: InstancePin(str(record.outputs.get("id", "")), str(record.outputs["host_key"]))
             for address, record in state.resources.items()
             if record.kind == "node" and record.outputs.get("host_key")}
@@ -64,18 +60,16 @@ class HostKeyPinningEngine:
             self._sleep(delay)
             delay = min(delay * 1.5, 15.0)
 
-    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
+    def up(self, region: str, data: RegionInput, progress: ProgressFn | None = None, *,
            refresh: bool = True, made: Any = None, allowed: Any = None) -> StackResult:
         """`made` is never called: a cloud node's host key is known once scanned, after the stack is up."""
-        from grid.drivers.pulumi import PulumiFailed, StackResult
-
         if allowed is not None:
             # The official providers cannot be asked to hold a step: the engine's own preview is held against
             # the plan first, and nothing runs if it would replace or delete what the plan keeps.
             from grid.plan.contract import violations
 
             if refused := violations(allowed, self.inner.preview(region, data, refresh=refresh).steps):
-                raise PulumiFailed(region, "\n".join(refused))
+                raise EngineFailed(region, "\n".join(refused))
         result = self.inner.up(region, data, progress, refresh=refresh, allowed=allowed)
         instances: dict[str, dict[str, Any]] = dict(result.outputs.get("nodes") or {})
         declared = {str(n["address"]): n for n in data.get("nodes", [])}
@@ -102,7 +96,7 @@ class HostKeyPinningEngine:
                 + " — compare with the fingerprints in each instance's console output, then run `grid up` "
                 f"with {TRUST_FLAG} to pin them")
         if problems:
-            raise PulumiFailed(region, "\n".join(problems))
+            raise EngineFailed(region, "\n".join(problems))
         keys.update(new)
         for address in new:
             if progress is not None:
@@ -110,11 +104,20 @@ class HostKeyPinningEngine:
         nodes = {address: {**out, "host_key": keys[address]} for address, out in instances.items()}
         return StackResult(region, {**result.outputs, "nodes": nodes}, result.changes)
 
-    def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult:
+    def preview(self, region: str, data: RegionInput, *, refresh: bool) -> PreviewResult:
         return self.inner.preview(region, data, refresh=refresh)
 
-    def destroy(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> None:
+    def destroy(self, region: str, data: RegionInput, progress: ProgressFn | None = None) -> None:
         self.inner.destroy(region, data, progress)
 
     def regions(self) -> list[str]:
         return self.inner.regions()
+
+
+@dataclass(frozen=True)
+class CloudTarget(TargetBase):
+    """A cloud (grid.targets.aws, grid.targets.openstack): Pulumi makes the machines, grid pins their host keys."""
+
+    def stacks(self, setup: EngineSetup) -> HostKeyPinningEngine:
+        return HostKeyPinningEngine(pulumi_stacks(setup), pins=lambda: pins_from_state(setup.read_state()),
+                                    trust_new_hosts=setup.trust_new_hosts, port=setup.cluster.spec.defaults.ssh.port)

@@ -1,10 +1,10 @@
 """Target `existing`: machines grid did not create and never removes.
 
-There is no Pulumi here. `ExistingHostsEngine` stands in for the stack engine (same interface as
-`grid.drivers.pulumi.StackEngine`): `up` fetches each host's SSH host key and pins it in state, but a
-key grid has not pinned before is only accepted with the user's explicit consent (`grid up
---trust-new-hosts`); without it `up` fails, listing the hosts and the fingerprints it saw. A pinned
-key that changed is always refused. `destroy` only forgets: the hosts are never touched.
+There is no Pulumi here. `ExistingHostsEngine` stands in for the stack engine (grid.engines.StackEngine):
+`up` fetches each host's SSH host key and pins it in state, but a key grid has not pinned before is only
+accepted with the user's explicit consent (`grid up --trust-new-hosts`); without it `up` fails, listing
+the hosts and the fingerprints it saw. A pinned key that changed is always refused. `destroy` only
+forgets: the hosts are never touched.
 
 Hosts come from `spec.targets.existing.hosts`, or from an Ansible inventory in grid's shape
 (`targets.existing.inventory`, see inventories/README.md): each host needs `grid_region` and
@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
+from grid.engines import EngineFailed, PreviewResult, ProgressFn, RegionInput, StackResult
 from grid.resources import (
     ExistingNode,
     Kind,
@@ -38,10 +39,9 @@ from grid.resources import (
     recorded_connect_ip,
 )
 from grid.spec.model import Cluster, ExistingHost
-
-if TYPE_CHECKING:
-    from grid.drivers.pulumi import PreviewResult, ProgressFn, StackResult
-    from grid.workspace import Workspace
+from grid.spec.targets import TARGET_TRAITS
+from grid.state.model import State
+from grid.targets.base import EngineSetup, TargetBase
 
 TRUST_FLAG = "--trust-new-hosts"
 Scanner = Callable[[str, int, float], str]
@@ -184,9 +184,8 @@ def program_node_ip(node: Mapping[str, Any]) -> str:
     return connect_ip(Resource(str(node.get("address", "")), Kind.NODE, "", node))
 
 
-def pins_from_state(workspace: Workspace) -> dict[str, Pin]:
-    _, state = workspace.read_state()
-    pools = pool_fabrics(workspace.cluster)
+def pins_from_state(cluster: Cluster, state: State) -> dict[str, Pin]:
+    pools = pool_fabrics(cluster)
     return {address: Pin(recorded_connect_ip(address, record.region, record.attrs, pools),
                          str(record.outputs["host_key"]))
             for address, record in state.resources.items()
@@ -205,13 +204,7 @@ class ExistingHostsEngine:
         self._scan = scanner
         self._timeout = timeout
 
-    @classmethod
-    def for_workspace(cls, ws: Workspace, *, trust_new_hosts: bool = False) -> ExistingHostsEngine:
-        hosts = declared_hosts(ws.cluster)
-        return cls(pins=lambda: pins_from_state(ws), ports={h.name: h.port for h in hosts},
-                   trust_new_hosts=trust_new_hosts)
-
-    def _look(self, data: Mapping[str, Any]) -> list[Seen]:
+    def _look(self, data: RegionInput) -> list[Seen]:
         nodes = [(str(n["address"]), str(n["hostname"]), program_node_ip(n)) for n in data.get("nodes", [])]
 
         def look(node: tuple[str, str, str]) -> Seen:
@@ -227,11 +220,9 @@ class ExistingHostsEngine:
         with ThreadPoolExecutor(max_workers=max(1, min(32, len(nodes)))) as pool:
             return list(pool.map(look, nodes))
 
-    def up(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None, *,
+    def up(self, region: str, data: RegionInput, progress: ProgressFn | None = None, *,
            refresh: bool = True, made: Any = None, allowed: Any = None) -> StackResult:
         del refresh, made  # every run looks at the hosts themselves, and pins them when done
-        from grid.drivers.pulumi import PulumiFailed, StackResult
-
         pins = self._pins()
         seen = self._look(data)
         unreachable = [s for s in seen if s.error]
@@ -253,7 +244,7 @@ class ExistingHostsEngine:
                 + f" — check these fingerprints on the hosts (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), "
                 f"then run `grid up` with {TRUST_FLAG} to pin them")
         if problems:
-            raise PulumiFailed(region, "\n".join(problems))
+            raise EngineFailed(region, "\n".join(problems))
         for s in seen:
             if progress is not None:
                 progress(s.address, "pin" if s in new else "same", "done")
@@ -261,11 +252,9 @@ class ExistingHostsEngine:
                                          "private_ips": {"connect": s.ip}} for s in seen}}
         return StackResult(region, outputs, {"create": len(new), "same": len(seen) - len(new)})
 
-    def preview(self, region: str, data: dict[str, Any], *, refresh: bool) -> PreviewResult:
+    def preview(self, region: str, data: RegionInput, *, refresh: bool) -> PreviewResult:
         """Steps by node address: `create` for hosts not pinned yet; with `refresh`, `update` for a
         pinned host whose key changed (unreachable hosts are left to the configuration check)."""
-        from grid.drivers.pulumi import PreviewResult
-
         pins = self._pins()
         steps: dict[str, str] = {}
         if refresh:
@@ -283,7 +272,7 @@ class ExistingHostsEngine:
             changes[op] = changes.get(op, 0) + 1
         return PreviewResult(region, changes, steps)
 
-    def destroy(self, region: str, data: dict[str, Any], progress: ProgressFn | None = None) -> None:
+    def destroy(self, region: str, data: RegionInput, progress: ProgressFn | None = None) -> None:
         """Forget the region's hosts (the caller drops them from state); nothing on them is touched."""
         if progress is not None:
             for node in data.get("nodes", []):
@@ -297,3 +286,17 @@ def _pinned(pins: Mapping[str, Pin], seen: Seen) -> str:
     """The key pinned for this node at this IP; a node now at another IP is another machine."""
     pin = pins.get(seen.address)
     return pin.host_key if pin is not None and pin.ip == seen.ip else ""
+
+
+@dataclass(frozen=True)
+class ExistingTarget(TargetBase):
+    def stacks(self, setup: EngineSetup) -> ExistingHostsEngine:
+        ports = {h.name: h.port for h in declared_hosts(setup.cluster)}
+        return ExistingHostsEngine(pins=lambda: pins_from_state(setup.cluster, setup.read_state()), ports=ports,
+                                   trust_new_hosts=setup.trust_new_hosts)
+
+    def fixed_hosts(self, cluster: Cluster) -> dict[str, ExistingNode]:
+        return existing_nodes(cluster)
+
+
+TARGET = ExistingTarget(TARGET_TRAITS["existing"])

@@ -1,4 +1,6 @@
-"""The local target's cheap reality check: one podman listing of each kind for the whole cluster.
+"""Target `local`: podman containers, networks and volumes made by Pulumi's dynamic providers (grid.stacks.local).
+
+Its cheap reality check is one podman listing of each kind for the whole cluster.
 
 Besides what is missing, stopped or off its networks, the listing says who owns what: every object grid
 makes is labelled with the lineage of the state that made it (grid.apply.run.owner_labels). An object
@@ -11,12 +13,28 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from grid.drivers.podman import Podman
 from grid.plan import LiveResource
 from grid.resources import Kind, ResourceGraph, fabric_address, physical_name
+from grid.spec.model import Cluster
+from grid.spec.targets import TARGET_TRAITS
 from grid.state.model import State
+from grid.targets.base import TargetBase
+
+
+@dataclass(frozen=True)
+class LocalTarget(TargetBase):
+    def probe(self, cluster: Cluster, state: State, graph: ResourceGraph, *,
+              lineage: str) -> dict[str, LiveResource] | None:
+        """Also before anything exists here: objects of the same names that another state owns must be found
+        before this one makes its own over them."""
+        return probe(cluster.name, state, graph, lineage=lineage)
+
+
+TARGET = LocalTarget(TARGET_TRAITS["local"])
 
 _LISTINGS = ((["ps", "--all"], "container"), (["network", "ls"], "network"), (["volume", "ls"], "volume"))
 _KIND_OBJECT = {Kind.NODE.value: "container", Kind.FABRIC.value: "network", Kind.VOLUME.value: "volume"}

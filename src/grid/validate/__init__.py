@@ -7,20 +7,18 @@ ERROR finding, so one bug never hides the other findings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from grid.diagnostics import Diagnostic, Diagnostics, error
+from grid.diagnostics import Diagnostics, error
 from grid.physics.catalog import Catalog, CatalogError, load_catalog
 from grid.spec import LoadedSpec
-from grid.spec.model import Cluster
+from grid.validate import addressing, physics, references, safety, target
+from grid.validate.base import Validator
 
-Validator = Callable[[Cluster], Iterable[Diagnostic]]
+__all__ = ["Validator", "spec_catalog", "validate", "validators"]
 
 
 def validators(catalog: Catalog | None = None) -> list[Validator]:
-    from grid.validate import addressing, physics, references, safety, target
-
     checks = physics.make_validators(catalog) if catalog is not None else physics.VALIDATORS
     return [*references.VALIDATORS, *safety.VALIDATORS, *addressing.VALIDATORS, *checks, *target.VALIDATORS]
 

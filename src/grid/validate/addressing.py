@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from grid.diagnostics import Diagnostic, Path, error, path_text, warning
 from grid.spec.model import Cluster
-from grid.validate import Validator
+from grid.spec.targets import traits_of
+from grid.validate.base import Validator
 
 REGIONS: Path = ("spec", "regions")
 # Network, gateway (.1) and broadcast addresses are never handed to nodes.
@@ -122,7 +123,7 @@ def cidrs_disjoint(cluster: Cluster) -> Iterator[Diagnostic]:
 
 
 def local_ranges(cluster: Cluster) -> Iterator[Diagnostic]:
-    if cluster.spec.target != "local":
+    if not traits_of(cluster).lab_subnets_only:
         return
     for subnet in _subnets(cluster):
         # Inside the range also means clear of podman's own default network (moved into 198.19/16 by

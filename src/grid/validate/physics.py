@@ -16,7 +16,7 @@ from grid.physics.catalog import Catalog, default_catalog
 from grid.physics.fabric import describe, fabric_capacity, fabric_endpoints, suggest
 from grid.physics.units import LINK, X, num, nums
 from grid.spec.model import Cluster
-from grid.validate import Validator
+from grid.validate.base import Validator
 
 POWER_WARN_FRACTION = 0.9
 """Facility draw above this share of site power is a WARNING: no room for growth, hot days or failover."""

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from grid.diagnostics import Diagnostic, Path, error, path_text
 from grid.spec.model import Cluster, Region
-from grid.validate import Validator
+from grid.spec.targets import traits_of
+from grid.validate.base import Validator
 
 REGIONS: Path = ("spec", "regions")
 
@@ -147,7 +148,7 @@ def pool_mounts_distinct(cluster: Cluster) -> Iterator[Diagnostic]:
 
 
 def pools_have_fabric(cluster: Cluster) -> Iterator[Diagnostic]:
-    if cluster.spec.target == "existing":
+    if not traits_of(cluster).nodes_need_fabric:
         return
     for r, region in enumerate(cluster.spec.regions):
         for p, pool in enumerate(region.pools):

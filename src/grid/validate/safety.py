@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 
 from grid.diagnostics import Diagnostic, Path, error
 from grid.spec.model import Cluster
-from grid.validate import Validator
+from grid.validate.base import Validator
 
 CONFIGURATION: Path = ("spec", "configuration")
 

@@ -11,84 +11,85 @@ from collections.abc import Iterator
 
 from grid.diagnostics import Diagnostic, Path, error, info, warning
 from grid.spec.model import Cluster
-from grid.validate import Validator
+from grid.spec.targets import traits_of
+from grid.validate.base import Validator
 from grid.validate.references import suggest
 
 REGIONS: Path = ("spec", "regions")
-CLOUDS = ("aws", "openstack")
-AWS_MTUS = (9001, 1500)
-EXAMPLE_TYPE = {"aws": "p5.48xlarge", "openstack": "gpu.8xh100"}
 
 
-def aws_fabrics(cluster: Cluster) -> Iterator[Diagnostic]:
-    if cluster.spec.target != "aws":
+def fabric_support(cluster: Cluster) -> Iterator[Diagnostic]:
+    """Fabric MTUs and kinds the target builds otherwise than asked (e.g. AWS fixes the MTU, has no infiniband)."""
+    traits = traits_of(cluster)
+    name = traits.name
+    mtu, infiniband = traits.mtu_caveat, traits.infiniband_caveat
+    if mtu is None and infiniband is None:
         return
     for r, region in enumerate(cluster.spec.regions):
         for f, fabric in enumerate(region.fabrics):
             path = (*REGIONS, r, "fabrics", f)
-            if fabric.mtu not in AWS_MTUS:
+            if mtu is not None and fabric.mtu not in traits.honoured_mtus:
                 yield warning(
-                    f"fabric '{fabric.name}' asks for MTU {fabric.mtu}, which the aws target ignores",
-                    (*path, "mtu"), code="target.aws-mtu",
-                    detail="AWS fixes the MTU at 9001 within a VPC (1500 across an internet gateway)",
-                    hint="set mtu: 9001, or remove the key")
-            if fabric.kind == "infiniband":
+                    f"fabric '{fabric.name}' asks for MTU {fabric.mtu}, which the {name} target ignores",
+                    (*path, "mtu"), code=f"target.{name}-mtu", detail=mtu.detail, hint=mtu.hint)
+            if infiniband is not None and fabric.kind == "infiniband":
                 yield warning(
-                    f"fabric '{fabric.name}' is infiniband, which AWS does not offer", (*path, "kind"),
-                    code="target.aws-infiniband",
-                    detail="the aws target builds it as an ordinary VPC subnet (EFA gives RDMA on AWS)",
-                    hint="use kind: roce (EFA-capable instance types) or kind: ethernet")
+                    f"fabric '{fabric.name}' is infiniband, which {traits.provider} does not offer", (*path, "kind"),
+                    code=f"target.{name}-infiniband", detail=infiniband.detail, hint=infiniband.hint)
 
 
 def cloud_instance_types(cluster: Cluster) -> Iterator[Diagnostic]:
-    target = cluster.spec.target
-    if target not in CLOUDS:
+    traits = traits_of(cluster)
+    key = traits.instance_type_key
+    if key is None:
         return
-    example = EXAMPLE_TYPE[target]
     for r, region in enumerate(cluster.spec.regions):
         for p, pool in enumerate(region.pools):
-            if target in pool.instance_types:
+            if key in pool.instance_types:
                 continue
-            yield error(f"pool '{pool.name}' has no {target} instance type",
+            yield error(f"pool '{pool.name}' has no {key} instance type",
                         (*REGIONS, r, "pools", p, "instance_types"), code="target.instance-type",
                         detail="the machine type decides cost and accelerators, so it is never guessed",
-                        hint=f"add `instance_types: {{{target}: {example}}}` to the pool")
+                        hint=f"add `instance_types: {{{key}: {traits.example_instance_type}}}` to the pool")
 
 
 def cloud_resources(cluster: Cluster) -> Iterator[Diagnostic]:
-    target = cluster.spec.target
-    if target not in CLOUDS:
+    traits = traits_of(cluster)
+    if not traits.cloud:
         return
     for r, region in enumerate(cluster.spec.regions):
         for p, pool in enumerate(region.pools):
             given = [k for k in ("cpus", "memory_gb") if getattr(pool.resources, k) is not None]
             if not given:
                 continue
-            yield warning(f"pool '{pool.name}' sets {' and '.join(given)}, which the {target} target ignores",
+            yield warning(f"pool '{pool.name}' sets {' and '.join(given)}, which the {traits.name} target ignores",
                           (*REGIONS, r, "pools", p, "resources", given[0]), code="target.resources-ignored",
                           detail="cloud nodes are sized by their instance type",
                           hint="remove resources from the pool, or choose a different instance type")
 
 
-def local_support(cluster: Cluster) -> Iterator[Diagnostic]:
-    if cluster.spec.target != "local":
+def emulation_limits(cluster: Cluster) -> Iterator[Diagnostic]:
+    """What the target only stands in for (the lab: backbone links, object storage)."""
+    traits = traits_of(cluster)
+    name, caveat = traits.name, traits.object_storage_caveat
+    if cluster.spec.links and not traits.emulates_links:
+        yield info(f"the {name} target does not emulate backbone links; they are used for planning only",
+                   ("spec", "links"), code=f"target.{name}-links")
+    if caveat is None:
         return
-    if cluster.spec.links:
-        yield info("the local target does not emulate backbone links; they are used for planning only",
-                   ("spec", "links"), code="target.local-links")
     for r, region in enumerate(cluster.spec.regions):
         for s, storage in enumerate(region.storage):
             if storage.kind == "object":
                 yield warning(
-                    f"storage '{storage.name}' is object storage, which the local target only emulates "
+                    f"storage '{storage.name}' is object storage, which the {name} target only emulates "
                     "as a plain volume",
-                    (*REGIONS, r, "storage", s, "kind"), code="target.local-object-storage",
-                    detail="podman volumes are file systems; no S3 endpoint is emulated",
-                    hint="use kind: nfs or parallel-fs for the lab, or accept a plain directory")
+                    (*REGIONS, r, "storage", s, "kind"), code=f"target.{name}-object-storage",
+                    detail=caveat.detail, hint=caveat.hint)
 
 
 def existing_hosts(cluster: Cluster) -> Iterator[Diagnostic]:
-    if cluster.spec.target != "existing":
+    """The machines a target that does not make them is told to use (spec.targets.existing)."""
+    if not traits_of(cluster).fixed_hosts:
         return
     settings = cluster.spec.targets.existing
     base: Path = ("spec", "targets", "existing")
@@ -139,5 +140,5 @@ def existing_hosts(cluster: Cluster) -> Iterator[Diagnostic]:
 
 
 VALIDATORS: list[Validator] = [
-    aws_fabrics, cloud_instance_types, cloud_resources, local_support, existing_hosts,
+    fabric_support, cloud_instance_types, cloud_resources, emulation_limits, existing_hosts,
 ]

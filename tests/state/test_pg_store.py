@@ -29,11 +29,12 @@ from grid.state import (
     checksum_of,
     history_entry,
     open_store,
+    pulumi_backend,
     redact,
 )
 from grid.state.codec import envelope_checksum
-from grid.state.postgres import PULUMI_TABLE, password_of, pulumi_backend
-from pg_helpers import PASSWORD
+from grid.state.postgres import PULUMI_TABLE, password_of
+from support.postgres import PASSWORD
 
 
 def state(n: int, cluster: str = "c1") -> State:
@@ -238,11 +239,14 @@ def test_pulumi_gets_the_same_database_without_the_password(pg_url: str, monkeyp
                                                             tmp_path: Path) -> None:
     monkeypatch.delenv("PGPASSWORD", raising=False)
     store = PostgresStateStore(pg_url, "c1")
-    url = pulumi_backend(store)
-    assert url is not None and PASSWORD not in url
+    backend = pulumi_backend(store)
+    url = backend.url
+    assert url is not None and PASSWORD not in url and PASSWORD not in repr(backend)
     assert url.startswith("postgres://grid@127.0.0.1:") and url.endswith(f"?sslmode=prefer&table={PULUMI_TABLE}")
-    assert os.environ["PGPASSWORD"] == password_of(pg_url) == PASSWORD
-    assert pulumi_backend(open_store(None, workdir=tmp_path, cluster="c1")) is None
+    # For Pulumi's processes (its driver reads PGPASSWORD), not put in grid's own environment.
+    assert backend.env["PGPASSWORD"] == password_of(pg_url) == PASSWORD and "PGPASSWORD" not in os.environ
+    local = pulumi_backend(open_store(None, workdir=tmp_path, cluster="c1"))
+    assert local.url == f"file://{tmp_path.resolve() / 'pulumi-backend'}" and not local.env
     with_mode = PostgresStateStore(pg_url + "?sslmode=disable", "c1").pulumi_backend_url()
     assert "sslmode=disable" in with_mode and "prefer" not in with_mode
     store.read()  # creates the tables, Pulumi's included, so region workers never race to create it

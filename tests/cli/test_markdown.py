@@ -8,7 +8,9 @@ from pathlib import Path
 from grid.cli.views.markdown import MAX_ROWS, plan_markdown
 from grid.plan import Action, AttributeChange, Cause, HostConfigChange, Plan, Policy, ResourceChange
 from grid.plan.document import from_document
-from helpers import EXAMPLES, grid, lab_spec
+from support.cli import grid
+from support.paths import EXAMPLES
+from support.specs import lab_spec
 
 
 def node(address: str, action: Action, *, reason: str = "new in spec", cause: Cause = Cause.SPEC,

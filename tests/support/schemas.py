@@ -4,10 +4,10 @@ structural check (required keys, const/enum, JSON types, nested objects, arrays 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "docs" / "schemas"
+from .paths import SCHEMAS
+
 _TYPES: dict[str, tuple[type, ...]] = {"object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
                                        "integer": (int,), "number": (int, float), "null": (type(None),)}
 

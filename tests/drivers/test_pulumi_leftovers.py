@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from grid.drivers.pulumi_locks import clear_stale_locks
-from pulumi_helpers import PROJECT, STACK, kill_pulumi_holding_its_lock, pulumi_missing, run_pulumi_up
+from support.pulumi_runs import PROJECT, STACK, kill_pulumi_holding_its_lock, pulumi_missing, run_pulumi_up
 
 ENOSPC_TEMP = "0a1b2c3d-0000-4000-8000-000000000000.json.1881f7c2a3b4c5d6.tmp"  # as gocloud's fileblob names it
 

@@ -8,19 +8,15 @@ The source is left as it was, as a backup; the copy is verified by reading it ba
 
 from __future__ import annotations
 
-import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grid.state import _osutil as osu
 from grid.state import codec
 from grid.state.errors import StateCorrupted, StateError
-from grid.state.model import Envelope
-from grid.state.postgres import PostgresStateStore, password_of, refuse_import
-from grid.state.store import BACKUP_DIR, FileStateStore, StateStore
+from grid.state.roles import StateLocation, StateStore
 from grid.workspace import Workspace
 
 Say = Callable[[str], None]
@@ -35,13 +31,9 @@ class Migrated:
     already: bool  # the destination already held this very version
 
 
-def where(store: StateStore) -> str:
+def where(store: StateLocation) -> str:
     """A store's location for messages (never with a password)."""
-    if isinstance(store, PostgresStateStore):
-        return store.location
-    if isinstance(store, FileStateStore):
-        return str(store.path)
-    return type(store).__name__
+    return store.where
 
 
 def migrate_state(ws: Workspace, dest: StateStore, *, say: Say = lambda _: None) -> Migrated:
@@ -57,12 +49,11 @@ def migrate_state(ws: Workspace, dest: StateStore, *, say: Say = lambda _: None)
                              "--state (or GRID_STATE) says where the state is now")
         envelope = codec.decode(raw, f"the state in {where(source)}")
         stacks = copy_stacks(ws, source, dest, say=say)
-        already = _import(dest, raw, envelope)
+        already = dest.import_envelope(raw)
         copied = dest.pull()
         check = codec.decode(copied, f"the migrated state in {where(dest)}") if copied else None
-        recomputed = codec.envelope_checksum(codec.encode_state(check.state)[1], serial=check.serial,
-                                             lineage=check.lineage, format_version=check.format_version
-                                             ) if check else ""
+        # From the copy's bytes, by its own format's rule (an older format is upgraded in the model, not here).
+        recomputed = codec.recomputed_checksum(copied) if copied else ""
         if check is None or (check.serial, check.lineage, check.checksum) != (
                 envelope.serial, envelope.lineage, envelope.checksum) or recomputed != envelope.checksum:
             raise StateCorrupted(f"the copy in {where(dest)} does not verify against {where(source)}",
@@ -70,54 +61,14 @@ def migrate_state(ws: Workspace, dest: StateStore, *, say: Say = lambda _: None)
     return Migrated(envelope.serial, envelope.lineage, envelope.checksum, stacks, already)
 
 
-def _import(dest: StateStore, raw: bytes, envelope: Envelope) -> bool:
-    if isinstance(dest, PostgresStateStore):
-        before = dest.read()
-        dest.import_envelope(raw)
-        return before is not None and before.checksum == envelope.checksum and before.serial == envelope.serial
-    if isinstance(dest, FileStateStore):
-        return _import_file(dest, raw, envelope)
-    raise StateError(f"cannot migrate into {where(dest)}")
-
-
-def _import_file(dest: FileStateStore, raw: bytes, envelope: Envelope) -> bool:
-    """Write the envelope as state.json unchanged; an older version there is kept in backups/ first."""
-    current = dest.read()
-    if current is not None:
-        refuse_import(str(dest.path), current.serial, current.lineage, current.checksum, envelope)
-        if current.serial == envelope.serial:
-            return True
-        backups = dest.workdir / BACKUP_DIR
-        backups.mkdir(mode=osu.DIR_MODE, exist_ok=True)
-        kept = backups / f"state.{current.serial}.json"
-        if not kept.exists():
-            os.link(dest.path, kept)
-            osu.fsync_dir(backups)
-    temp = osu.write_temp(dest.workdir, (raw,), prefix=".state.")
-    try:
-        os.replace(temp, dest.path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    osu.fsync_dir(dest.workdir)
-    return False
-
-
 # -- Pulumi ----------------------------------------------------------------------------------------------
-
-def _backend(ws: Workspace, store: StateStore) -> tuple[str, str | None]:
-    """(Pulumi backend URL, database password) that `grid.apply.run.default_stacks` uses with `store`."""
-    if isinstance(store, PostgresStateStore):
-        return store.pulumi_backend_url(), password_of(store.url)
-    return f"file://{ws.workdir / 'pulumi-backend'}", None
-
 
 def copy_stacks(ws: Workspace, source: StateStore, dest: StateStore, *, say: Say) -> tuple[str, ...]:
     """Export every stack of the cluster's Pulumi project from the source backend into the destination's."""
-    if ws.cluster.spec.target == "existing":
+    if not ws.target.traits.creates_infrastructure:
         return ()  # no Pulumi stacks: hosts are tracked in grid's state only
-    (from_url, from_pw), (to_url, to_pw) = _backend(ws, source), _backend(ws, dest)
-    if from_url == to_url:
+    old_backend, new_backend = source.pulumi_backend(), dest.pulumi_backend()
+    if old_backend.url == new_backend.url:
         return ()
     from pulumi import automation as auto
 
@@ -130,8 +81,8 @@ def copy_stacks(ws: Workspace, source: StateStore, dest: StateStore, *, say: Say
                                 recorded.state if recorded else empty_state(ws.cluster.name))
     project, passphrase = project_name(ws.cluster.name), identity.passphrase_file
     with tempfile.TemporaryDirectory(prefix="grid-migrate-") as tmp:
-        old = _workspace(auto, from_url, from_pw, project, passphrase, Path(tmp) / "from")
-        new = _workspace(auto, to_url, to_pw, project, passphrase, Path(tmp) / "to")
+        old = _workspace(auto, old_backend.url, old_backend.env, project, passphrase, Path(tmp) / "from")
+        new = _workspace(auto, new_backend.url, new_backend.env, project, passphrase, Path(tmp) / "to")
         try:
             names = sorted(s.name.rsplit("/", 1)[-1] for s in old.list_stacks())
             existing = {s.name.rsplit("/", 1)[-1] for s in new.list_stacks()}
@@ -153,13 +104,13 @@ def copy_stacks(ws: Workspace, source: StateStore, dest: StateStore, *, say: Say
     return tuple(names)
 
 
-def _workspace(auto: Any, url: str, password: str | None, project: str, passphrase: Path, work: Path) -> Any:
+def _workspace(auto: Any, url: str, backend_env: Mapping[str, str], project: str, passphrase: Path,
+               work: Path) -> Any:
     work.mkdir(parents=True)
     if url.startswith("file://"):
         Path(url[len("file://"):]).mkdir(parents=True, exist_ok=True)
     env = {"PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase), "PULUMI_SKIP_UPDATE_CHECK": "true",
-           "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true", "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true"}
-    if password:
-        env["PGPASSWORD"] = password  # never in Pulumi.yaml: the URL carries no password
+           "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true", "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+           **backend_env}  # e.g. PGPASSWORD: never in Pulumi.yaml, the URL carries no password
     settings = auto.ProjectSettings(name=project, runtime="python", backend=auto.ProjectBackend(url=url))
     return auto.LocalWorkspace(work_dir=str(work), project_settings=settings, env_vars=env)

@@ -1,0 +1,63 @@
+"""`grid plan`: what `grid up` would change, why, and what it costs; and the plan every run starts from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from grid.identity import Identity
+from grid.plan import LiveHost, Plan
+from grid.resources import ResourceGraph
+from grid.state.model import Envelope, State
+from grid.workspace import Workspace, admin_public_key, graph_for, plan_parts, planning_gc
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    refresh: bool = False  # also ask the target (Pulumi refresh, Ansible check mode), not only its cheap probe
+    allow_destroy_protected: bool = False
+    probe: bool = False  # the target's cheap probe (`grid up` always; `grid plan` only with --refresh)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan and everything it was made from; applying it reads, expands and digests nothing again."""
+
+    plan: Plan
+    envelope: Envelope | None  # None before the first write
+    state: State
+    graph: ResourceGraph
+    host_digests: Mapping[str, tuple[str, str, str]]
+    public_key: str  # the admin key the digests were computed with
+    live_hosts: Mapping[str, LiveHost] | None = None  # configuration as a full refresh found it
+
+    @property
+    def serial(self) -> int:
+        return self.envelope.serial if self.envelope else 0
+
+    @property
+    def lineage(self) -> str:
+        return self.envelope.lineage if self.envelope else ""
+
+
+def plan(ws: Workspace, options: PlanOptions = PlanOptions()) -> Planned:
+    """Read the state (no lock: nothing is written) and plan against it."""
+    envelope, state = ws.read_state()
+    return plan_against(ws, envelope, state, public_key=admin_public_key(ws, state), options=options)
+
+
+def plan_against(ws: Workspace, envelope: Envelope | None, state: State, *, public_key: str,
+                 options: PlanOptions, identity: Identity | None = None) -> Planned:
+    """Plan against a state already read (a run that applies holds the lock it was read under); `identity`:
+    the run's, when it has resolved one (a refresh needs it)."""
+    from grid.drift import refresh_live
+
+    with planning_gc(ws, state):
+        graph = graph_for(ws, state)
+        live = live_hosts = None
+        if options.probe or options.refresh:
+            live, live_hosts = refresh_live(ws, state, full=options.refresh, lineage=envelope.lineage
+                                            if envelope else "", graph=graph, identity=identity)
+        parts = plan_parts(ws, envelope=envelope, state=state, live=live, live_hosts=live_hosts, graph=graph,
+                           public_key=public_key, allow_destroy_protected=options.allow_destroy_protected)
+    return Planned(parts.plan, envelope, state, graph, parts.host_digests, public_key, live_hosts)

@@ -1,0 +1,73 @@
+"""`grid up`: plan under the lock, have the plan approved, apply it, check the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from grid.apply import run
+from grid.apply.context import ApplyResult
+from grid.apply.events import EventSink
+from grid.identity import Identity, begin_rotation, cancel_rotation, resolve_identity, rotation_pending
+from grid.operations.check import Checks, NodeShown, check_after_apply
+from grid.operations.engines import Engines, locked
+from grid.operations.outcome import Outcome
+from grid.operations.planning import Planned, PlanOptions, plan_against
+from grid.workspace import Workspace
+
+Approve = Callable[[Planned, Identity], None]
+"""Shown the plan (and the identity it will be applied with), says yes by returning; raising cancels."""
+Applied = Callable[[ApplyResult], None]
+"""Told how the apply went, before the acceptance checks start."""
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    refresh: bool = False  # compare configuration with reality first (Ansible check mode), not only the probe
+    skip_check: bool = False  # no acceptance checks at the end
+    trust_new_hosts: bool = False  # pin host keys of nodes seen for the first time (existing hosts, clouds)
+    rotate_ssh_key: bool = False  # a new admin key pair, written to every host in place
+
+
+def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
+       engines: Engines = Engines(), on_applied: Applied | None = None,
+       on_node: NodeShown | None = None) -> Outcome:
+    with locked(ws, "up"):
+        envelope, state = ws.read_state()
+        started_rotation = options.rotate_ssh_key and not rotation_pending(ws.workdir)
+        if options.rotate_ssh_key:
+            begin_rotation(ws.workdir, ws.cluster.name)
+        identity = resolve_identity(ws.workdir, ws.cluster.name, state)
+        # Started now, it is ready when the plan is (tagged as this run's: grid.apply.reaper).
+        stacks = engines.stacks(ws, identity, options.trust_new_hosts, True)
+        planned = plan_against(ws, envelope, state, public_key=identity.keypair.public_key,
+                               options=PlanOptions(refresh=options.refresh, probe=True), identity=identity)
+        if planned.plan.errors:
+            return Outcome("plan-errors", planned.plan, serial=planned.serial)
+        if not planned.plan.has_changes:
+            return Outcome("no-changes", planned.plan, serial=planned.serial)
+        try:
+            approve(planned, identity)
+        except BaseException:
+            if started_rotation:
+                cancel_rotation(ws.workdir)  # declined: no rotation was started
+            raise
+        applied = run.up(ws, planned.plan, emit=emit, stacks=stacks, ansible=engines.ansible(ws),
+                         inputs=run.RunInputs(envelope, state, planned.graph, planned.host_digests, identity))
+    return finished(ws, planned, applied, skip_check=options.skip_check, on_applied=on_applied, on_node=on_node)
+
+
+def finished(ws: Workspace, planned: Planned, applied: ApplyResult, *, skip_check: bool,
+             on_applied: Applied | None, on_node: NodeShown | None) -> Outcome:
+    """After an apply (of `grid up` or `grid apply`): its outcome, with the acceptance checks when it worked."""
+    if on_applied is not None:
+        on_applied(applied)
+    serial = applied.serial or None
+    if not applied.ok:
+        return Outcome("failed", planned.plan, applied, serial=serial)
+    checks: Checks | None = None
+    if not skip_check:
+        checks = check_after_apply(ws, applied.state, planned.graph, on_node=on_node)
+        if not checks.ok:
+            return Outcome("checks-failed", planned.plan, applied, checks, serial=serial)
+    return Outcome("applied", planned.plan, applied, checks, serial=serial)
