@@ -2,8 +2,9 @@
 
 Per region: one VPC covering the fabrics (a secondary CIDR per fabric when no /16../28 supernet
 covers them), one subnet per fabric, all in one availability zone (cluster placement groups need
-it); one security group that allows SSH from the admin CIDRs (config grid:adminCidrs, else the
-fabrics) and any traffic within the cluster's fabrics, nothing else (egress included); the cluster
+it); one security group that allows SSH from the admin CIDRs (spec access.admin_cidrs, else config
+grid:adminCidrs, else the fabrics) and any traffic within the cluster's fabrics (a fabric that declares
+`ingress`: only that), nothing else (egress within the fabrics); the cluster
 key as a key pair; a cluster placement group per pool; per node an instance of the pool's
 instance type whose network interfaces carry the spec's addresses (the connect fabric is the
 primary one). Storage: EFS for nfs and parallel-fs (FSx for Lustre for parallel-fs with config
@@ -131,7 +132,12 @@ def _security_group(data: dict[str, Any], vpc: aws.ec2.Vpc, opts: pulumi.Resourc
                                                 description=f"SSH from admin network {cidr}")
                for cidr in cloud.admin_cidrs(data)]
     ingress += [aws.ec2.SecurityGroupIngressArgs(protocol="-1", from_port=0, to_port=0, cidr_blocks=[cidr],
-                                                 description=f"cluster fabric {cidr}") for cidr in fabrics]
+                                                 description=f"cluster fabric {cidr}")
+                for cidr in cloud.open_fabric_cidrs(data)]
+    ingress += [aws.ec2.SecurityGroupIngressArgs(
+        protocol=rule.protocol, cidr_blocks=[rule.cidr], description=f"ingress of fabric {rule.fabric}",
+        from_port=-1 if rule.protocol == "icmp" else (rule.ports or (0, 65535))[0],
+        to_port=-1 if rule.protocol == "icmp" else (rule.ports or (0, 65535))[1]) for rule in cloud.allowed(data)]
     egress = [aws.ec2.SecurityGroupEgressArgs(protocol="-1", from_port=0, to_port=0, cidr_blocks=[cidr],
                                               description=f"cluster fabric {cidr}") for cidr in fabrics]
     return aws.ec2.SecurityGroup(
@@ -189,7 +195,10 @@ def _boot_plan(data: dict[str, Any], node: dict[str, Any],
                shared: dict[str, list[pulumi.Input[str]]]) -> cloud.BootPlan:
     boot = cloud.BootPlan()
     kinds = {v["name"]: v["kind"] for v in data["volumes"]}
-    for name, mount in sorted(node.get("storage", {}).items()):
+    bound = cloud.bind_mounts(node, shared, boot)
+    for name, mount in sorted(cloud.mounted(node).items()):
+        if name in bound:
+            continue
         if name in shared:
             boot.mounts.append(shared[name])
         elif kinds.get(name) == "object":
@@ -202,7 +211,7 @@ def _block_volumes(data: dict[str, Any], node: dict[str, Any], zone: pulumi.Inpu
     """EBS volumes of a node's block storage: the storage's capacity shared out over the nodes mounting it."""
     out = []
     for volume in data["volumes"]:
-        if volume["name"] not in block or volume["name"] not in node.get("storage", {}):
+        if volume["name"] not in block or volume["name"] not in cloud.mounted(node):
             continue
         size = block[volume["name"]]
         if size > EBS_MAX_GIB:
@@ -211,7 +220,7 @@ def _block_volumes(data: dict[str, Any], node: dict[str, Any], zone: pulumi.Inpu
         ebs = aws.ebs.Volume(address, availability_zone=zone, size=size, type="gp3", encrypted=True,
                              tags=cloud.tags(data, address), opts=opts)
         device = ebs.id.apply(lambda vid: "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_" + vid.replace("-", ""))
-        boot.devices.append((device, node["storage"][volume["name"]]))
+        boot.devices.append((device, cloud.mounted(node)[volume["name"]]))
         out.append((str(volume["name"]), ebs))
     return out
 

@@ -5,11 +5,15 @@ document every cloud node boots with: its hostname, the cluster key for the SSH 
 and the mounts of its storage — so the same inventory and playbooks apply as on the local target.
 
 Knobs that the spec does not carry are read from the stack's Pulumi config, namespace `grid`:
-  grid:adminCidrs   comma-separated CIDRs allowed to reach SSH (default: the cluster's own fabrics)
+  grid:adminCidrs   comma-separated CIDRs allowed to reach SSH (default: the cluster's own fabrics), used
+                    when the spec gives no access.admin_cidrs (program data `admin_cidrs`)
+The spec's fabric `ingress` arrives resolved in the program data (`ingress`: fabric -> rules, sources as
+CIDRs; grid.render.network.cloud_policy): see `allowed` and `open_fabric_cidrs`.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 from collections.abc import Mapping, Sequence
@@ -90,9 +94,43 @@ def gib(capacity_tib: float) -> int:
     return max(1, math.ceil(float(capacity_tib) * 1024))
 
 
+def mounted(node: Mapping[str, Any]) -> dict[str, str]:
+    """{storage: the first path it is mounted at} of a node: its plain mounts (`storage`) and its binds
+    (`mounts`: storage mounted more than once, or with options or a subdir; grid.resources)."""
+    out = dict(node.get("storage", {}))
+    for bind in node.get("mounts") or []:
+        out.setdefault(str(bind["storage"]), str(bind["path"]))
+    return out
+
+
+def _below(source: str, subdir: str) -> str:
+    """An fstab source (`host:/export`, `nid@tcp:/fs`) of the directory `subdir` below it."""
+    return source.rstrip("/") + "/" + subdir
+
+
 def users_of(data: Mapping[str, Any], storage: str) -> list[dict[str, Any]]:
     """Nodes of the region that mount one storage entry, in data order."""
-    return [n for n in data["nodes"] if storage in n.get("storage", {})]
+    return [n for n in data["nodes"] if storage in mounted(n)]
+
+
+def bind_mounts(node: Mapping[str, Any], shared: Mapping[str, Sequence[pulumi.Input[str]]],
+                boot: BootPlan) -> set[str]:
+    """fstab lines (into `boot`) of a node's binds of shared file systems: the storage's source (below its
+    `subdir`), the bind's path, the storage's options with the bind's own after them (`ro` wins over rw);
+    mount points of other binds (object storage) as directories. Returns the storages it took care of."""
+    taken: set[str] = set()
+    for bind in node.get("mounts") or []:
+        name, subdir = str(bind["storage"]), bind.get("subdir")
+        taken.add(name)
+        if name not in shared:
+            boot.directories.append(str(bind["path"]))
+            continue
+        source, _, fstype, options, *_ = shared[name]
+        if subdir:
+            source = pulumi.Output.from_input(source).apply(functools.partial(_below, subdir=str(subdir)))
+        boot.mounts.append([source, str(bind["path"]), fstype,
+                            pulumi.Output.concat(options, *("," + str(o) for o in bind["options"])), "0", "0"])
+    return taken
 
 
 def block_shares(data: Mapping[str, Any], also: Sequence[str] = ()) -> dict[str, int]:
@@ -100,7 +138,7 @@ def block_shares(data: Mapping[str, Any], also: Sequence[str] = ()) -> dict[str,
     over the nodes that mount it, one volume each."""
     counts: dict[str, int] = {}
     for node in data["nodes"]:
-        for name in node.get("storage", {}):
+        for name in mounted(node):
             counts[name] = counts.get(name, 0) + 1
     return {str(v["name"]): math.ceil(gib(v["capacity_tib"]) / max(1, counts.get(v["name"], 0)))
             for v in data["volumes"] if v["kind"] == "block" or v["name"] in also}
@@ -155,3 +193,40 @@ _FORMAT_AND_MOUNT = (
 def node_output(instance_id: pulumi.Input[str], private_ips: Mapping[str, pulumi.Input[str]]) -> dict[str, Any]:
     """One entry of the `nodes` stack output, in the local stack's shape (host keys are not known here)."""
     return {"id": instance_id, "host_key": "", "private_ips": dict(private_ips)}
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """One declared ingress rule for one source (program data `ingress`, grid.render.network.cloud_policy)."""
+
+    fabric: str
+    protocol: str  # tcp | udp | icmp
+    ports: tuple[int, int] | None  # inclusive; None: every port (and always for icmp)
+    cidr: str
+
+    @property
+    def key(self) -> str:
+        """Stable part of a resource name: what the rule allows."""
+        ports = "all" if self.ports is None else f"{self.ports[0]}-{self.ports[1]}"
+        return f"{self.fabric}/{self.protocol}/{ports}/{self.cidr}"
+
+
+def open_fabric_cidrs(data: Mapping[str, Any]) -> list[str]:
+    """Subnets of the fabrics that declare no ingress: they keep accepting all traffic within the cluster."""
+    filtered = set(data.get("ingress", {}))
+    return sorted({str(f["cidr"]) for f in data["fabrics"] if f["name"] not in filtered})
+
+
+def allowed(data: Mapping[str, Any]) -> list[Allowed]:
+    """The declared ingress of the region's fabrics, one entry per (rule, port range, source), without repeats.
+    Security groups hold sources, not destinations: a rule is allowed into every node of the region."""
+    out: dict[str, Allowed] = {}
+    for fabric, rules in sorted(dict(data.get("ingress", {})).items()):
+        for rule in rules:
+            ranges = [(int(r[0]), int(r[1])) for r in rule.get("ports", [])]
+            spans: list[tuple[int, int] | None] = [None] if rule["protocol"] == "icmp" or not ranges else [*ranges]
+            for span in spans:
+                for cidr in rule["cidrs"]:
+                    item = Allowed(str(fabric), str(rule["protocol"]), span, str(cidr))
+                    out.setdefault(item.key, item)
+    return list(out.values())

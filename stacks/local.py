@@ -51,14 +51,17 @@ def program(data: dict[str, Any]) -> None:
     exported: dict[str, Any] = {}
     for node in data["nodes"]:
         attached = [networks[name] for name in sorted(node["fabrics"])]
-        mounted = [volumes[name] for name in sorted(node["storage"])]
+        binds = node.get("mounts") or []  # storage mounted more than once, or with options or a subdir
+        mounted = [volumes[name] for name in sorted({*node["storage"], *(b["storage"] for b in binds)})]
         props = {
             "cluster": cluster, "address": node["address"], "container": node["container"],
             "hostname": node["hostname"], "image": image, "authorized_key": authorized_key,
             "networks": [{"network": fabric["network"], "ip": node["fabrics"][fabric["name"]]}
                          for _, fabric in attached],
             "volumes": [{"volume": volume["volume"], "mount": node["storage"][volume["name"]]}
-                        for _, volume in mounted],
+                        for _, volume in mounted if volume["name"] in node["storage"]]
+            + [{"volume": volumes[bind["storage"]][1]["volume"], "mount": bind["path"], "options": bind["options"],
+                "subdir": bind["subdir"]} for bind in binds],
             "cpus": node.get("cpus"), "memory_gb": node.get("memory_gb"), "owner": owner,
         }
         created = Node(node["address"], props, pulumi.ResourceOptions(

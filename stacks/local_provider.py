@@ -175,6 +175,14 @@ def _limits(props: dict[str, Any], info: ContainerState) -> dict[str, Any]:
     return changed
 
 
+def _bind(podman: Podman, volume: dict[str, Any]) -> tuple[str, str, list[str]]:
+    """(volume or its subdir's host directory, mount point, options) of one of a node's storage mounts."""
+    source = str(volume["volume"])
+    if volume.get("subdir"):
+        source = podman.volume_directory(source, str(volume["subdir"]))
+    return source, str(volume["mount"]), list(volume.get("options") or [])
+
+
 class NodeProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         podman = Podman()
@@ -183,7 +191,7 @@ class NodeProvider(ResourceProvider):
         run = functools.partial(
             podman.container_run, name, props["image"], hostname=props["hostname"],
             networks=[(n["network"], n["ip"]) for n in props["networks"]],
-            volumes=[(v["volume"], v["mount"]) for v in props["volumes"]],
+            volumes=[_bind(podman, v) for v in props["volumes"]],
             labels=_labels(props), cpus=props.get("cpus"),
             memory_mb=int(props["memory_gb"] * 1024) if props.get("memory_gb") else None,
             authorized_key=props["authorized_key"],

@@ -3,8 +3,9 @@
 Per region: one Neutron network per fabric with the fabric's MTU and a subnet with its CIDR and
 gateway (no DHCP: ports carry the spec's addresses and cloud-init reads them from the config drive);
 a router to spec.targets.openstack.external_network for the fabrics grid connects over, when one is
-named; one security group without the default rules that allows SSH from the admin CIDRs (config
-grid:adminCidrs, else the fabrics) and any traffic within the cluster's fabrics, nothing else; the
+named; one security group without the default rules that allows SSH from the admin CIDRs (spec
+access.admin_cidrs, else config grid:adminCidrs, else the fabrics) and any traffic within the cluster's
+fabrics (a fabric that declares `ingress`: only that), nothing else; the
 cluster key as a key pair; a soft-affinity server group per pool (fabric locality, never a hard
 failure); per node a port per fabric and a server of the pool's flavor and the target's image.
 Storage: a Manila NFS share per nfs/parallel-fs entry (readable and writable from the fabrics of the
@@ -90,7 +91,10 @@ def program(data: dict[str, Any]) -> None:
             for fabric, ip in attached]
         boot = cloud.BootPlan()
         volumes = []
-        for name, mount in sorted(node.get("storage", {}).items()):
+        bound = cloud.bind_mounts(node, shared, boot)
+        for name, mount in sorted(cloud.mounted(node).items()):
+            if name in bound and name not in block:
+                continue
             if name in shared:
                 boot.mounts.append(shared[name])
             elif name in block:
@@ -131,11 +135,20 @@ def _security_group(data: dict[str, Any], port: int) -> openstack.networking.Sec
             f"{address}/ssh-from/{cidr}", security_group_id=group.id, direction="ingress", ethertype="IPv4",
             protocol="tcp", port_range_min=port, port_range_max=port, remote_ip_prefix=cidr,
             description=f"grid {address}: SSH from admin network {cidr}")
+    open_fabrics = cloud.open_fabric_cidrs(data)
     for cidr in sorted({str(f["cidr"]) for f in data["fabrics"]}):
         for direction in ("ingress", "egress"):
+            if direction == "ingress" and cidr not in open_fabrics:
+                continue  # the fabric declares its ingress: only that is allowed in
             openstack.networking.SecGroupRule(
                 f"{address}/{direction}/{cidr}", security_group_id=group.id, direction=direction,
                 ethertype="IPv4", remote_ip_prefix=cidr, description=f"grid {address}: cluster fabric {cidr}")
+    for rule in cloud.allowed(data):
+        openstack.networking.SecGroupRule(
+            f"{address}/allow/{rule.key}", security_group_id=group.id, direction="ingress", ethertype="IPv4",
+            protocol=rule.protocol, remote_ip_prefix=rule.cidr,
+            port_range_min=rule.ports[0] if rule.ports else None, port_range_max=rule.ports[1] if rule.ports else None,
+            description=f"grid {address}: ingress of fabric {rule.fabric}")
     return group
 
 

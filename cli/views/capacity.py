@@ -3,6 +3,9 @@
 rich's Table sizes every column to its widest cell, so national figures (`1,214,821 (+1,214,821)`) never run
 into the next column. A table wider than the room it has is cut into column groups printed one below the
 other, as a spreadsheet is printed on paper: every row stays on one line and no figure is ever truncated.
+
+Figures arrive as computed (the plan's JSON document); each is rounded here, once. An unknown figure
+(`null`: a site without a carbon intensity, a model not in the catalog) prints as a dash (`UNKNOWN`), never as 0.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from grid.physics.units import UNKNOWN
+
 # (key in the capacity summary, column heading, decimals)
 COLUMNS = (("nodes", "nodes", 0), ("accelerators", "accel", 0), ("peak_pflops", "PFLOPS", 0),
            ("it_mw", "IT MW", 2), ("facility_mw", "fac. MW", 2), ("headroom_mw", "headroom", 2),
@@ -25,15 +30,16 @@ COLUMNS = (("nodes", "nodes", 0), ("accelerators", "accel", 0), ("peak_pflops", 
 _RULES = Box("    \n    \n ── \n    \n ── \n    \n    \n    \n")
 
 
-def _fmt(value: float, digits: int) -> str:
-    return f"{value:,.{digits}f}"
+def _fmt(value: float | None, digits: int) -> str:
+    return UNKNOWN if value is None else f"{value:,.{digits}f}"
 
 
 def _cell(row: dict[str, Any], figures: dict[str, Any], key: str, digits: int) -> Text:
-    """The figure, then the plan's change to it in brackets (none when it does not change)."""
-    cell = Text(_fmt(row[key], digits))
-    change = figures.get(key, {}).get("delta", 0)
-    if change:
+    """The figure, then the plan's change to it in brackets (none when it does not change or is unknown;
+    none either when it rounds to nothing at this many digits)."""
+    cell = Text(_fmt(row.get(key), digits))
+    change = figures.get(key, {}).get("delta")
+    if change is not None and round(change, digits) != 0:
         cell.append(f" ({'+' if change > 0 else ''}{_fmt(change, digits)})", style="dim")
     return cell
 
@@ -49,11 +55,11 @@ def _table(capacity: dict[str, Any], columns: tuple[tuple[str, str, int], ...]) 
     for row in summary["regions"]:
         figures = changes.get(row["name"], {})
         table.add_row(Text(row["name"]), *(_cell(row, figures, key, d) for key, _, d in columns),
-                      style="red" if row.get("headroom_mw", 0) < 0 else None)
+                      style="red" if (row.get("headroom_mw") or 0) < 0 else None)
     table.add_section()
     total = summary["total"]
     table.add_row(Text("total"), *(_cell(total, total_change, key, d) for key, _, d in columns),
-                  style="red" if total.get("headroom_mw", 0) < 0 else "bold")
+                  style="red" if (total.get("headroom_mw") or 0) < 0 else "bold")
     return table
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from grid.physics.units import UNKNOWN
 from grid.plan import SCOPES, Action, Plan
 
-from .plan import change_runs
+from .plan import NO_POLICY, change_runs, made_word
 
 MAX_ROWS = 150  # change rows listed in the folded table; the plan artifact has them all
 MAX_CALLOUTS = 30  # replaced/deleted resources named in the call-outs
@@ -32,7 +33,8 @@ def _headline(plan: Plan) -> str:
     counts = plan.counts()
     if not plan.has_changes:
         return "**No changes.** The cluster matches the spec (`has_changes: false`)."
-    parts = [f"**{counts['create']}** to create", f"**{counts['update']}** to update",
+    made = made_word(plan)
+    parts = [f"**{counts[made]}** to {made}", f"**{counts['update']}** to update",
              f"**{counts['replace']}** to replace", f"**{counts['delete']}** to delete",
              f"**{len(plan.config)}** host(s) to configure"]
     return "Plan: " + ", ".join(parts) + "."
@@ -75,7 +77,7 @@ def _changes_table(plan: Plan) -> list[str]:
         address = _code(first.address) if len(run) == 1 else (
             f"{_code(first.address)} … {_code(run[-1].address.rsplit('/', 1)[-1])} ({len(run)} nodes)")
         why = f"drift: {first.reason}" if first.cause.value == "drift" else first.reason
-        policy = "" if first.action in (Action.CREATE, Action.DELETE) else first.policy.value
+        policy = "" if first.action in NO_POLICY else first.policy.value
         rows.append(f"| `{first.action.symbol}` | {address} | {first.kind} | {_cell(why)} | {policy} |")
     if not rows:
         return []
@@ -92,8 +94,14 @@ def _changes_table(plan: Plan) -> list[str]:
 
 
 def _delta(figures: dict[str, Any], key: str, digits: int) -> str:
-    change = figures.get(key, {}).get("delta", 0) if figures else 0
-    return f" ({change:+,.{digits}f})" if change else ""
+    change = figures.get(key, {}).get("delta") if figures else None
+    return f" ({change:+,.{digits}f})" if change is not None and round(change, digits) != 0 else ""
+
+
+def _fig(row: dict[str, Any], key: str, digits: int) -> str:
+    """A figure rounded once, here; an unknown one (`null`) as a dash, never as 0."""
+    value = row.get(key)
+    return UNKNOWN if value is None else f"{value:,.{digits}f}"
 
 
 def _energy(capacity: dict[str, Any]) -> list[str]:
@@ -103,12 +111,12 @@ def _energy(capacity: dict[str, Any]) -> list[str]:
     change = {r["name"]: r["figures"] for r in capacity.get("change", {}).get("regions", [])}
     total, tchange = summary["total"], capacity.get("change", {}).get("total", {}).get("figures", {})
     lines = ["", "#### Energy and capacity", "",
-             f"Facility power **{total['facility_mw']:,.2f} MW**{_delta(tchange, 'facility_mw', 2)} of "
-             f"{total['power_budget_mw']:,.2f} MW budgeted · **{total['annual_mwh']:,.0f} MWh/yr**"
-             f"{_delta(tchange, 'annual_mwh', 0)} · **{total['tco2_per_year']:,.0f} tCO2/yr**"
-             f"{_delta(tchange, 'tco2_per_year', 0)} · peak **{total['peak_pflops']:,.1f} PFLOPS**"
+             f"Facility power **{_fig(total, 'facility_mw', 2)} MW**{_delta(tchange, 'facility_mw', 2)} of "
+             f"{_fig(total, 'power_budget_mw', 2)} MW budgeted · **{_fig(total, 'annual_mwh', 0)} MWh/yr**"
+             f"{_delta(tchange, 'annual_mwh', 0)} · **{_fig(total, 'tco2_per_year', 0)} tCO2/yr**"
+             f"{_delta(tchange, 'tco2_per_year', 0)} · peak **{_fig(total, 'peak_pflops', 1)} PFLOPS**"
              f"{_delta(tchange, 'peak_pflops', 1)} (utilisation {summary['utilization']:.0%})."]
-    over = [r["name"] for r in summary["regions"] if r.get("headroom_mw", 0) < 0]
+    over = [r["name"] for r in summary["regions"] if (r.get("headroom_mw") or 0) < 0]
     if over:
         lines += ["", "> **Warning:** over the site power budget in " + ", ".join(over) + "."]
     lines += ["", "| region | nodes | accelerators | PFLOPS | facility MW | headroom MW | MWh/yr | tCO2/yr |",
@@ -119,10 +127,10 @@ def _energy(capacity: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {name} | {row['nodes']:,}{_delta(figures, 'nodes', 0)} | "
             f"{row['accelerators']:,}{_delta(figures, 'accelerators', 0)} | "
-            f"{row['peak_pflops']:,.1f}{_delta(figures, 'peak_pflops', 1)} | "
-            f"{row['facility_mw']:,.2f}{_delta(figures, 'facility_mw', 2)} | "
-            f"{row['headroom_mw']:,.2f} | {row['annual_mwh']:,.0f}{_delta(figures, 'annual_mwh', 0)} | "
-            f"{row['tco2_per_year']:,.0f}{_delta(figures, 'tco2_per_year', 0)} |")
+            f"{_fig(row, 'peak_pflops', 1)}{_delta(figures, 'peak_pflops', 1)} | "
+            f"{_fig(row, 'facility_mw', 2)}{_delta(figures, 'facility_mw', 2)} | "
+            f"{_fig(row, 'headroom_mw', 2)} | {_fig(row, 'annual_mwh', 0)}{_delta(figures, 'annual_mwh', 0)} | "
+            f"{_fig(row, 'tco2_per_year', 0)}{_delta(figures, 'tco2_per_year', 0)} |")
     return lines
 
 

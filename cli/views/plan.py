@@ -7,9 +7,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from grid.plan import SCOPES, Action, Plan, ResourceChange
+from grid.plan.own_changes import OWN_REASONS
 
-STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta", Action.DELETE: "red",
-         Action.NOOP: "dim"}
+STYLE = {Action.CREATE: "green", Action.ADOPT: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta",
+         Action.DELETE: "red", Action.NOOP: "dim"}
+
+NO_POLICY = (Action.CREATE, Action.ADOPT, Action.DELETE, Action.NOOP)
+"""Actions with no update policy to show (nothing is changed in place or replaced)."""
+
+
+def made_word(plan: Plan) -> str:
+    """How the plan counts what is new to grid: `adopt` for machines that exist already, else `create`."""
+    return Action.ADOPT.value if plan.adopts else Action.CREATE.value
 
 
 def _value(value: Any) -> str:
@@ -46,7 +55,7 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, st
         address = first.address if len(run) == 1 else (
             f"{first.address} … {run[-1].address.rsplit('/', 1)[-1]} ({len(run)} nodes)")
         why = f"drift: {first.reason}" if first.cause.value == "drift" else first.reason
-        policy = "" if first.action in (Action.CREATE, Action.DELETE, Action.NOOP) else f"  [{first.policy.value}]"
+        policy = "" if first.action in NO_POLICY else f"  [{first.policy.value}]"
         yield f"  {first.action.symbol:>3} {address}  ({why}){policy}", STYLE[first.action]
         for attr in first.attributes:
             yield f"        {attr.name}: {_value(attr.before)} → {_value(attr.after)}  [{attr.policy.value}]", ""
@@ -59,16 +68,29 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, st
             hosts = [h for h in plan.config if h.scope == scope]
             if hosts:
                 yield f"  {words} on {len(hosts)} host(s): {_hosts(hosts)}", "cyan"
+        yield from _own_reasons(plan)
     counts = plan.counts()
     for error in plan.errors:
         yield f"error: {error}", "bold red"
-    summary = (f"Plan: {counts['create']} to create, {counts['update']} to update, {counts['replace']} to replace, "
+    made = made_word(plan)
+    summary = (f"Plan: {counts[made]} to {made}, {counts['update']} to update, {counts['replace']} to replace, "
                f"{counts['delete']} to delete, {len(plan.config)} host(s) to configure.")
     if plan.drifted:
         summary += f" {len(plan.drifted)} change(s) repair drift."
     if plan.unfinished:
         summary += f" {len(plan.unfinished)} unfinished region(s) to complete."
     yield (summary if plan.has_changes else "No changes. The cluster matches the spec."), "bold"
+
+
+def _own_reasons(plan: Plan) -> Iterator[tuple[str, str]]:
+    """ "role nccl-tuning changed: 12 host(s)": what changed in the user's own configuration, and where."""
+    counts: dict[str, int] = {}
+    for change in plan.config:
+        for reason in change.reason.split("; "):
+            if reason.startswith(OWN_REASONS):
+                counts[reason] = counts.get(reason, 0) + 1
+    for reason, count in counts.items():
+        yield f"    {reason}: {count} host(s)", "cyan"
 
 
 def _hosts(items: list[Any], limit: int = 6) -> str:

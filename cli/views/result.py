@@ -19,13 +19,15 @@ from grid.apply.engine import ApplyResult
 from grid.plan import Plan
 
 from .. import console, failures
+from .plan import made_word
 
 RESULT_FORMAT = "grid-result/v1"
 
 
 def plan_counts(plan: Plan) -> dict[str, int]:
     counts = plan.counts()
-    return {"create": counts["create"], "update": counts["update"], "replace": counts["replace"],
+    made = made_word(plan)  # `adopt` for machines grid never creates
+    return {made: counts[made], "update": counts["update"], "replace": counts["replace"],
             "delete": counts["delete"], "configure": len(plan.config)}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -100,6 +100,10 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
                 command = f"findmnt -n {shlex.quote(mount)} >/dev/null && test -w {shlex.quote(mount)}"
             code, _ = remote.run(attrs["hostname"], ip, command)
             report.record(f"storage:{name}:mounted", code == 0, f"{name}: {mount} not mounted or not writable")
+        if attrs.get("mounts") or attrs.get("directories"):
+            code, out = remote.run(attrs["hostname"], ip, mounts_probe(attrs))
+            for check, ok, problem in mounts_findings(out if code == 0 else "", attrs):
+                report.record(check, ok, problem)
         return report
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -153,3 +157,52 @@ def _facts_match(text: str, attrs: dict[str, Any], address: str) -> bool:
         return False
     return bool(facts.get("address") == address and facts.get("hostname") == attrs["hostname"]
                 and facts.get("pool") == attrs["pool"] and facts.get("accelerators") == attrs["accelerators"])
+
+
+def mounts_probe(attrs: Mapping[str, Any]) -> str:
+    """One shell command printing, per bind, `mount PATH OPTIONS WRITABLE` (findmnt's options of exactly that
+    mount point) and, per directory, `mode PATH OCTAL`. Paths are spec mount paths: no spaces, no quotes."""
+    lines = [f"printf 'mount %s %s %s\\n' {shlex.quote(b['path'])} "
+             f"\"$(findmnt -n -o OPTIONS --mountpoint {shlex.quote(b['path'])} | head -n1)\" "
+             f"\"$(test -w {shlex.quote(b['path'])} && echo writable || echo not-writable)\""
+             for b in attrs.get("mounts") or []]
+    lines += [f"printf 'mode %s %s\\n' {shlex.quote(d['path'])} \"$(stat -c %a {shlex.quote(d['path'])})\""
+              for d in attrs.get("directories") or []]
+    return "; ".join(lines)
+
+
+def mounts_findings(text: str, attrs: Mapping[str, Any]) -> list[tuple[str, bool, str]]:
+    """(check, ok, problem) per bind (mounted at its path, read-only or writable as asked) and per directory
+    (its mode), from what `mounts_probe` printed."""
+    seen: dict[tuple[str, str], list[str]] = {}
+    for line in text.splitlines():
+        kind, _, rest = line.partition(" ")
+        path, _, values = rest.partition(" ")
+        seen[(kind, path)] = values.split()
+    found: list[tuple[str, bool, str]] = []
+    for bind in attrs.get("mounts") or []:
+        path, name = bind["path"], bind["storage"]
+        fields = seen.get(("mount", path)) or []
+        options = fields[0].split(",") if len(fields) > 1 else []
+        read_only = "ro" in bind["options"]
+        if not options:
+            found.append((f"mount:{path}", False, f"{name}: nothing mounted at {path}"))
+        elif read_only != ("ro" in options):
+            found.append((f"mount:{path}", False, f"{name}: {path} is mounted {'rw' if read_only else 'ro'}, the "
+                          f"spec says {'ro' if read_only else 'rw'}"))
+        elif not read_only and fields[-1] != "writable":
+            found.append((f"mount:{path}", False, f"{name}: {path} is not writable here"))
+        else:
+            found.append((f"mount:{path}", True, ""))
+    for directory in attrs.get("directories") or []:
+        path, mode = directory["path"], directory["mode"]
+        shown = seen.get(("mode", path)) or []
+        actual = shown[0] if shown else ""
+        if not actual.isdigit():
+            found.append((f"mode:{path}", False, f"{directory['storage']}: no directory {path}"))
+        elif mode is not None and int(actual, 8) != int(mode, 8):
+            found.append((f"mode:{path}", False, f"{directory['storage']}: {path} has mode {actual}, the spec "
+                          f"says {mode}"))
+        else:
+            found.append((f"mode:{path}", True, ""))
+    return found

@@ -19,6 +19,8 @@ from grid.state.model import State
 from grid.workspace import Workspace, graph_for
 
 REPLACE_OPS = ("create-replacement", "replace", "delete-replaced")
+REMEDY = {"create": "recreate it", "adopt": "adopt it again (`grid up`)"}
+"""What repairs a resource found missing, by the plan's action (else: restart/update it in place)."""
 
 
 def probe(ws: Workspace, state: State, lineage: str, graph: ResourceGraph | None = None
@@ -112,7 +114,7 @@ def _configuration_check(ws: Workspace, state: State, graph: ResourceGraph, iden
     if not hosts:
         return {}
     keys = identity.keypair
-    write_tree(render_cluster(ws.cluster, graph, admin_public_key=keys.public_key), ws.rendered_dir)
+    write_tree(render_cluster(ws.cluster, graph, admin_public_key=keys.public_key, own=ws.own), ws.rendered_dir)
     names = {str(r.attrs["hostname"]): a for a, r in hosts.items()}
     result = default_ansible(ws).run(
         ws.rendered_dir / "ansible", limit=sorted(names), tags=[], private_key=keys.private_paths,
@@ -162,7 +164,7 @@ class DriftReport:
 def drift_report(plan: Plan, state: State, live_hosts: dict[str, LiveHost] | None) -> DriftReport:
     items = [
         DriftItem(c.address, "resource", "exists" + (" and running" if c.kind == "node" else ""), c.reason,
-                  "recreate it" if c.action.value == "create" else "restart/update it in place")
+                  REMEDY.get(c.action.value, "restart/update it in place"))
         for c in plan.drifted
     ]
     # State cannot say what a region's stack holds until a run of the region finishes.

@@ -9,6 +9,7 @@ checks, host keys) is decided here alone: `connect_ip`.
 
 from __future__ import annotations
 
+import copy
 import enum
 import ipaddress
 import re
@@ -16,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from grid.spec.model import Cluster, Region
+from grid.spec.model import Cluster, Region, Storage
 from grid.spec.targets import traits_of
 
 
@@ -205,20 +206,28 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
             "network": physical_name(cluster.name, fabric_address(region.name, fabric.name)),
         }))
     for storage in region.storage:
+        if storage.kind == "local-scratch":
+            continue  # a directory on each node (its `directories`), nothing shared to build
         users = sorted(p.name for p in region.pools if storage.name in p.storage)
         address = volume_address(region.name, storage.name)
+        paths = [m.path for m in storage.all_mounts]
         out.append(Resource(address, Kind.VOLUME, region.name, {
             "name": storage.name, "kind": storage.kind, "capacity_tib": storage.capacity_tib,
-            "mount": storage.mount, "protect": storage.protect, "pools": users,
+            "mount": paths[0] if paths else "", "protect": storage.protect, "pools": users,
             "volume": physical_name(cluster.name, address),
+            **({"mounts": paths} if len(paths) > 1 else {}),
         }))
-    mounts = {s.name: s.mount for s in region.storage}
+    placed = {s.name: _placement(s) for s in region.storage}
     node, name_of = Kind.NODE, region.name
     for pool, addresses in zip(region.pools, pool_addresses, strict=True):
         accel = pool.accelerator
         accelerator, accelerators = (accel.model, accel.per_node) if accel else ("cpu", 0)
         cpus, memory_gb = pool.resources.cpus, pool.resources.memory_gb
-        storage_map = {name: mounts[name] for name in pool.storage if name in mounts}
+        used = [placed[name] for name in dict.fromkeys(pool.storage) if name in placed]
+        storage_map = {name: path for plain, _, _ in used for name, path in plain.items()}
+        binds = [bind for _, more, _ in used for bind in more]
+        directories = [directory for _, _, dirs in used for directory in dirs]
+        extra = {**({"mounts": binds} if binds else {}), **({"directories": directories} if directories else {})}
         # Listed twice, a fabric is assigned twice (the second address wins), as pool.fabrics says.
         attached = [(name, allocators[name].assign) for name in pool.fabrics if name in allocators]
         host_prefix = node_hostname(region.name, pool.name, 0)[:-4]
@@ -237,8 +246,29 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
                 "fabrics": ips,
                 "storage": dict(storage_map),
                 "roles": list(pool.roles), "cpus": cpus, "memory_gb": memory_gb,
+                **(copy.deepcopy(extra) if extra else {}),
             }))
     return out
+
+
+_Placement = tuple[dict[str, str], list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def _placement(storage: Storage) -> _Placement:
+    """How one storage appears on a node: ({name: path} when it is one plain mount, as grid always had it;
+    the other mounts as binds {storage, path, options, subdir}; the directories whose mode grid sets or that it
+    makes on the node itself {storage, path, mode}). Binds replace a node when they change (a container's
+    mounts are fixed at its creation); directories are configuration."""
+    mounts = storage.all_mounts
+    directories = [{"storage": storage.name, "path": m.path, "mode": m.mode} for m in mounts
+                   if m.mode is not None or storage.kind == "local-scratch"]
+    if storage.kind == "local-scratch":
+        return {}, [], directories
+    if len(mounts) == 1 and not mounts[0].options and mounts[0].subdir is None:
+        return {storage.name: mounts[0].path}, [], directories
+    binds = [{"storage": storage.name, "path": m.path, "options": list(m.options), "subdir": m.subdir}
+             for m in mounts]
+    return {}, binds, directories
 
 
 class _Allocator:

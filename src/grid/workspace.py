@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from grid import physics
 from grid.diagnostics import Diagnostics
 from grid.identity import planned_public_key
 from grid.plan import LiveHost, LiveResource, Plan, make_plan
+from grid.plan.own_changes import explained
 from grid.render import Files, render_cluster
+from grid.render.ansible import group_name, pools_vars
+from grid.render.own import NO_OWN_FILES, OwnFiles
 from grid.resources import ResourceGraph, expand
 from grid.spec import LoadedSpec, load_spec, spec_digest
 from grid.spec.model import Cluster
@@ -25,6 +30,7 @@ from grid.state import StateStore, open_store, workdir_for
 from grid.state.model import Envelope, State, empty_state
 from grid.targets import Target, target_for
 from grid.validate import spec_catalog, validate
+from grid.validate.roles import own_files
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class Workspace:
     workdir: Path
     store: StateStore
     target: Target  # chosen once from the spec: nothing else asks which target it is
+    own: OwnFiles = NO_OWN_FILES  # the user's roles and scripts, read once from next to the spec
 
     @property
     def rendered_dir(self) -> Path:
@@ -67,7 +74,8 @@ def open_workspace(spec_path: Path, *, workdir: Path | None = None, store: State
     directory = workdir_for(spec_path, workdir, loaded.cluster.name)
     if store is None:
         store = open_store(state, workdir=directory, cluster=loaded.cluster.name, lease_seconds=lease_seconds)
-    return Workspace(spec_path, loaded, loaded.cluster, findings, directory, store, target_for(loaded.cluster))
+    return Workspace(spec_path, loaded, loaded.cluster, findings, directory, store, target_for(loaded.cluster),
+                     own_files(loaded)[0])
 
 
 def graph_for(ws: Workspace, state: State) -> ResourceGraph:
@@ -83,7 +91,7 @@ def admin_public_key(ws: Workspace, state: State | None = None) -> str:
 def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> Mapping[str, tuple[str, str, str]]:
     from grid.plan.digests import host_input_digests
 
-    return host_input_digests(ws.cluster, graph, admin_public_key=public_key)
+    return host_input_digests(ws.cluster, graph, admin_public_key=public_key, own=ws.own)
 
 
 @dataclass(frozen=True)
@@ -119,7 +127,23 @@ def plan_parts(ws: Workspace, *, envelope: Envelope | None, state: State, allow_
             host_digests=digests if ws.cluster.spec.target else None,
             capacity=capacity_document(ws.cluster, _applied_cluster(state), spec_catalog(ws.loaded)[0]),
         )
+        made = _own_reasons(ws, made, graph)
     return PlanParts(made, graph, digests, key)
+
+
+def _own_reasons(ws: Workspace, made: Plan, graph: ResourceGraph) -> Plan:
+    """The plan with "role X changed" where a host's own configuration changed (grid.plan.own_changes),
+    against the tree grid last rendered here; without one, the plan as it is."""
+    rendered = ws.rendered_dir / "ansible"
+    if not made.config or not (rendered / "site.yml").is_file():
+        return made
+    before: dict[str, Any] = {}
+    for path in sorted((rendered / "inventory" / "group_vars").glob("pool_*.yml")):
+        with contextlib.suppress(OSError, yaml.YAMLError):
+            before[path.stem] = yaml.safe_load(path.read_text())
+    after = {group_name("pool", region, pool): values
+             for (region, pool), values in pools_vars(ws.cluster, ws.own).items()}
+    return explained(made, graph, before, after)
 
 
 def planning_gc(ws: Workspace, state: State) -> contextlib.AbstractContextManager[None]:
@@ -161,7 +185,8 @@ def capacity_document(cluster: Cluster, applied: Cluster | None,
 
 
 def render(ws: Workspace, state: State) -> Files:
-    return render_cluster(ws.cluster, graph_for(ws, state), admin_public_key=admin_public_key(ws, state))
+    return render_cluster(ws.cluster, graph_for(ws, state), admin_public_key=admin_public_key(ws, state),
+                          own=ws.own)
 
 
 def _applied_cluster(state: State) -> Cluster | None:

@@ -108,12 +108,19 @@ def test_to_dict_is_json_ready() -> None:
     assert data["total"]["nodes"] == 20
 
 
-def test_unknown_model_counts_nodes_but_draws_nothing() -> None:
+def test_unknown_model_counts_nodes_and_its_power_is_unknown() -> None:
+    """A model not in the catalog draws an unknown power, not 0 (issue 14): None here, null in JSON."""
     text = SPEC.format(gpus=10).replace("model: ascend-910b", "model: tpu-v9")
     loaded = load_spec_text(text)
     assert loaded.cluster is not None
-    b = summarize(loaded.cluster).regions[1]
-    assert b.nodes == 3 and b.it_mw == 0 and b.unknown_models == ("tpu-v9",)
+    summary = summarize(loaded.cluster)
+    b = summary.regions[1]
+    assert b.nodes == 3 and b.unknown_models == ("tpu-v9",) and b.racks == 1
+    assert b.it_mw is None and b.facility_mw is None and b.headroom_mw is None and b.peak_pflops is None
+    assert b.annual_mwh is None and b.tco2_per_year is None and not b.over_budget
+    assert summary.total.facility_mw is None and summary.total.nodes == 3 + summary.regions[0].nodes
+    assert summary.regions[0].facility_mw is not None  # the other region is still known
+    assert summary.to_dict()["regions"][1]["facility_mw"] is None
 
 
 def test_compare_from_nothing_and_between_plans() -> None:

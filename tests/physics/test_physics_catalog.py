@@ -91,3 +91,44 @@ def test_parse_errors_are_findings_not_exceptions() -> None:
     assert catalog is None and found.has_errors
     catalog, found = parse_catalog("apiVersion: grid/v1\nkind: Cluster\naccelerators: {}\n", "x.yaml")
     assert catalog is None and found.has_errors
+
+
+# -- issue 14: sourced entries for common models; suggestions only within a model family --------------------
+
+@pytest.mark.parametrize(("model", "tdp", "tflops", "memory"), [
+    ("a100-sxm4-40gb", 400, 312, 40), ("a100-sxm4-80gb", 400, 312, 80), ("a100-pcie-40gb", 250, 312, 40),
+    ("a100-pcie-80gb", 300, 312, 80), ("l40s", 350, 362, 48), ("mi250x", 560, 383, 128),
+    ("gaudi3-oam", 900, 1835, 128),
+])
+def test_datasheet_figures_of_added_models(model: str, tdp: float, tflops: float, memory: float) -> None:
+    entry = default_catalog().get(model)
+    assert entry is not None
+    assert (entry.tdp_w, entry.bf16_tflops, entry.memory_gb) == (tdp, tflops, memory)
+
+
+def test_every_entry_names_its_source_and_unsure_figures_say_so() -> None:
+    catalog = default_catalog()
+    for model in catalog:
+        entry = catalog.get(model)
+        assert entry is not None and len(entry.source.strip()) >= 20, model  # a citation, not a placeholder
+    for model in ("h20", "kunlunxin-p800", "metax-c500"):  # no open datasheet: figures from reports
+        entry = catalog.get(model)
+        assert entry is not None and "estimate" in entry.source, model
+    for model in ("kunlunxin-p800", "metax-c500"):
+        entry = catalog.get(model)
+        assert entry is not None and "uncertain" in entry.source, model
+
+
+def test_suggestions_stay_within_the_model_family() -> None:
+    from grid.physics.catalog import Catalog, model_family, same_family
+
+    catalog = default_catalog()
+    without_40gb = Catalog({k: v for k, v in catalog.entries.items() if k != "a100-sxm4-40gb"})
+    assert without_40gb.suggest("a100-sxm4-40gb") == "a100-sxm4-80gb"  # never h100-sxm
+    only_hopper = Catalog({k: v for k, v in catalog.entries.items() if not k.startswith("a100")})
+    assert only_hopper.suggest("a100-sxm4-40gb") is None
+    assert catalog.suggest("h20-sxm") == "h20" and catalog.suggest("h2000") is None
+    assert catalog.suggest("b100") is None and catalog.suggest("mi250") == "mi250x"
+    assert catalog.suggest("p800") == "kunlunxin-p800" and catalog.suggest("gaudi-3") == "gaudi3-oam"
+    assert model_family("a100-sxm4-40gb") == ("a100",) and model_family("ascend-910b") == ("ascend", "910")
+    assert not same_family("h200", "h20") and not same_family("b200", "gb200")

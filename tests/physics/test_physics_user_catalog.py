@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from support.cli import grid
@@ -42,7 +43,7 @@ def test_a_model_from_the_spec_catalog_validates_and_is_planned(tmp_path: Path) 
     west = next(r for r in plan["capacity"]["summary"]["regions"] if r["name"] == "west")
     assert west["accelerators_by_model"] == {"gaudi3": 16}
     # 2 nodes x (8 x 900 W + 4000 W) = 22.4 kW of IT power
-    assert west["it_mw"] == round(0.0224, 3)
+    assert west["it_mw"] == pytest.approx(0.0224, rel=1e-12)  # as computed: JSON is never rounded
 
 
 def test_a_broken_catalog_is_reported_with_its_position(tmp_path: Path) -> None:

@@ -90,6 +90,15 @@ def test_unknown_model_has_did_you_mean_and_no_other_findings() -> None:
     assert "h100-sxm" in found.hint
 
 
+def test_a_catalog_miss_says_so_tells_how_to_add_it_and_suggests_only_its_family() -> None:
+    [found] = findings(spec(model="a100-sxm4-40g"))
+    assert found.summary == "accelerator model 'a100-sxm4-40g' is not in the catalog"
+    assert found.hint.startswith("did you mean 'a100-sxm4-40gb'? ") and "`spec.catalog`" in found.hint
+    assert "docs/catalog.md" in found.hint and "did you mean 'h100" not in found.hint
+    [other] = findings(spec(model="tpu-v5p"))  # a family the catalog lacks: no guess at all
+    assert "did you mean" not in other.hint and "`spec.catalog`" in other.hint
+
+
 def test_validators_with_a_user_catalog() -> None:
     extra = Catalog({"gaudi3": AcceleratorSpec(vendor="Intel", name="Gaudi 3", tdp_w=900, memory_gb=128,
                                                bf16_tflops=1835, host_overhead_w=4000, source="white paper")})

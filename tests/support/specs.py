@@ -151,7 +151,9 @@ def small_lab(directory: Path, edit: Edit | None = None) -> tuple[Path, str]:
 
 # -- a spec text's diagnostics ---------------------------------------------------------------------------
 
-LOCAL_SPEC_HEAD = "apiVersion: grid/v1\nkind: Cluster\nmetadata: {name: t}\nspec:\n  target: local\n  regions:\n"
+SPEC_HEAD = "apiVersion: grid/v1\nkind: Cluster\nmetadata: {name: t}\nspec:\n  target: local\n"
+"""The lines every small test spec starts with (a local cluster `t`); its `spec:` keys follow."""
+LOCAL_SPEC_HEAD = SPEC_HEAD + "  regions:\n"
 EAST_FABRICS = """\
     - name: east
       site: {power_mw: 1}

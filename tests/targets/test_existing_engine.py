@@ -13,14 +13,13 @@ import yaml
 from grid.engines import EngineFailed
 from grid.render.pulumi import region_program_input
 from grid.resources import Kind, expand
+from grid.spec.inventory import inventory_hosts, resolve_inventory
 from grid.spec.model import Cluster
 from grid.targets.existing import (
     ExistingHostsEngine,
     Pin,
     existing_nodes,
     fingerprint,
-    inventory_hosts,
-    resolve_inventory,
 )
 from support.paths import EXAMPLES
 

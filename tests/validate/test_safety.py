@@ -11,9 +11,9 @@ import pytest
 from grid.diagnostics import Diagnostic, Severity
 from grid.spec import load_spec_text
 from grid.validate import safety, validate
+from support.specs import SPEC_HEAD as HEAD
 from support.specs import findings, where
 
-HEAD = "apiVersion: grid/v1\nkind: Cluster\nmetadata: {name: t}\nspec:\n  target: local\n"
 REGION = """\
   regions:
     - name: east

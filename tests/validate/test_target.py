@@ -96,7 +96,7 @@ def test_existing_needs_hosts_or_inventory() -> None:
     assert diag.summary == "the existing target needs hosts or an inventory"
     assert diag.path == ("spec", "targets", "existing")
     assert where(diag) == (5, 3)  # no `targets` key at all: the spec mapping
-    assert found(head("existing", "{existing: {inventory: inventories/site.ini}}") + EAST) == []
+    assert found(head("existing", "{existing: {inventory: inventories/example/hosts.yml}}") + EAST) == []
 
 
 def test_existing_hosts_must_name_real_regions_and_pools() -> None:

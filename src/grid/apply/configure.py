@@ -21,7 +21,7 @@ from grid.apply.events import Event, Failure
 from grid.drivers.ansible import Gate
 from grid.drivers.ssh import write_known_hosts
 from grid.killpoints import kill_point
-from grid.plan.model import SCOPES, Action, Plan
+from grid.plan.model import SCOPES, Plan
 from grid.resources import Kind
 from grid.state.model import HostRecord, State
 
@@ -147,7 +147,7 @@ def late_scopes(ctx: ApplyContext, plan: Plan, failed_regions: set[str],
 def planned_late_scopes(ctx: ApplyContext, plan: Plan, done: set[str]) -> dict[str, str]:
     """What late_scopes will say if every region applies: the scopes of a run started before that."""
     state = ctx.writer.state
-    made = {c.address for c in plan.pending if c.action in (Action.CREATE, Action.REPLACE)}
+    made = {c.address for c in plan.pending if c.action.makes}
     wanted = set(ctx.graph.regions)
     ready = {r.address for r in ctx.graph.of_kind(Kind.NODE)
              if r.region in wanted and (r.address in state.resources or r.address in made)}
@@ -158,7 +158,7 @@ def _scopes(plan: Plan, ready: set[str], done: set[str]) -> dict[str, str]:
     scopes = {h.address: h.scope for h in plan.config if h.address in ready and h.address not in done}
     # Hosts rebuilt by this apply need everything, whatever the plan said before the rebuild.
     for change in plan.pending:
-        if change.address in ready and change.action in (Action.CREATE, Action.REPLACE):
+        if change.address in ready and change.action.makes:
             scopes[change.address] = "full"
     return scopes
 

@@ -105,7 +105,7 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
     keypair = identity.keypair
     writer = StateWriter(ws.store, envelope, state)
     emit(Event("render", "started"))
-    files = render_cluster(ws.cluster, graph, admin_public_key=keypair.public_key)
+    files = render_cluster(ws.cluster, graph, admin_public_key=keypair.public_key, own=ws.own)
     changed = write_tree(files, ws.rendered_dir)
     kill_point("render.written")
     emit(Event("render", "done", message=f"{len(files)} files, {len(changed)} changed"))

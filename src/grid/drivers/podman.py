@@ -35,6 +35,12 @@ HOST_KEY_FILE = "/etc/ssh/ssh_host_ed25519_key.pub"
 AUTHORIZED_KEYS_ENV = "GRID_AUTHORIZED_KEYS"
 
 
+VolumeBind = tuple[str, str] | tuple[str, str, Sequence[str]]
+"""(volume name or host directory, mount point[, mount options]) of one mount of a node container."""
+BIND_OPTIONS = ("ro", "rw", "nosuid", "nodev", "noexec")
+"""Mount options a podman bind takes (noatime, vers=4.1 and such belong to a real file system's mount)."""
+
+
 class PodmanError(Exception):
     """A podman command failed: the argv it ran, its exit code and its stderr."""
 
@@ -253,6 +259,20 @@ class Podman:
         data = self._inspect("volume", name)
         return None if data is None else _labels(data.get("Labels"))
 
+    def volume_directory(self, name: str, subdir: str) -> str:
+        """The host directory `subdir` of a volume, made when missing, for a bind of it (podman 4.3 has no
+        `--mount subpath=`). Refused when it resolves outside the volume: a node can plant symlinks there."""
+        data = self._inspect("volume", name)
+        if data is None or not data.get("Mountpoint"):
+            raise PodmanError([self.binary, "volume", "inspect", name], 1, f"no volume {name}")
+        root = Path(str(data["Mountpoint"])).resolve()
+        inside = (root / subdir).resolve()
+        if not inside.is_relative_to(root) or inside == root:
+            raise PodmanError([self.binary, "volume", "inspect", name], 1,
+                              f"{subdir} of volume {name} resolves to {inside}, outside the volume")
+        inside.mkdir(parents=True, exist_ok=True)
+        return str(inside)
+
     def volume_exists(self, name: str) -> bool:
         return self._ok(["volume", "exists", name])
 
@@ -268,7 +288,7 @@ class Podman:
     # -- containers -----------------------------------------------------------------------------------
     def container_run(self, name: str, image: str, hostname: str,
                       networks: Sequence[tuple[str, str | None]],
-                      volumes: Sequence[tuple[str, str]] = (),
+                      volumes: Sequence[VolumeBind] = (),
                       labels: Mapping[str, str] | None = None, *,
                       cpus: float | None = None, memory_mb: int | None = None,
                       authorized_key: str, env: Mapping[str, str] | None = None, replace: bool = False) -> str:
@@ -277,24 +297,29 @@ class Podman:
         ``networks``: (network, IPv4 address or None for podman's choice); the first is the primary one.
         A fixed address also gets a fixed MAC (stable_mac): podman otherwise picks a new MAC at every start,
         and the host's neighbour entry for the old one makes the node unreachable for up to ~45 s.
-        ``volumes``: (volume name, mount point). ``authorized_key``: public key line(s) for root.
+        ``volumes``: (volume name or host directory, mount point[, mount options]); of the options only
+        BIND_OPTIONS reach podman (the others are about a real file system's mount).
+        ``authorized_key``: public key line(s) for root.
         The container gets no /etc/hosts from podman (``--no-hosts``): the node's own file stays writable.
         ``replace``: a container of the same name is removed first (in the same podman call).
         """
         if not networks:
             raise ValueError("a node needs at least one network")
         args = ["run", "--detach", "--pull", "never", "--name", name, "--hostname", hostname, "--no-hosts",
-                *(["--replace"] if replace else [])]
+                *(["--replace"] if replace else []),
+                # nftables (the spec's network policy) needs it; it reaches only the node's own network namespace.
+                "--cap-add", "NET_ADMIN"]
         for network, address in networks:
             if address is None:
                 args += ["--network", network]
             else:
                 ip = ipaddress.IPv4Address(address)
                 args += ["--network", f"{network}:ip={ip},mac={stable_mac(ip)}"]
-        for volume, mountpoint in volumes:
+        for volume, mountpoint, *options in volumes:
             if not mountpoint.startswith("/"):
                 raise ValueError(f"mount point {mountpoint!r} is not absolute")
-            args += ["--volume", f"{volume}:{mountpoint}"]
+            flags = [o for o in (options[0] if options else ()) if o in BIND_OPTIONS]
+            args += ["--volume", f"{volume}:{mountpoint}" + (":" + ",".join(flags) if flags else "")]
         args += _label_args(labels or {})
         if cpus is not None:
             args += ["--cpus", f"{cpus:g}"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from grid.check import NodeReport, run_checks
 from grid.errors import OperationFailed
+from grid.reachability import probes, run_probes
 from grid.resources import ResourceGraph
 from grid.state.model import State
 from grid.workspace import Workspace, graph_for
@@ -48,6 +49,12 @@ def check_after_apply(ws: Workspace, state: State, graph: ResourceGraph, *,
     remote = PinnedRemote(user=ws.cluster.spec.defaults.ssh.user, private_key=keys.private_path, also=keys.also,
                           known_hosts=known_hosts, port=ws.cluster.spec.defaults.ssh.port)
     try:
-        return Checks(ws.cluster.name, tuple(run_checks(graph, state, remote, progress=on_node)))
+        reports = run_checks(graph, state, remote)
+        # The network policy: a declared port gets through from a peer, an undeclared one does not.
+        run_probes(probes(ws.cluster, graph, set(state.resources)), remote, {r.address: r for r in reports})
+        for report in reports:
+            if on_node:
+                on_node(report)
+        return Checks(ws.cluster.name, tuple(reports))
     finally:
         remote.close()

@@ -10,12 +10,16 @@ Formulas (units in the names):
 - annual_mwh       = facility_mw * 8760 h * energy.utilization
 - tco2_per_year    = annual_mwh * grid_carbon_g_per_kwh * (1 - renewable_fraction) / 1000
                      (MWh * 1000 kWh/MWh * g/kWh = g; g / 1e6 = t  ⇒  MWh * g/kWh / 1000 = t)
+
+Unknown stays unknown: a figure that needs what the spec does not say (a site without
+`grid_carbon_g_per_kwh`, a model not in the catalog) is `None`, never 0, and so is any sum over it.
+Figures are kept as computed; views round them once, when they print them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,8 +85,22 @@ def annual_mwh(facility_mw: float, utilization: float) -> float:
     return facility_mw * HOURS_PER_YEAR * utilization
 
 
-def tco2_per_year(mwh: float, grid_carbon_g_per_kwh: float, renewable_fraction: float) -> float:
+def tco2_per_year(mwh: float | None, grid_carbon_g_per_kwh: float | None,
+                  renewable_fraction: float) -> float | None:
+    """None when the energy or the site's carbon intensity is unknown."""
+    if mwh is None or grid_carbon_g_per_kwh is None:
+        return None
     return mwh * grid_carbon_g_per_kwh * (1 - renewable_fraction) / 1000
+
+
+def known_sum(values: Iterable[float | None]) -> float | None:
+    """The sum, or None when any term is unknown (a partial sum would read as the whole)."""
+    total = 0.0
+    for value in values:
+        if value is None:
+            return None
+        total += value
+    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +112,14 @@ class RegionCapacity:
     nodes: int
     accelerators: tuple[tuple[str, int], ...]  # (model, count), sorted by model; CPU-only nodes not listed
     racks: int
-    peak_pflops: float
-    it_mw: float
-    facility_mw: float
+    # None: unknown (a model not in the catalog; for tco2 also a site without a carbon intensity)
+    peak_pflops: float | None
+    it_mw: float | None
+    facility_mw: float | None
     power_budget_mw: float
-    headroom_mw: float
-    annual_mwh: float
-    tco2_per_year: float
+    headroom_mw: float | None
+    annual_mwh: float | None
+    tco2_per_year: float | None
     unknown_models: tuple[str, ...] = ()
 
     @property
@@ -109,10 +128,10 @@ class RegionCapacity:
 
     @property
     def over_budget(self) -> bool:
-        return self.facility_mw > self.power_budget_mw
+        return self.facility_mw is not None and self.facility_mw > self.power_budget_mw
 
-    def figures(self) -> dict[str, float]:
-        """The numeric figures by name, as `compare` and the JSON view use them."""
+    def figures(self) -> dict[str, float | None]:
+        """The numeric figures by name (None: unknown), as `compare` and the JSON view use them."""
         return {
             "nodes": self.nodes, "accelerators": self.accelerator_count, "racks": self.racks,
             "peak_pflops": self.peak_pflops, "it_mw": self.it_mw, "facility_mw": self.facility_mw,
@@ -124,15 +143,11 @@ class RegionCapacity:
         out: dict[str, Any] = {"name": self.name}
         if self.province:
             out["province"] = self.province
-        for key, value in self.figures().items():
-            out[key] = value if isinstance(value, int) else round(value, ROUND.get(key, 3))
+        out.update(self.figures())  # as computed: the views round once, when they print
         out["accelerators_by_model"] = dict(self.accelerators)
         if self.unknown_models:
             out["unknown_models"] = list(self.unknown_models)
         return out
-
-
-ROUND = {"annual_mwh": 1, "tco2_per_year": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,21 +177,26 @@ def region_capacity(region: Region, utilization: float, catalog: Catalog | None 
     for load in loads:
         if load.accelerators:
             by_model[load.model] = by_model.get(load.model, 0) + load.accelerators
-    it_mw = sum(load.it_w for load in loads) / 1e6
-    facility_mw = it_mw * site.pue
-    mwh = annual_mwh(facility_mw, utilization)
+    # A pool of a model the catalog lacks draws an unknown power: every figure built on power is unknown.
+    known = not unknown
+    it_mw = sum(load.it_w for load in loads) / 1e6 if known else None
+    facility_mw = it_mw * site.pue if it_mw is not None else None
+    mwh = annual_mwh(facility_mw, utilization) if facility_mw is not None else None
     return RegionCapacity(
         name=region.name, province=site.province, nodes=sum(p.count for p in region.pools),
-        accelerators=tuple(sorted(by_model.items())), racks=sum(load.racks for load in loads),
-        peak_pflops=sum(load.peak_pflops for load in loads), it_mw=it_mw, facility_mw=facility_mw,
-        power_budget_mw=site.power_mw, headroom_mw=site.power_mw - facility_mw, annual_mwh=mwh,
+        accelerators=tuple(sorted(by_model.items())),
+        racks=sum(math.ceil(p.count / p.nodes_per_rack) for p in region.pools),
+        peak_pflops=sum(load.peak_pflops for load in loads) if known else None, it_mw=it_mw,
+        facility_mw=facility_mw, power_budget_mw=site.power_mw,
+        headroom_mw=site.power_mw - facility_mw if facility_mw is not None else None, annual_mwh=mwh,
         tco2_per_year=tco2_per_year(mwh, site.grid_carbon_g_per_kwh, site.renewable_fraction),
         unknown_models=tuple(sorted(set(unknown))),
     )
 
 
 def summarize(cluster: Cluster, catalog: Catalog | None = None) -> CapacitySummary:
-    """Per-region and total figures. Unknown accelerator models count as nodes but draw nothing."""
+    """Per-region and total figures. Nodes of an unknown accelerator model count as nodes; the power,
+    compute and energy of their region (and of the total) are unknown (None)."""
     utilization = cluster.spec.energy.utilization
     rows = tuple(region_capacity(r, utilization, catalog) for r in cluster.spec.regions)
     return CapacitySummary(rows, total_row(rows), utilization)
@@ -190,10 +210,10 @@ def total_row(rows: tuple[RegionCapacity, ...]) -> RegionCapacity:
     return RegionCapacity(
         name="total", province="", nodes=sum(r.nodes for r in rows),
         accelerators=tuple(sorted(by_model.items())),
-        racks=sum(r.racks for r in rows), peak_pflops=sum(r.peak_pflops for r in rows),
-        it_mw=sum(r.it_mw for r in rows), facility_mw=sum(r.facility_mw for r in rows),
-        power_budget_mw=sum(r.power_budget_mw for r in rows), headroom_mw=sum(r.headroom_mw for r in rows),
-        annual_mwh=sum(r.annual_mwh for r in rows), tco2_per_year=sum(r.tco2_per_year for r in rows),
+        racks=sum(r.racks for r in rows), peak_pflops=known_sum(r.peak_pflops for r in rows),
+        it_mw=known_sum(r.it_mw for r in rows), facility_mw=known_sum(r.facility_mw for r in rows),
+        power_budget_mw=sum(r.power_budget_mw for r in rows), headroom_mw=known_sum(r.headroom_mw for r in rows),
+        annual_mwh=known_sum(r.annual_mwh for r in rows), tco2_per_year=known_sum(r.tco2_per_year for r in rows),
         unknown_models=tuple(sorted({m for r in rows for m in r.unknown_models})),
     )
 

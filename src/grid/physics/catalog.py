@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -75,16 +76,43 @@ class Catalog:
         return tuple(sorted(self.entries))
 
     def suggest(self, model: str) -> str | None:
-        """The known id `model` most likely means: a variant of it (h100 → h100-sxm), else the closest."""
-        variants = [i for i in self.ids() if i.startswith(model + "-") or model.startswith(i + "-")]
+        """The known id `model` most likely means, among the ids of its model family only (a100-sxm4-40gb →
+        a100-sxm4-80gb, never h100-sxm: a near name of another accelerator would plan the wrong hardware):
+        a variant of it (h100 → h100-sxm), else the closest of the family; None when the family is unknown."""
+        family = [i for i in self.ids() if same_family(i, model)]
+        variants = [i for i in family if i.startswith(model + "-") or model.startswith(i + "-")]
         if variants:
             return variants[0]
-        close = difflib.get_close_matches(model, self.ids(), n=1, cutoff=0.5)
+        close = difflib.get_close_matches(model, family, n=1, cutoff=0.0)
         return close[0] if close else None
 
     def merged(self, other: Catalog) -> Catalog:
         """This catalog with `other`'s entries added, replacing entries of the same id."""
         return Catalog({**self.entries, **other.entries})
+
+
+def model_family(model: str) -> tuple[str, ...]:
+    """The words of an id up to its first number, that number without variant letters: `a100-sxm4-40gb`
+    → (a100,), `ascend-910b` → (ascend, 910), `mi300x` → (mi300,), `kunlunxin-p800` → (kunlunxin, p800)."""
+    words: list[str] = []
+    for word in re.split(r"[-_.]", model.lower()):
+        if not word:
+            continue
+        if re.search(r"\d", word):
+            words.append(re.sub(r"(?<=\d)[a-z]+$", "", word))
+            return tuple(words)
+        words.append(word)
+    return tuple(words)
+
+
+def same_family(known: str, model: str) -> bool:
+    """Two ids name one model family: the same family words (`gaudi-3` and `gaudi3-oam`), or one ends with
+    the other's (`p800` and `kunlunxin-p800`)."""
+    a, b = model_family(known), model_family(model)
+    if not a or not b:
+        return False
+    short, long = sorted((a, b), key=len)
+    return "".join(a) == "".join(b) or long[len(long) - len(short):] == short
 
 
 class CatalogError(ValueError):

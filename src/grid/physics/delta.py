@@ -1,11 +1,15 @@
-"""How a plan changes the capacity figures: `compare(before, after)` → per-region and total deltas."""
+"""How a plan changes the capacity figures: `compare(before, after)` → per-region and total deltas.
+
+An unknown figure (None, see grid.physics.capacity) on either side makes the delta unknown too; figures
+are kept as computed (the views round once).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from grid.physics.capacity import ROUND, CapacitySummary, RegionCapacity, empty_summary
+from grid.physics.capacity import CapacitySummary, RegionCapacity, empty_summary
 
 RowStatus = Literal["added", "removed", "changed", "unchanged"]
 
@@ -13,24 +17,24 @@ RowStatus = Literal["added", "removed", "changed", "unchanged"]
 @dataclass(frozen=True, slots=True)
 class FigureDelta:
     figure: str
-    before: float
-    after: float
+    before: float | None
+    after: float | None
 
     @property
-    def delta(self) -> float:
+    def delta(self) -> float | None:
+        if self.before is None or self.after is None:
+            return None
         return self.after - self.before
 
     @property
     def changed(self) -> bool:
-        return abs(self.delta) > 1e-9 * max(1.0, abs(self.before), abs(self.after))
+        if self.before is None or self.after is None:
+            return self.before is not self.after  # known ↔ unknown is a change; unknown → unknown is not
+        delta = self.after - self.before
+        return abs(delta) > 1e-9 * max(1.0, abs(self.before), abs(self.after))
 
     def to_dict(self) -> dict[str, Any]:
-        digits = ROUND.get(self.figure, 3)
-
-        def num(value: float) -> float:
-            return value if isinstance(value, int) else round(value, digits)
-
-        return {"before": num(self.before), "after": num(self.after), "delta": num(self.delta)}
+        return {"before": self.before, "after": self.after, "delta": self.delta}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +83,7 @@ def compare(before: CapacitySummary | None, after: CapacitySummary | None) -> Ca
 
 
 def _row(name: str, before: RegionCapacity | None, after: RegionCapacity | None) -> RowDelta:
-    zero: dict[str, float] = {}
+    zero: dict[str, float | None] = {}
     old = before.figures() if before else zero
     new = after.figures() if after else zero
     keys = list(new or old)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from grid.physics.capacity import CapacitySummary, RegionCapacity
-from grid.physics.units import LINK, X, num
+from grid.physics.units import LINK, UNKNOWN, X, num
 from grid.spec.model import Cluster, Fabric, Pool, Region, Storage
 
 OVER = "#c62828"
@@ -35,12 +35,23 @@ def _colour(row: RegionCapacity | None) -> str:
         return OK
     if row.over_budget:
         return OVER
-    return NEAR if row.facility_mw > NEAR_FRACTION * row.power_budget_mw else OK
+    near = row.facility_mw is not None and row.facility_mw > NEAR_FRACTION * row.power_budget_mw
+    return NEAR if near else OK
 
 
-def _mw(value: float) -> str:
-    """Megawatts, or kilowatts below 1 MW so small labs read naturally."""
+def _mw(value: float | None) -> str:
+    """Megawatts, or kilowatts below 1 MW so small labs read naturally; a dash when unknown."""
+    if value is None:
+        return f"{UNKNOWN} MW"
     return f"{num(value)} MW" if abs(value) >= 1 else f"{num(value * 1000)} kW"
+
+
+def _whole(value: float | None) -> str:
+    return UNKNOWN if value is None else f"{value:,.0f}"
+
+
+def _num(value: float | None) -> str:
+    return UNKNOWN if value is None else num(value)
 
 
 def _bandwidth(gbps: float) -> str:
@@ -51,18 +62,19 @@ def _region_label(region: Region, row: RegionCapacity | None) -> str:
     title = f"{region.name} — {region.site.province}" if region.site.province else region.name
     if row is None:
         return f"{title}\nbudget {_mw(region.site.power_mw)}"
-    headroom = _mw(abs(row.headroom_mw))
+    headroom = _mw(None if row.headroom_mw is None else abs(row.headroom_mw))
     state = f"OVER BUDGET by {headroom}" if row.over_budget else f"headroom {headroom}"
     return (f"{title}\nbudget {_mw(row.power_budget_mw)} · facility {_mw(row.facility_mw)} · {state}\n"
-            f"{row.nodes:,} nodes · {row.accelerator_count:,} accelerators · {num(row.peak_pflops)} PFLOPS")
+            f"{row.nodes:,} nodes · {row.accelerator_count:,} accelerators · {_num(row.peak_pflops)} PFLOPS")
 
 
 def _site_label(region: Region, row: RegionCapacity | None) -> str:
     site = region.site
+    carbon = UNKNOWN if site.grid_carbon_g_per_kwh is None else f"{site.grid_carbon_g_per_kwh:g}"
     lines = [f"site: {site.cooling} cooled, PUE {site.pue:g}, ≤ {site.rack_kw_max:g} kW/rack",
-             f"{site.renewable_fraction:.0%} renewable · {site.grid_carbon_g_per_kwh:g} gCO2/kWh"]
+             f"{site.renewable_fraction:.0%} renewable · {carbon} gCO2/kWh"]
     if row is not None:
-        lines.append(f"IT {_mw(row.it_mw)} · {row.annual_mwh:,.0f} MWh/yr · {row.tco2_per_year:,.0f} tCO2/yr")
+        lines.append(f"IT {_mw(row.it_mw)} · {_whole(row.annual_mwh)} MWh/yr · {_whole(row.tco2_per_year)} tCO2/yr")
     return "\n".join(lines)
 
 
@@ -85,7 +97,9 @@ def _fabric_label(fabric: Fabric) -> str:
 
 def _storage_label(storage: Storage) -> str:
     protect = " · protected" if storage.protect else ""
-    return f"{storage.name}\n{storage.kind} {storage.capacity_tib:,g} TiB\n{storage.mount}{protect}"
+    size = "size unknown" if storage.capacity_tib is None else f"{storage.capacity_tib:,g} TiB"  # never 0
+    paths = ", ".join(m.path for m in storage.all_mounts)
+    return f"{storage.name}\n{storage.kind} {size}\n{paths}{protect}"
 
 
 def _region_lines(region: Region, row: RegionCapacity | None) -> list[str]:
@@ -148,8 +162,8 @@ def cluster_dot(cluster: Cluster, summary: CapacitySummary | None = None) -> str
     title = cluster.name
     if total is not None:
         title += (f" — {total.nodes:,} nodes, {total.accelerator_count:,} accelerators, "
-                  f"{num(total.peak_pflops)} PFLOPS peak BF16, facility {_mw(total.facility_mw)} "
-                  f"of {_mw(total.power_budget_mw)}, {total.tco2_per_year:,.0f} tCO2/yr")
+                  f"{_num(total.peak_pflops)} PFLOPS peak BF16, facility {_mw(total.facility_mw)} "
+                  f"of {_mw(total.power_budget_mw)}, {_whole(total.tco2_per_year)} tCO2/yr")
     graph = _attrs(label=title, labelloc="t", fontsize=18, fontname="Helvetica", rankdir="LR",
                    compound="true", newrank="true", nodesep=0.25, ranksep=0.5)
     lines = [f"digraph {quote(cluster.name)} {{", f"  graph {graph};",

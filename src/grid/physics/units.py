@@ -21,3 +21,7 @@ def nums(a: float, b: float) -> tuple[str, str]:
         if left != right or a == b:
             return left, right
     return num(a, 10), num(b, 10)
+
+
+UNKNOWN = "\N{EN DASH}"
+"""What a figure nobody knows prints as (a site without a carbon intensity): never 0."""

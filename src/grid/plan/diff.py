@@ -6,7 +6,16 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from grid.plan.model import Action, AttributeChange, Cause, HostConfigChange, Plan, Policy, ResourceChange
+from grid.plan.model import (
+    Action,
+    AttributeChange,
+    Cause,
+    HostConfigChange,
+    Plan,
+    Policy,
+    ResourceChange,
+    new_resource_action,
+)
 from grid.plan.policy import policy_for
 from grid.resources import Kind, ResourceGraph
 from grid.state.model import ResourceRecord, State
@@ -49,6 +58,9 @@ def make_plan(
     capacity: dict[str, Any] | None = None,
 ) -> Plan:
     recorded = state.resources if state else {}
+    # A target that never creates machines (`existing`) adopts what it has not recorded yet.
+    new_action = new_resource_action(target)
+    new_reason = "in spec, not adopted yet" if new_action is Action.ADOPT else "new in spec"
     changes: list[ResourceChange] = []
     errors: list[str] = []
     for resource in graph:
@@ -58,8 +70,8 @@ def make_plan(
         attrs = resource.attrs
         after = attrs if type(attrs) is dict else dict(attrs)
         if before is None:
-            changes.append(ResourceChange(resource.address, resource.kind.value, resource.region, Action.CREATE,
-                                          reason="new in spec", after=after))
+            changes.append(ResourceChange(resource.address, resource.kind.value, resource.region, new_action,
+                                          reason=new_reason, after=after))
             if live is not None and (seen := live.get(resource.address)) is not None and seen.foreign:
                 errors.append(_foreign(resource.address, seen))
             continue
@@ -69,7 +81,7 @@ def make_plan(
             errors.append(_foreign(resource.address, seen))
         elif change.action is Action.NOOP and seen is not None and (not seen.exists or not seen.healthy
                                                                       or seen.replace):
-            action = Action.REPLACE if seen.replace else Action.CREATE if not seen.exists else Action.UPDATE
+            action = Action.REPLACE if seen.replace else new_action if not seen.exists else Action.UPDATE
             change = ResourceChange(resource.address, resource.kind.value, resource.region, action, Cause.DRIFT,
                                     reason=seen.detail or "missing on the target", after=after)
         if resource.kind is Kind.VOLUME and change.action is Action.REPLACE and before.attrs.get("protect"):
@@ -134,8 +146,7 @@ def _config_changes(
     host_digests: Mapping[str, tuple[str, str, str]],
     live_hosts: Mapping[str, LiveHost] | None,
 ) -> tuple[HostConfigChange, ...]:
-    rebuilt = {c.address: c.cause for c in changes
-               if c.kind == "node" and c.action in (Action.CREATE, Action.REPLACE)}
+    rebuilt = {c.address: c.cause for c in changes if c.kind == "node" and c.action.makes}
     hosts = state.hosts if state else {}
     out: list[HostConfigChange] = []
     for address, (node_digest, cluster_digest, hosts_digest) in sorted(host_digests.items()):

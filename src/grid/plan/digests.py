@@ -23,9 +23,11 @@ from grid.render.ansible import (
     group_name,
     host_groups,
     inventory_host_vars,
+    pools_vars,
     shared_files,
     site_roles,
 )
+from grid.render.own import NO_OWN_FILES, OwnFiles
 from grid.resources import Kind, Resource, ResourceGraph
 from grid.spec.model import Cluster
 
@@ -39,7 +41,8 @@ class HostDigests(NamedTuple):
 
 
 def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key: str, *,
-                       connect_fabric: Mapping[str, str] | None = None) -> dict[str, HostDigests]:
+                       connect_fabric: Mapping[str, str] | None = None,
+                       own: OwnFiles = NO_OWN_FILES) -> dict[str, HostDigests]:
     """{node address: HostDigests} of what Ansible would apply to each host.
 
     A host whose digests are all unchanged needs no run; one whose `node` digest is unchanged needs
@@ -47,14 +50,16 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
     table task when `hosts` alone changed (a pool grew or shrank).
 
     Definition: node = sha256(shared files (roles, site.yml, ansible.cfg, action plugins), then
-    json.dumps({"hostname", "vars", "groups"}, sort_keys=True)); cluster = sha256(json.dumps(all.yml vars
+    json.dumps({"hostname", "vars", "groups"[, "pool_vars"]}, sort_keys=True)); cluster = sha256(json.dumps(all.yml vars
     with grid_hosts null, sort_keys=True)); hosts = sha256(json.dumps(grid_hosts, sort_keys=True)).
     `_fast_documents` computes the same JSON texts without building 10^5 dicts (see there); graphs it
-    does not take fall back to the definition as written (`_documents_by_definition`).
+    does not take fall back to the definition as written (`_documents_by_definition`). `pool_vars`: the
+    group_vars of the host's pool, only when it has any (grid.render.own.pool_vars): they hold the digests of
+    the user's roles and scripts the pool uses, so a change to one reaches exactly the hosts that run it.
     """
-    documents = _fast_documents(cluster, graph, admin_public_key, connect_fabric)
+    documents = _fast_documents(cluster, graph, admin_public_key, connect_fabric, own)
     if documents is None:
-        documents = _documents_by_definition(collect_inputs(cluster, graph, admin_public_key, connect_fabric))
+        documents = _documents_by_definition(collect_inputs(cluster, graph, admin_public_key, connect_fabric, own))
     shared = hashlib.sha256()
     for name, text in shared_files(cluster, documents.play_roles):
         shared.update(name.encode() + b"\0" + text.encode() + b"\0")
@@ -62,9 +67,9 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
     hosts_digest = "sha256:" + hashlib.sha256(documents.hosts_table.encode()).hexdigest()
     out: dict[str, HostDigests] = {}
     copy = shared.copy
-    for address, own in documents.hosts:
+    for address, document in documents.hosts:
         digest = copy()
-        digest.update(own.encode())
+        digest.update(document.encode())
         out[address] = HostDigests("sha256:" + digest.hexdigest(), cluster_digest, hosts_digest)
     return dict(sorted(out.items()))
 
@@ -83,7 +88,10 @@ class _Documents:
 def _documents_by_definition(inputs: AnsibleInputs) -> _Documents:
     groups = host_groups(inputs)
     hosts = [(inputs.addresses[hostname],
-              json.dumps({"hostname": hostname, "vars": host_vars, "groups": groups[hostname]}, sort_keys=True))
+              json.dumps({"hostname": hostname, "vars": host_vars, "groups": groups[hostname],
+                          **_pool_part(inputs.pool_vars.get(group_name("pool", host_vars["grid_region"],
+                                                                       host_vars["grid_pool"])))},
+                         sort_keys=True))
              for hostname, host_vars in inputs.hosts.items()]
     return _Documents(hosts, json.dumps({**inputs.all_vars, "grid_hosts": None}, sort_keys=True),
                       json.dumps(inputs.all_vars["grid_hosts"], sort_keys=True), inputs.play_roles)
@@ -125,8 +133,12 @@ class _Template:
         return cls("%s".join(part.replace("%", "%%") for part in parts[0::2]), marks)
 
 
+def _pool_part(values: dict[str, Any] | None) -> dict[str, Any]:
+    return {} if values is None else {"pool_vars": values}
+
+
 def _fast_documents(cluster: Cluster, graph: ResourceGraph, admin_public_key: str,
-                    connect_fabric: Mapping[str, str] | None) -> _Documents | None:
+                    connect_fabric: Mapping[str, str] | None, own: OwnFiles = NO_OWN_FILES) -> _Documents | None:
     """The per-host JSON documents of `host_input_digests`, byte for byte, at a few µs per host.
 
     Hosts of one pool differ only in hostname, address, index and IPs, so each pool's document is
@@ -178,12 +190,14 @@ def _fast_documents(cluster: Cluster, graph: ResourceGraph, admin_public_key: st
         if role_groups.setdefault(group_name("role", role), role) != role:
             return None  # two roles, one group name: the definition raises
     templates: dict[tuple[Any, ...], _Template] = {}
+    by_pool = pools_vars(cluster, own)
     for shape, node in shapes.items():  # in the order of the definition's loop: the same error first
-        template = _shape_template(node, fabrics, connect, list(role_order))
+        template = _shape_template(node, fabrics, connect, list(role_order),
+                                   by_pool.get((node.region, node.attrs["pool"])))
         if template is None:
             return None
         templates[shape] = template
-    play_roles = site_roles(cluster.spec.configuration.roles)
+    play_roles = site_roles(cluster.spec.configuration.roles, own.roles)
     hosts: list[tuple[str, str]] = []
     grid_hosts: list[str] = []
     for hostname, address, index, ips, shape in rows:
@@ -208,7 +222,7 @@ def _plain_shape(region: str, ips: dict[str, Any], storage: dict[str, Any], role
 
 
 def _shape_template(node: Resource, fabrics: Mapping[tuple[str, str], Resource], connect: Mapping[str, str],
-                    role_order: list[str]) -> _Template | None:
+                    role_order: list[str], pool_values: dict[str, Any] | None) -> _Template | None:
     """The own document of `node` (as the definition builds it) with placeholders at the varying leaves."""
     attrs = node.attrs
     marks = {name: _ip_mark(name) for name in attrs.get("fabrics", {})}
@@ -221,7 +235,8 @@ def _shape_template(node: Resource, fabrics: Mapping[tuple[str, str], Resource],
     connect_mark = host_vars["ansible_host"]
     expected = {_HOSTNAME: 1, _ADDRESS: 1, _INDEX: 1, **{mark: 1 for mark in marks.values()}}
     expected[connect_mark] += 1  # also ansible_host
-    template = _Template.of({"hostname": _HOSTNAME, "vars": host_vars, "groups": groups}, expected)
+    template = _Template.of({"hostname": _HOSTNAME, "vars": host_vars, "groups": groups,
+                             **_pool_part(pool_values)}, expected)
     if template is None:
         return None
     return _Template(template.text, template.marks, connect_mark, tuple(marks.values()))

@@ -6,11 +6,16 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from grid.spec.targets import TARGET_TRAITS
+
 PLAN_FORMAT = "grid-plan/v1"
 
 
 class Action(enum.StrEnum):
     CREATE = "create"
+    # What a target that never makes machines (`existing`) does with one it has not recorded yet: it takes the
+    # machine over as it is (pins its host key, records it, configures it). Such plans never say `create`.
+    ADOPT = "adopt"
     UPDATE = "update"
     REPLACE = "replace"
     DELETE = "delete"
@@ -18,7 +23,25 @@ class Action(enum.StrEnum):
 
     @property
     def symbol(self) -> str:
-        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "no-op": "="}[self.value]
+        return {"create": "+", "adopt": "<=", "update": "~", "replace": "-/+", "delete": "-",
+                "no-op": "="}[self.value]
+
+    @property
+    def makes(self) -> bool:
+        """The resource is new to grid after this change (made, made again, or adopted): a node needs all
+        of its configuration."""
+        return self in (Action.CREATE, Action.ADOPT, Action.REPLACE)
+
+
+def adopts(target: str) -> bool:
+    """Whether `target` adopts machines that exist already instead of creating them (its traits say so)."""
+    traits = TARGET_TRAITS.get(target)
+    return traits is not None and not traits.creates_infrastructure
+
+
+def new_resource_action(target: str) -> Action:
+    """What a resource in the spec but not in the state gets: `adopt` on targets that never create."""
+    return Action.ADOPT if adopts(target) else Action.CREATE
 
 
 class Policy(enum.StrEnum):
@@ -105,10 +128,18 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.pending) or bool(self.config) or bool(self.unfinished)
 
+    @property
+    def adopts(self) -> bool:
+        """The target adopts existing machines: counts and views say `adopt`, never `create`."""
+        return adopts(self.target)
+
     def counts(self) -> dict[str, int]:
-        out = {a.value: 0 for a in Action}
+        """Changes per action. A plan counts `adopt` where its target adopts and `create` where it creates
+        (the one that cannot happen is left out, so saved plans of creating targets keep their keys)."""
+        left_out = Action.CREATE if self.adopts else Action.ADOPT
+        out = {a.value: 0 for a in Action if a is not left_out}
         for change in self.changes:
-            out[change.action.value] += 1
+            out[change.action.value] = out.get(change.action.value, 0) + 1
         return out
 
     @property

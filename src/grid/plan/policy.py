@@ -11,6 +11,8 @@ POLICIES: dict[str, dict[str, Policy]] = {
         "image": _REPLACE, "fabrics": _REPLACE, "storage": _REPLACE, "accelerator": _REPLACE,
         "accelerators": _REPLACE, "cpus": _IN, "memory_gb": _IN, "roles": _IN,
         "hostname": _REPLACE, "container": _REPLACE, "pool": _REPLACE, "index": _REPLACE,
+        # A container's binds are fixed when it is made; directories and their modes are configuration.
+        "mounts": _REPLACE, "directories": _IN,
     },
     "fabric": {
         "cidr": _REPLACE, "mtu": _REPLACE, "gateway": _REPLACE, "network": _REPLACE,
@@ -18,7 +20,7 @@ POLICIES: dict[str, dict[str, Policy]] = {
     },
     "volume": {
         "kind": _REPLACE, "volume": _REPLACE, "name": _REPLACE,
-        "capacity_tib": _IN, "mount": _IN, "protect": _IN, "pools": _IN,
+        "capacity_tib": _IN, "mount": _IN, "mounts": _IN, "protect": _IN, "pools": _IN,
     },
     "link": {"between": _REPLACE, "bandwidth_gbps": _IN, "latency_ms": _IN},
 }

@@ -7,6 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from grid.render.own import NO_OWN_FILES, OwnFiles
 from grid.render.pulumi import render_pulumi
 from grid.resources import ResourceGraph
 from grid.spec.model import Cluster
@@ -14,11 +15,13 @@ from grid.spec.model import Cluster
 Files = dict[str, str]
 
 
-def render_cluster(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: str) -> Files:
+def render_cluster(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: str,
+                   own: OwnFiles = NO_OWN_FILES) -> Files:
+    """`own`: the user's roles and scripts the spec names (grid.validate.roles.own_files)."""
     from grid.render.ansible import render_ansible
 
     files = render_pulumi(cluster, graph, authorized_key=admin_public_key)
-    for path, text in render_ansible(cluster, graph, admin_public_key=admin_public_key).items():
+    for path, text in render_ansible(cluster, graph, admin_public_key=admin_public_key, own=own).items():
         files[f"ansible/{path}"] = text
     return dict(sorted(files.items()))
 

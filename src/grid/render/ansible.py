@@ -16,20 +16,25 @@ The inventory contract (inventory/hosts.yml, inventory/group_vars/all.yml):
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
 import yaml
 
+from grid.render.network import FIREWALL_ROLE, firewall_vars
+from grid.render.own import NO_OWN_FILES, OWN_CONFIG_ROLE, OwnFiles, pool_vars, script_file
 from grid.render.templating import render
 from grid.resources import Kind, Resource, ResourceGraph, connect_ip
 from grid.spec.model import Cluster
 
-ALWAYS_ON_ROLES = ("base", "fabric", "storage-client")
-"""Applied to every host: `base` first, the spec's configuration.roles in order, then the rest of these."""
+ALWAYS_ON_ROLES = ("base", "fabric", "storage-client", FIREWALL_ROLE, OWN_CONFIG_ROLE)
+"""Applied to every host: `base` first, the spec's configuration.roles in order, then the rest of these
+(`firewall` loads the spec's network policy, or removes grid's rules when the spec has none)."""
+INTERNAL_ROLES = (OWN_CONFIG_ROLE,)
+"""grid's roles a spec does not name: always played last, not among the roles configuration.roles may name."""
 CLUSTER_WIDE_TAG = "cluster-wide"
 ACTION_PLUGINS = ("action_plugins/grid_node_ready.py", "action_plugins/grid_hosts_block.py",
                   "action_plugins/grid_accounts.py", "action_plugins/grid_authorized_keys.py")
@@ -50,12 +55,15 @@ class AnsibleInputs:
     all_vars: dict[str, Any]
     play_roles: list[str]
     become: bool
+    pool_vars: dict[str, dict[str, Any]] = field(default_factory=dict)  # pool group -> its group_vars
+    own: OwnFiles = NO_OWN_FILES
 
 
 def render_ansible(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: str,
-                   connect_fabric: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The self-contained Ansible directory for `cluster` as {relative path: content}."""
-    inputs = collect_inputs(cluster, graph, admin_public_key, connect_fabric)
+                   connect_fabric: Mapping[str, str] | None = None, own: OwnFiles = NO_OWN_FILES) -> dict[str, str]:
+    """The self-contained Ansible directory for `cluster` as {relative path: content}; `own`: the user's roles
+    and scripts the spec names (grid.validate.roles.own_files)."""
+    inputs = collect_inputs(cluster, graph, admin_public_key, connect_fabric, own)
     files: dict[str, str] = {
         "ansible.cfg": _static_file("ansible.cfg"),
         ".ansible-lint": _static_file("ansible-lint.yml"),  # a dotfile would not ship in the wheel
@@ -66,7 +74,20 @@ def render_ansible(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: 
     }
     for rel, text in _role_files():
         files[f"roles/{rel}"] = text
+    files.update(own_files_rendered(inputs))
     return dict(sorted(files.items()))
+
+
+def own_files_rendered(inputs: AnsibleInputs) -> dict[str, str]:
+    """Per-pool group_vars, the user's roles (roles/<name>/...) and scripts (scripts/<run>) the hosts use."""
+    files = {f"inventory/group_vars/{group}.yml": _yaml(inputs.cluster, values)
+             for group, values in inputs.pool_vars.items()}
+    for role in sorted({r["name"] for values in inputs.pool_vars.values() for r in values["grid_own_roles"]}):
+        for rel, text in inputs.own.roles[role]:
+            files[f"roles/{role}/{rel}"] = text
+    for run in sorted({s["run"] for values in inputs.pool_vars.values() for s in values["grid_scripts"]}):
+        files[script_file(run)] = inputs.own.scripts[run]
+    return files
 
 
 def group_name(*parts: str) -> str:
@@ -75,7 +96,7 @@ def group_name(*parts: str) -> str:
 
 
 def collect_inputs(cluster: Cluster, graph: ResourceGraph, admin_public_key: str,
-                   connect_fabric: Mapping[str, str] | None) -> AnsibleInputs:
+                   connect_fabric: Mapping[str, str] | None, own: OwnFiles = NO_OWN_FILES) -> AnsibleInputs:
     """What the inventory and site.yml are made of; raises ValueError for a key or graph it cannot render."""
     if "\n" in admin_public_key.strip():
         raise ValueError("admin_public_key must be one public key line")
@@ -102,8 +123,23 @@ def collect_inputs(cluster: Cluster, graph: ResourceGraph, admin_public_key: str
     config = cluster.spec.configuration
     all_vars = cluster_vars(cluster, admin_public_key,
                             [{"hostname": h, "ip": v["ansible_host"]} for h, v in hosts.items()])
+    by_pool = pools_vars(cluster, own)
+    groups = {group_name("pool", region, pool): by_pool[region, pool]
+              for region, pools in regions.items() for pool in pools if (region, pool) in by_pool}
     return AnsibleInputs(cluster.name, hosts, addresses, regions, roles, all_vars,
-                         site_roles(config.roles), _become(cluster))
+                         site_roles(config.roles, own.roles), _become(cluster), dict(sorted(groups.items())), own)
+
+
+def pools_vars(cluster: Cluster, own: OwnFiles) -> dict[tuple[str, str], dict[str, Any]]:
+    """{(region, pool): its group_vars} for the pools that have any (grid.render.own.pool_vars)."""
+    grid_roles = available_roles()
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for region in cluster.spec.regions:
+        for pool in region.pools:
+            values = pool_vars(cluster, pool, own, grid_roles)
+            if values is not None:
+                out[region.name, pool.name] = values
+    return out
 
 
 def cluster_vars(cluster: Cluster, admin_public_key: str, grid_hosts: Any) -> dict[str, Any]:
@@ -122,6 +158,7 @@ def cluster_vars(cluster: Cluster, admin_public_key: str, grid_hosts: Any) -> di
         "grid_users": [{"name": u.name, "sudo": u.sudo, "authorized_keys": list(u.authorized_keys)}
                        for u in sorted(config.users, key=lambda u: u.name)],
         "grid_hosts": grid_hosts,
+        **firewall_vars(cluster),  # only when the spec declares a network policy
     }
 
 
@@ -149,6 +186,11 @@ def inventory_host_vars(node: Resource, fabrics: Mapping[tuple[str, str], Resour
         "grid_fabrics": grid_fabrics,
         "grid_storage": [{"name": name, "mount": storage[name]} for name in sorted(storage)],
         "grid_roles": list(attrs.get("roles", [])),
+        # Storage mounted as people mount it (grid.resources._placement): only where a pool has any.
+        **({"grid_mounts": [{"name": b["storage"], "mount": b["path"], "read_only": "ro" in b["options"]}
+                            for b in attrs["mounts"]]} if attrs.get("mounts") else {}),
+        **({"grid_directories": [{"name": d["storage"], "path": d["path"], "mode": d["mode"]}
+                                 for d in attrs["directories"]]} if attrs.get("directories") else {}),
     }
 
 
@@ -162,10 +204,11 @@ def _connect_ip(node: Resource, explicit: str | None) -> str:
     raise ValueError(f"{node.address}: no fabric address to connect to")
 
 
-def site_roles(configured: list[str]) -> list[str]:
-    """The roles site.yml plays, in order; raises ValueError for a role grid does not ship."""
-    available = set(available_roles())
-    ordered = list(dict.fromkeys(["base", *configured, *ALWAYS_ON_ROLES]))
+def site_roles(configured: list[str], own_roles: Collection[str] = ()) -> list[str]:
+    """grid's roles site.yml plays, in order (the user's, `own_roles`, are played per pool by own-config); raises
+    ValueError for a role that is neither grid's nor the user's."""
+    available = {*available_roles(), *INTERNAL_ROLES}
+    ordered = list(dict.fromkeys(["base", *(r for r in configured if r not in own_roles), *ALWAYS_ON_ROLES]))
     unknown = [role for role in ordered if role not in available]
     if unknown:
         raise ValueError(f"unknown configuration role(s) {', '.join(unknown)}; "
@@ -246,7 +289,8 @@ def _static_file(name: str) -> str:
 @functools.cache
 def available_roles() -> tuple[str, ...]:
     """Names of the Ansible roles grid ships: what spec.configuration.roles may list."""
-    return tuple(sorted(p.name for p in (_templates() / "roles").iterdir() if p.is_dir()))
+    return tuple(sorted(p.name for p in (_templates() / "roles").iterdir()
+                        if p.is_dir() and p.name not in INTERNAL_ROLES))
 
 
 @functools.cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
+from grid.render.network import cloud_policy
 from grid.render.templating import canonical_json, render
 from grid.resources import Kind, ResourceGraph
 from grid.spec.model import Cluster
@@ -26,6 +27,8 @@ class RegionInput(TypedDict):
     settings: dict[str, Any]  # the target's own settings (spec.targets.<target>)
     authorized_key: str
     owner: NotRequired[dict[str, str]]  # labels of the state that makes it (grid.apply.run.owner_labels)
+    admin_cidrs: NotRequired[list[str]]  # clouds: access.admin_cidrs, when the spec gives them
+    ingress: NotRequired[dict[str, list[dict[str, Any]]]]  # clouds: fabric -> rules, sources as CIDRs
 
 
 def project_name(cluster: str) -> str:
@@ -55,7 +58,7 @@ def region_program_input(
             return None
         return spec.instance_types.get(type_key)
 
-    return {
+    data: RegionInput = {
         "cluster": cluster.name,
         "region": region,
         "target": target,
@@ -71,6 +74,9 @@ def region_program_input(
         "settings": cluster.spec.targets.model_dump(mode="json")[target],
         "authorized_key": authorized_key,
     }
+    if traits_of(cluster).cloud:  # the lab enforces the policy on the nodes (the firewall role)
+        data.update(cloud_policy(cluster, graph, region))  # type: ignore[typeddict-item]
+    return data
 
 
 def render_pulumi(cluster: Cluster, graph: ResourceGraph, *, authorized_key: str) -> dict[str, str]:

@@ -10,7 +10,10 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from grid.spec.network import Access, IngressRule
+from grid.spec.own import Limits, RelativePath, RoleVars, Script
 
 API_VERSION = "grid/v1"
 
@@ -28,6 +31,21 @@ def _no_dot_segments(value: str) -> str:
 
 MountPath = Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._-]+)+$", max_length=200),
                       AfterValidator(_no_dot_segments)]
+# A directory below a storage's root: relative, no '.' or '..' segment (checked like a mount point).
+SubdirPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", max_length=200),
+                       AfterValidator(_no_dot_segments)]
+# One mount option: a word (ro, noatime) or key=value (vers=4.1); grid.validate.storage knows which words.
+MountOption = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}(=[A-Za-z0-9._:-]{1,64})?$")]
+
+
+def _octal_mode(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError("write the mode as a quoted octal string, like '1777' or '0755' (YAML reads 0755 as "
+                         "the number 493)")
+    return value
+
+
+FileMode = Annotated[str, BeforeValidator(_octal_mode), StringConstraints(pattern=r"^[0-7]{3,4}$")]
 SysctlKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_-]+)+$", max_length=120)]
 # '%' for core_pattern specifiers (core.%e.%p); no '|', quotes, '=', '{' or control characters.
 SysctlText = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 ._:/%-]{1,200}$")]
@@ -91,7 +109,9 @@ class Site(Model):
     cooling: Literal["liquid", "air"] = "air"
     rack_kw_max: float = Field(40, gt=0, le=500, description="Per-rack power limit, kW")
     renewable_fraction: float = Field(0.0, ge=0, le=1)
-    grid_carbon_g_per_kwh: float = Field(0.0, ge=0, le=2000, description="Carbon intensity of grid power")
+    grid_carbon_g_per_kwh: float | None = Field(
+        None, ge=0, le=2000,
+        description="Carbon intensity of grid power, gCO2/kWh; left out, emissions are unknown (a dash), not 0")
     province: Annotated[str, StringConstraints(max_length=64, pattern=r"^[^\x00-\x1f]*$")] = ""
 
 
@@ -110,14 +130,41 @@ class Fabric(Model):
     cidr: Cidr
     ports_per_node: int = Field(1, ge=1, le=64)
     topology: Topology | None = None
+    ingress: list[IngressRule] | None = Field(
+        None, max_length=64,
+        description="What this fabric accepts (docs/spec.md, network policy); not given: everything, as before")
+
+
+class StorageMount(Model):
+    """One place a storage appears on its nodes (a storage may appear at several)."""
+
+    path: MountPath
+    options: list[MountOption] = Field(
+        default_factory=list, description="Mount options: ro or rw, noatime, nosuid, nodev, noexec, key=value")
+    mode: FileMode | None = Field(None, description="Octal mode of the directory at `path`, like '1777'")
+    subdir: SubdirPath | None = Field(None, description="Mount this directory below the storage's root instead")
+
+    @property
+    def read_only(self) -> bool:
+        return "ro" in self.options
 
 
 class Storage(Model):
     name: Name
-    kind: Literal["parallel-fs", "nfs", "block", "object"] = "parallel-fs"
-    capacity_tib: float = Field(gt=0, le=10_000_000)
-    mount: MountPath
+    kind: Literal["parallel-fs", "nfs", "block", "object", "local-scratch"] = Field(
+        "parallel-fs", description="`local-scratch`: a directory on each node itself (no shared volume)")
+    capacity_tib: float | None = Field(
+        None, gt=0, le=10_000_000, description="Needed by parallel-fs, nfs and block; unknown for object")
+    mount: MountPath | None = Field(None, description="One mount point (short for `mounts: [{path: ...}]`)")
+    mounts: list[StorageMount] = Field(default_factory=list, description="Where the storage appears on nodes")
     protect: bool = False
+
+    @property
+    def all_mounts(self) -> tuple[StorageMount, ...]:
+        """`mounts`, or the one mount `mount` names (grid.validate.storage refuses both or neither)."""
+        if self.mounts:
+            return tuple(self.mounts)
+        return (StorageMount(path=self.mount),) if self.mount else ()
 
 
 class Accelerator(Model):
@@ -144,6 +191,9 @@ class Pool(Model):
     instance_types: dict[CloudTarget, MachineType] = Field(
         default_factory=dict, description="Machine type per cloud target; never guessed")
     host_overhead_w: float | None = Field(None, ge=0, le=20_000, description="Overrides the catalog host figure")
+    configuration: PoolConfiguration | None = Field(
+        None, description="Roles, sysctls, limits, users, scripts and role variables of this pool's nodes, "
+                          "merged over the cluster's configuration")
 
 
 class Region(Model):
@@ -167,10 +217,28 @@ class User(Model):
 
 
 class Configuration(Model):
-    roles: list[RoleName] = Field(default_factory=lambda: ["base"])
+    roles: list[RoleName] = Field(default_factory=lambda: ["base"],
+                                  description="grid's roles (base, fabric, storage-client) and roles in roles_path")
+    roles_path: RelativePath | None = Field(
+        None, description="A folder of Ansible roles (roles/<name>/tasks/main.yml ...), relative to the spec")
     sysctl: dict[SysctlKey, int | SysctlText] = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=dict, description="limits.conf items for /etc/security/limits.d")
     admin_user: UserName = "gridadmin"
     users: list[User] = Field(default_factory=list)
+    scripts: list[Script] = Field(default_factory=list)
+    role_vars: dict[RoleName, RoleVars] = Field(
+        default_factory=dict, description="Variables for roles, by role: plain values, never Jinja")
+
+
+class PoolConfiguration(Model):
+    """A pool's configuration, merged over the cluster's (grid.spec.own.merged; docs/spec.md)."""
+
+    roles: list[RoleName] = Field(default_factory=list)
+    sysctl: dict[SysctlKey, int | SysctlText] = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=dict)
+    users: list[User] = Field(default_factory=list)
+    scripts: list[Script] = Field(default_factory=list)
+    role_vars: dict[RoleName, RoleVars] = Field(default_factory=dict)
 
 
 class Energy(Model):
@@ -224,6 +292,7 @@ class ClusterSpec(Model):
     links: list[Link] = Field(default_factory=list)
     configuration: Configuration = Configuration()
     energy: Energy = Energy()
+    access: Access = Access()
     catalog: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,200}$")] | None = Field(
         None, description="Accelerator catalog file extending the built-in one, relative to the spec")
 

@@ -50,6 +50,16 @@ class TargetTraits:
     emulates_links: bool = True
     object_storage_caveat: Caveat | None = None
     """How the target stands in for object storage (None: it offers the real thing)."""
+    known_images: str = ""
+    """A regex of the `defaults.image` names the target finds a machine image for by itself ("": any name)."""
+    image_setting: str = ""
+    """The key of spec.targets.<target> that names a machine image explicitly (what other images need)."""
+    subnet_prefixes: tuple[int, int] | None = None
+    """The shortest and longest prefix a fabric's subnet may have (None: any)."""
+    region_needs_fabric: bool = False
+    """A region's network is built from its fabrics: a region with storage or nodes needs one."""
+    block_volume_max_gib: int | None = None
+    """The largest volume a node of block storage may get (its capacity shared out over the nodes)."""
 
 
 TARGET_TRAITS: Mapping[str, TargetTraits] = MappingProxyType({
@@ -61,7 +71,8 @@ TARGET_TRAITS: Mapping[str, TargetTraits] = MappingProxyType({
     "existing": TargetTraits("existing", creates_infrastructure=False, nodes_need_fabric=False, fixed_hosts=True),
     "aws": TargetTraits(
         "aws", creates_infrastructure=True, cloud=True, provider="AWS", instance_type_key="aws",
-        example_instance_type="p5.48xlarge",
+        example_instance_type="p5.48xlarge", known_images=r"debian-\d+", image_setting="ami",
+        subnet_prefixes=(16, 28), region_needs_fabric=True, block_volume_max_gib=16_384,  # VPC and EBS limits
         # AWS keeps the first four addresses and the last one of every subnet for itself.
         first_host=4, honoured_mtus=(9001, 1500),
         mtu_caveat=Caveat(detail="AWS fixes the MTU at 9001 within a VPC (1500 across an internet gateway)",

@@ -17,15 +17,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import resources
-from importlib.resources.abc import Traversable
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from grid.engines import EngineFailed, PreviewResult, ProgressFn, RegionInput, StackResult
 from grid.resources import (
@@ -38,6 +33,7 @@ from grid.resources import (
     pool_fabrics,
     recorded_connect_ip,
 )
+from grid.spec.inventory import Declared, inventory_hosts, resolve_inventory
 from grid.spec.model import Cluster, ExistingHost
 from grid.spec.targets import TARGET_TRAITS
 from grid.state.model import State
@@ -49,12 +45,6 @@ Scanner = Callable[[str, int, float], str]
 
 
 # -- which hosts ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Declared:
-    host: ExistingHost
-    ips: dict[str, str]  # fabric -> IP the inventory gives (grid_fabrics), besides the host's address
-
 
 def declared_hosts(cluster: Cluster) -> list[ExistingHost]:
     return [d.host for d in _declared(cluster)]
@@ -89,48 +79,6 @@ def _declared(cluster: Cluster) -> list[Declared]:
     return inventory_hosts(resolve_inventory(settings.inventory))
 
 
-def resolve_inventory(path: str) -> Traversable:
-    """An absolute path, or one relative to the working directory, or `inventories/...`: a file of grid's own
-    inventories/ folder (shipped as the grid.inventories package)."""
-    given = Path(path)
-    if given.is_absolute() or given.exists():
-        return given
-    if given.parts[:1] == ("inventories",):
-        packaged = resources.files("grid.inventories").joinpath(*given.parts[1:])
-        if packaged.is_file():
-            return packaged
-    return given
-
-
-def inventory_hosts(path: Traversable) -> list[Declared]:
-    """Hosts of a YAML inventory in grid's shape (inventories/README.md), ordered by grid_index."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read the existing-hosts inventory {path}: {exc}") from None
-    found: dict[str, dict[str, Any]] = {}
-    for name, host_vars in _walk(document if isinstance(document, dict) else {}):
-        found.setdefault(name, {}).update(host_vars)
-    hosts: list[tuple[int, int, Declared]] = []
-    for order, (name, host_vars) in enumerate(found.items()):
-        if "grid_region" not in host_vars or "grid_pool" not in host_vars:
-            raise ValueError(f"{path}: host {name} needs grid_region and grid_pool")
-        host = ExistingHost(name=name, address=str(host_vars.get("ansible_host", name)),
-                            region=str(host_vars["grid_region"]), pool=str(host_vars["grid_pool"]),
-                            port=int(host_vars.get("ansible_port", 22)))
-        ips = {str(f["name"]): str(f["ip"]) for f in host_vars.get("grid_fabrics") or []
-               if isinstance(f, dict) and f.get("name") and f.get("ip")}
-        hosts.append((int(host_vars.get("grid_index", order)), order, Declared(host, ips)))
-    return [declared for _, _, declared in sorted(hosts, key=lambda item: (item[0], item[1]))]
-
-
-def _walk(group: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for value in group.values():
-        if not isinstance(value, dict):
-            continue
-        for host, host_vars in (value.get("hosts") or {}).items():
-            yield str(host), dict(host_vars or {})
-        yield from _walk(value.get("children") or {})
 
 
 # -- host keys ---------------------------------------------------------------------------------------

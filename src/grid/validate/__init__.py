@@ -12,15 +12,18 @@ from pathlib import Path
 from grid.diagnostics import Diagnostics, error
 from grid.physics.catalog import Catalog, CatalogError, load_catalog
 from grid.spec import LoadedSpec
-from grid.validate import addressing, physics, references, safety, target
+from grid.validate import addressing, network, physics, pool_config, promises, references, safety, storage, target
 from grid.validate.base import Validator
+from grid.validate.roles import own_files
 
 __all__ = ["Validator", "spec_catalog", "validate", "validators"]
 
 
 def validators(catalog: Catalog | None = None) -> list[Validator]:
     checks = physics.make_validators(catalog) if catalog is not None else physics.VALIDATORS
-    return [*references.VALIDATORS, *safety.VALIDATORS, *addressing.VALIDATORS, *checks, *target.VALIDATORS]
+    return [*references.VALIDATORS, *storage.VALIDATORS,
+            *safety.VALIDATORS, *addressing.VALIDATORS, *network.VALIDATORS, *checks, *target.VALIDATORS,
+            *promises.VALIDATORS, *pool_config.VALIDATORS]
 
 
 def spec_catalog(loaded: LoadedSpec) -> tuple[Catalog | None, Diagnostics]:
@@ -41,6 +44,7 @@ def validate(loaded: LoadedSpec) -> Diagnostics:
         return Diagnostics.of(found)
     catalog, problems = spec_catalog(loaded)
     found.extend(problems)
+    found.extend(own_files(loaded)[1])  # the user's roles and scripts, next to the spec
     for check in validators(catalog):
         try:
             produced = list(check(loaded.cluster))

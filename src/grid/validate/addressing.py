@@ -51,6 +51,11 @@ def smallest_prefix(addresses: int) -> int:
 
 
 def fabric_capacity(cluster: Cluster) -> Iterator[Diagnostic]:
+    traits = traits_of(cluster)
+    # The allocator (grid.resources) hands out from `first_host` up to the one before broadcast.
+    reserved = max(RESERVED_PER_FABRIC, traits.first_host + 1)
+    kept = ("network, gateway and broadcast" if reserved == RESERVED_PER_FABRIC
+            else f"the {reserved} addresses {traits.provider or traits.name} keeps in every subnet")
     for r, region in enumerate(cluster.spec.regions):
         attached: dict[str, list[tuple[str, int]]] = {}
         for pool in region.pools:
@@ -59,7 +64,7 @@ def fabric_capacity(cluster: Cluster) -> Iterator[Diagnostic]:
         for f, fabric in enumerate(region.fabrics):
             pools = attached.get(fabric.name, [])
             nodes = sum(count for _, count in pools)
-            needed = nodes + RESERVED_PER_FABRIC
+            needed = nodes + reserved
             net = ipaddress.IPv4Network(fabric.cidr)
             if needed <= net.num_addresses:
                 continue
@@ -75,7 +80,7 @@ def fabric_capacity(cluster: Cluster) -> Iterator[Diagnostic]:
             yield error(
                 f"fabric '{fabric.name}' needs {needed} addresses but {fabric.cidr} has {net.num_addresses}",
                 (*REGIONS, r, "fabrics", f, "cidr"), code="addressing.capacity",
-                detail=f"{nodes} node(s) from pools {shown}{more}, plus network, gateway and broadcast",
+                detail=f"{nodes} node(s) from pools {shown}{more}, plus {kept}",
                 hint=hint)
 
 

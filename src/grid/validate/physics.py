@@ -32,14 +32,18 @@ def check_accelerator_models(cluster: Cluster, catalog: Catalog) -> Iterator[Dia
             model = pool_model(pool)
             if catalog.get(model) is not None:
                 continue
+            # Only a model of the same family is offered: a near name of another accelerator (a100 → h100)
+            # would have the user plan with the wrong hardware.
             close = catalog.suggest(model)
             known = ", ".join(catalog.ids())
             hint = (f"did you mean '{close}'? " if close else "") + \
-                f"known models: {known}; add others in a catalog file (docs/catalog.md)"
-            yield error(f"unknown accelerator model '{model}'",
+                ("if it is another model, add it to a catalog file the spec names with `spec.catalog` "
+                 "(tdp_w, memory_gb, bf16_tflops, host_overhead_w and a source; see docs/catalog.md); "
+                 f"the catalog has: {known}")
+            yield error(f"accelerator model '{model}' is not in the catalog",
                         ("spec", "regions", ri, "pools", pi, "accelerator", "model"),
-                        detail=f"pool '{pool.name}' in region '{region.name}' names a model the catalog "
-                               "lacks, so its power and compute cannot be computed",
+                        detail=f"pool '{pool.name}' in region '{region.name}' names a model grid has no "
+                               "figures for, so its power and compute cannot be computed",
                         hint=hint, code="physics.accelerator")
 
 
@@ -135,7 +139,8 @@ def check_link_presence(cluster: Cluster) -> Iterator[Diagnostic]:
     linked = {name for pair in links for name in pair}
     for ri, region in enumerate(regions):
         if region.name not in linked:
-            other = next(r.name for r in regions if r.name != region.name)
+            # Regions of one name (reported by the references validator) leave no other to name.
+            other = next((r.name for r in regions if r.name != region.name), "OTHER")
             yield warning(f"region '{region.name}' has no link to any other region",
                           ("spec", "regions", ri, "name"),
                           detail=f"the cluster has {len(regions)} regions; regions are independent unless "

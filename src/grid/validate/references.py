@@ -131,20 +131,20 @@ def pool_references_exist(cluster: Cluster) -> Iterator[Diagnostic]:
 
 def pool_mounts_distinct(cluster: Cluster) -> Iterator[Diagnostic]:
     for r, region in enumerate(cluster.spec.regions):
-        mounts = {s.name: s.mount for s in region.storage}
+        mounts = {s.name: [m.path for m in s.all_mounts] for s in region.storage}
         for p, pool in enumerate(region.pools):
             used: dict[str, str] = {}
             for i, name in enumerate(pool.storage):
-                mount = mounts.get(name)
-                if mount is None or name in used.values():
+                if name not in mounts or name in used.values():
                     continue
-                if mount in used:
-                    yield error(f"pool '{pool.name}' mounts storage '{name}' and '{used[mount]}' at the same "
-                                f"path {mount}", (*REGIONS, r, "pools", p, "storage", i),
-                                code="references.mount-collision",
-                                hint="give each storage a different mount path")
-                else:
-                    used[mount] = name
+                for mount in mounts[name]:
+                    if mount in used and used[mount] != name:
+                        yield error(f"pool '{pool.name}' mounts storage '{name}' and '{used[mount]}' at the same "
+                                    f"path {mount}", (*REGIONS, r, "pools", p, "storage", i),
+                                    code="references.mount-collision",
+                                    hint="give each storage a different mount path")
+                    else:
+                        used[mount] = name
 
 
 def pools_have_fabric(cluster: Cluster) -> Iterator[Diagnostic]:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from grid.diagnostics import Diagnostic, Path, error
 from grid.spec.model import Cluster
 from grid.validate.base import Validator
+from grid.validate.storage import mount_entries
 
 CONFIGURATION: Path = ("spec", "configuration")
 
@@ -148,23 +149,27 @@ def users_not_system_accounts(cluster: Cluster) -> Iterator[Diagnostic]:
 
 
 def mounts_not_system_paths(cluster: Cluster) -> Iterator[Diagnostic]:
-    """Every mount point grid creates on nodes: today only storage mounts."""
+    """Every mount point grid creates on nodes: each mount of each storage (scratch directories too)."""
     for r, region in enumerate(cluster.spec.regions):
         for s, storage in enumerate(region.storage):
-            path = ("spec", "regions", r, "storage", s, "mount")
-            mount = normalised(storage.mount)
-            if mount is None:
-                yield error(f"storage '{storage.name}' mounts at {storage.mount}, which is not an absolute path "
-                            "without '..'", path, code="safety.mount-path", hint=MOUNT_HINT)
-                continue
-            tree = system_tree(mount)
-            if tree is None:
-                continue
-            holds = SYSTEM_TREES.get(tree) or SYSTEM_PARENTS[tree]
-            where = "a system directory" if mount == tree else f"inside the system directory {tree}"
-            yield error(f"storage '{storage.name}' mounts at {mount}, {where}", path, code="safety.system-mount",
-                        detail=f"{tree} holds {holds}; the storage would replace it on every node that uses it",
-                        hint=MOUNT_HINT)
+            for path, entry in mount_entries(r, s, storage):
+                yield from _mount_not_system_path(storage.name, entry.path, path)
+
+
+def _mount_not_system_path(name: str, given: str, path: Path) -> Iterator[Diagnostic]:
+    mount = normalised(given)
+    if mount is None:
+        yield error(f"storage '{name}' mounts at {given}, which is not an absolute path without '..'", path,
+                    code="safety.mount-path", hint=MOUNT_HINT)
+        return
+    tree = system_tree(mount)
+    if tree is None:
+        return
+    holds = SYSTEM_TREES.get(tree) or SYSTEM_PARENTS[tree]
+    where = "a system directory" if mount == tree else f"inside the system directory {tree}"
+    yield error(f"storage '{name}' mounts at {mount}, {where}", path, code="safety.system-mount",
+                detail=f"{tree} holds {holds}; the storage would replace it on every node that uses it",
+                hint=MOUNT_HINT)
 
 
 def _program_sysctl(key: str) -> str | None:
