@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from grid.render.network import FIREWALL_ROLE, firewall_vars
+from grid.render.network import FIREWALL_ROLE, firewall_follows_pools, firewall_vars
 from grid.render.own import NO_OWN_FILES, OWN_CONFIG_ROLE, OwnFiles, pool_vars, script_file
 from grid.render.templating import render
 from grid.resources import Kind, Resource, ResourceGraph, connect_ip
@@ -57,6 +57,7 @@ class AnsibleInputs:
     become: bool
     pool_vars: dict[str, dict[str, Any]] = field(default_factory=dict)  # pool group -> its group_vars
     own: OwnFiles = NO_OWN_FILES
+    firewall_follows_pools: bool = False  # a rule names `pool:NAME`: the hosts-table play updates the rules too
 
 
 def render_ansible(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: str,
@@ -127,7 +128,8 @@ def collect_inputs(cluster: Cluster, graph: ResourceGraph, admin_public_key: str
     groups = {group_name("pool", region, pool): by_pool[region, pool]
               for region, pools in regions.items() for pool in pools if (region, pool) in by_pool}
     return AnsibleInputs(cluster.name, hosts, addresses, regions, roles, all_vars,
-                         site_roles(config.roles, own.roles), _become(cluster), dict(sorted(groups.items())), own)
+                         site_roles(config.roles, own.roles), _become(cluster), dict(sorted(groups.items())), own,
+                         firewall_follows_pools(cluster))
 
 
 def pools_vars(cluster: Cluster, own: OwnFiles) -> dict[tuple[str, str], dict[str, Any]]:
@@ -246,18 +248,22 @@ def _all_yml(inputs: AnsibleInputs) -> str:
 
 
 def _site_yml(inputs: AnsibleInputs) -> str:
-    return _site_text(inputs.cluster, inputs.play_roles, inputs.become)
+    return _site_text(inputs.cluster, inputs.play_roles, inputs.become, inputs.firewall_follows_pools)
 
 
 def shared_files(cluster: Cluster, play_roles: list[str]) -> list[tuple[str, str]]:
     """(name, text) of the files every host's run reads alike: each role file (by its path under roles/),
     site.yml, ansible.cfg and grid's actions (what some tasks run), in that order."""
-    return [*_role_files(), ("site.yml", _site_text(cluster.name, play_roles, _become(cluster))),
+    return [*_role_files(), ("site.yml", _site_text(cluster.name, play_roles, _become(cluster),
+                                                    firewall_follows_pools(cluster))),
             ("ansible.cfg", _static_file("ansible.cfg")), *((name, _static_file(name)) for name in ACTION_PLUGINS)]
 
 
-def _site_text(cluster: str, roles: list[str], become: bool) -> str:
-    return render("ansible/site.yml.j2", cluster=cluster, roles=roles, become=become)
+def _site_text(cluster: str, roles: list[str], become: bool, follows_pools: bool) -> str:
+    # Only a policy naming pools puts the firewall in the hosts-table play: every other cluster's hosts-table
+    # run (the one all nodes get when a node comes or goes) stays one task.
+    return render("ansible/site.yml.j2", cluster=cluster, roles=roles, become=become,
+                  firewall_follows_pools=follows_pools)
 
 
 def _become(cluster: Cluster) -> bool:

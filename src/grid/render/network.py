@@ -101,6 +101,11 @@ def firewall_vars(cluster: Cluster) -> dict[str, Any]:
     }}
 
 
+def firewall_follows_pools(cluster: Cluster) -> bool:
+    """Whether a rule names `pool:NAME` (its addresses change as the pool's nodes come and go)."""
+    return bool(firewall_vars(cluster).get("grid_firewall", {}).get("uses_pools"))
+
+
 def cloud_policy(cluster: Cluster, graph: ResourceGraph, region: str) -> dict[str, Any]:
     """What a cloud region's program adds to its data: `admin_cidrs` when the spec gives them, and
     {fabric name: ingress rules with every source a CIDR} for the fabrics that declare ingress."""
