@@ -52,14 +52,19 @@ def _hosts(spec: Path, name: str) -> dict[str, dict[str, str]]:
     return hosts
 
 
+def _up_while_a_node_loses_sshd(spec: Path, name: str) -> tuple[int, str]:
+    """`grid up`, paused once its nodes are made; then one node's sshd goes away and the run goes on."""
+    run = start("up", str(spec), "--yes", "--skip-check", env={"GRID_PAUSE_AT": PAUSE})
+    _wait_stopped(run)
+    subprocess.run(["podman", "exec", _container(name, DOWN), "pkill", "sshd"], capture_output=True, check=False)
+    os.kill(run.process.pid, signal.SIGCONT)
+    return run.wait(timeout=600)
+
+
 def test_an_unreachable_node_fails_alone_and_the_next_up_finishes_only_it(tmp_path: Path) -> None:
     spec, name = small_lab(tmp_path)
     try:
-        run = start("up", str(spec), "--yes", "--skip-check", env={"GRID_PAUSE_AT": PAUSE})
-        _wait_stopped(run)
-        subprocess.run(["podman", "exec", _container(name, DOWN), "pkill", "sshd"], capture_output=True, check=False)
-        os.kill(run.process.pid, signal.SIGCONT)
-        code, output = run.wait(timeout=600)
+        code, output = _up_while_a_node_loses_sshd(spec, name)
 
         # -- the failure is reported per host; the other host is configured
         assert code == 1, output
@@ -102,11 +107,7 @@ def test_a_node_still_down_is_brought_back_and_configured_by_the_next_up(tmp_pat
     """Nobody restarts the node: the next `grid up` sees it stopped, starts it and configures only it."""
     spec, name = small_lab(tmp_path)
     try:
-        run = start("up", str(spec), "--yes", "--skip-check", env={"GRID_PAUSE_AT": PAUSE})
-        _wait_stopped(run)
-        subprocess.run(["podman", "exec", _container(name, DOWN), "pkill", "sshd"], capture_output=True, check=False)
-        os.kill(run.process.pid, signal.SIGCONT)
-        code, output = run.wait(timeout=600)
+        code, output = _up_while_a_node_loses_sshd(spec, name)
         assert code == 1, output
         done = _hosts(spec, name)[UP]
         again = grid("up", str(spec), "--yes")
