@@ -68,14 +68,15 @@ def open_workspace(spec_path: Path, *, workdir: Path | None = None, store: State
     """`state` names where state lives (grid.state.open_store): none → state.json in the work directory,
     `postgres://…` → a team database; raises StateError for a location it cannot use."""
     loaded = load_spec(str(spec_path))
-    findings = validate(loaded)
+    own = own_files(loaded)  # read once: validate checks them, the workspace keeps them
+    findings = validate(loaded, own=own)
     if loaded.cluster is None or findings.has_errors:
         return Rejected(loaded, findings)
     directory = workdir_for(spec_path, workdir, loaded.cluster.name)
     if store is None:
         store = open_store(state, workdir=directory, cluster=loaded.cluster.name, lease_seconds=lease_seconds)
     return Workspace(spec_path, loaded, loaded.cluster, findings, directory, store, target_for(loaded.cluster),
-                     own_files(loaded)[0])
+                     own[0])
 
 
 def graph_for(ws: Workspace, state: State) -> ResourceGraph:

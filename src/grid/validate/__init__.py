@@ -11,6 +11,7 @@ from pathlib import Path
 
 from grid.diagnostics import Diagnostics, error
 from grid.physics.catalog import Catalog, CatalogError, load_catalog
+from grid.render.own import OwnFiles
 from grid.spec import LoadedSpec
 from grid.validate import addressing, network, physics, pool_config, promises, references, safety, storage, target
 from grid.validate.base import Validator
@@ -37,14 +38,15 @@ def spec_catalog(loaded: LoadedSpec) -> tuple[Catalog | None, Diagnostics]:
         return None, exc.diagnostics
 
 
-def validate(loaded: LoadedSpec) -> Diagnostics:
-    """All findings for a loaded spec: load/schema findings first, then semantic ones."""
+def validate(loaded: LoadedSpec, *, own: tuple[OwnFiles, Diagnostics] | None = None) -> Diagnostics:
+    """All findings for a loaded spec: load/schema findings first, then semantic ones. `own`: the user's roles
+    and scripts as the caller already read them (`own_files`), so that they are read once per command."""
     found = list(loaded.diagnostics)
     if loaded.cluster is None:
         return Diagnostics.of(found)
     catalog, problems = spec_catalog(loaded)
     found.extend(problems)
-    found.extend(own_files(loaded)[1])  # the user's roles and scripts, next to the spec
+    found.extend((own if own is not None else own_files(loaded))[1])  # the user's roles and scripts
     for check in validators(catalog):
         try:
             produced = list(check(loaded.cluster))
