@@ -28,10 +28,13 @@ from grid import resources
 SHARED_KINDS = ("nfs", "parallel-fs")
 
 
-def tags(data: Mapping[str, Any], address: str, name: str | None = None) -> dict[str, str]:
-    """The tags every resource carries: the cluster, the grid address it serves, a readable Name."""
-    return {"grid:cluster": str(data["cluster"]), "grid:address": address,
-            "Name": name or physical(data, address)}
+def tags(data: Mapping[str, Any], address: str, name: str | None = None, *, pool: str | None = None
+         ) -> dict[str, str]:
+    """The tags every resource carries: the spec's metadata.labels (a pool's resources: the pool's `labels`
+    over them), then the cluster, the grid address it serves and a readable Name, which labels never hide."""
+    labels = pools(data)[pool]["labels"] if pool is not None else data.get("labels")
+    return {**{str(k): str(v) for k, v in (labels or {}).items()},
+            "grid:cluster": str(data["cluster"]), "grid:address": address, "Name": name or physical(data, address)}
 
 
 def physical(data: Mapping[str, Any], address: str) -> str:
@@ -40,11 +43,11 @@ def physical(data: Mapping[str, Any], address: str) -> str:
 
 
 def cluster_key(data: Mapping[str, Any]) -> str:
-    """The cluster's public key; grid creates it on the first `grid up` (rendered files carry it after that)."""
+    """The cluster's public key; `grid render` and `grid up` make it before a cloud program is first written."""
     key = str(data.get("authorized_key") or "").strip()
     if not key:
-        raise ValueError("the program data has no authorized_key: the cluster key is created by the first "
-                         "`grid up`; render again after it (or run the stack through `grid up`)")
+        raise ValueError("the program data has no authorized_key: render the program with `grid render` (which "
+                         "makes the cluster key first), or run the stack through `grid up`")
     return key
 
 
@@ -151,6 +154,23 @@ class BootPlan:
     mounts: list[Sequence[pulumi.Input[str]]] = field(default_factory=list)  # fstab fields
     devices: list[tuple[pulumi.Input[str], str]] = field(default_factory=list)  # (device path, mount)
     directories: list[str] = field(default_factory=list)
+
+
+def boot_plan(data: Mapping[str, Any], node: Mapping[str, Any],
+              shared: Mapping[str, Sequence[pulumi.Input[str]]]) -> BootPlan:
+    """What a node's first boot mounts: its binds, its plain mounts of shared file systems; the mount point of
+    object storage stays a directory (a bucket is reached with the cloud's own tools, not mounted)."""
+    boot = BootPlan()
+    kinds = {v["name"]: v["kind"] for v in data["volumes"]}
+    bound = bind_mounts(node, shared, boot)
+    for name, mount in sorted(mounted(node).items()):
+        if name in bound:
+            continue
+        if name in shared:
+            boot.mounts.append(shared[name])
+        elif kinds.get(name) == "object":
+            boot.directories.append(mount)
+    return boot
 
 
 def cloud_config(data: Mapping[str, Any], node: Mapping[str, Any], boot: BootPlan) -> pulumi.Output[str]:

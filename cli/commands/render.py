@@ -21,7 +21,8 @@ def render(
     out: Path = typer.Option(..., "--out", "-o", help="Directory to write the rendered files to."),
     workdir: Path | None = common.WORKDIR,
 ) -> None:
-    """Write per-region Pulumi projects and the Ansible playbook + inventory (deterministic)."""
+    """Write per-region Pulumi projects and the Ansible playbook + inventory (deterministic). On a cloud target
+    the cluster's SSH key is made first if there is none yet (as `grid up` would), so the programs run as written."""
     ws = common.workspace(spec, workdir)
     _, state = ws.read_state()
     files = render_files(ws, state)

@@ -108,13 +108,15 @@ def _configuration_check(ws: Workspace, state: State, graph: ResourceGraph, iden
     from grid.apply.configure import refresh_known_hosts
     from grid.apply.run import default_ansible
     from grid.render import render_cluster, write_tree
+    from grid.render.leftovers import leftovers_of
 
     hosts = {a: r for a, r in state.resources.items()
              if r.kind == Kind.NODE.value and a in state.hosts and a not in skip}
     if not hosts:
         return {}
     keys = identity.keypair
-    write_tree(render_cluster(ws.cluster, graph, admin_public_key=keys.public_key, own=ws.own), ws.rendered_dir)
+    write_tree(render_cluster(ws.cluster, graph, admin_public_key=keys.public_key, own=ws.own,
+                              leftovers=leftovers_of(state)), ws.rendered_dir)
     names = {str(r.attrs["hostname"]): a for a, r in hosts.items()}
     result = default_ansible(ws).run(
         ws.rendered_dir / "ansible", limit=sorted(names), tags=[], private_key=keys.private_paths,

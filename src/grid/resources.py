@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from grid.spec.model import Cluster, Region, Storage
+from grid.spec.model import Cluster, Pool, Region, Storage
 from grid.spec.targets import traits_of
 
 
@@ -190,9 +190,12 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
     pinned = {(address, name): ip for address in node_addresses if address in existing
               for name, ip in existing[address].ips.items()}
     held = [(address, fabrics) for address, fabrics in prior if address in wanted]
-    first_host = traits_of(cluster).first_host  # a cloud may keep more than the gateway for itself
+    traits = traits_of(cluster)
+    first_host = traits.first_host  # a cloud may keep more than the gateway for itself
     for fabric in region.fabrics:
-        allocator = _Allocator(fabric.cidr, first_host=first_host)
+        railed = traits.roce_rails and fabric.kind == "roce"  # the spec's addresses are rail 0's
+        allocator = _Allocator(rail_subnets(fabric.cidr, fabric.ports_per_node)[0] if railed else fabric.cidr,
+                               first_host=first_host)
         for (address, name), ip in pinned.items():
             if name == fabric.name:
                 allocator.reserve(address, ip)
@@ -216,6 +219,7 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
             "mount": paths[0] if paths else "", "protect": storage.protect, "pools": users,
             "volume": physical_name(cluster.name, address),
             **({"mounts": paths} if len(paths) > 1 else {}),
+            **_backend_attrs(storage),
         }))
     placed = {s.name: _placement(s) for s in region.storage}
     node, name_of = Kind.NODE, region.name
@@ -227,7 +231,8 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
         storage_map = {name: path for plain, _, _ in used for name, path in plain.items()}
         binds = [bind for _, more, _ in used for bind in more]
         directories = [directory for _, _, dirs in used for directory in dirs]
-        extra = {**({"mounts": binds} if binds else {}), **({"directories": directories} if directories else {})}
+        extra = {**({"mounts": binds} if binds else {}), **({"directories": directories} if directories else {}),
+                 **(_capacity_attrs(pool) if traits.cloud else {})}
         # Listed twice, a fabric is assigned twice (the second address wins), as pool.fabrics says.
         attached = [(name, allocators[name].assign) for name in pool.fabrics if name in allocators]
         host_prefix = node_hostname(region.name, pool.name, 0)[:-4]
@@ -249,6 +254,30 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
                 **(copy.deepcopy(extra) if extra else {}),
             }))
     return out
+
+
+def rail_subnets(cidr: str, rails: int) -> list[str]:
+    """The subnets of a fabric built as `rails` rails (TargetTraits.roce_rails): its cidr split into the
+    smallest power of two >= `rails` equal subnets, the first `rails` of them in address order. Rail 0
+    holds the spec's addresses; one rail is the whole cidr."""
+    net = ipaddress.IPv4Network(cidr)
+    extra = max(0, rails - 1).bit_length()
+    if net.prefixlen + extra > 32:
+        return [str(net)]  # too small to split: the validator refuses such a fabric
+    return [str(s) for s in net.subnets(prefixlen_diff=extra)][:rails]
+
+
+def _capacity_attrs(pool: Pool) -> dict[str, Any]:
+    """How a cloud sells a pool's machines, when not on demand (the default adds nothing: digests stay)."""
+    if pool.provisioning == "on-demand" and pool.reservation is None:
+        return {}
+    return {"provisioning": pool.provisioning, **({"reservation": pool.reservation} if pool.reservation else {})}
+
+
+def _backend_attrs(storage: Storage) -> dict[str, Any]:
+    """The service a cloud builds a storage with and its settings, when the spec chooses them."""
+    return {key: getattr(storage, key) for key in ("backend", "deployment_type", "throughput_mbps_per_tib")
+            if getattr(storage, key) is not None}
 
 
 _Placement = tuple[dict[str, str], list[dict[str, Any]], list[dict[str, Any]]]

@@ -17,15 +17,17 @@ import yaml
 
 from grid import physics
 from grid.diagnostics import Diagnostics
-from grid.identity import planned_public_key
+from grid.identity import planned_public_key, resolve_identity
 from grid.plan import LiveHost, LiveResource, Plan, make_plan
 from grid.plan.own_changes import explained
 from grid.render import Files, render_cluster
 from grid.render.ansible import group_name, pools_vars
+from grid.render.leftovers import leftovers_of
 from grid.render.own import NO_OWN_FILES, OwnFiles
 from grid.resources import ResourceGraph, expand
 from grid.spec import LoadedSpec, load_spec, spec_digest
 from grid.spec.model import Cluster
+from grid.spec.targets import traits_of
 from grid.state import StateStore, open_store, workdir_for
 from grid.state.model import Envelope, State, empty_state
 from grid.targets import Target, target_for
@@ -87,6 +89,17 @@ def admin_public_key(ws: Workspace, state: State | None = None) -> str:
     """The cluster's admin public key: the key pair's here, else the one state records (a runner without the
     private key still plans what the cluster is; applying needs the key, grid.identity)."""
     return planned_public_key(ws.workdir, state if state is not None else empty_state(ws.cluster.name))
+
+
+def render_public_key(ws: Workspace, state: State) -> str:
+    """The admin public key rendered files carry. A cloud program gives it to its machines (a key pair,
+    cloud-init), so a cluster rendered before its first `grid up` gets its identity now, made as `grid up`
+    makes it (grid.identity; the private key stays in secrets/): the program runs as rendered, and the
+    next render and `grid up` use the same key."""
+    key = admin_public_key(ws, state)
+    if key or not traits_of(ws.cluster).cloud:
+        return key
+    return resolve_identity(ws.workdir, ws.cluster.name, state).keypair.public_key
 
 
 def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> Mapping[str, tuple[str, str, str]]:
@@ -186,8 +199,8 @@ def capacity_document(cluster: Cluster, applied: Cluster | None,
 
 
 def render(ws: Workspace, state: State) -> Files:
-    return render_cluster(ws.cluster, graph_for(ws, state), admin_public_key=admin_public_key(ws, state),
-                          own=ws.own)
+    return render_cluster(ws.cluster, graph_for(ws, state), admin_public_key=render_public_key(ws, state),
+                          own=ws.own, leftovers=leftovers_of(state))
 
 
 def _applied_cluster(state: State) -> Cluster | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from support.cli import brought_up, grid
 from support.specs import lab_spec
@@ -112,3 +113,21 @@ def test_own_configuration_on_the_nodes_and_a_role_change_reaches_only_its_pool(
     assert again["configuration"] == [], again["configuration"]
     drift = grid("drift", str(spec), "--json", "--detailed-exitcode")
     assert drift.code == 0, drift.output  # scripts and the user's role are no drift in check mode
+
+
+def test_limits_dropped_from_the_spec_leave_the_nodes(cluster: tuple[Path, str]) -> None:
+    # The spec as last applied had limits: this run (and only such a run) removes grid's limits.d file.
+    spec, name = cluster
+    data = yaml.safe_load(spec.read_text())
+    data["spec"]["configuration"].pop("limits")
+    data["spec"]["regions"][0]["pools"][0]["configuration"].pop("limits")
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    up = grid("up", str(spec), "--yes", "--skip-check")
+    assert up.code == 0, up.output
+    for address in (TRAIN, LOGIN):
+        assert _on(name, address, "ls /etc/security/limits.d/90-grid.conf 2>&1").strip().endswith(
+            "No such file or directory"), address
+    site = (spec.parent / ".grid" / name / "rendered" / "ansible" / "site.yml").read_text()
+    assert "remove_limits" in site  # rendered for the run that needed it ...
+    again = grid("plan", str(spec), "--json")
+    assert json.loads(again.stdout)["configuration"] == [], again.output  # ... and no host left to configure

@@ -115,7 +115,7 @@ def test_a_saved_plan_is_refused_once_someone_applied(ws: Workspace, tmp_path: P
 
 def test_destroy_refuses_protected_storage_before_asking(tmp_path: Path) -> None:
     spec = tmp_path / "protected.yaml"
-    spec.write_text(AWS_LAB.read_text().replace("mount: /shared}", "mount: /shared, protect: true}"))
+    spec.write_text(AWS_LAB.read_text().replace("backend: efs}", "backend: efs, protect: true}"))
     ws = open_workspace(spec, workdir=tmp_path / "work")
     assert isinstance(ws, Workspace)
     engines, _, _ = fakes()

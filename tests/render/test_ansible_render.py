@@ -102,8 +102,9 @@ def test_inventory_vars_and_groups(lab: Cluster) -> None:
         {"hostname": "west-infer-0001", "ip": "198.18.2.3"}]
     assert common["ansible_python_interpreter"] == "/usr/bin/python3"  # named: discovery is a round trip
     site = {play["name"].split(" ")[0]: play for play in yaml.safe_load(files["site.yml"])}
-    assert [r["role"] for r in site["Configure"]["roles"]] == ["base", "fabric", "storage-client", "firewall",
-                                                              "own-config"]
+    # No network policy, no own configuration: the firewall and own-config have nothing to do and are not
+    # played at all (tests/render/test_site_plays.py).
+    assert [r["role"] for r in site["Configure"]["roles"]] == ["base", "fabric", "storage-client"]
     assert site["Configure"]["become"] is False
     # The gate play comes first and, run by hand, matches no host; it never connects (an action plugin).
     assert next(iter(site)) == "Wait" and site["Wait"]["hosts"] == "{{ grid_gated | default('!all') }}"

@@ -45,8 +45,10 @@ class Run:
 
 
 def grid_env(**extra: str) -> dict[str, str]:
-    """The environment of a run: this one, as CI (no prompts, no colour), plus `extra`."""
-    return {**os.environ, "CI": "true", **extra}
+    """The environment of a run: this one, as CI (no prompts, no colour), plus `extra`. The terminal's size is not
+    passed on (a developer's shell or an earlier test may have set it): a test that wants a width gives COLUMNS."""
+    inherited = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
+    return {**inherited, "CI": "true", **extra}
 
 
 def run(argv: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 900,

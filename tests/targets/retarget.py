@@ -22,6 +22,48 @@ def national_aws(data: dict[str, Any]) -> None:
             pool["instance_types"] = {"aws": AWS_TYPES.get(model, "p5.48xlarge")}
 
 
+ALICLOUD_TYPES = {"h200": "ecs.ebmgn8v.48xlarge", "b200": "ecs.ebmgn8v.48xlarge", None: "ecs.g8i.48xlarge"}
+
+
+def national_alicloud(data: dict[str, Any]) -> None:
+    """National on Alibaba Cloud: each hub in the cloud region nearest it (a region per hub)."""
+    data["metadata"]["name"] = "national-alicloud"
+    data["spec"]["target"] = "alicloud"
+    data["spec"]["targets"] = {"alicloud": {"region": "cn-wulanchabu"}}  # the program picks the zone
+    clouds = ["cn-wulanchabu", "cn-zhangjiakou", "cn-shanghai", "cn-hangzhou", "cn-shenzhen", "cn-beijing"]
+    for index, region in enumerate(data["spec"]["regions"]):
+        region["targets"] = {"alicloud": {"region": clouds[index % len(clouds)]}}
+        for fabric in region["fabrics"]:
+            if fabric.get("kind") == "roce":  # ebmgn8v: two ERIs, one per network card
+                fabric.update(ports_per_node=2, mtu=8500)
+        for pool in region["pools"]:
+            model = (pool.get("accelerator") or {}).get("model")
+            pool["instance_types"] = {"alicloud": ALICLOUD_TYPES.get(model, "ecs.ebmgn8v.48xlarge")}
+
+
+GCP_TYPES = {"h200": "a3-ultragpu-8g", "b200": "a4-highgpu-8g", None: "n2-standard-32"}
+
+
+def national_gcp(data: dict[str, Any]) -> None:
+    """National on Google Cloud (with `scaled`: its 8 rails of a /19 hold ~1000 nodes each): each hub in a
+    cloud region of its own, RDMA fabrics as 8 MRDMA rails, parallel-fs as the largest Filestore (100 TiB)."""
+    data["metadata"]["name"] = "national-gcp"
+    data["spec"]["target"] = "gcp"
+    data["spec"]["targets"] = {"gcp": {"project": "national-grid-01", "region": "asia-southeast1"}}
+    clouds = ["asia-southeast1", "asia-east1", "asia-northeast1", "us-central1", "europe-west4", "us-east5"]
+    for index, region in enumerate(data["spec"]["regions"]):
+        region["targets"] = {"gcp": {"region": clouds[index % len(clouds)]}}  # the program picks the zone
+        for fabric in region["fabrics"]:
+            if fabric.get("kind") == "roce":
+                fabric.update(ports_per_node=8, mtu=8896)
+        for storage in region.get("storage", []):
+            if storage.get("kind", "parallel-fs") in ("parallel-fs", "nfs"):
+                storage.update(capacity_tib=min(storage["capacity_tib"], 100), deployment_type="ZONAL")
+        for pool in region["pools"]:
+            model = (pool.get("accelerator") or {}).get("model")
+            pool["instance_types"] = {"gcp": GCP_TYPES.get(model, "a3-ultragpu-8g")}
+
+
 def scaled(data: dict[str, Any]) -> None:
     for region in data["spec"]["regions"]:
         for pool in region["pools"]:

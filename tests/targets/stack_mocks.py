@@ -5,8 +5,8 @@ globals) and returns what it registered: every resource (type, name, inputs) and
 The program is either a target's `program(data)` or rendered projects' `__main__.py` (`projects=`).
 
 The mocks answer like a cloud would for what the programs read back: ids, ENI and port addresses,
-EFS/FSx/Manila mount sources, AZ names, AMI lookups, the Keystone catalog (with Manila and Swift
-unless the request says `catalog`).
+EFS/FSx/Manila/NAS mount sources, AZ and zone names, AMI and ECS image lookups, the Keystone catalog
+(with Manila and Swift unless the request says `catalog`).
 """
 
 from __future__ import annotations
@@ -56,6 +56,20 @@ class CloudMocks(Mocks):
                                           {"path": f"198.19.250.21:/shares/{rid}", "preferred": "true"}]
         elif typ == "openstack:blockstorage/volume:Volume":
             rid = "0123456789abcdef0123456789abcdef"
+        elif typ == "alicloud:ecs/ecsNetworkInterface:EcsNetworkInterface":
+            outputs.setdefault("primaryIpAddress", "198.19.251.10")  # an ERI port: the vSwitch picks it
+        elif typ == "alicloud:nas/mountTarget:MountTarget":
+            outputs["mountTargetDomain"] = f"{rid}.cn-mock.nas.aliyuncs.com"
+        elif typ == "alicloud:nas/protocolService:ProtocolService":
+            outputs["protocolServiceId"] = f"ptc-{rid}"
+        elif typ == "alicloud:nas/protocolMountTarget:ProtocolMountTarget":
+            outputs["exportId"] = f"exp-{rid}"
+        elif typ == "alicloud:ecs/ecsDisk:EcsDisk":
+            rid = "d-bp1mockdisk0000"
+        elif typ == "gcp:compute/instance:Instance":
+            outputs["instanceId"] = f"{rid}-number"
+        elif typ == "gcp:filestore/instance:Instance":
+            outputs["networks"] = [{**n, "ipAddresses": ["198.19.250.30"]} for n in outputs.get("networks", [])]
         if args.typ.startswith("pulumi:providers:"):
             rid = f"{args.name}-provider-id"
         self.resources.append({"type": typ, "name": args.name, "inputs": args.inputs, "provider": args.provider})
@@ -71,6 +85,16 @@ class CloudMocks(Mocks):
         if args.token == "aws:ec2/getAmi:getAmi":
             name = next(f["values"][0] for f in args.args["filters"] if f["name"] == "name")
             return {"id": "ami-" + ("0a" if "arm64" in name else "0b") * 6, "name": name}, []
+        if args.token == "alicloud:index/getZones:getZones":
+            return {"ids": ["cn-mock-b", "cn-mock-a"], "zones": [{"id": "cn-mock-b"}, {"id": "cn-mock-a"}]}, []
+        if args.token == "alicloud:ecs/getImages:getImages":
+            arch = "arm64" if ".g8y." in str(args.args.get("instanceType", "")) else "x64"
+            return {"ids": [f"debian_12_6_{arch}_20G_alibase_20240819.vhd"], "images": []}, []
+        if args.token == "gcp:compute/getZones:getZones":
+            region = str(args.args.get("region", "mock1"))
+            return {"names": [f"{region}-b", f"{region}-a"], "id": region, "project": "mock-project"}, []
+        if args.token == "gcp:organizations/getClientConfig:getClientConfig":
+            return {"project": "mock-project", "id": "mock", "accessToken": "", "region": "", "zone": ""}, []
         if args.token == "openstack:identity/getAuthScope:getAuthScope":
             return {"serviceCatalogs": [{"id": t, "name": t, "type": t, "endpoints": []} for t in self.catalog]}, []
         if args.token == "openstack:networking/getNetwork:getNetwork":

@@ -10,7 +10,7 @@ from stack_mocks import run_isolated
 from grid.render.pulumi import region_program_input
 from grid.resources import expand
 from grid.spec.model import Cluster
-from grid.stacks import aws, cloud_common
+from grid.stacks import aws, aws_network, cloud_common
 from support.paths import EXAMPLES
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE6SayqSdvsExHGhfB919/SQiDV9V7ZIvSW/GibMHahs grid-test"
@@ -38,7 +38,7 @@ def test_programs_refuse_what_they_would_have_to_guess() -> None:
     assert aws._amis({"image": "rocky-9", "nodes": nodes}, {"ami": "ami-0123456789abcdef0"},
                      pulumi.InvokeOptions()) == {"p5.48xlarge": "ami-0123456789abcdef0"}
     with pytest.raises(ValueError, match="AWS subnets must be /16 to /28"):
-        aws._vpc({"region": "east", "cluster": "c", "fabrics": [{"cidr": "198.18.0.0/15"}]},
-                 pulumi.ResourceOptions())
+        aws_network.vpc({"region": "east", "cluster": "c", "fabrics": [{"cidr": "198.18.0.0/15"}]},
+                        pulumi.ResourceOptions())
     with pytest.raises(ValueError, match="no address on fabric 'mgmt'"):
         cloud_common.node_fabrics({"address": "east/a/node-0000", "fabrics": {"mgmt": ""}}, {"fabrics": ["mgmt"]})

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 import yaml
-from retarget import national_aws, scaled, write_spec
-from stack_mocks import DEFAULT_CATALOG, run_isolated
+from mocked_graph import MockedGraph, render_specs, run_rendered
+from retarget import national_aws, scaled
+from stack_mocks import DEFAULT_CATALOG
 
-from support.cli import grid
 from support.paths import EXAMPLES
 
 ADMIN = "198.19.255.0/24"
@@ -32,8 +32,16 @@ UNTAGGABLE_AWS = {"aws", "NetworkInterfaceAttachment", "VolumeAttachment", "Moun
 NO_MANILA = [t for t in DEFAULT_CATALOG if t not in ("sharev2", "object-store")]
 
 
+def lustre(data: dict[str, Any]) -> None:
+    """lab-aws with its parallel-fs on FSx for Lustre, as the spec chooses it."""
+    data["metadata"]["name"] = "lab-aws-fsx"
+    pfs = data["spec"]["regions"][0]["storage"][0]
+    pfs.update(backend="fsx-lustre", deployment_type="PERSISTENT_2", throughput_mbps_per_tib=500)
+
+
 SPECS: dict[str, tuple[Path, tuple[Callable[[dict[str, Any]], None], ...]]] = {
     "lab-aws": (EXAMPLES / "targets" / "lab-aws.yaml", ()),
+    "lab-aws-fsx": (EXAMPLES / "targets" / "lab-aws.yaml", (lustre,)),
     "lab-openstack": (EXAMPLES / "targets" / "lab-openstack.yaml", ()),
     "national": (EXAMPLES / "national" / "cluster.yaml", (scaled,)),
     "national-aws": (EXAMPLES / "national" / "cluster.yaml", (national_aws, scaled)),
@@ -41,7 +49,7 @@ SPECS: dict[str, tuple[Path, tuple[Callable[[dict[str, Any]], None], ...]]] = {
 # (spec, variant) -> (mock config, Keystone catalog)
 RUNS: dict[tuple[str, str], tuple[dict[str, str], list[str] | None]] = {
     ("lab-aws", "admin"): ({"grid:adminCidrs": ADMIN}, None),
-    ("lab-aws", "fsx"): ({"grid:parallelFs": "fsx-lustre"}, None),
+    ("lab-aws-fsx", "fsx"): ({}, None),
     ("lab-openstack", "admin"): ({"grid:adminCidrs": ADMIN}, None),
     ("lab-openstack", "no-manila"): ({}, NO_MANILA),
     ("national", "admin"): ({"grid:adminCidrs": ADMIN}, None),
@@ -49,55 +57,19 @@ RUNS: dict[tuple[str, str], tuple[dict[str, str], list[str] | None]] = {
 }
 
 
-class Graph:
-    """What one spec's region programs registered (all regions in one mocked run)."""
-
-    def __init__(self, rendered: Path, result: dict[str, Any]) -> None:
-        self.rendered = rendered
-        regions = sorted(p.name for p in (rendered / "pulumi").iterdir())
-        self.data = {r: json.loads((rendered / "pulumi" / r / "resources.json").read_text()) for r in regions}
-        self.resources: list[dict[str, Any]] = result["resources"]
-        self.outputs: dict[str, Any] = result["outputs"]
-        self.warnings: list[str] = result["warnings"]
-
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [r for r in self.resources if r["type"].endswith(":" + kind) or r["type"] == kind]
-
-    def counts(self) -> Counter[str]:
-        return Counter(r["type"] for r in self.resources)
-
-    def named(self, name: str) -> dict[str, Any]:
-        return next(r for r in self.resources if r["name"] == name)
-
-    @property
-    def nodes(self) -> list[dict[str, Any]]:
-        return [n for data in self.data.values() for n in data["nodes"]]
-
-    @property
-    def fabrics(self) -> list[dict[str, Any]]:
-        return [f for data in self.data.values() for f in data["fabrics"]]
+Graph = MockedGraph
 
 
 @pytest.fixture(scope="module")
 def graphs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Graph]:
-    def render(key: str) -> Path:
-        source, edits = SPECS[key]
-        spec, _ = write_spec(tmp_path_factory.mktemp(key), source, *edits)
-        run = grid("render", str(spec), "-o", str(spec.parent / "rendered"))
-        assert run.code == 0, run.output
-        return spec.parent / "rendered"
+    rendered = render_specs(tmp_path_factory, SPECS)
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        rendered = dict(zip(SPECS, pool.map(render, SPECS), strict=True))
-
-    def one(job: tuple[str, str]) -> dict[str, Any]:
+    def one(job: tuple[str, str]) -> Graph:
         config, catalog = RUNS[job]
-        projects = sorted(str(p) for p in (rendered[job[0]] / "pulumi").iterdir())
-        return run_isolated(projects=projects, config=config, catalog=catalog)
+        return run_rendered(rendered[job[0]], config=config, catalog=catalog)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = dict(zip(RUNS, pool.map(one, RUNS), strict=True))
-    return {job: Graph(rendered[job[0]], result) for job, result in results.items()}
+        return dict(zip(RUNS, pool.map(one, RUNS), strict=True))
 
 
 # -- the rendered projects -----------------------------------------------------------------------------
@@ -138,10 +110,9 @@ def test_aws_lab_resource_graph(graphs: dict[tuple[str, str], Graph]) -> None:
     graph = graphs[("lab-aws", "admin")]
     assert graph.counts() == Counter({
         "pulumi:providers:aws": 2, "aws:ec2/vpc:Vpc": 2, "aws:ec2/subnet:Subnet": 3,
-        "aws:ec2/securityGroup:SecurityGroup": 2, "aws:ec2/keyPair:KeyPair": 2,
+        "aws:ec2/securityGroup:SecurityGroup": 3, "aws:ec2/keyPair:KeyPair": 2,  # east's EFA group too
         "aws:ec2/placementGroup:PlacementGroup": 2, "aws:ec2/instance:Instance": 4,
-        "aws:ec2/networkInterface:NetworkInterface": 6,
-        "aws:ec2/networkInterfaceAttachment:NetworkInterfaceAttachment": 2,
+        "aws:ec2/networkInterface:NetworkInterface": 6,  # east's roce fabric is EFA: attached at launch
         "aws:efs/fileSystem:FileSystem": 2, "aws:efs/mountTarget:MountTarget": 2,
         "aws:ebs/volume:Volume": 2, "aws:ec2/volumeAttachment:VolumeAttachment": 2,
     })
@@ -153,10 +124,16 @@ def test_aws_lab_resource_graph(graphs: dict[tuple[str, str], Graph]) -> None:
 
 
 def test_aws_security_groups_allow_ssh_from_admins_and_the_fabrics_only(graphs: dict[tuple[str, str], Graph]) -> None:
-    for variant, ssh_from in (("admin", {ADMIN}), ("fsx", None)):
-        graph = graphs[("lab-aws", variant)]
+    for key, ssh_from in ((("lab-aws", "admin"), {ADMIN}), (("lab-aws-fsx", "fsx"), None)):
+        graph = graphs[key]
         for group in graph.of("SecurityGroup"):
             region = group["name"].split("/")[0]
+            if group["name"].endswith("/efa-security-group"):  # EFA's OS bypass: all among its own interfaces
+                assert region == "east"  # the region with a roce fabric
+                for direction in ("ingress", "egress"):
+                    assert [(r["protocol"], r.get("self"), r.get("cidrBlocks")) for r in group["inputs"][direction]
+                            ] == [("-1", True, None)]
+                continue
             fabrics = {f["cidr"] for f in graph.data[region]["fabrics"]}
             rules = {(r["protocol"], int(r["fromPort"]), int(r["toPort"]), tuple(r["cidrBlocks"]))
                      for r in group["inputs"]["ingress"]}
@@ -177,8 +154,20 @@ def test_aws_nodes_have_their_instance_type_addresses_and_boot_config(graphs: di
         assert instance["ami"].startswith("ami-0a" if region == "west" else "ami-0b")  # arm64 / x86_64 lookups
         assert instance["placementGroup"] == f"grid-lab-aws-{region}-{node['pool']}"
         assert instance["metadataOptions"] == {"httpTokens": "required"}
-        primary = instance["primaryNetworkInterface"]["networkInterfaceId"]
-        assert primary == node["address"].replace("/", "-") + "-nic-mgmt-id"  # the connect fabric comes first
+        if region == "east":  # EFA on the roce fabric: every interface at launch, the connect fabric first
+            launch = [(i["networkCardIndex"], i["deviceIndex"], i["networkInterfaceId"])
+                      for i in instance["networkInterfaces"]]
+            nic = node["address"].replace("/", "-") + "-nic-"
+            assert launch == [(0, 0, nic + "mgmt-id"), (0, 1, nic + "compute-id")]
+            assert "primaryNetworkInterface" not in instance
+            compute = graph.named(f"{node['address']}/nic/compute")["inputs"]
+            assert compute["interfaceType"] == "efa"
+            assert compute["securityGroups"] == ["east-security-group-id", "east-efa-security-group-id"]
+            assert graph.named(f"{node['address']}/nic/mgmt")["inputs"]["securityGroups"] == [
+                "east-security-group-id"]  # the spec's policy alone
+        else:
+            primary = instance["primaryNetworkInterface"]["networkInterfaceId"]
+            assert primary == node["address"].replace("/", "-") + "-nic-mgmt-id"  # the connect fabric first
         for fabric, ip in node["fabrics"].items():
             nic = graph.named(f"{node['address']}/nic/{fabric}")["inputs"]
             assert nic["privateIps"] == [ip]
@@ -197,11 +186,13 @@ def test_aws_nodes_have_their_instance_type_addresses_and_boot_config(graphs: di
     assert {v["inputs"]["size"] for v in scratch} == {1024}  # 2 TiB shared out over the pool's two nodes
 
 
-def test_aws_parallel_fs_on_fsx_lustre_when_configured(graphs: dict[tuple[str, str], Graph]) -> None:
-    graph = graphs[("lab-aws", "fsx")]
+def test_aws_parallel_fs_on_fsx_lustre_as_the_spec_chooses(graphs: dict[tuple[str, str], Graph]) -> None:
+    graph = graphs[("lab-aws-fsx", "fsx")]
     (lustre,) = graph.of("LustreFileSystem")
     assert lustre["name"] == "east/storage/pfs"
     assert lustre["inputs"]["storageCapacity"] == 67200  # 64 TiB rounded up to FSx's 2400 GiB steps
+    assert (lustre["inputs"]["deploymentType"], lustre["inputs"]["perUnitStorageThroughput"]) == ("PERSISTENT_2", 500)
+    assert not graphs[("lab-aws", "admin")].of("LustreFileSystem")  # lab-aws says backend: efs
     assert [e["name"] for e in graph.of("efs/fileSystem:FileSystem")] == ["west/storage/data"]
     boot = yaml.safe_load(graph.named("east/train/node-0000")["inputs"]["userData"])
     assert boot["mounts"][0][:3] == ["east-storage-pfs-id.fsx.example@tcp:/abcdef", "/shared", "lustre"]
@@ -275,7 +266,8 @@ def test_openstack_nodes_have_their_flavor_ports_and_boot_config(graphs: dict[tu
         region = node["address"].split("/")[0]
         assert server["schedulerHints"] == [{"group": f"{region}-{node['pool']}-server-group-id"}]
         assert server["networks"][0]["port"] == node["address"].replace("/", "-") + "-port-mgmt-id"
-        assert server["metadata"] == {"grid:cluster": "lab-openstack", "grid:address": node["address"]}
+        assert server["metadata"] == {"purpose": "demo", "grid:cluster": "lab-openstack",
+                                      "grid:address": node["address"]}  # metadata.labels first
         for fabric, ip in node["fabrics"].items():
             port = graph.named(f"{node['address']}/port/{fabric}")["inputs"]
             assert port["fixedIps"][0]["ipAddress"] == ip
@@ -302,14 +294,17 @@ def test_every_openstack_resource_carries_its_grid_address(graphs: dict[tuple[st
     for spec in ("lab-openstack", "national"):
         graph = graphs[(spec, "admin")]
         name = graph.data[next(iter(graph.data))]["cluster"]
+        labels = graph.data[next(iter(graph.data))]["labels"]
+        assert labels  # both examples label their cluster: the labels reach every resource
         for resource in graph.resources:
             inputs, kind = resource["inputs"], resource["type"].rsplit(":", 1)[-1]
             if kind in ("Network", "Subnet", "Router", "SecGroup", "Port"):  # Neutron: tags
-                assert inputs["tags"] == [f"grid:cluster={name}", f"grid:address={resource['name']}"]
+                assert inputs["tags"] == [*(f"{k}={v}" for k, v in labels.items()), f"grid:cluster={name}",
+                                          f"grid:address={resource['name']}"]
             elif kind in ("Instance", "Volume", "Share"):  # Nova, Cinder, Manila: metadata
-                assert inputs["metadata"] == {"grid:cluster": name, "grid:address": resource["name"]}
+                assert inputs["metadata"] == {**labels, "grid:cluster": name, "grid:address": resource["name"]}
             elif kind == "Container":  # Swift metadata become headers: no colon
-                assert inputs["metadata"] == {"grid-cluster": name, "grid-address": resource["name"]}
+                assert inputs["metadata"] == {**labels, "grid-cluster": name, "grid-address": resource["name"]}
             elif kind == "SecGroupRule":
                 assert inputs["description"].startswith(f"grid {resource['name'].split('/')[0]}/security-group: ")
             else:  # no tags, metadata or description in the API: named by their address
@@ -326,11 +321,20 @@ def expected_per_region(data: dict[str, Any], target: str) -> Counter[str]:
     used = {name for n in nodes for name in n["storage"]}
     kinds = Counter(v["kind"] for v in data["volumes"] if v["name"] in used)
     pools = sum(1 for p in data["pools"] if p["count"] > 0)
-    if target == "aws":
-        return Counter({"Instance": len(nodes), "NetworkInterface": ports,
-                        "NetworkInterfaceAttachment": ports - len(nodes), "Subnet": len(fabrics),
-                        "PlacementGroup": pools, "Vpc": 1, "SecurityGroup": 1,
-                        "FileSystem": kinds["nfs"] + kinds["parallel-fs"], "Bucket": kinds["object"]})
+    if target == "aws":  # a roce fabric is EFA: ports_per_node interfaces, all attached at launch
+        from grid.spec.aws_offer import efa_network_cards
+
+        roce = {f["name"]: f["ports_per_node"] for f in fabrics if f["kind"] == "roce"}
+        efa = [n for n in nodes if efa_network_cards(n["instance_type"]) != 0 and set(n["fabrics"]) & set(roce)]
+        efa_only = sum(roce.get(name, 1) - 1 for n in efa for name in n["fabrics"])
+        lustre = sum(1 for v in data["volumes"] if v["name"] in used and v["kind"] == "parallel-fs"
+                     and v.get("backend", "fsx-lustre") == "fsx-lustre")
+        return Counter({"Instance": len(nodes), "NetworkInterface": ports + efa_only,
+                        "NetworkInterfaceAttachment": sum(len(n["fabrics"]) - 1 for n in nodes if n not in efa),
+                        "Subnet": len(fabrics), "PlacementGroup": pools, "Vpc": 1,
+                        "SecurityGroup": 1 + bool(roce),  # EFA's own group where there is a roce fabric
+                        "FileSystem": kinds["nfs"] + kinds["parallel-fs"] - lustre, "LustreFileSystem": lustre,
+                        "Bucket": kinds["object"]})
     return Counter({"Instance": len(nodes), "Port": ports, "Network": len(fabrics), "Subnet": len(fabrics),
                     "ServerGroup": pools, "SecGroup": 1, "Share": kinds["nfs"] + kinds["parallel-fs"],
                     "Container": kinds["object"]})

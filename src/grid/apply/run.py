@@ -16,6 +16,7 @@ from grid.identity import Identity, complete_rotation, resolve_identity
 from grid.killpoints import kill_point
 from grid.plan import Plan
 from grid.render import render_cluster, tree_digest, write_tree
+from grid.render.leftovers import leftovers_of
 from grid.render.pulumi import region_program_input
 from grid.resources import ResourceGraph
 from grid.state.history import accounts_removed
@@ -105,7 +106,8 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
     keypair = identity.keypair
     writer = StateWriter(ws.store, envelope, state)
     emit(Event("render", "started"))
-    files = render_cluster(ws.cluster, graph, admin_public_key=keypair.public_key, own=ws.own)
+    files = render_cluster(ws.cluster, graph, admin_public_key=keypair.public_key, own=ws.own,
+                           leftovers=leftovers_of(state))
     changed = write_tree(files, ws.rendered_dir)
     kill_point("render.written")
     emit(Event("render", "done", message=f"{len(files)} files, {len(changed)} changed"))

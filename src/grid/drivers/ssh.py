@@ -50,10 +50,17 @@ def ensure_keypair(workdir: Path, comment: str, *, name: str = "id_ed25519") -> 
         return KeyPair(private, public.read_text().strip())
     private = secrets_dir(workdir) / name
     for leftover in (private, public):
-        leftover.unlink(missing_ok=True)  # half-written by an interrupted run
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(private)],
+        leftover.unlink(missing_ok=True)  # the half of a pair an interrupted run left
+    # Made under a temporary name and moved into place public half first, private half last: a pair is
+    # whole the moment the private key appears, so no reader ever takes half a pair for the cluster's key.
+    made = private.with_name(f".{name}.{os.getpid()}.tmp")
+    made.unlink(missing_ok=True)
+    made.with_name(made.name + ".pub").unlink(missing_ok=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(made)],
                    check=True, capture_output=True)
-    os.chmod(private, 0o600)
+    os.chmod(made, 0o600)
+    os.replace(made.with_name(made.name + ".pub"), public)
+    os.replace(made, private)
     return KeyPair(private, public.read_text().strip())
 
 

@@ -12,7 +12,8 @@ Formulas (units in the names):
                      (MWh * 1000 kWh/MWh * g/kWh = g; g / 1e6 = t  ⇒  MWh * g/kWh / 1000 = t)
 
 Unknown stays unknown: a figure that needs what the spec does not say (a site without
-`grid_carbon_g_per_kwh`, a model not in the catalog) is `None`, never 0, and so is any sum over it.
+`grid_carbon_g_per_kwh`, a model not in the catalog, a cloud region without a `site`: no PUE, no budget) is
+`None`, never 0, and so is any sum over it.
 Figures are kept as computed; views round them once, when they print them.
 """
 
@@ -116,7 +117,7 @@ class RegionCapacity:
     peak_pflops: float | None
     it_mw: float | None
     facility_mw: float | None
-    power_budget_mw: float
+    power_budget_mw: float | None  # None: a cloud region without a site (no budget given)
     headroom_mw: float | None
     annual_mwh: float | None
     tco2_per_year: float | None
@@ -128,7 +129,8 @@ class RegionCapacity:
 
     @property
     def over_budget(self) -> bool:
-        return self.facility_mw is not None and self.facility_mw > self.power_budget_mw
+        return (self.facility_mw is not None and self.power_budget_mw is not None
+                and self.facility_mw > self.power_budget_mw)
 
     def figures(self) -> dict[str, float | None]:
         """The numeric figures by name (None: unknown), as `compare` and the JSON view use them."""
@@ -180,16 +182,19 @@ def region_capacity(region: Region, utilization: float, catalog: Catalog | None 
     # A pool of a model the catalog lacks draws an unknown power: every figure built on power is unknown.
     known = not unknown
     it_mw = sum(load.it_w for load in loads) / 1e6 if known else None
-    facility_mw = it_mw * site.pue if it_mw is not None else None
+    # Without a site (a public cloud region) the PUE, budget and carbon are the cloud's: unknown, never 0.
+    facility_mw = it_mw * site.pue if it_mw is not None and site is not None else None
     mwh = annual_mwh(facility_mw, utilization) if facility_mw is not None else None
+    budget = site.power_mw if site is not None else None
     return RegionCapacity(
-        name=region.name, province=site.province, nodes=sum(p.count for p in region.pools),
+        name=region.name, province=site.province if site else "", nodes=sum(p.count for p in region.pools),
         accelerators=tuple(sorted(by_model.items())),
         racks=sum(math.ceil(p.count / p.nodes_per_rack) for p in region.pools),
         peak_pflops=sum(load.peak_pflops for load in loads) if known else None, it_mw=it_mw,
-        facility_mw=facility_mw, power_budget_mw=site.power_mw,
-        headroom_mw=site.power_mw - facility_mw if facility_mw is not None else None, annual_mwh=mwh,
-        tco2_per_year=tco2_per_year(mwh, site.grid_carbon_g_per_kwh, site.renewable_fraction),
+        facility_mw=facility_mw, power_budget_mw=budget,
+        headroom_mw=budget - facility_mw if facility_mw is not None and budget is not None else None,
+        annual_mwh=mwh, tco2_per_year=None if site is None else tco2_per_year(
+            mwh, site.grid_carbon_g_per_kwh, site.renewable_fraction),
         unknown_models=tuple(sorted(set(unknown))),
     )
 
@@ -212,7 +217,8 @@ def total_row(rows: tuple[RegionCapacity, ...]) -> RegionCapacity:
         accelerators=tuple(sorted(by_model.items())),
         racks=sum(r.racks for r in rows), peak_pflops=known_sum(r.peak_pflops for r in rows),
         it_mw=known_sum(r.it_mw for r in rows), facility_mw=known_sum(r.facility_mw for r in rows),
-        power_budget_mw=sum(r.power_budget_mw for r in rows), headroom_mw=known_sum(r.headroom_mw for r in rows),
+        power_budget_mw=known_sum(r.power_budget_mw for r in rows),
+        headroom_mw=known_sum(r.headroom_mw for r in rows),
         annual_mwh=known_sum(r.annual_mwh for r in rows), tco2_per_year=known_sum(r.tco2_per_year for r in rows),
         unknown_models=tuple(sorted({m for r in rows for m in r.unknown_models})),
     )

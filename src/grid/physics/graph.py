@@ -35,7 +35,8 @@ def _colour(row: RegionCapacity | None) -> str:
         return OK
     if row.over_budget:
         return OVER
-    near = row.facility_mw is not None and row.facility_mw > NEAR_FRACTION * row.power_budget_mw
+    near = (row.facility_mw is not None and row.power_budget_mw is not None
+            and row.facility_mw > NEAR_FRACTION * row.power_budget_mw)
     return NEAR if near else OK
 
 
@@ -59,9 +60,10 @@ def _bandwidth(gbps: float) -> str:
 
 
 def _region_label(region: Region, row: RegionCapacity | None) -> str:
-    title = f"{region.name} — {region.site.province}" if region.site.province else region.name
+    site = region.site
+    title = f"{region.name} — {site.province}" if site is not None and site.province else region.name
     if row is None:
-        return f"{title}\nbudget {_mw(region.site.power_mw)}"
+        return f"{title}\nbudget {_mw(site.power_mw if site is not None else None)}"
     headroom = _mw(None if row.headroom_mw is None else abs(row.headroom_mw))
     state = f"OVER BUDGET by {headroom}" if row.over_budget else f"headroom {headroom}"
     return (f"{title}\nbudget {_mw(row.power_budget_mw)} · facility {_mw(row.facility_mw)} · {state}\n"
@@ -70,6 +72,12 @@ def _region_label(region: Region, row: RegionCapacity | None) -> str:
 
 def _site_label(region: Region, row: RegionCapacity | None) -> str:
     site = region.site
+    if site is None:  # a cloud region: the building, its cooling and its power are the cloud's
+        lines = ["site: the cloud's (no budget, PUE or carbon given)"]
+        if row is not None:
+            lines.append(f"IT {_mw(row.it_mw)} · {_whole(row.annual_mwh)} MWh/yr · "
+                         f"{_whole(row.tco2_per_year)} tCO2/yr")
+        return "\n".join(lines)
     carbon = UNKNOWN if site.grid_carbon_g_per_kwh is None else f"{site.grid_carbon_g_per_kwh:g}"
     lines = [f"site: {site.cooling} cooled, PUE {site.pue:g}, ≤ {site.rack_kw_max:g} kW/rack",
              f"{site.renewable_fraction:.0%} renewable · {carbon} gCO2/kWh"]

@@ -13,6 +13,9 @@ POLICIES: dict[str, dict[str, Policy]] = {
         "hostname": _REPLACE, "container": _REPLACE, "pool": _REPLACE, "index": _REPLACE,
         # A container's binds are fixed when it is made; directories and their modes are configuration.
         "mounts": _REPLACE, "directories": _IN,
+        # A cloud machine is bought on demand, as spot or in a reservation when it is launched: another way
+        # (or another reservation) is another machine.
+        "provisioning": _REPLACE, "reservation": _REPLACE,
     },
     "fabric": {
         "cidr": _REPLACE, "mtu": _REPLACE, "gateway": _REPLACE, "network": _REPLACE,
@@ -21,6 +24,8 @@ POLICIES: dict[str, dict[str, Policy]] = {
     "volume": {
         "kind": _REPLACE, "volume": _REPLACE, "name": _REPLACE,
         "capacity_tib": _IN, "mount": _IN, "mounts": _IN, "protect": _IN, "pools": _IN,
+        # Another service or deployment type is another file system; FSx changes its throughput in place.
+        "backend": _REPLACE, "deployment_type": _REPLACE, "throughput_mbps_per_tib": _IN,
     },
     "link": {"between": _REPLACE, "bandwidth_gbps": _IN, "latency_ms": _IN},
 }

@@ -7,6 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from grid.render.leftovers import NO_LEFTOVERS, Leftovers
 from grid.render.own import NO_OWN_FILES, OwnFiles
 from grid.render.pulumi import render_pulumi
 from grid.resources import ResourceGraph
@@ -16,12 +17,14 @@ Files = dict[str, str]
 
 
 def render_cluster(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: str,
-                   own: OwnFiles = NO_OWN_FILES) -> Files:
-    """`own`: the user's roles and scripts the spec names (grid.validate.roles.own_files)."""
+                   own: OwnFiles = NO_OWN_FILES, leftovers: Leftovers = NO_LEFTOVERS) -> Files:
+    """`own`: the user's roles and scripts the spec names (grid.validate.roles.own_files); `leftovers`: what the
+    spec last applied left on the nodes that this one removes (grid.render.leftovers.leftovers_of the state)."""
     from grid.render.ansible import render_ansible
 
     files = render_pulumi(cluster, graph, authorized_key=admin_public_key)
-    for path, text in render_ansible(cluster, graph, admin_public_key=admin_public_key, own=own).items():
+    for path, text in render_ansible(cluster, graph, admin_public_key=admin_public_key, own=own,
+                                     leftovers=leftovers).items():
         files[f"ansible/{path}"] = text
     return dict(sorted(files.items()))
 

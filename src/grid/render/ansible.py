@@ -4,7 +4,8 @@ Pure and deterministic: the same cluster, graph and key give byte-identical file
 (nothing machine-specific is baked in; the driver adds strategy, key and known_hosts at run time).
 
 The inventory contract (inventory/hosts.yml, inventory/group_vars/all.yml):
-  all → region_<region> → pool_<region>_<pool> → hosts; role_<role> groups (pool roles) under all.
+  all → region_<region> → pool_<region>_<pool> → hosts; role_<role> groups (pool roles) under all;
+  grid_own_config (children: the pool groups with limits, roles or scripts of their own) when there are any.
   Group names use `_` for the `-` of spec names. Inventory hostname = node hostname (east-train-0000).
   Per host: ansible_host (grid.resources.connect_ip), grid_address, grid_region, grid_pool, grid_index,
   grid_accelerator, grid_accelerators, grid_fabrics [{name, ip, mtu, cidr}], grid_storage [{name, mount}],
@@ -15,6 +16,7 @@ The inventory contract (inventory/hosts.yml, inventory/group_vars/all.yml):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -24,17 +26,22 @@ from typing import Any
 
 import yaml
 
-from grid.render.network import FIREWALL_ROLE, firewall_follows_pools, firewall_vars
+from grid.render.leftovers import NO_LEFTOVERS, Leftovers
+from grid.render.network import FIREWALL_ROLE, firewall_follows_pools, firewall_vars, has_policy
 from grid.render.own import NO_OWN_FILES, OWN_CONFIG_ROLE, OwnFiles, pool_vars, script_file
 from grid.render.templating import render
 from grid.resources import Kind, Resource, ResourceGraph, connect_ip
 from grid.spec.model import Cluster
 
-ALWAYS_ON_ROLES = ("base", "fabric", "storage-client", FIREWALL_ROLE, OWN_CONFIG_ROLE)
-"""Applied to every host: `base` first, the spec's configuration.roles in order, then the rest of these
-(`firewall` loads the spec's network policy, or removes grid's rules when the spec has none)."""
+ALWAYS_ON_ROLES = ("base", "fabric", "storage-client")
+"""Applied to every host: `base` first, the spec's configuration.roles in order, then the rest of these."""
+PLACED_ROLES = (FIREWALL_ROLE, OWN_CONFIG_ROLE)
+"""grid's roles site.yml places itself, only where they have work (a spec naming `firewall` changes nothing):
+`firewall` with a network policy, `own-config` for the hosts of pools with limits, roles or scripts of their own."""
 INTERNAL_ROLES = (OWN_CONFIG_ROLE,)
 """grid's roles a spec does not name: always played last, not among the roles configuration.roles may name."""
+OWN_CONFIG_GROUP = "grid_own_config"
+"""The inventory group of the hosts own-config plays on: the pool groups with limits, roles or scripts."""
 CLUSTER_WIDE_TAG = "cluster-wide"
 ACTION_PLUGINS = ("action_plugins/grid_node_ready.py", "action_plugins/grid_hosts_block.py",
                   "action_plugins/grid_accounts.py", "action_plugins/grid_authorized_keys.py")
@@ -57,19 +64,33 @@ class AnsibleInputs:
     become: bool
     pool_vars: dict[str, dict[str, Any]] = field(default_factory=dict)  # pool group -> its group_vars
     own: OwnFiles = NO_OWN_FILES
+    firewall: bool = False  # the spec declares a network policy
     firewall_follows_pools: bool = False  # a rule names `pool:NAME`: the hosts-table play updates the rules too
+
+    @property
+    def directories(self) -> bool:
+        """Some host has directories to make (node-local scratch, mount points with a mode)."""
+        return any("grid_directories" in host_vars for host_vars in self.hosts.values())
+
+    @property
+    def own_config_groups(self) -> list[str]:
+        """The pool groups whose hosts own-config has work on (limits, the user's roles, scripts)."""
+        return [group for group, values in self.pool_vars.items()
+                if values["grid_limits"] or values["grid_own_roles"] or values["grid_scripts"]]
 
 
 def render_ansible(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: str,
-                   connect_fabric: Mapping[str, str] | None = None, own: OwnFiles = NO_OWN_FILES) -> dict[str, str]:
+                   connect_fabric: Mapping[str, str] | None = None, own: OwnFiles = NO_OWN_FILES,
+                   leftovers: Leftovers = NO_LEFTOVERS) -> dict[str, str]:
     """The self-contained Ansible directory for `cluster` as {relative path: content}; `own`: the user's roles
-    and scripts the spec names (grid.validate.roles.own_files)."""
+    and scripts the spec names (grid.validate.roles.own_files); `leftovers`: what the spec last applied left on
+    the nodes that this one no longer has (grid.render.leftovers), removed by the playbook."""
     inputs = collect_inputs(cluster, graph, admin_public_key, connect_fabric, own)
     files: dict[str, str] = {
         "ansible.cfg": _static_file("ansible.cfg"),
         ".ansible-lint": _static_file("ansible-lint.yml"),  # a dotfile would not ship in the wheel
         **{name: _static_file(name) for name in ACTION_PLUGINS},
-        "site.yml": _site_yml(inputs),
+        "site.yml": _site_yml(inputs, leftovers),
         "inventory/hosts.yml": _hosts_yml(inputs),
         "inventory/group_vars/all.yml": _all_yml(inputs),
     }
@@ -129,7 +150,7 @@ def collect_inputs(cluster: Cluster, graph: ResourceGraph, admin_public_key: str
               for region, pools in regions.items() for pool in pools if (region, pool) in by_pool}
     return AnsibleInputs(cluster.name, hosts, addresses, regions, roles, all_vars,
                          site_roles(config.roles, own.roles), _become(cluster), dict(sorted(groups.items())), own,
-                         firewall_follows_pools(cluster))
+                         has_policy(cluster), firewall_follows_pools(cluster))
 
 
 def pools_vars(cluster: Cluster, own: OwnFiles) -> dict[tuple[str, str], dict[str, Any]]:
@@ -207,11 +228,13 @@ def _connect_ip(node: Resource, explicit: str | None) -> str:
 
 
 def site_roles(configured: list[str], own_roles: Collection[str] = ()) -> list[str]:
-    """grid's roles site.yml plays, in order (the user's, `own_roles`, are played per pool by own-config); raises
-    ValueError for a role that is neither grid's nor the user's."""
+    """grid's roles site.yml's Configure play lists for every host, in order (the user's, `own_roles`, are played
+    per pool by own-config; PLACED_ROLES where they have work); raises ValueError for a role that is neither
+    grid's nor the user's."""
     available = {*available_roles(), *INTERNAL_ROLES}
-    ordered = list(dict.fromkeys(["base", *(r for r in configured if r not in own_roles), *ALWAYS_ON_ROLES]))
-    unknown = [role for role in ordered if role not in available]
+    unknown = [role for role in dict.fromkeys(configured) if role not in own_roles and role not in available]
+    ordered = list(dict.fromkeys(["base", *(r for r in configured if r not in own_roles and r not in PLACED_ROLES),
+                                  *ALWAYS_ON_ROLES]))
     if unknown:
         raise ValueError(f"unknown configuration role(s) {', '.join(unknown)}; "
                          f"available: {', '.join(sorted(available))}")
@@ -240,6 +263,8 @@ def _hosts_yml(inputs: AnsibleInputs) -> str:
             for pool in sorted(pools)}}
     for role in sorted(inputs.roles):
         children[group_name("role", role)] = {"hosts": {h: None for h in inputs.roles[role]}}
+    if inputs.own_config_groups:
+        children[OWN_CONFIG_GROUP] = {"children": {group: None for group in inputs.own_config_groups}}
     return _yaml(inputs.cluster, {"all": {"children": children}})
 
 
@@ -247,23 +272,49 @@ def _all_yml(inputs: AnsibleInputs) -> str:
     return _yaml(inputs.cluster, inputs.all_vars)
 
 
-def _site_yml(inputs: AnsibleInputs) -> str:
-    return _site_text(inputs.cluster, inputs.play_roles, inputs.become, inputs.firewall_follows_pools)
+def _site_yml(inputs: AnsibleInputs, leftovers: Leftovers) -> str:
+    without_limits = any(not inputs.pool_vars.get(group_name("pool", region, pool), {}).get("grid_limits")
+                         for region, pools in inputs.regions.items() for pool in pools)
+    plays = _SitePlays(
+        directories=inputs.directories, firewall=inputs.firewall, firewall_follows_pools=inputs.firewall_follows_pools,
+        own_config=bool(inputs.own_config_groups),
+        remove_firewall=leftovers.network_policy and not inputs.firewall,
+        remove_limits=leftovers.limits and without_limits)  # hosts that keep limits have their file rewritten
+    return _site_text(inputs.cluster, inputs.play_roles, inputs.become, plays)
 
 
 def shared_files(cluster: Cluster, play_roles: list[str]) -> list[tuple[str, str]]:
     """(name, text) of the files every host's run reads alike: each role file (by its path under roles/),
-    site.yml, ansible.cfg and grid's actions (what some tasks run), in that order."""
-    return [*_role_files(), ("site.yml", _site_text(cluster.name, play_roles, _become(cluster),
-                                                    firewall_follows_pools(cluster))),
+    site.yml, ansible.cfg and grid's actions (what some tasks run), in that order.
+
+    site.yml as hashed here has the directories, firewall and own-config parts whatever the spec: whether a host
+    plays them follows from all.yml (grid_firewall, in the cluster digest), its own vars (grid_directories) and
+    its pool's group_vars (both in its own document), so adding a policy or a pool's limits reaches exactly the
+    hosts it changes, in the scope it needs. The removals of leftovers are not in it: they ride on the run
+    those changes cause (grid.render.leftovers)."""
+    plays = _SitePlays(directories=True, firewall=True, firewall_follows_pools=firewall_follows_pools(cluster),
+                       own_config=True)
+    return [*_role_files(), ("site.yml", _site_text(cluster.name, play_roles, _become(cluster), plays)),
             ("ansible.cfg", _static_file("ansible.cfg")), *((name, _static_file(name)) for name in ACTION_PLUGINS)]
 
 
-def _site_text(cluster: str, roles: list[str], become: bool, follows_pools: bool) -> str:
+@dataclass(frozen=True)
+class _SitePlays:
+    """The parts of site.yml only some clusters have."""
+
+    directories: bool = False  # storage-client's directories.yml before the full play's roles
+    firewall: bool = False  # the firewall role in the full and cluster-wide plays
     # Only a policy naming pools puts the firewall in the hosts-table play: every other cluster's hosts-table
     # run (the one all nodes get when a node comes or goes) stays one task.
+    firewall_follows_pools: bool = False
+    own_config: bool = False  # a play of own-config for the hosts of OWN_CONFIG_GROUP
+    remove_firewall: bool = False  # grid's rules removed in the full and cluster-wide plays
+    remove_limits: bool = False  # grid's limits.d file removed where a host has no limits
+
+
+def _site_text(cluster: str, roles: list[str], become: bool, plays: _SitePlays) -> str:
     return render("ansible/site.yml.j2", cluster=cluster, roles=roles, become=become,
-                  firewall_follows_pools=follows_pools)
+                  **dataclasses.asdict(plays))
 
 
 def _become(cluster: Cluster) -> bool:

@@ -24,7 +24,8 @@ class RegionInput(TypedDict):
     pools: list[dict[str, Any]]  # {"name", "count", "instance_type", "fabrics", "storage", "nodes_per_rack"}
     image: str
     ssh: dict[str, Any]
-    settings: dict[str, Any]  # the target's own settings (spec.targets.<target>)
+    settings: dict[str, Any]  # the target's own settings (spec.targets.<target>, the region's targets.<target> over)
+    labels: dict[str, str]  # metadata.labels: tags/labels of every cloud resource (a pool's `labels` over them)
     authorized_key: str
     owner: NotRequired[dict[str, str]]  # labels of the state that makes it (grid.apply.run.owner_labels)
     admin_cidrs: NotRequired[list[str]]  # clouds: access.admin_cidrs, when the spec gives them
@@ -37,6 +38,20 @@ def project_name(cluster: str) -> str:
 
 def stack_name(region: str) -> str:
     return region
+
+
+def region_settings(cluster: Cluster, region: str) -> dict[str, Any]:
+    """spec.targets.<target>, with the region's own cloud region and zone (regions[].targets.<target>) over it."""
+    target = cluster.spec.target
+    settings: dict[str, Any] = cluster.spec.targets.model_dump(mode="json").get(target, {})
+    spec = next((r for r in cluster.spec.regions if r.name == region), None)
+    placement = getattr(spec.targets, target, None) if spec is not None else None
+    if placement is not None:
+        if placement.region is not None:
+            settings["region"] = placement.region
+        if placement.zone is not None:
+            settings[traits_of(cluster).zone_setting] = placement.zone
+    return settings
 
 
 def region_program_input(
@@ -67,15 +82,21 @@ def region_program_input(
         "nodes": [{"address": r.address, **r.attrs, "instance_type": instance_type(str(r.attrs["pool"]))}
                   for r in members if r.kind is Kind.NODE],
         "pools": [{"name": p.name, "count": p.count, "instance_type": instance_type(p.name),
-                   "fabrics": list(p.fabrics), "storage": list(p.storage), "nodes_per_rack": p.nodes_per_rack}
+                   "fabrics": list(p.fabrics), "storage": list(p.storage), "nodes_per_rack": p.nodes_per_rack,
+                   "provisioning": p.provisioning, "reservation": p.reservation, "placement": p.placement,
+                   "labels": {**cluster.metadata.labels, **p.labels}}
                   for p in pools.values()],
         "image": cluster.spec.defaults.image,
         "ssh": cluster.spec.defaults.ssh.model_dump(mode="json"),
-        "settings": cluster.spec.targets.model_dump(mode="json")[target],
+        "settings": region_settings(cluster, region),
+        "labels": dict(cluster.metadata.labels),
         "authorized_key": authorized_key,
     }
     if traits_of(cluster).cloud:  # the lab enforces the policy on the nodes (the firewall role)
         data.update(cloud_policy(cluster, graph, region))  # type: ignore[typeddict-item]
+        ports = {f.name: f.ports_per_node for r in cluster.spec.regions if r.name == region for f in r.fabrics}
+        for fabric in data["fabrics"]:  # RDMA NICs per node on a roce fabric (EFA, eRDMA, GPUDirect rails)
+            fabric["ports_per_node"] = ports.get(str(fabric["name"]), 1)
     return data
 
 

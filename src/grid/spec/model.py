@@ -53,7 +53,7 @@ UserName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
 RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,40}$")]
 ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 MachineType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-CloudTarget = Literal["aws", "openstack"]
+CloudTarget = Literal["aws", "openstack", "gcp", "alicloud"]
 """The targets whose machines have a type (a pool's `instance_types`; grid.spec.targets)."""
 PublicKey = Annotated[str, StringConstraints(
     pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256) [A-Za-z0-9+/=]+( [^\n]{0,100})?$")]
@@ -149,6 +149,12 @@ class StorageMount(Model):
         return "ro" in self.options
 
 
+StorageBackend = Literal["efs", "fsx-lustre", "filestore", "nas", "cpfs"]
+"""The service a cloud builds shared storage with (grid.spec.targets: which target offers which)."""
+CloudRegionName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+ReservationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,199}$")]
+
+
 class Storage(Model):
     name: Name
     kind: Literal["parallel-fs", "nfs", "block", "object", "local-scratch"] = Field(
@@ -158,6 +164,14 @@ class Storage(Model):
     mount: MountPath | None = Field(None, description="One mount point (short for `mounts: [{path: ...}]`)")
     mounts: list[StorageMount] = Field(default_factory=list, description="Where the storage appears on nodes")
     protect: bool = False
+    backend: StorageBackend | None = Field(
+        None, description="The cloud service that builds it (aws: efs or fsx-lustre; gcp: filestore; alicloud: "
+                          "nas or cpfs); left out, the target's default for the kind")
+    deployment_type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")] | None = Field(
+        None, description="The backend's deployment type or tier (FSx: PERSISTENT_2, SCRATCH_2; Filestore: "
+                          "ZONAL, BASIC_SSD, ...); left out, the backend's default")
+    throughput_mbps_per_tib: int | None = Field(
+        None, ge=1, le=100_000, description="Provisioned throughput per TiB (FSx for Lustre: 125, 250, 500, 1000)")
 
     @property
     def all_mounts(self) -> tuple[StorageMount, ...]:
@@ -191,14 +205,41 @@ class Pool(Model):
     instance_types: dict[CloudTarget, MachineType] = Field(
         default_factory=dict, description="Machine type per cloud target; never guessed")
     host_overhead_w: float | None = Field(None, ge=0, le=20_000, description="Overrides the catalog host figure")
+    provisioning: Literal["on-demand", "spot", "reservation"] = Field(
+        "on-demand", description="How a cloud sells the pool's machines; `reservation` needs `reservation`")
+    reservation: ReservationId | None = Field(
+        None, description="The capacity reservation the pool's machines are launched into (its cloud's id)")
+    placement: Literal["cluster", "spread", "none"] = Field(
+        "cluster", description="Cloud placement of the pool's machines: packed close (cluster), apart (spread) or "
+                               "left to the cloud (none; e.g. for a targeted reservation)")
+    labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, description="Tags/labels put on the pool's cloud resources, over metadata.labels")
     configuration: PoolConfiguration | None = Field(
         None, description="Roles, sysctls, limits, users, scripts and role variables of this pool's nodes, "
                           "merged over the cluster's configuration")
 
 
+class CloudPlacement(Model):
+    """Where one hub lives in a cloud: overrides spec.targets.<cloud>.region/zone for this region."""
+
+    region: CloudRegionName | None = None
+    zone: CloudRegionName | None = None
+
+
+class RegionTargets(Model):
+    aws: CloudPlacement | None = None
+    gcp: CloudPlacement | None = None
+    alicloud: CloudPlacement | None = None
+    openstack: CloudPlacement | None = None
+
+
 class Region(Model):
     name: Name
-    site: Site
+    site: Site | None = Field(
+        None, description="The facility: power, cooling, racks. Needed where the target has one (local, existing, "
+                          "openstack); optional on public clouds, where it is a power budget if given")
+    targets: RegionTargets = Field(
+        default_factory=RegionTargets, description="This hub's cloud region and zone, per cloud target")
     fabrics: list[Fabric] = Field(default_factory=list)
     storage: list[Storage] = Field(default_factory=list)
     pools: list[Pool] = Field(default_factory=list)
@@ -252,6 +293,7 @@ class AwsSettings(Model):
 
 
 class OpenStackSettings(Model):
+    region: CloudRegionName | None = Field(None, description="The Keystone region; left out, the cloud's default")
     image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "debian-12"
     external_network: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = None
     availability_zone: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = None
@@ -270,6 +312,22 @@ class ExistingSettings(Model):
     inventory: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,200}$")] | None = None
 
 
+class GcpSettings(Model):
+    project: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = Field(
+        None, description="The GCP project; left out, the provider's own (gcloud config, GOOGLE_PROJECT)")
+    region: CloudRegionName = "us-central1"
+    zone: CloudRegionName | None = None
+    image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,200}$")] | None = Field(
+        None, description="A boot image (projects/P/global/images/family/F); left out, Debian's of defaults.image")
+
+
+class AlicloudSettings(Model):
+    region: CloudRegionName = "cn-hangzhou"
+    zone: CloudRegionName | None = None
+    image_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,100}$")] | None = Field(
+        None, description="An ECS image id; left out, the newest public Debian image of defaults.image")
+
+
 class LocalSettings(Model):
     image: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._:/-]{0,127}$")] | None = None
 
@@ -278,10 +336,12 @@ class TargetSettings(Model):
     local: LocalSettings = LocalSettings()
     aws: AwsSettings = AwsSettings()
     openstack: OpenStackSettings = OpenStackSettings()
+    gcp: GcpSettings = GcpSettings()
+    alicloud: AlicloudSettings = AlicloudSettings()
     existing: ExistingSettings = ExistingSettings()
 
 
-Target = Literal["local", "openstack", "aws", "existing"]
+Target = Literal["local", "openstack", "aws", "gcp", "alicloud", "existing"]
 
 
 class ClusterSpec(Model):

@@ -7,10 +7,13 @@ spec's `Target` literal (grid.spec.model); a test holds the two together.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from grid.spec.alicloud_offer import eri_interfaces
+from grid.spec.aws_offer import efa_network_cards
+from grid.spec.gcp_offer import gpudirect_nics
 from grid.spec.model import CloudTarget, Cluster
 
 
@@ -20,6 +23,15 @@ class Caveat:
 
     detail: str
     hint: str
+
+
+@dataclass(frozen=True)
+class RdmaOffer:
+    """How a cloud gives a `roce` fabric RDMA: what it calls it and how many ports an instance type can have."""
+
+    name: str
+    network_cards: Callable[[str], int | None]
+    """Ports an instance type may have on the fabric (0: the type has no RDMA; None: unknown to grid)."""
 
 
 @dataclass(frozen=True)
@@ -60,28 +72,95 @@ class TargetTraits:
     """A region's network is built from its fabrics: a region with storage or nodes needs one."""
     block_volume_max_gib: int | None = None
     """The largest volume a node of block storage may get (its capacity shared out over the nodes)."""
+    rdma: RdmaOffer | None = None
+    """How a roce fabric gets RDMA NICs, one per port (None: the target has no per-instance-type check)."""
+    storage_backends: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """Storage kind -> the `backend`s the target builds it with, its default first ({}: no choice offered)."""
+    reservation_placement_caveat: Caveat | None = None
+    """Why a pool launched into a targeted reservation should not ask for a placement group of its own."""
+    placement_detail: str = ""
+    """How the target places a pool's machines when it has no placement choice ("": it makes no placement group)."""
+    storage_detail: str = ""
+    """How the target builds shared storage when the spec cannot choose a service ("": it makes none)."""
+    zone_setting: str = "zone"
+    """The key of spec.targets.<target> a region's `targets.<target>.zone` overrides."""
+    has_facility: bool = False
+    """The user owns the building (power, cooling, racks): a region needs a `site`, and facility checks apply.
+    On a public cloud a site is optional, a power budget if given; racks and cooling are the cloud's."""
+    mtu_range: tuple[int, int] | None = None
+    """The MTUs the target honours, inclusive, besides `honoured_mtus` (None: only those)."""
+    roce_rails: bool = False
+    """A roce fabric with ports_per_node N is built as N rails, one subnet each: the fabric's cidr split into N
+    equal subnets (grid.resources.rail_subnets); the spec's addresses are rail 0's, the others the cloud's."""
+    lowercase_labels: bool = False
+    """Label keys and values are lowercase [a-z0-9_-] (grid.spec.gcp_offer.labels converts them)."""
+
+    def honours_mtu(self, mtu: int) -> bool:
+        if not self.honoured_mtus and self.mtu_range is None:
+            return True
+        low, high = self.mtu_range or (0, -1)
+        return mtu in self.honoured_mtus or low <= mtu <= high
 
 
 TARGET_TRAITS: Mapping[str, TargetTraits] = MappingProxyType({
     "local": TargetTraits(
-        "local", creates_infrastructure=True, lab_subnets_only=True, emulates_links=False,
+        "local", creates_infrastructure=True, lab_subnets_only=True, emulates_links=False, has_facility=True,
         object_storage_caveat=Caveat(
             detail="podman volumes are file systems; no S3 endpoint is emulated",
             hint="use kind: nfs or parallel-fs for the lab, or accept a plain directory")),
-    "existing": TargetTraits("existing", creates_infrastructure=False, nodes_need_fabric=False, fixed_hosts=True),
+    "existing": TargetTraits("existing", creates_infrastructure=False, nodes_need_fabric=False, fixed_hosts=True,
+                             has_facility=True),
     "aws": TargetTraits(
         "aws", creates_infrastructure=True, cloud=True, provider="AWS", instance_type_key="aws",
         example_instance_type="p5.48xlarge", known_images=r"debian-\d+", image_setting="ami",
         subnet_prefixes=(16, 28), region_needs_fabric=True, block_volume_max_gib=16_384,  # VPC and EBS limits
         # AWS keeps the first four addresses and the last one of every subnet for itself.
-        first_host=4, honoured_mtus=(9001, 1500),
+        first_host=4, honoured_mtus=(9001, 1500), zone_setting="availability_zone",
+        rdma=RdmaOffer("EFA", efa_network_cards),
+        storage_backends=MappingProxyType({"parallel-fs": ("fsx-lustre", "efs"), "nfs": ("efs",)}),
+        reservation_placement_caveat=Caveat(
+            detail="a targeted capacity reservation already fixes where the instances run; a cluster placement "
+                   "group on top can make launches fail (AWS ParallelCluster turns placement off for them)",
+            hint="set placement: none on the pool"),
         mtu_caveat=Caveat(detail="AWS fixes the MTU at 9001 within a VPC (1500 across an internet gateway)",
                           hint="set mtu: 9001, or remove the key"),
         infiniband_caveat=Caveat(
             detail="the aws target builds it as an ordinary VPC subnet (EFA gives RDMA on AWS)",
-            hint="use kind: roce (EFA-capable instance types) or kind: ethernet")),
+            hint="use kind: roce (built as EFA on EFA-capable instance types, one interface per network card) "
+                 "or kind: ethernet")),
     "openstack": TargetTraits("openstack", creates_infrastructure=True, cloud=True, provider="OpenStack",
-                              instance_type_key="openstack", example_instance_type="gpu.8xh100"),
+                              instance_type_key="openstack", example_instance_type="gpu.8xh100", has_facility=True,
+                              zone_setting="availability_zone",
+                              placement_detail="the openstack target puts every pool in a soft-affinity server "
+                                               "group (as placement: cluster)",
+                              storage_detail="the openstack target uses Manila where the cloud has it (pulumi "
+                                             "config grid:shares), else a volume per node"),
+    "gcp": TargetTraits(
+        "gcp", creates_infrastructure=True, cloud=True, provider="Google Cloud", instance_type_key="gcp",
+        example_instance_type="a3-ultragpu-8g", known_images=r"debian-\d+", image_setting="image",
+        # Subnets are /8 to /29 (GCP keeps the first two and last two addresses); a persistent disk is <= 64 TiB.
+        subnet_prefixes=(8, 29), region_needs_fabric=True, block_volume_max_gib=65_536,
+        mtu_range=(1300, 8896), roce_rails=True, lowercase_labels=True, rdma=RdmaOffer("GPUDirect", gpudirect_nics),
+        storage_backends=MappingProxyType({"parallel-fs": ("filestore",), "nfs": ("filestore",)}),
+        mtu_caveat=Caveat(detail="a GCP VPC network's MTU is 1300 to 8896 bytes",
+                          hint="set an mtu from 1300 to 8896 (8896 for RDMA and GPUDirect)"),
+        infiniband_caveat=Caveat(
+            detail="the gcp target builds it as an ordinary VPC network (GCP's RDMA is RoCE: A3 Ultra, A4)",
+            hint="use kind: roce with ports_per_node set to the machine's RDMA NICs (8 on a3-ultragpu-8g), "
+                 "or kind: ethernet")),
+    "alicloud": TargetTraits(
+        "alicloud", creates_infrastructure=True, cloud=True, provider="Alibaba Cloud", instance_type_key="alicloud",
+        example_instance_type="ecs.ebmgn8v.48xlarge", known_images=r"debian-\d+", image_setting="image_id",
+        # vSwitches are /16 to /29 (each keeps its first and last three addresses); ESSDs go up to 64 TiB.
+        subnet_prefixes=(16, 29), region_needs_fabric=True, block_volume_max_gib=65_536,
+        honoured_mtus=(1500, 8500), rdma=RdmaOffer("eRDMA", eri_interfaces),
+        storage_backends=MappingProxyType({"parallel-fs": ("cpfs", "nas"), "nfs": ("nas",)}),
+        mtu_caveat=Caveat(detail="Alibaba Cloud VPCs carry MTU 1500, or 8500 with jumbo frames (which the stack "
+                                 "turns on for instances on an 8500 fabric)",
+                          hint="set mtu: 8500 (jumbo frames) or 1500, or remove the key"),
+        infiniband_caveat=Caveat(
+            detail="the alicloud target builds it as an ordinary vSwitch (eRDMA gives RDMA on Alibaba Cloud)",
+            hint="use kind: roce (elastic RDMA interfaces on eRDMA-capable instance types) or kind: ethernet")),
 })
 
 CLOUD_TARGETS: tuple[str, ...] = tuple(name for name, traits in TARGET_TRAITS.items() if traits.cloud)

@@ -13,7 +13,21 @@ from grid.diagnostics import Diagnostics, error
 from grid.physics.catalog import Catalog, CatalogError, load_catalog
 from grid.render.own import OwnFiles
 from grid.spec import LoadedSpec
-from grid.validate import addressing, network, physics, pool_config, promises, references, safety, storage, target
+from grid.validate import (
+    addressing,
+    alicloud,
+    cloud_offer,
+    fit,
+    gcp,
+    network,
+    physics,
+    pool_config,
+    promises,
+    references,
+    safety,
+    storage,
+    target,
+)
 from grid.validate.base import Validator
 from grid.validate.roles import own_files
 
@@ -24,7 +38,8 @@ def validators(catalog: Catalog | None = None) -> list[Validator]:
     checks = physics.make_validators(catalog) if catalog is not None else physics.VALIDATORS
     return [*references.VALIDATORS, *storage.VALIDATORS,
             *safety.VALIDATORS, *addressing.VALIDATORS, *network.VALIDATORS, *checks, *target.VALIDATORS,
-            *promises.VALIDATORS, *pool_config.VALIDATORS]
+            *fit.VALIDATORS, *promises.VALIDATORS, *pool_config.VALIDATORS, *gcp.VALIDATORS,
+            *cloud_offer.VALIDATORS, *alicloud.VALIDATORS]
 
 
 def spec_catalog(loaded: LoadedSpec) -> tuple[Catalog | None, Diagnostics]:

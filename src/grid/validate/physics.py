@@ -1,5 +1,9 @@
 """Validators: does the cluster fit the building — accelerators known, power, racks, cooling, fabric, links.
 
+The building is the user's where the target has a facility (`has_facility`, grid.spec.targets): a region needs
+its site there. On a public cloud a site is optional and, given, a power budget; racks and cooling are the
+cloud's, so they are not checked there.
+
 Figures come from `grid.physics` (formulas in its module docstrings and docs/physics.md). Every finding
 has a `physics.*` code and points at the field to change: the pool count, nodes_per_rack, the fabric
 topology, the link bandwidth.
@@ -15,7 +19,8 @@ from grid.physics.capacity import fabric_aggregate_gbps, pool_load, pool_model
 from grid.physics.catalog import Catalog, default_catalog
 from grid.physics.fabric import describe, fabric_capacity, fabric_endpoints, suggest
 from grid.physics.units import LINK, X, num, nums
-from grid.spec.model import Cluster
+from grid.spec.model import Cluster, Site
+from grid.spec.targets import traits_of
 from grid.validate.base import Validator
 
 POWER_WARN_FRACTION = 0.9
@@ -47,9 +52,34 @@ def check_accelerator_models(cluster: Cluster, catalog: Catalog) -> Iterator[Dia
                         hint=hint, code="physics.accelerator")
 
 
+def check_sites(cluster: Cluster, catalog: Catalog) -> Iterator[Diagnostic]:
+    """A target with a facility (the lab's machine, your own data centre) needs each region's site: its power,
+    cooling and racks are what the cluster must fit. A public cloud's building is the cloud's: a site there is
+    optional, and figures that need one stay unknown."""
+    traits = traits_of(cluster)
+    if not traits.has_facility:
+        return
+    for ri, region in enumerate(cluster.spec.regions):
+        if region.site is not None:
+            continue
+        loads = [load for pool in region.pools if (load := pool_load(pool, catalog)) is not None]
+        it_mw = sum(load.it_w for load in loads) / 1e6
+        # Enough for the pools at the default PUE with the headroom check's margin, at least 0.1 MW.
+        power = max(0.1, math.ceil(it_mw * Site.model_fields["pue"].default / POWER_WARN_FRACTION * 10) / 10)
+        yield error(f"region '{region.name}' has no site", ("spec", "regions", ri),
+                    detail=f"on the {traits.name} target the cluster lives in a building of yours: grid checks "
+                           "its power, cooling and racks against the region's site",
+                    hint=f"add `site: {{power_mw: {power:g}}}` to region '{region.name}' (the MW the hub may "
+                         "draw; pue, cooling and rack_kw_max have defaults, see docs/spec.md)",
+                    code="physics.site-missing")
+
+
 def check_power(cluster: Cluster, catalog: Catalog) -> Iterator[Diagnostic]:
+    """A site's power_mw is the building's supply, or on a public cloud a power/quota budget: checked alike."""
     for ri, region in enumerate(cluster.spec.regions):
         site = region.site
+        if site is None:
+            continue  # no budget given (a cloud region), or reported by check_sites
         loads = [(pi, load) for pi, pool in enumerate(region.pools)
                  if (load := pool_load(pool, catalog)) is not None and load.nodes > 0]
         it_w = sum(load.it_w for _, load in loads)
@@ -83,8 +113,14 @@ def check_power(cluster: Cluster, catalog: Catalog) -> Iterator[Diagnostic]:
 
 
 def check_racks(cluster: Cluster, catalog: Catalog) -> Iterator[Diagnostic]:
+    """Rack density and air cooling, where the user owns the racks (a public cloud's are the cloud's:
+    grid.validate.fit says a nodes_per_rack, cooling or rack_kw_max given there is ignored)."""
+    if not traits_of(cluster).has_facility:
+        return
     for ri, region in enumerate(cluster.spec.regions):
         site = region.site
+        if site is None:
+            continue
         for pi, pool in enumerate(region.pools):
             load = pool_load(pool, catalog)
             if load is None or load.nodes == 0 or load.node_w <= 0:
@@ -184,7 +220,8 @@ def _bind(check: CatalogCheck, catalog: Catalog | None) -> Validator:
 
 def make_validators(catalog: Catalog | None = None) -> list[Validator]:
     """The physics validators using `catalog` (default: the packaged one, read when first used)."""
-    bound = [_bind(check, catalog) for check in (check_accelerator_models, check_power, check_racks)]
+    bound = [_bind(check, catalog)
+             for check in (check_accelerator_models, check_sites, check_power, check_racks)]
     return [*bound, check_fabrics, check_link_presence, check_link_bandwidth]
 
 

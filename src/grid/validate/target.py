@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from grid.diagnostics import Diagnostic, Path, error, info, warning
 from grid.spec.model import Cluster
 from grid.spec.targets import traits_of
+from grid.validate import fit
 from grid.validate.base import Validator
 from grid.validate.references import suggest
 
@@ -28,7 +29,7 @@ def fabric_support(cluster: Cluster) -> Iterator[Diagnostic]:
     for r, region in enumerate(cluster.spec.regions):
         for f, fabric in enumerate(region.fabrics):
             path = (*REGIONS, r, "fabrics", f)
-            if mtu is not None and fabric.mtu not in traits.honoured_mtus:
+            if mtu is not None and not traits.honours_mtu(fabric.mtu):
                 yield warning(
                     f"fabric '{fabric.name}' asks for MTU {fabric.mtu}, which the {name} target ignores",
                     (*path, "mtu"), code=f"target.{name}-mtu", detail=mtu.detail, hint=mtu.hint)
@@ -54,9 +55,14 @@ def cloud_instance_types(cluster: Cluster) -> Iterator[Diagnostic]:
 
 
 def cloud_resources(cluster: Cluster) -> Iterator[Diagnostic]:
+    """A pool's cpus and memory_gb where the target does not size nodes (grid.validate.fit's rows), in one
+    warning for both."""
     traits = traits_of(cluster)
-    if not traits.cloud:
+    if fit.honours(traits, "spec.regions[].pools[].resources.cpus", None):
         return
+    detail, hint = (("cloud nodes are sized by their instance type",
+                     "remove resources from the pool, or choose a different instance type") if traits.cloud else
+                    ("the machines exist already: grid sizes none of them", "remove resources from the pool"))
     for r, region in enumerate(cluster.spec.regions):
         for p, pool in enumerate(region.pools):
             given = [k for k in ("cpus", "memory_gb") if getattr(pool.resources, k) is not None]
@@ -64,8 +70,7 @@ def cloud_resources(cluster: Cluster) -> Iterator[Diagnostic]:
                 continue
             yield warning(f"pool '{pool.name}' sets {' and '.join(given)}, which the {traits.name} target ignores",
                           (*REGIONS, r, "pools", p, "resources", given[0]), code="target.resources-ignored",
-                          detail="cloud nodes are sized by their instance type",
-                          hint="remove resources from the pool, or choose a different instance type")
+                          detail=detail, hint=hint)
 
 
 def emulation_limits(cluster: Cluster) -> Iterator[Diagnostic]:

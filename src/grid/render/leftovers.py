@@ -1,0 +1,64 @@
+"""What the nodes may still hold from the spec as last applied that the spec now being applied has no more:
+grid's nftables rules, its limits.d file. The playbook removes them only then, so that a cluster which never
+had them pays no task for their removal on every run.
+
+Read from the state (State.applied_spec, the JSON form of the last applied spec): a run that did not finish
+(no spec recorded as applied while hosts exist, a host not configured) may have left either, so then both are
+assumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # render is imported by validate: the state package stays unloaded until a run needs it
+    from grid.state.model import State
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    network_policy: bool = False  # grid's rules (table inet grid, /etc/nftables.conf)
+    limits: bool = False  # grid's limits.d file
+
+
+NO_LEFTOVERS = Leftovers()
+EVERY_LEFTOVER = Leftovers(network_policy=True, limits=True)
+UNFINISHED = ("pending", "failed")
+"""Host statuses of a run that did not finish: the spec it was applying (not recorded) may have reached the node."""
+
+
+def leftovers_of(state: State) -> Leftovers:
+    """What the nodes of `state` may hold from the spec last applied there."""
+    if not state.hosts:
+        return NO_LEFTOVERS
+    applied = state.applied_spec
+    if not isinstance(applied, Mapping) or any(h.status in UNFINISHED for h in state.hosts.values()):
+        return EVERY_LEFTOVER
+    return Leftovers(network_policy=_had_policy(applied), limits=_had_limits(applied))
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _had_policy(applied: Mapping[str, Any]) -> bool:
+    """grid.spec.network.declares_policy of the applied spec's JSON form."""
+    spec = _mapping(applied.get("spec"))
+    if _mapping(spec.get("access")).get("admin_cidrs") is not None:
+        return True
+    return any(_mapping(fabric).get("ingress") is not None
+               for region in _list(spec.get("regions")) for fabric in _list(_mapping(region).get("fabrics")))
+
+
+def _had_limits(applied: Mapping[str, Any]) -> bool:
+    spec = _mapping(applied.get("spec"))
+    if _mapping(_mapping(spec.get("configuration")).get("limits")):
+        return True
+    return any(_mapping(_mapping(_mapping(pool).get("configuration")).get("limits"))
+               for region in _list(spec.get("regions")) for pool in _list(_mapping(region).get("pools")))
