@@ -80,8 +80,11 @@ def efa_group(data: dict[str, Any], network: aws.ec2.Vpc, opts: pulumi.ResourceO
               ) -> aws.ec2.SecurityGroup | None:
     """The group EFA's OS bypass needs: all traffic in from and out to itself. Only EFA interfaces are in it
     (besides the nodes' group), so the fabric ingress the spec declares still holds for everything else."""
-    if not any(f["kind"] == "roce" for f in data["fabrics"]):
-        return None
+    roce = {str(f["name"]) for f in data["fabrics"] if f["kind"] == "roce"}
+    pools = cloud.pools(data)
+    if not any(roce & set(pools[str(n["pool"])].get("fabrics", []))
+               and efa_network_cards(str(n.get("instance_type") or "")) != 0 for n in data["nodes"]):
+        return None  # no node of the region has an EFA interface
     region = str(data["region"])
     return aws.ec2.SecurityGroup(
         f"{region}/efa-security-group", name=cloud.physical(data, f"{region}/efa"), vpc_id=network.id,
