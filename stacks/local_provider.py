@@ -183,6 +183,12 @@ def _bind(podman: Podman, volume: dict[str, Any]) -> tuple[str, str, list[str]]:
     return source, str(volume["mount"]), list(volume.get("options") or [])
 
 
+def _name_taken(stderr: str) -> bool:
+    """podman's words for a container name held by another container: "is already in use" (a live or stopped
+    one) or "is in use: container already exists" (one a killed `podman rm` left half-removed)."""
+    return "already in use" in stderr or "container already exists" in stderr
+
+
 class NodeProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         podman = Podman()
@@ -203,7 +209,7 @@ class NodeProvider(ResourceProvider):
             try:
                 container_id = run()
             except PodmanError as exc:
-                if "already in use" not in exc.stderr:
+                if not _name_taken(exc.stderr):
                     raise
                 found = podman.container_inspect(name)
                 if found is not None:
