@@ -116,6 +116,11 @@ class Gate:
                 "grid_gate_owner": str(self.owner)}
 
 
+# Runs start on several threads at once (the hosts table, each new node's configuration). Python hands a thread
+# that imports a module another thread is still importing (through an import cycle) the half-made module.
+_IMPORT_LOCK = threading.Lock()
+
+
 def mitogen_strategy_dir() -> Path | None:
     """The mitogen strategy plugin directory, if mitogen is installed and accepts this ansible-core."""
     spec = importlib.util.find_spec("ansible_mitogen")
@@ -207,7 +212,8 @@ class RunnerAnsible:
     def _run_once(self, options: dict[str, Any], project_dir: Path, private_key: Path | Sequence[Path],
                   known_hosts: Path,
                   check: bool, on_event: EventCallback | None, strategy: str) -> PlaybookResult:
-        from ansible_runner.interface import init_runner
+        with _IMPORT_LOCK:  # the first import, whole, before a second run's thread can see a half-made module
+            from ansible_runner.interface import init_runner
 
         collector = _Collector(check=check, on_event=on_event)
         self.work_dir.mkdir(parents=True, exist_ok=True)
