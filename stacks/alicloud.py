@@ -24,7 +24,6 @@ labels over them, and grid:cluster / grid:address / Name.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -171,13 +170,7 @@ def _capacity(pool: Mapping[str, Any]) -> dict[str, Any]:
 
 def _vpc(data: dict[str, Any], opts: pulumi.ResourceOptions) -> tuple[alicloud.vpc.Network, list[pulumi.Resource]]:
     region = str(data["region"])
-    nets = [ipaddress.IPv4Network(f["cidr"]) for f in data["fabrics"]]
-    for net in nets:
-        if not 16 <= net.prefixlen <= 29:
-            raise ValueError(f"fabric {net} of region {region}: vSwitches must be /16 to /29")
-    cover = nets[0]
-    while not all(n.subnet_of(cover) for n in nets):
-        cover = cover.supernet()
+    nets, cover = cloud.fabric_networks(data, 16, 29, "vSwitches")
     primary = cover if cover.prefixlen >= 8 else nets[0]
     vpc = alicloud.vpc.Network(f"{region}/vpc", vpc_name=cloud.physical(data, f"{region}/vpc"),
                                cidr_block=str(primary), tags=tags(data, f"{region}/vpc"), opts=opts)

@@ -11,7 +11,6 @@ are in one of their own besides the nodes' group, which keeps the spec's network
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,13 +34,7 @@ class NodeInterfaces:
 
 def vpc(data: dict[str, Any], opts: pulumi.ResourceOptions) -> tuple[aws.ec2.Vpc, list[pulumi.Resource]]:
     region = str(data["region"])
-    nets = [ipaddress.IPv4Network(f["cidr"]) for f in data["fabrics"]]
-    for net in nets:
-        if not 16 <= net.prefixlen <= 28:
-            raise ValueError(f"fabric {net} of region {region}: AWS subnets must be /16 to /28")
-    cover = nets[0]
-    while not all(n.subnet_of(cover) for n in nets):
-        cover = cover.supernet()
+    nets, cover = cloud.fabric_networks(data, 16, 28, "AWS subnets")
     primary = [cover] if cover.prefixlen >= 16 else nets[:1]
     made = aws.ec2.Vpc(f"{region}/vpc", cidr_block=str(primary[0]), enable_dns_support=True,
                        enable_dns_hostnames=True, tags=cloud.tags(data, f"{region}/vpc"), opts=opts)

@@ -93,6 +93,21 @@ def admin_cidrs(data: Mapping[str, Any]) -> list[str]:
     return cidrs or [str(f["cidr"]) for f in data["fabrics"]]
 
 
+def fabric_networks(data: Mapping[str, Any], shortest: int, longest: int, what: str
+                    ) -> tuple[list[ipaddress.IPv4Network], ipaddress.IPv4Network]:
+    """The region's fabric subnets (each refused outside /shortest../longest, what the cloud's `what` takes) and
+    the smallest network covering them all (a VPC's primary block when the cloud allows one that large)."""
+    region = str(data["region"])
+    nets = [ipaddress.IPv4Network(f["cidr"]) for f in data["fabrics"]]
+    for net in nets:
+        if not shortest <= net.prefixlen <= longest:
+            raise ValueError(f"fabric {net} of region {region}: {what} must be /{shortest} to /{longest}")
+    cover = nets[0]
+    while not all(n.subnet_of(cover) for n in nets):
+        cover = cover.supernet()
+    return nets, cover
+
+
 def gib(capacity_tib: float) -> int:
     return max(1, math.ceil(float(capacity_tib) * 1024))
 
