@@ -90,7 +90,7 @@ def program(data: dict[str, Any]) -> None:
         boot = cloud.boot_plan(data, node, shared)
         disks = storage.block_disks(data, node, zone, block, boot, opts)
         instance = alicloud.ecs.Instance(
-            address, instance_type=node["instance_type"], image_id=images[node["instance_type"]],
+            address, instance_type=node["instance_type"], image_id=pool.get("image") or images[node["instance_type"]],
             instance_name=cloud.physical(data, address), host_name=node["hostname"],
             vswitch_id=switches[first].id, private_ip=first_ip, security_groups=[group.id],
             key_name=key.key_pair_name, internet_max_bandwidth_out=0,

@@ -77,7 +77,8 @@ def program(data: dict[str, Any]) -> None:
         volumes = storage.block_volumes(data, node, zone, block, boot, opts)
         group_of = placement.get(node["pool"])
         instance = aws.ec2.Instance(
-            address, ami=amis[node["instance_type"]], instance_type=node["instance_type"], key_name=key.key_name,
+            address, ami=pool.get("image") or amis[node["instance_type"]],  # the pool's spec.images id first
+            instance_type=node["instance_type"], key_name=key.key_name,
             availability_zone=zone, placement_group=group_of.name if group_of is not None else None,
             **_interfaces_at_launch(nics), **_purchase(pool),
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(http_tokens="required"),

@@ -99,7 +99,8 @@ def program(data: dict[str, Any]) -> None:
         instance = gcp.compute.Instance(
             address, name=gcp_offer.resource_name(cloud.physical(data, address)), machine_type=machine, zone=zone,
             boot_disk=gcp.compute.InstanceBootDiskArgs(initialize_params=gcp.compute.InstanceBootDiskInitializeParamsArgs(
-                image=_image(data, settings, machine), size=100, type=_disk_type(machine), labels=labels)),
+                image=pool.get("image") or _image(data, settings, machine), size=100, type=_disk_type(machine),
+                labels=labels)),
             network_interfaces=nics, attached_disks=[
                 gcp.compute.InstanceAttachedDiskArgs(source=disk.id, device_name=name) for name, disk in disks],
             metadata={"ssh-keys": f"{(data.get('ssh') or {}).get('user', 'root')}:{cloud.cluster_key(data)}",

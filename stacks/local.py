@@ -8,6 +8,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
+from grid.spec.images import POOL_IMAGE_REPOSITORY
+
 from .local_provider import NetworkProvider, NodeProvider, VolumeProvider
 
 DEFAULT_IMAGE = "localhost/grid-node:latest"
@@ -55,7 +57,7 @@ def program(data: dict[str, Any]) -> None:
         mounted = [volumes[name] for name in sorted({*node["storage"], *(b["storage"] for b in binds)})]
         props = {
             "cluster": cluster, "address": node["address"], "container": node["container"],
-            "hostname": node["hostname"], "image": image, "authorized_key": authorized_key,
+            "hostname": node["hostname"], "image": _node_image(node, image), "authorized_key": authorized_key,
             "networks": [{"network": fabric["network"], "ip": node["fabrics"][fabric["name"]]}
                          for _, fabric in attached],
             "volumes": [{"volume": volume["volume"], "mount": node["storage"][volume["name"]]}
@@ -68,3 +70,9 @@ def program(data: dict[str, Any]) -> None:
             depends_on=[res for res, _ in attached] + [res for res, _ in mounted]))
         exported[node["address"]] = {"container_id": created.container_id, "host_key": created.host_key}
     pulumi.export("nodes", exported)
+
+
+def _node_image(node: dict[str, Any], default: str) -> str:
+    """The pool's own image (spec.images, built by grid before this program runs), else the cluster's."""
+    image = str(node.get("image") or "")
+    return image if image.startswith(POOL_IMAGE_REPOSITORY) else default

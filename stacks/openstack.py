@@ -123,7 +123,8 @@ def program(data: dict[str, Any]) -> None:
             else:
                 boot.directories.append(mount)  # object storage: reached with Swift tools, the mount stays a dir
         server = openstack.compute.Instance(
-            address, name=node["hostname"], flavor_name=node["instance_type"], image_name=settings.get("image"),
+            address, name=node["hostname"], flavor_name=node["instance_type"],
+            image_name=by_name[node["pool"]].get("image") or settings.get("image"),
             key_pair=key.name, availability_zone=settings.get("availability_zone"), config_drive=True,
             networks=[openstack.compute.InstanceNetworkArgs(port=p.id) for p in ports],
             scheduler_hints=[openstack.compute.InstanceSchedulerHintArgs(group=server_groups[node["pool"]].id)],

@@ -152,9 +152,12 @@ Allocations = Mapping[str, Mapping[str, str]]
 
 
 def expand(cluster: Cluster, prior: Allocations | None = None, *,
-           fixed_hosts: Mapping[str, ExistingNode] | None = None) -> ResourceGraph:
+           fixed_hosts: Mapping[str, ExistingNode] | None = None,
+           pool_images: Mapping[str, str] | None = None) -> ResourceGraph:
     """`fixed_hosts`: {node address: the machine standing for it} of a target whose machines exist already
-    (grid.targets: `Target.fixed_hosts`); those nodes keep the machine's hostname and IPs."""
+    (grid.targets: `Target.fixed_hosts`); those nodes keep the machine's hostname and IPs. `pool_images`:
+    {image name: what the target boots for it} (grid.targets: `Target.pool_images`); a pool naming an image
+    there has it as its nodes' `image`, so a changed recipe replaces them."""
     # Costs O(nodes) string work and no ipaddress objects: 10^5 nodes expand in well under a second.
     resources: list[Resource] = []
     image = cluster.spec.targets.local.image or cluster.spec.defaults.image
@@ -165,7 +168,7 @@ def expand(cluster: Cluster, prior: Allocations | None = None, *,
         prior_by_region.setdefault(region_name, []).append((address, fabrics))
     for region in cluster.spec.regions:
         resources.extend(_region_resources(cluster, region, prior_by_region.get(region.name, []), image,
-                                           existing))
+                                           existing, pool_images or {}))
     for link in cluster.spec.links:
         a, b = link.between
         resources.append(Resource(link_address(a, b), Kind.LINK, "", {
@@ -174,7 +177,7 @@ def expand(cluster: Cluster, prior: Allocations | None = None, *,
 
 
 def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, Mapping[str, str]]], image: str,
-                      existing: Mapping[str, ExistingNode]) -> list[Resource]:
+                      existing: Mapping[str, ExistingNode], pool_images: Mapping[str, str]) -> list[Resource]:
     """`prior`: the state's allocations of addresses in this region (by their first path part), in order."""
     out: list[Resource] = []
     allocators: dict[str, _Allocator] = {}
@@ -237,6 +240,7 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
         attached = [(name, allocators[name].assign) for name in pool.fabrics if name in allocators]
         host_prefix = node_hostname(region.name, pool.name, 0)[:-4]
         container_prefix = physical_name(cluster.name, node_address(region.name, pool.name, 0)[:-4])
+        node_image = pool_images.get(pool.image, image) if pool.image else image
         for index, address in enumerate(addresses):
             if pinned:
                 ips = {name: pinned.get((address, name)) or assign(address) for name, assign in attached}
@@ -246,7 +250,7 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
             out.append(Resource(address, node, name_of, {
                 "pool": pool.name, "index": index,
                 "hostname": host.hostname if host else host_prefix + digits[index],
-                "container": container_prefix + digits[index], "image": image,
+                "container": container_prefix + digits[index], "image": node_image,
                 "accelerator": accelerator, "accelerators": accelerators,
                 "fabrics": ips,
                 "storage": dict(storage_map),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from grid.plan import LiveHost, LiveResource, Plan, make_plan
 from grid.plan.own_changes import explained
 from grid.render import Files, render_cluster
 from grid.render.ansible import group_name, pools_vars
+from grid.render.images import ImageBuild, image_builds
 from grid.render.leftovers import leftovers_of
 from grid.render.own import NO_OWN_FILES, OwnFiles
 from grid.resources import ResourceGraph, expand
@@ -32,6 +33,7 @@ from grid.state import StateStore, open_store, workdir_for
 from grid.state.model import Envelope, State, empty_state
 from grid.targets import Target, target_for
 from grid.validate import spec_catalog, validate
+from grid.validate.images import image_files
 from grid.validate.roles import own_files
 
 
@@ -47,6 +49,7 @@ class Workspace:
     store: StateStore
     target: Target  # chosen once from the spec: nothing else asks which target it is
     own: OwnFiles = NO_OWN_FILES  # the user's roles and scripts, read once from next to the spec
+    images: Mapping[str, ImageBuild] = field(default_factory=dict)  # spec.images as builds, files read once
 
     @property
     def rendered_dir(self) -> Path:
@@ -78,11 +81,12 @@ def open_workspace(spec_path: Path, *, workdir: Path | None = None, store: State
     if store is None:
         store = open_store(state, workdir=directory, cluster=loaded.cluster.name, lease_seconds=lease_seconds)
     return Workspace(spec_path, loaded, loaded.cluster, findings, directory, store, target_for(loaded.cluster),
-                     own[0])
+                     own[0], image_builds(loaded.cluster, image_files(loaded)[0]))
 
 
 def graph_for(ws: Workspace, state: State) -> ResourceGraph:
-    return expand(ws.cluster, state.allocations(), fixed_hosts=ws.target.fixed_hosts(ws.cluster))
+    return expand(ws.cluster, state.allocations(), fixed_hosts=ws.target.fixed_hosts(ws.cluster),
+                  pool_images=ws.target.pool_images(ws.cluster, ws.images))
 
 
 def admin_public_key(ws: Workspace, state: State | None = None) -> str:

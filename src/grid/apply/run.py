@@ -11,14 +11,17 @@ from grid.apply.engine import ApplyContext, ApplyResult, apply, forget_region
 from grid.apply.events import Event, EventSink, Failure
 from grid.apply.statewriter import StateWriter
 from grid.drivers.ansible import AnsibleRunner
+from grid.drivers.images import ImageBuildError
 from grid.engines import EngineFailed, StackEngine
+from grid.errors import GridError
 from grid.identity import Identity, complete_rotation, resolve_identity
 from grid.killpoints import kill_point
 from grid.plan import Plan
 from grid.render import render_cluster, tree_digest, write_tree
+from grid.render.images import ImageBuild, builds_for
 from grid.render.leftovers import leftovers_of
 from grid.render.pulumi import region_program_input
-from grid.resources import ResourceGraph
+from grid.resources import Kind, ResourceGraph
 from grid.state.history import accounts_removed
 from grid.state.model import Envelope, State
 from grid.workspace import Workspace, graph_for, host_digests
@@ -104,6 +107,7 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
         ansible: AnsibleRunner | None, options: UpOptions, inputs: RunInputs) -> ApplyResult:
     envelope, state, graph, identity = inputs.envelope, inputs.state, inputs.graph, inputs.identity
     keypair = identity.keypair
+    _build_images(ws, plan, emit)  # before anything is written: a recipe that does not build changes nothing
     writer = StateWriter(ws.store, envelope, state)
     emit(Event("render", "started"))
     files = render_cluster(ws.cluster, graph, admin_public_key=keypair.public_key, own=ws.own,
@@ -132,6 +136,26 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
                                             "key and no longer the old one"))
         return ApplyResult(state_now, result.failures, result.configured, result.untouched, serial=writer.serial)
     return result
+
+
+def _build_images(ws: Workspace, plan: Plan, emit: EventSink) -> None:
+    """The pool images the nodes this plan makes boot, built first where the target builds them (the local
+    target: podman, skipped when the recipe's tag exists)."""
+    refs = {str(c.after.get("image")) for c in plan.changes
+            if c.kind == Kind.NODE.value and c.action.makes and c.after is not None}
+    builds = builds_for(ws.images, refs)
+    if not builds:
+        return
+
+    def built(build: ImageBuild, seconds: float) -> None:
+        emit(Event("image", "done", address=build.name, message=f"built {build.ref} in {seconds:.1f} s"))
+
+    emit(Event("image", "started", message=", ".join(b.name for b in builds)))
+    try:
+        ws.target.build_images(builds, built)
+    except ImageBuildError as exc:
+        raise GridError(str(exc), "check the recipe's packages in spec.images (apt names them above); nothing "
+                                  "else was changed") from None
 
 
 def _every_host_has(state: State, digests: Mapping[str, tuple[str, str, str]]) -> bool:

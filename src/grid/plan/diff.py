@@ -18,6 +18,7 @@ from grid.plan.model import (
 )
 from grid.plan.policy import policy_for
 from grid.resources import Kind, ResourceGraph
+from grid.spec.images import POOL_IMAGE_REPOSITORY
 from grid.state.model import ResourceRecord, State
 
 
@@ -136,7 +137,10 @@ def _compare(address: str, kind: str, region: str, before: Mapping[str, Any], af
     )
     worst = max((d.policy for d in diffs), key=lambda p: p.rank)
     action = Action.UPDATE if worst is Policy.IN_PLACE else Action.REPLACE
-    return ResourceChange(address, kind, region, action, Cause.SPEC, diffs, reason="spec changed", after=after)
+    # A pool image's tag is its recipe hash (grid.render.images): another tag is another recipe.
+    recipe = any(d.name == "image" and str(d.after).startswith(POOL_IMAGE_REPOSITORY) for d in diffs)
+    reason = "image recipe changed" if recipe else "spec changed"
+    return ResourceChange(address, kind, region, action, Cause.SPEC, diffs, reason=reason, after=after)
 
 
 def _config_changes(

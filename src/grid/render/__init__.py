@@ -7,6 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from grid.render.images import cloud_build_steps
 from grid.render.leftovers import NO_LEFTOVERS, Leftovers
 from grid.render.own import NO_OWN_FILES, OwnFiles
 from grid.render.pulumi import render_pulumi
@@ -26,6 +27,7 @@ def render_cluster(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: 
     for path, text in render_ansible(cluster, graph, admin_public_key=admin_public_key, own=own,
                                      leftovers=leftovers).items():
         files[f"ansible/{path}"] = text
+    files.update(cloud_build_steps(cluster))  # a cloud without an id for a pool's image: the user builds it
     return dict(sorted(files.items()))
 
 

@@ -38,7 +38,9 @@ ALWAYS_ON_ROLES = ("base", "fabric", "storage-client")
 PLACED_ROLES = (FIREWALL_ROLE, OWN_CONFIG_ROLE)
 """grid's roles site.yml places itself, only where they have work (a spec naming `firewall` changes nothing):
 `firewall` with a network policy, `own-config` for the hosts of pools with limits, roles or scripts of their own."""
-INTERNAL_ROLES = (OWN_CONFIG_ROLE,)
+SLURM_ROLE = "slurm"
+"""grid plays it on the hosts of a spec with `scheduler: {kind: slurm}`; a spec cannot name it."""
+INTERNAL_ROLES = (OWN_CONFIG_ROLE, SLURM_ROLE)
 """grid's roles a spec does not name: always played last, not among the roles configuration.roles may name."""
 OWN_CONFIG_GROUP = "grid_own_config"
 """The inventory group of the hosts own-config plays on: the pool groups with limits, roles or scripts."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
+from grid.render.images import cloud_image_ids
 from grid.render.network import cloud_policy
 from grid.render.templating import canonical_json, render
 from grid.resources import Kind, ResourceGraph
@@ -66,6 +67,7 @@ def region_program_input(
     target = cluster.spec.target
     type_key = traits_of(cluster).instance_type_key
     pools = {p.name: p for r in cluster.spec.regions if r.name == region for p in r.pools}
+    images = cloud_image_ids(cluster) if traits_of(cluster).cloud else {}
 
     def instance_type(pool: str) -> str | None:
         spec = pools.get(pool)
@@ -84,7 +86,8 @@ def region_program_input(
         "pools": [{"name": p.name, "count": p.count, "instance_type": instance_type(p.name),
                    "fabrics": list(p.fabrics), "storage": list(p.storage), "nodes_per_rack": p.nodes_per_rack,
                    "provisioning": p.provisioning, "reservation": p.reservation, "placement": p.placement,
-                   "labels": {**cluster.metadata.labels, **p.labels}}
+                   "labels": {**cluster.metadata.labels, **p.labels},
+                   **({"image": images[p.image]} if p.image in images else {})}  # its spec.images id
                   for p in pools.values()],
         "image": cluster.spec.defaults.image,
         "ssh": cluster.spec.defaults.ssh.model_dump(mode="json"),

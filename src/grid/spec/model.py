@@ -12,8 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from grid.spec.images import ImageName, ImageRecipe
 from grid.spec.network import Access, IngressRule
 from grid.spec.own import Limits, RelativePath, RoleVars, Script
+from grid.spec.scheduler import Scheduler
 
 API_VERSION = "grid/v1"
 
@@ -217,6 +219,8 @@ class Pool(Model):
     configuration: PoolConfiguration | None = Field(
         None, description="Roles, sysctls, limits, users, scripts and role variables of this pool's nodes, "
                           "merged over the cluster's configuration")
+    image: ImageName | None = Field(
+        None, description="The node image: a name from spec.images; left out, grid-node (the default image)")
 
 
 class CloudPlacement(Model):
@@ -353,8 +357,12 @@ class ClusterSpec(Model):
     configuration: Configuration = Configuration()
     energy: Energy = Energy()
     access: Access = Access()
+    images: list[ImageRecipe] = Field(
+        default_factory=list, max_length=64, description="Node image recipes pools name in pools[].image")
     catalog: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,200}$")] | None = Field(
         None, description="Accelerator catalog file extending the built-in one, relative to the spec")
+    scheduler: Scheduler | None = Field(
+        None, description="The workload manager grid installs and keeps true to the spec (docs/spec.md, Scheduler)")
 
 
 class Cluster(Model):

@@ -7,7 +7,7 @@ target's traits (grid.spec.targets), not its name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -22,6 +22,10 @@ from grid.state.model import State
 if TYPE_CHECKING:
     from grid.drivers.pulumi import ProcessStackEngine
     from grid.plan import LiveResource
+    from grid.render.images import ImageBuild
+
+ImageBuilt = Callable[["ImageBuild", float], None]
+"""Told of each pool image a target built, with the seconds it took."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,16 @@ class Target(Protocol):
         passed to grid.resources.expand. Raises ValueError for an inventory it cannot read."""
         ...
 
+    def pool_images(self, cluster: Cluster, builds: Mapping[str, ImageBuild]) -> Mapping[str, str]:
+        """{image name: what the target's nodes boot for it} of the spec's image recipes (`builds`: the local
+        builds, by name): passed to grid.resources.expand. A name left out boots the default image."""
+        ...
+
+    def build_images(self, builds: Sequence[ImageBuild], report: ImageBuilt) -> None:
+        """Make the images of `builds` (bases first) where the target builds them, before its nodes are made.
+        Raises grid.drivers.images.ImageBuildError."""
+        ...
+
 
 @dataclass(frozen=True)
 class TargetBase:
@@ -82,6 +96,17 @@ class TargetBase:
     def fixed_hosts(self, cluster: Cluster) -> Mapping[str, ExistingNode]:
         del cluster
         return {}
+
+    def pool_images(self, cluster: Cluster, builds: Mapping[str, ImageBuild]) -> Mapping[str, str]:
+        # Clouds boot the id spec.images[].clouds gives; without one, the recipe is a build step the user
+        # runs (grid.validate.images says so) and the pool boots the default image.
+        from grid.render.images import cloud_image_ids
+
+        del builds
+        return cloud_image_ids(cluster) if self.traits.cloud else {}
+
+    def build_images(self, builds: Sequence[ImageBuild], report: ImageBuilt) -> None:
+        del builds, report
 
 
 def pulumi_stacks(setup: EngineSetup) -> ProcessStackEngine:

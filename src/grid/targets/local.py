@@ -11,18 +11,20 @@ thought lost — is reported as foreign, and the plan refuses to touch it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from grid.drivers.images import build_images
 from grid.drivers.podman import Podman
 from grid.plan import LiveResource
+from grid.render.images import ImageBuild
 from grid.resources import Kind, ResourceGraph, fabric_address, physical_name
 from grid.spec.model import Cluster
 from grid.spec.targets import TARGET_TRAITS
 from grid.state.model import State
-from grid.targets.base import TargetBase
+from grid.targets.base import ImageBuilt, TargetBase
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,14 @@ class LocalTarget(TargetBase):
         """Also before anything exists here: objects of the same names that another state owns must be found
         before this one makes its own over them."""
         return probe(cluster.name, state, graph, lineage=lineage)
+
+    def pool_images(self, cluster: Cluster, builds: Mapping[str, ImageBuild]) -> Mapping[str, str]:
+        """Each recipe's podman reference: its tag carries the recipe hash, so a changed recipe is a new image."""
+        del cluster
+        return {name: build.ref for name, build in builds.items()}
+
+    def build_images(self, builds: Sequence[ImageBuild], report: ImageBuilt) -> None:
+        build_images(builds, report=report)
 
 
 TARGET = LocalTarget(TARGET_TRAITS["local"])

@@ -19,12 +19,14 @@ from grid.validate import (
     cloud_offer,
     fit,
     gcp,
+    images,
     network,
     physics,
     pool_config,
     promises,
     references,
     safety,
+    scheduler,
     storage,
     target,
 )
@@ -39,7 +41,8 @@ def validators(catalog: Catalog | None = None) -> list[Validator]:
     return [*references.VALIDATORS, *storage.VALIDATORS,
             *safety.VALIDATORS, *addressing.VALIDATORS, *network.VALIDATORS, *checks, *target.VALIDATORS,
             *fit.VALIDATORS, *promises.VALIDATORS, *pool_config.VALIDATORS, *gcp.VALIDATORS,
-            *cloud_offer.VALIDATORS, *alicloud.VALIDATORS]
+            *cloud_offer.VALIDATORS, *alicloud.VALIDATORS, *images.VALIDATORS,
+            *scheduler.VALIDATORS]
 
 
 def spec_catalog(loaded: LoadedSpec) -> tuple[Catalog | None, Diagnostics]:
@@ -62,6 +65,7 @@ def validate(loaded: LoadedSpec, *, own: tuple[OwnFiles, Diagnostics] | None = N
     catalog, problems = spec_catalog(loaded)
     found.extend(problems)
     found.extend((own if own is not None else own_files(loaded))[1])  # the user's roles and scripts
+    found.extend(images.image_files(loaded)[1])  # the files image recipes copy
     for check in validators(catalog):
         try:
             produced = list(check(loaded.cluster))

@@ -36,6 +36,8 @@ HONOURED_EVERYWHERE: tuple[str, ...] = (
     "spec.regions[].site.power_mw", "spec.regions[].site.pue", "spec.regions[].site.renewable_fraction",
     "spec.regions[].site.grid_carbon_g_per_kwh", "spec.regions[].site.province",
     "spec.links[].between",
+    "spec.scheduler",  # Slurm is configured over SSH on every target's nodes (grid.render.slurm)
+    "spec.images",  # built on local, an id or a build step on clouds; on existing, grid.validate.images warns
 )
 """Whole parts of the spec every target honours. A prefix covers what lies below it, except fields FIT names."""
 
