@@ -33,6 +33,10 @@ VERBOSE = typer.Option(False, "--verbose", "-v", help="Show every resource and t
 TRUST_NEW_HOSTS = typer.Option(
     False, "--trust-new-hosts", help="Targets existing, aws, openstack: pin the SSH host keys of nodes seen for the "
     "first time (check the fingerprints a run without this flag lists).")
+ALLOW_JOB_IMPACT = typer.Option(
+    False, "--allow-job-impact", help="With a scheduler: go on when jobs still run on the Slurm nodes the plan "
+    "deletes or replaces after their drain waited scheduler.drain_timeout (or when the controller cannot be "
+    "asked); those jobs end with their nodes.")
 LEASE_ENV = "GRID_LOCK_LEASE"
 
 

@@ -31,6 +31,7 @@ def apply(
     skip_check: bool = common.SKIP_CHECK,
     verbose: bool = common.VERBOSE,
     trust_new_hosts: bool = common.TRUST_NEW_HOSTS,
+    allow_job_impact: bool = common.ALLOW_JOB_IMPACT,
 ) -> None:
     """Apply a saved plan exactly as it was reviewed; refuse if the spec or the state changed since."""
     with reporting(json_output, "apply") as report:
@@ -44,6 +45,7 @@ def apply(
             common.confirm("Apply this saved plan?", yes)
 
         outcome = operations.apply_saved(
-            ws, saved, operations.ApplySavedOptions(skip_check=skip_check, trust_new_hosts=trust_new_hosts),
+            ws, saved, operations.ApplySavedOptions(skip_check=skip_check, trust_new_hosts=trust_new_hosts,
+                                                    allow_job_impact=allow_job_impact),
             approve=approve, emit=view.progress, on_applied=view.applied, on_node=view.checks.node)
         view.outcome(outcome, saved=True)

@@ -28,6 +28,7 @@ def up(
     skip_check: bool = common.SKIP_CHECK,
     verbose: bool = common.VERBOSE,
     trust_new_hosts: bool = common.TRUST_NEW_HOSTS,
+    allow_job_impact: bool = common.ALLOW_JOB_IMPACT,
     rotate_ssh_key: bool = typer.Option(
         False, "--rotate-ssh-key", help="Replace the cluster's admin SSH key: a new key pair, written to every "
         "host's authorized keys in place (no node is replaced); the old key is removed once all hosts have it."),
@@ -45,7 +46,7 @@ def up(
 
         outcome = operations.up(
             ws, operations.UpOptions(refresh=refresh, skip_check=skip_check, trust_new_hosts=trust_new_hosts,
-                                     rotate_ssh_key=rotate_ssh_key),
+                                     rotate_ssh_key=rotate_ssh_key, allow_job_impact=allow_job_impact),
             approve=approve, emit=view.progress, on_applied=view.applied, on_node=view.checks.node)
         if outcome.status == "plan-errors":
             assert outcome.plan is not None

@@ -1,8 +1,10 @@
-"""Acceptance checks as text: a line per node as its report comes, problems under it, a count at the end."""
+"""Acceptance checks as text: a line per node as its report comes, problems under it; with a scheduler, a line
+per Slurm partition after them; counts at the end."""
 
 from __future__ import annotations
 
 from grid.check import NodeReport
+from grid.check_slurm import PartitionReport
 from grid.operations import Checks
 
 from .. import console
@@ -13,6 +15,7 @@ class ChecksView:
         self._out = console.out()
         self._quiet = quiet  # --json: the reports go into the document instead
         self._headed = False
+        self._partitions_headed = False
 
     def _head(self) -> None:
         if not self._headed and not self._quiet:
@@ -30,8 +33,24 @@ class ChecksView:
         for problem in report.problems:
             self._out.print(f"      {problem}", style="red", markup=False)
 
+    def partition(self, report: PartitionReport) -> None:
+        if self._quiet:
+            return
+        if not self._partitions_headed:
+            self._out.print("Slurm jobs per partition:", style="bold", markup=False)
+            self._partitions_headed = True
+        mark = "✓" if report.ok else "✗"
+        passed = sum(report.checks.values())
+        self._out.print(f"  {mark} {report.name} ({len(report.hostnames)} node(s)): {passed}/{len(report.checks)} "
+                        "checks", style="green" if report.ok else "bold red", markup=False)
+        for problem in report.problems:
+            self._out.print(f"      {problem}", style="red", markup=False)
+
     def summary(self, checks: Checks) -> None:
         self._head()
         if not self._quiet:
             self._out.print(f"{sum(r.ok for r in checks.nodes)}/{len(checks.nodes)} node(s) pass", style="bold",
                             markup=False)
+            if checks.partitions:
+                self._out.print(f"{sum(p.ok for p in checks.partitions)}/{len(checks.partitions)} partition(s) "
+                                "pass", style="bold", markup=False)

@@ -59,6 +59,9 @@ def _callouts(plan: Plan) -> list[str]:
         named = ", ".join(_code(c.address) for c in deleted[:MAX_CALLOUTS])
         more = f" and {len(deleted) - MAX_CALLOUTS} more" if len(deleted) > MAX_CALLOUTS else ""
         lines += ["", f"**Deleted ({len(deleted)}):** {named}{more}"]
+    if plan.jobs is not None:
+        lines += ["", "**Slurm nodes removed** (drained first; their jobs waited for):", ""]
+        lines += [f"- {_cell(line, 400)}" for line in plan.jobs.lines()[:MAX_CALLOUTS]]
     if plan.drifted:
         lines += ["", f"**Drift repaired:** {len(plan.drifted)} resource(s) differ from the state and are put "
                   "back: " + ", ".join(_code(c.address) for c in plan.drifted[:MAX_CALLOUTS])]

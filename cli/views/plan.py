@@ -62,6 +62,14 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, st
     for region in plan.unfinished:
         yield (f"  ~ region {region}: its last run did not finish; `grid up` runs it again to complete it",
                "yellow")
+    if plan.jobs is not None:
+        yield "Slurm nodes this plan removes (drained first; their jobs waited for):", "bold"
+        for line in plan.jobs.lines():
+            yield f"  {line}", "yellow" if plan.jobs.jobs or plan.jobs.unknown else ""
+    if plan.slurm:
+        yield "Slurm:", "bold"
+        for step in plan.slurm:
+            yield f"  {step.line()}", "yellow" if step.action.startswith("restart") else ""
     if plan.config:
         yield "Configuration (Ansible, one run):", "bold"
         for scope, words in SCOPES.items():

@@ -93,6 +93,9 @@ chroot "$root" usermod -p '*' root
 # podman sets the hostname; nodes run with --no-hosts, so /etc/hosts is the node's own (Ansible may rewrite it).
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$root/etc/hosts"
 rm -f "$root/etc/hostname"
+# The munge package makes a key at install time: the same in every container of the image. grid's slurm role
+# copies the cluster's own key (the work directory's secrets), so none is baked in.
+rm -f "$root/etc/munge/munge.key"
 : > "$root/etc/machine-id"
 # Keep the image small: no package caches or lists, no docs/man pages.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log \

@@ -10,6 +10,7 @@ Where grid looks, in order:
   `WORKDIR/secrets/id_ed25519` (+ `.pub`).
 - Pulumi passphrase: `PULUMI_CONFIG_PASSPHRASE_FILE` (Pulumi's own variable), else
   `WORKDIR/secrets/pulumi-passphrase`.
+- Munge key (a spec with a scheduler: every Slurm daemon authenticates with it): `WORKDIR/secrets/munge.key`.
 State records the admin *public* key (`State.admin_public_key`), so a key that is present but not the
 cluster's is refused too.
 
@@ -193,6 +194,35 @@ def _next_keypair(workdir: Path) -> KeyPair | None:
     if private.is_file() and public.is_file():
         return KeyPair(private, public.read_text().strip())
     return None
+
+
+MUNGE_KEY = "munge.key"
+MUNGE_KEY_BYTES = 1024  # what mungekey(8) makes by default
+
+
+def ensure_munge_key(workdir: Path, cluster: str, state: State) -> Path:
+    """The cluster's munge key (0600 in the secrets folder): made with the cluster's Slurm, found afterwards. A
+    cluster whose last applied spec had a scheduler and whose key is missing here is refused: a new key would stop
+    every daemon's RPCs until each host got it, and fight the checkout that has the real one."""
+    path = workdir / "secrets" / MUNGE_KEY
+    if path.is_file() and path.stat().st_size > 0:
+        return path
+    applied = state.applied_spec or {}
+    if cluster_exists(state) and (applied.get("spec") or {}).get("scheduler"):
+        raise IdentityError(
+            f"cluster {cluster} runs Slurm, but its munge key cannot be found (grid looked in {path}); grid does "
+            "not make a new one for a running scheduler: its daemons would stop talking to each other",
+            PROVIDE_HINT.format(workdir=workdir / "secrets"))
+    folder = path.parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    made = folder / f".{MUNGE_KEY}.{os.getpid()}.tmp"
+    fd = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(os.urandom(MUNGE_KEY_BYTES))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(made, path)  # whole or absent: a run killed here leaves no half key
+    return path
 
 
 def _find_passphrase(workdir: Path, env: Mapping[str, str]) -> Path | None:

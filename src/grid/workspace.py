@@ -7,6 +7,7 @@ in `up`/`destroy`, hands side effects to the drivers. Nothing here prints or exi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -146,7 +147,27 @@ def plan_parts(ws: Workspace, *, envelope: Envelope | None, state: State, allow_
             capacity=capacity_document(ws.cluster, _applied_cluster(state), spec_catalog(ws.loaded)[0]),
         )
         made = _own_reasons(ws, made, graph)
+        made = _slurm_steps(ws, made, graph, state)
     return PlanParts(made, graph, digests, key)
+
+
+def _slurm_steps(ws: Workspace, made: Plan, graph: ResourceGraph, state: State) -> Plan:
+    """The plan with what it does to Slurm (grid.plan.slurm_plan), against the all.yml grid last rendered here."""
+    from grid.plan.slurm_plan import slurm_steps
+    from grid.render.slurm import inventory_vars
+
+    configured_before = bool(((state.applied_spec or {}).get("spec") or {}).get("scheduler")) and bool(state.hosts)
+    if not made.config and not (configured_before and ws.cluster.spec.scheduler is None):
+        return made  # no host is configured: nothing reaches Slurm
+    before: dict[str, Any] | None = None
+    rendered = ws.rendered_dir / "ansible" / "inventory" / "group_vars" / "all.yml"
+    if rendered.is_file():
+        with contextlib.suppress(OSError, yaml.YAMLError):
+            loaded = yaml.safe_load(rendered.read_text())
+            before = loaded if isinstance(loaded, dict) else None
+    after = inventory_vars(ws.cluster, graph) if ws.cluster.spec.scheduler is not None else None
+    steps = slurm_steps(before, after, configured_before=configured_before)
+    return dataclasses.replace(made, slurm=steps) if steps else made
 
 
 def _own_reasons(ws: Workspace, made: Plan, graph: ResourceGraph) -> Plan:

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from grid.apply import reaper
+from grid.apply import drain, reaper
 from grid.apply.engine import ApplyContext, ApplyResult, apply, forget_region
 from grid.apply.events import Event, EventSink, Failure
 from grid.apply.statewriter import StateWriter
@@ -14,7 +14,7 @@ from grid.drivers.ansible import AnsibleRunner
 from grid.drivers.images import ImageBuildError
 from grid.engines import EngineFailed, StackEngine
 from grid.errors import GridError
-from grid.identity import Identity, complete_rotation, resolve_identity
+from grid.identity import Identity, complete_rotation, ensure_munge_key, resolve_identity
 from grid.killpoints import kill_point
 from grid.plan import Plan
 from grid.render import render_cluster, tree_digest, write_tree
@@ -28,9 +28,17 @@ from grid.workspace import Workspace, graph_for, host_digests
 
 
 def ensure_identity(ws: Workspace, state: State) -> Identity:
-    """The cluster's SSH key pair and Pulumi passphrase: made once, before the first apply; for a cluster that
-    exists, found or refused (IdentityError) — never made again (grid.identity)."""
-    return resolve_identity(ws.workdir, ws.cluster.name, state)
+    """The cluster's SSH key pair and Pulumi passphrase (and munge key, with a scheduler): made once, before the
+    first apply; for a cluster that exists, found or refused (IdentityError) — never made again (grid.identity)."""
+    identity = resolve_identity(ws.workdir, ws.cluster.name, state)
+    ensure_scheduler_secrets(ws, state)
+    return identity
+
+
+def ensure_scheduler_secrets(ws: Workspace, state: State) -> None:
+    """The munge key of a spec with a scheduler: made with the cluster's Slurm, found or refused afterwards."""
+    if ws.cluster.spec.scheduler is not None:
+        ensure_munge_key(ws.workdir, ws.cluster.name, state)
 
 
 def default_stacks(ws: Workspace, identity: Identity, *, trust_new_hosts: bool = False,
@@ -66,6 +74,9 @@ def owner_labels(ws: Workspace, lineage: str) -> dict[str, str]:
 class UpOptions:
     command: str = "up"
     fresh_plan: bool = True  # see ApplyContext.fresh_plan
+    # Jobs still running on the Slurm nodes the plan removes when their drain times out do not stop the run.
+    allow_job_impact: bool = False
+    slurm: drain.SlurmConnect = drain.pinned_controllers  # how the run reaches Slurm's controller
 
 
 def _reap(ws: Workspace, emit: EventSink) -> None:
@@ -108,6 +119,9 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
     envelope, state, graph, identity = inputs.envelope, inputs.state, inputs.graph, inputs.identity
     keypair = identity.keypair
     _build_images(ws, plan, emit)  # before anything is written: a recipe that does not build changes nothing
+    # The Slurm nodes the plan removes are drained and their jobs waited for before anything changes.
+    drained = drain.before_infrastructure(ws.workdir, ws.cluster, graph, state, plan, connect=options.slurm,
+                                          emit=emit, allow_job_impact=options.allow_job_impact)
     writer = StateWriter(ws.store, envelope, state)
     emit(Event("render", "started"))
     files = render_cluster(ws.cluster, graph, admin_public_key=keypair.public_key, own=ws.own,
@@ -126,6 +140,9 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
         removed_accounts=tuple(accounts_removed(state.applied_spec, spec_now)), applied_spec=spec_now,
     )
     result = apply(ctx, plan)
+    if result.ok:
+        drain.after_run(ws.workdir, ws.cluster, graph, state, result.state, drained=drained,
+                        connect=options.slurm, emit=emit)
     if identity.rotating_from and _every_host_has(result.state, ctx.host_digests):
         # Every node has the new key: state records it first, then the new pair takes the old one's place
         # (a run stopped between the two is completed by grid.identity on the next run).

@@ -193,12 +193,16 @@ class RunnerAnsible:
             "inventory": str(inventory), "limit": ",".join(limit) if limit else None,
             "tags": ",".join(tags) if tags else None, "cmdline": "--check --diff" if check else None,
             "quiet": True, "suppress_env_files": True, "rotate_artifacts": 1, "timeout": self.timeout}
+        # Where the cluster's secrets are on this machine: the slurm role copies the munge key from there (never
+        # rendered, never in the inventory).
+        options["extravars"] = {"grid_secrets_dir": str((self.work_dir / "secrets").resolve())}
         if scopes is not None:
-            options["extravars"] = scope_vars(scopes)
+            options["extravars"].update(scope_vars(scopes))
         if gate is not None:
             options["extravars"] = {**options.get("extravars", {}), **gate.extravars(list(limit or []))}
         strategy = self.strategy
-        if scopes and set(scopes.values()) == {"hosts"} and not check and gate is None:
+        if (scopes and set(scopes.values()) == {"hosts"} and not check and gate is None
+                and not (project_dir / "roles" / "slurm").is_dir()):  # with Slurm every run plays its role
             # One small task per host: mitogen's bootstrap of every connection costs more than it saves.
             options["forks"] = hosts_table_forks(len(scopes))
             strategy = "linear"

@@ -12,6 +12,7 @@ under the lock when the run writes; the spec is expanded once; host digests are 
     grid destroy      → destroy()       → Outcome
     grid drift        → drift()         → DriftReport
     grid check        → check()         → Checks
+    grid status       → status()        → Status
     grid state migrate → migrate_state() → Migrated   (grid.operations.migrate)
 """
 
@@ -22,10 +23,11 @@ from grid.operations.drift import drift
 from grid.operations.engines import Engines
 from grid.operations.outcome import Outcome
 from grid.operations.planning import Planned, PlanOptions, plan
+from grid.operations.status import Status, status
 from grid.operations.up import UpOptions, up
 
 __all__ = [
     "ApplySavedOptions", "Checks", "DestroyOptions", "Engines", "Outcome", "PlanOptions", "Planned", "SavedPlan",
-    "UpOptions",
-    "apply_saved", "check", "destroy", "drift", "load_saved_plan", "plan", "spec_of", "up",
+    "Status", "UpOptions",
+    "apply_saved", "check", "destroy", "drift", "load_saved_plan", "plan", "spec_of", "status", "up",
 ]

@@ -42,6 +42,7 @@ class SavedPlan:
 class ApplySavedOptions:
     skip_check: bool = False
     trust_new_hosts: bool = False
+    allow_job_impact: bool = False  # see UpOptions.allow_job_impact
 
 
 def spec_of(saved: SavedPlan, given: Path | None) -> Path:
@@ -78,12 +79,14 @@ def apply_saved(ws: Workspace, saved: SavedPlan, options: ApplySavedOptions, *, 
             return Outcome("no-changes", saved.plan, serial=now[0])
         approve(saved.plan)
         identity = resolve_identity(ws.workdir, ws.cluster.name, state)
+        run.ensure_scheduler_secrets(ws, state)
         graph = graph_for(ws, state)
         digests = host_digests(ws, graph, identity.keypair.public_key)
         applied = run.up(ws, saved.plan, emit=emit,
                          stacks=engines.stacks(ws, identity, options.trust_new_hosts, False),
                          ansible=engines.ansible(ws),
-                         options=run.UpOptions(command=f"apply {saved.path.name}", fresh_plan=False),
+                         options=run.UpOptions(command=f"apply {saved.path.name}", fresh_plan=False,
+                                               allow_job_impact=options.allow_job_impact, slurm=engines.slurm),
                          inputs=run.RunInputs(envelope, state, graph, digests, identity))
     planned = Planned(saved.plan, envelope, state, graph, digests, identity.keypair.public_key)
     return finished(ws, planned, applied, skip_check=options.skip_check, on_applied=on_applied, on_node=on_node)

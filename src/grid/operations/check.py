@@ -1,12 +1,15 @@
-"""`grid check`: acceptance checks of the running cluster, per node (also the end of `grid up`/`grid apply`)."""
+"""`grid check`: acceptance checks of the running cluster, per node (also the end of `grid up`/`grid apply`),
+and with a scheduler, Slurm's jobs per partition (grid.check_slurm)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from grid.check import NodeReport, run_checks
+from grid.check_slurm import PartitionReport, check_partitions, unanswered
 from grid.errors import OperationFailed
 from grid.reachability import probes, run_probes
 from grid.resources import ResourceGraph
@@ -15,29 +18,39 @@ from grid.workspace import Workspace, graph_for
 
 NodeShown = Callable[[NodeReport], None]
 """Sees each node's report as it comes."""
+PartitionShown = Callable[[PartitionReport], None]
+"""Sees each partition's report (Slurm's jobs) as it comes."""
 
 
 @dataclass(frozen=True)
 class Checks:
     cluster: str
     nodes: tuple[NodeReport, ...]
+    partitions: tuple[PartitionReport, ...] = ()  # Slurm's jobs, when the spec has a scheduler
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.nodes)
+        return all(r.ok for r in self.nodes) and all(p.ok for p in self.partitions)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "nodes": [r.to_dict() for r in self.nodes]}
+        out: dict[str, Any] = {"ok": self.ok, "nodes": [r.to_dict() for r in self.nodes]}
+        if self.partitions:
+            out["partitions"] = [p.to_dict() for p in self.partitions]
+        return out
 
 
-def check(ws: Workspace, *, on_node: NodeShown | None = None) -> Checks:
+def check(ws: Workspace, *, on_node: NodeShown | None = None,
+          on_partition: PartitionShown | None = None) -> Checks:
     _, state = ws.read_state()
-    return check_after_apply(ws, state, graph_for(ws, state), on_node=on_node)
+    return check_after_apply(ws, state, graph_for(ws, state), on_node=on_node, slurm=True,
+                             on_partition=on_partition)
 
 
 def check_after_apply(ws: Workspace, state: State, graph: ResourceGraph, *,
-                      on_node: NodeShown | None = None) -> Checks:
-    """The checks against a state and expansion the caller has (an apply just made them)."""
+                      on_node: NodeShown | None = None, slurm: bool = False,
+                      on_partition: PartitionShown | None = None) -> Checks:
+    """The checks against a state and expansion the caller has (an apply just made them); `slurm`: with a
+    scheduler in the spec, its jobs per partition too, after the nodes' checks."""
     from grid.apply.configure import refresh_known_hosts
     from grid.drivers.ssh import PinnedRemote
     from grid.identity import find_keypair
@@ -55,6 +68,32 @@ def check_after_apply(ws: Workspace, state: State, graph: ResourceGraph, *,
         for report in reports:
             if on_node:
                 on_node(report)
-        return Checks(ws.cluster.name, tuple(reports))
+        partitions: list[PartitionReport] = []
+        if slurm and ws.cluster.spec.scheduler is not None:
+            partitions = slurm_checks(ws, state, graph, keys.private_path, keys.also, known_hosts)
+            for partition in partitions:
+                if on_partition:
+                    on_partition(partition)
+        return Checks(ws.cluster.name, tuple(reports), tuple(partitions))
+    finally:
+        remote.close()
+
+
+def slurm_checks(ws: Workspace, state: State, graph: ResourceGraph, private_key: Path, also: tuple[Path, ...],
+                 known_hosts: Path) -> list[PartitionReport]:
+    """Slurm's jobs per partition, submitted on the controller over a connection of its own (jobs outlive the
+    node checks' SSH timeout); a Slurm that does not answer fails every partition with what it said."""
+    from grid.drivers.slurm import SSH_TIMEOUT, SlurmUnavailable, controller_of
+    from grid.drivers.ssh import PinnedRemote
+
+    ssh = ws.cluster.spec.defaults.ssh
+    remote = PinnedRemote(user=ssh.user, private_key=private_key, also=also, known_hosts=known_hosts,
+                          port=ssh.port, timeout=SSH_TIMEOUT)
+    try:
+        controller = controller_of(ws.cluster, graph, remote, sudo=ssh.user != "root")
+        try:
+            return check_partitions(ws.cluster, graph, set(state.resources), controller)
+        except SlurmUnavailable as exc:
+            return unanswered(ws.cluster, exc.message)
     finally:
         remote.close()

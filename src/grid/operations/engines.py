@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from grid.workspace import Workspace
 
 if TYPE_CHECKING:  # the drivers load Pulumi's and Ansible's machinery: only runs that apply need them
+    from pathlib import Path
+
+    from grid.apply.drain import ControllerFor, SlurmConnect
     from grid.drivers.ansible import AnsibleRunner
     from grid.drivers.pulumi import StackEngine
     from grid.identity import Identity
+    from grid.spec.model import Cluster
+    from grid.state.model import State
 
 StacksFactory = Callable[["Workspace", "Identity", bool, bool], "StackEngine | None"]
 """(workspace, identity, trust_new_hosts, warm) → the target's region stack engine (None: nothing to run)."""
@@ -30,10 +36,17 @@ def _ansible(ws: Workspace) -> AnsibleRunner:
     return default_ansible(ws)
 
 
+def _slurm(workdir: Path, state: State, cluster: Cluster) -> AbstractContextManager[ControllerFor]:
+    from grid.apply.drain import pinned_controllers
+
+    return pinned_controllers(workdir, state, cluster)
+
+
 @dataclass(frozen=True)
 class Engines:
     stacks: StacksFactory = _target_stacks
     ansible: Callable[[Workspace], AnsibleRunner] = _ansible
+    slurm: SlurmConnect = _slurm  # the cluster's Slurm controller (grid.apply.drain)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from grid.apply import drain
+from grid.apply.drain import SlurmConnect
 from grid.identity import Identity
 from grid.plan import LiveHost, Plan
 from grid.resources import ResourceGraph
@@ -40,16 +42,18 @@ class Planned:
         return self.envelope.lineage if self.envelope else ""
 
 
-def plan(ws: Workspace, options: PlanOptions = PlanOptions()) -> Planned:
+def plan(ws: Workspace, options: PlanOptions = PlanOptions(), *, slurm: SlurmConnect | None = None) -> Planned:
     """Read the state (no lock: nothing is written) and plan against it."""
     envelope, state = ws.read_state()
-    return plan_against(ws, envelope, state, public_key=admin_public_key(ws, state), options=options)
+    return plan_against(ws, envelope, state, public_key=admin_public_key(ws, state), options=options, slurm=slurm)
 
 
 def plan_against(ws: Workspace, envelope: Envelope | None, state: State, *, public_key: str,
-                 options: PlanOptions, identity: Identity | None = None) -> Planned:
+                 options: PlanOptions, identity: Identity | None = None,
+                 slurm: SlurmConnect | None = None) -> Planned:
     """Plan against a state already read (a run that applies holds the lock it was read under); `identity`:
-    the run's, when it has resolved one (a refresh needs it)."""
+    the run's, when it has resolved one (a refresh needs it); `slurm`: how to reach the Slurm controller that a
+    plan looking at the live cluster asks about jobs on the nodes it removes (grid.apply.drain)."""
     from grid.drift import refresh_live
 
     with planning_gc(ws, state):
@@ -60,4 +64,8 @@ def plan_against(ws: Workspace, envelope: Envelope | None, state: State, *, publ
                                             if envelope else "", graph=graph, identity=identity)
         parts = plan_parts(ws, envelope=envelope, state=state, live=live, live_hosts=live_hosts, graph=graph,
                            public_key=public_key, allow_destroy_protected=options.allow_destroy_protected)
-    return Planned(parts.plan, envelope, state, graph, parts.host_digests, public_key, live_hosts)
+    made = parts.plan
+    if options.probe or options.refresh:
+        made = drain.plan_with_jobs(ws.workdir, ws.cluster, graph, state, made,
+                                    connect=slurm or drain.pinned_controllers)
+    return Planned(made, envelope, state, graph, parts.host_digests, public_key, live_hosts)

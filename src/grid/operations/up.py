@@ -27,6 +27,8 @@ class UpOptions:
     skip_check: bool = False  # no acceptance checks at the end
     trust_new_hosts: bool = False  # pin host keys of nodes seen for the first time (existing hosts, clouds)
     rotate_ssh_key: bool = False  # a new admin key pair, written to every host in place
+    # Go on when jobs still run on the Slurm nodes the plan removes once their drain timed out (they end).
+    allow_job_impact: bool = False
 
 
 def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
@@ -38,10 +40,12 @@ def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
         if options.rotate_ssh_key:
             begin_rotation(ws.workdir, ws.cluster.name)
         identity = resolve_identity(ws.workdir, ws.cluster.name, state)
+        run.ensure_scheduler_secrets(ws, state)
         # Started now, it is ready when the plan is (tagged as this run's: grid.apply.reaper).
         stacks = engines.stacks(ws, identity, options.trust_new_hosts, True)
         planned = plan_against(ws, envelope, state, public_key=identity.keypair.public_key,
-                               options=PlanOptions(refresh=options.refresh, probe=True), identity=identity)
+                               options=PlanOptions(refresh=options.refresh, probe=True), identity=identity,
+                               slurm=engines.slurm)
         if planned.plan.errors:
             return Outcome("plan-errors", planned.plan, serial=planned.serial)
         if not planned.plan.has_changes:
@@ -53,6 +57,7 @@ def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
                 cancel_rotation(ws.workdir)  # declined: no rotation was started
             raise
         applied = run.up(ws, planned.plan, emit=emit, stacks=stacks, ansible=engines.ansible(ws),
+                         options=run.UpOptions(allow_job_impact=options.allow_job_impact, slurm=engines.slurm),
                          inputs=run.RunInputs(envelope, state, planned.graph, planned.host_digests, identity))
     return finished(ws, planned, applied, skip_check=options.skip_check, on_applied=on_applied, on_node=on_node)
 

@@ -27,6 +27,7 @@ from grid.render.ansible import (
     shared_files,
     site_roles,
 )
+from grid.render import slurm
 from grid.render.own import NO_OWN_FILES, OwnFiles
 from grid.resources import Kind, Resource, ResourceGraph
 from grid.spec.model import Cluster
@@ -51,7 +52,8 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
 
     Definition: node = sha256(shared files (roles, site.yml, ansible.cfg, action plugins), then
     json.dumps({"hostname", "vars", "groups"[, "pool_vars"]}, sort_keys=True)); cluster = sha256(json.dumps(all.yml vars
-    with grid_hosts null, sort_keys=True)); hosts = sha256(json.dumps(grid_hosts, sort_keys=True)).
+    with grid_hosts null, sort_keys=True)); hosts = sha256(json.dumps(grid_hosts, sort_keys=True)), followed by
+    "\0" and json.dumps(the slurm role's vars, sort_keys=True) when the spec has a scheduler (grid.render.slurm).
     `_fast_documents` computes the same JSON texts without building 10^5 dicts (see there); graphs it
     does not take fall back to the definition as written (`_documents_by_definition`). `pool_vars`: the
     group_vars of the host's pool, only when it has any (grid.render.own.pool_vars): they hold the digests of
@@ -64,7 +66,11 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
     for name, text in shared_files(cluster, documents.play_roles):
         shared.update(name.encode() + b"\0" + text.encode() + b"\0")
     cluster_digest = "sha256:" + hashlib.sha256(documents.cluster_vars.encode()).hexdigest()
-    hosts_digest = "sha256:" + hashlib.sha256(documents.hosts_table.encode()).hexdigest()
+    hosts_text = documents.hosts_table
+    if cluster.spec.scheduler is not None:
+        # slurm.conf lists every node: Slurm's files change with the hosts table, and reach every host with it.
+        hosts_text += "\0" + json.dumps(slurm.inventory_vars(cluster, graph), sort_keys=True)
+    hosts_digest = "sha256:" + hashlib.sha256(hosts_text.encode()).hexdigest()
     out: dict[str, HostDigests] = {}
     copy = shared.copy
     for address, document in documents.hosts:

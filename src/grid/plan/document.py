@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from grid.plan.jobs import JobImpact
+from grid.plan.slurm_plan import SlurmStep
 from grid.plan.model import (
     PLAN_FORMAT,
     Action,
@@ -37,6 +39,8 @@ def to_document(plan: Plan, *, spec_path: str = "", grid_version: str = "") -> d
         "configuration": [{"address": h.address, "scope": h.scope, "reason": h.reason, "cause": h.cause.value}
                           for h in plan.config],
         "capacity": plan.capacity,
+        "jobs": plan.jobs.to_document() if plan.jobs is not None else None,
+        "slurm": [step.to_document() for step in plan.slurm],
     }
 
 
@@ -71,4 +75,6 @@ def from_document(doc: dict[str, Any]) -> Plan:
         state_serial=int(doc["state"]["serial"]), state_lineage=str(doc["state"]["lineage"]),
         changes=changes, config=config, errors=tuple(doc.get("errors", [])), capacity=doc.get("capacity", {}),
         refreshed=bool(doc.get("refreshed")), unfinished=tuple(doc.get("unfinished_regions", [])),
+        jobs=JobImpact.from_document(doc["jobs"]) if doc.get("jobs") else None,
+        slurm=tuple(SlurmStep.from_document(step) for step in doc.get("slurm") or []),
     )

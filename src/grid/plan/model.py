@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from grid.plan.jobs import JobImpact
+from grid.plan.slurm_plan import SlurmStep
 from grid.spec.targets import TARGET_TRAITS
 
 PLAN_FORMAT = "grid-plan/v1"
@@ -119,6 +121,11 @@ class Plan:
     refreshed: bool = False
     # Regions whose last infrastructure run did not finish: `grid up` runs them again to complete them.
     unfinished: tuple[str, ...] = ()
+    # The Slurm nodes this plan deletes or replaces and their jobs (grid.plan.jobs); None: no scheduler, no such
+    # node, or the plan was made without asking the live cluster.
+    jobs: JobImpact | None = None
+    # What applying the plan does to Slurm and what jobs feel of it (grid.plan.slurm_plan), first step first.
+    slurm: tuple[SlurmStep, ...] = ()
 
     @property
     def pending(self) -> tuple[ResourceChange, ...]:

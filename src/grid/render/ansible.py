@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from grid.render import slurm
 from grid.render.leftovers import NO_LEFTOVERS, Leftovers
 from grid.render.network import FIREWALL_ROLE, firewall_follows_pools, firewall_vars, has_policy
 from grid.render.own import NO_OWN_FILES, OWN_CONFIG_ROLE, OwnFiles, pool_vars, script_file
@@ -68,6 +69,8 @@ class AnsibleInputs:
     own: OwnFiles = NO_OWN_FILES
     firewall: bool = False  # the spec declares a network policy
     firewall_follows_pools: bool = False  # a rule names `pool:NAME`: the hosts-table play updates the rules too
+    slurm_vars: dict[str, Any] = field(default_factory=dict)  # the slurm role's all.yml vars (a scheduler)
+    slurmd_groups: list[str] = field(default_factory=list)  # the pool groups whose hosts run slurmd
 
     @property
     def directories(self) -> bool:
@@ -96,7 +99,7 @@ def render_ansible(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: 
         "inventory/hosts.yml": _hosts_yml(inputs),
         "inventory/group_vars/all.yml": _all_yml(inputs),
     }
-    for rel, text in _role_files():
+    for rel, text in _role_files(cluster.spec.scheduler is not None):
         files[f"roles/{rel}"] = text
     files.update(own_files_rendered(inputs))
     return dict(sorted(files.items()))
@@ -150,9 +153,15 @@ def collect_inputs(cluster: Cluster, graph: ResourceGraph, admin_public_key: str
     by_pool = pools_vars(cluster, own)
     groups = {group_name("pool", region, pool): by_pool[region, pool]
               for region, pools in regions.items() for pool in pools if (region, pool) in by_pool}
+    slurm_vars: dict[str, Any] = {}
+    slurmd_groups: list[str] = []
+    if cluster.spec.scheduler is not None:
+        slurm_vars = slurm.inventory_vars(cluster, graph)
+        slurmd_groups = [group_name("pool", region, pool) for region, pool in slurm.slurmd_pools(cluster)
+                         if pool in regions.get(region, {})]
     return AnsibleInputs(cluster.name, hosts, addresses, regions, roles, all_vars,
                          site_roles(config.roles, own.roles), _become(cluster), dict(sorted(groups.items())), own,
-                         has_policy(cluster), firewall_follows_pools(cluster))
+                         has_policy(cluster), firewall_follows_pools(cluster), slurm_vars, slurmd_groups)
 
 
 def pools_vars(cluster: Cluster, own: OwnFiles) -> dict[tuple[str, str], dict[str, Any]]:
@@ -267,11 +276,13 @@ def _hosts_yml(inputs: AnsibleInputs) -> str:
         children[group_name("role", role)] = {"hosts": {h: None for h in inputs.roles[role]}}
     if inputs.own_config_groups:
         children[OWN_CONFIG_GROUP] = {"children": {group: None for group in inputs.own_config_groups}}
+    if inputs.slurmd_groups:
+        children[slurm.SLURMD_GROUP] = {"children": {group: None for group in inputs.slurmd_groups}}
     return _yaml(inputs.cluster, {"all": {"children": children}})
 
 
 def _all_yml(inputs: AnsibleInputs) -> str:
-    return _yaml(inputs.cluster, inputs.all_vars)
+    return _yaml(inputs.cluster, {**inputs.all_vars, **inputs.slurm_vars})
 
 
 def _site_yml(inputs: AnsibleInputs, leftovers: Leftovers) -> str:
@@ -281,7 +292,8 @@ def _site_yml(inputs: AnsibleInputs, leftovers: Leftovers) -> str:
         directories=inputs.directories, firewall=inputs.firewall, firewall_follows_pools=inputs.firewall_follows_pools,
         own_config=bool(inputs.own_config_groups),
         remove_firewall=leftovers.network_policy and not inputs.firewall,
-        remove_limits=leftovers.limits and without_limits)  # hosts that keep limits have their file rewritten
+        remove_limits=leftovers.limits and without_limits,  # hosts that keep limits have their file rewritten
+        slurm=bool(inputs.slurm_vars))
     return _site_text(inputs.cluster, inputs.play_roles, inputs.become, plays)
 
 
@@ -295,8 +307,8 @@ def shared_files(cluster: Cluster, play_roles: list[str]) -> list[tuple[str, str
     hosts it changes, in the scope it needs. The removals of leftovers are not in it: they ride on the run
     those changes cause (grid.render.leftovers)."""
     plays = _SitePlays(directories=True, firewall=True, firewall_follows_pools=firewall_follows_pools(cluster),
-                       own_config=True)
-    return [*_role_files(), ("site.yml", _site_text(cluster.name, play_roles, _become(cluster), plays)),
+                       own_config=True, slurm=cluster.spec.scheduler is not None)
+    return [*_role_files(cluster.spec.scheduler is not None), ("site.yml", _site_text(cluster.name, play_roles, _become(cluster), plays)),
             ("ansible.cfg", _static_file("ansible.cfg")), *((name, _static_file(name)) for name in ACTION_PLUGINS)]
 
 
@@ -312,6 +324,7 @@ class _SitePlays:
     own_config: bool = False  # a play of own-config for the hosts of OWN_CONFIG_GROUP
     remove_firewall: bool = False  # grid's rules removed in the full and cluster-wide plays
     remove_limits: bool = False  # grid's limits.d file removed where a host has no limits
+    slurm: bool = False  # a play of the slurm role for every host of the run (the spec has a scheduler)
 
 
 def _site_text(cluster: str, roles: list[str], become: bool, plays: _SitePlays) -> str:
@@ -353,8 +366,9 @@ def available_roles() -> tuple[str, ...]:
 
 
 @functools.cache
-def _role_files() -> tuple[tuple[str, str], ...]:
-    """(path under roles/, text) of every role file, sorted."""
+def _role_files(slurm: bool) -> tuple[tuple[str, str], ...]:
+    """(path under roles/, text) of every role file, sorted; the slurm role's only for a spec with a scheduler
+    (so that a change to it reaches no other cluster's hosts)."""
     out: list[tuple[str, str]] = []
 
     def walk(node: Traversable, prefix: str) -> None:
@@ -368,4 +382,4 @@ def _role_files() -> tuple[tuple[str, str], ...]:
                 out.append((rel, child.read_text()))
 
     walk(_templates() / "roles", "")
-    return tuple(sorted(out))
+    return tuple(sorted(item for item in out if slurm or not item[0].startswith(f"{SLURM_ROLE}/")))

@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from grid.physics.catalog import Catalog, default_catalog
+from grid.render import slurm_changes, slurm_devices
 from grid.render.hostlist import hostlist
 from grid.render.slurm_topology import PoolNodes, topology_conf
 from grid.resources import Kind, ResourceGraph, connect_ip, pool_fabrics
@@ -95,8 +97,7 @@ def slurm_nodes(cluster: Cluster, graph: ResourceGraph, catalog: Catalog | None 
     """The nodes that run slurmd (those of the pools in partitions), in the graph's order."""
     scheduler = _scheduler(cluster)
     members = {key for plan in partitions(cluster, scheduler) for key in plan.pools}
-    traits = traits_of(cluster)
-    sized = traits.creates_infrastructure and not traits.cloud  # podman honours pool.resources
+    sized = _lab(cluster)  # podman honours pool.resources
     fabrics = pool_fabrics(cluster)
     out: list[SlurmNode] = []
     for node in graph.of_kind(Kind.NODE):
@@ -139,6 +140,57 @@ def _scheduler(cluster: Cluster) -> Scheduler:
     return cluster.spec.scheduler
 
 
+SLURMD_GROUP = "grid_slurmd"
+"""The inventory group of the hosts that run slurmd: the pool groups of the partitions' pools."""
+CONF_VARS = {"slurm.conf": "grid_slurm_conf", "gres.conf": "grid_slurm_gres_conf",
+             "topology.conf": "grid_slurm_topology_conf", "cgroup.conf": "grid_slurm_cgroup_conf"}
+"""The inventory var (group_vars/all.yml) holding each file's text; '' where grid writes no such file."""
+
+
+def inventory_vars(cluster: Cluster, graph: ResourceGraph) -> dict[str, Any]:
+    """The slurm role's vars in group_vars/all.yml: each file's text and the controllers' hostnames. They change
+    whenever a node comes or goes (the node list is in slurm.conf), so digests count them with the hosts table."""
+    files = render_slurm(cluster, graph)
+    out: dict[str, Any] = {var: files.get(name, "") for name, var in CONF_VARS.items()}
+    controllers = [host for host, _ in controller_hosts(cluster, graph)]
+    out["grid_slurm_controller"] = controllers[0] if controllers else ""
+    out["grid_slurm_controllers"] = controllers
+    out["grid_slurm_restart_pattern"] = slurm_changes.restart_pattern()
+    if _lab(cluster):
+        out["grid_slurm_standins"] = _standins(cluster)
+    return out
+
+
+def _lab(cluster: Cluster) -> bool:
+    """The target makes its nodes here (podman): no accelerators, and pool.resources honoured."""
+    traits = traits_of(cluster)
+    return traits.creates_infrastructure and not traits.cloud
+
+
+def _standins(cluster: Cluster) -> dict[str, list[str]]:
+    """{pool group: the character devices its lab nodes get for gres.conf's File=} (pools with accelerators)."""
+    out: dict[str, list[dict[str, object]]] = {}
+    for region in cluster.spec.regions:
+        for pool in region.pools:
+            if pool.accelerator is not None and (made := slurm_devices.standins(pool.accelerator.model,
+                                                                                 pool.accelerator.per_node)):
+                out["_".join(("pool", region.name, pool.name)).replace("-", "_")] = made
+    return out
+
+
+def slurmd_pools(cluster: Cluster) -> list[tuple[str, str]]:
+    """(region, pool) of the pools whose nodes run slurmd, in spec order."""
+    members = {key for plan in partitions(cluster, _scheduler(cluster)) for key in plan.pools}
+    return [(region.name, pool.name) for region in cluster.spec.regions for pool in region.pools
+            if (region.name, pool.name) in members]
+
+
+def controller_hosts(cluster: Cluster, graph: ResourceGraph) -> list[tuple[str, str]]:
+    """(hostname, connect address) of the nodes that run slurmctld, the primary first."""
+    scheduler = _scheduler(cluster)
+    return _service_hosts(cluster, graph, scheduler.controller.pool)[:2 if scheduler.controller.ha else 1]
+
+
 def _service_hosts(cluster: Cluster, graph: ResourceGraph, ref: str) -> list[tuple[str, str]]:
     """(hostname, connect address) of the nodes of the pool `ref` names, by index."""
     fabrics = pool_fabrics(cluster)
@@ -151,7 +203,7 @@ def _settings(cluster: Cluster, scheduler: Scheduler, graph: ResourceGraph,
               nodes: Sequence[SlurmNode]) -> list[tuple[str, str]]:
     """slurm.conf's key=value lines, in the order written: grid's structure, lab defaults, the site's."""
     out: list[tuple[str, str]] = [("ClusterName", cluster.name)]
-    controllers = _service_hosts(cluster, graph, scheduler.controller.pool)[:2 if scheduler.controller.ha else 1]
+    controllers = controller_hosts(cluster, graph)
     out.extend(("SlurmctldHost", f"{host}({address})" if address else host) for host, address in controllers)
     out.extend(FIXED)
     gres = sorted({node.gres[0] for node in nodes if node.gres is not None})
@@ -197,15 +249,17 @@ def _slurm_conf(cluster: Cluster, settings: Sequence[tuple[str, str]], nodes: Se
 
 
 def _gres_conf(cluster: Cluster, nodes: Sequence[SlurmNode]) -> str:
-    """Counts per pool, no device files: the lab's nodes have no devices, and Slurm schedules and checks
-    counts alone (gres.conf(5): File is optional); real devices are bound by the node's own AutoDetect."""
+    """One line per pool: the devices' files where grid knows the vendor's names (Slurm binds jobs to them, and
+    gres/gpu counts a node's GPUs by them), else a Count alone (grid.render.slurm_devices)."""
     lines = [f"# gres.conf of cluster {cluster.name}, rendered by grid from the pools' accelerators."]
     groups: dict[tuple[tuple[str, str], tuple[str, str, int]], list[str]] = {}
     for node in nodes:
         if node.gres is not None:
             groups.setdefault((node.pool, node.gres), []).append(node.hostname)
     for (_, (name, kind, count)), hosts in groups.items():
-        lines.append(f"NodeName={hostlist(hosts)} Name={name} Type={kind} Count={count}")
+        files = slurm_devices.file_range(kind, count)
+        amount = f"File={files}" if files else f"Count={count}"
+        lines.append(f"NodeName={hostlist(hosts)} Name={name} Type={kind} {amount}")
     return "\n".join(lines) + "\n"
 
 

@@ -158,3 +158,10 @@ def _setting_actions(key: str) -> tuple[SlurmAction, ...]:
     if key in RESTART_SLURMD:
         return (SlurmAction.RESTART_SLURMD,)
     return (SlurmAction.RECONFIGURE,)
+
+
+def restart_pattern() -> str:
+    """A regular expression for the slurm.conf lines a restart applies (the role's choice on each host follows
+    the rules above): node lines, the keys of the restart sets, and any plugin key."""
+    keys = sorted(RESTART_SLURMCTLD | RESTART_BOTH | RESTART_SLURMD | {"NodeName"})
+    return r"^\s*(" + "|".join(keys) + r"|[A-Za-z]*(Type|Plugins?))\s*="
