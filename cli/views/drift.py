@@ -13,8 +13,8 @@ def drift_lines(report: DriftReport, *, spec_path: str) -> Iterator[tuple[str, s
     for item in report.items:
         yield (f"  ! {item.address} ({item.kind}): recorded {item.recorded}; actually {item.actual}; "
                f"grid up will {item.remedy}", "yellow")
-        for task in item.tasks:
-            yield f"      task changed: {task}", ""
+        for line in item.findings or tuple(f"task changed: {task}" for task in item.tasks):
+            yield f"      {line}", ""
     for address in report.unreachable:
         yield f"  ! {address}: unreachable over SSH", "red"
     for address, tasks in report.unverifiable.items():

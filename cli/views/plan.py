@@ -74,6 +74,8 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, st
         yield "Configuration (Ansible, one run):", "bold"
         for scope, words in SCOPES.items():
             hosts = [h for h in plan.config if h.scope == scope]
+            if hosts and plan.slurm and scope == "hosts":
+                words = "hosts table and Slurm only"  # Slurm's files list every node: they change together
             if hosts:
                 yield f"  {words} on {len(hosts)} host(s): {_hosts(hosts)}", "cyan"
         yield from _own_reasons(plan)

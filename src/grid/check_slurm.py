@@ -90,11 +90,14 @@ def check_partitions(cluster: Cluster, graph: ResourceGraph, existing: set[str],
         return list(pool.map(one, plans))
 
 
-def unanswered(cluster: Cluster, message: str) -> list[PartitionReport]:
+def unanswered(cluster: Cluster, graph: ResourceGraph, existing: set[str], message: str) -> list[PartitionReport]:
     """Every partition failed with `message`: Slurm itself did not answer, so no job could be submitted."""
     if cluster.spec.scheduler is None:
         return []
-    reports = [PartitionReport(plan.name, ()) for plan in partitions(cluster, cluster.spec.scheduler)]
+    made = {str(n.attrs["hostname"]) for n in graph.of_kind(Kind.NODE) if n.address in existing}
+    members = [node for node in slurm_nodes(cluster, graph) if node.hostname in made]
+    reports = [PartitionReport(plan.name, tuple(n.hostname for n in members if n.pool in plan.pools))
+               for plan in partitions(cluster, cluster.spec.scheduler)]
     for report in reports:
         report.record("slurm:controller", False, message)
     return reports
@@ -142,14 +145,16 @@ def _hostnames_job(report: PartitionReport, slurm: SlurmJobs, plan: PartitionPla
     code, out = slurm.srun("hostname", partition=plan.name, nodes=len(wanted))
     answered = {line.strip() for line in out.splitlines() if line.strip() in wanted}
     missing = sorted(wanted - answered)
+    busy = " (jobs hold its nodes: `grid status SPEC` shows them)" if "nodes are busy" in out else ""
     report.record("slurm:srun", code == 0 and not missing,
                   f"srun -N{len(wanted)} -p {plan.name} hostname: " +
-                  (f"no answer from {', '.join(missing)}" if code == 0 else _failure(code, out)))
+                  (f"no answer from {', '.join(missing)}" if code == 0 else _failure(code, out) + busy))
 
 
 def _storage_jobs(report: PartitionReport, slurm: SlurmJobs, plan: PartitionPlan, nodes: Sequence[Resource],
                   token: str) -> None:
-    """Per storage the partition's nodes mount: one node writes a file (a job), every node reads it (a job)."""
+    """Per storage the partition's nodes mount: one node writes a file (a job), every node reads it (a job),
+    the writer removes it (a job)."""
     mounts: dict[tuple[str, str], list[str]] = {}  # (storage, mount point) -> hostnames
     for node in nodes:
         for name, mount in sorted(node.attrs["storage"].items()):
@@ -162,8 +167,10 @@ def _storage_jobs(report: PartitionReport, slurm: SlurmJobs, plan: PartitionPlan
             report.record(check, False, f"{name}: a job on {hosts[0]} could not write to {mount}: "
                                         f"{_failure(code, out)}")
             continue
-        read = f'printf "%s %s\\n" "$(hostname)" "$(cat {probe} 2>/dev/null || echo missing)"; rm -f {probe}'
+        read = f'printf "%s %s\\n" "$(hostname)" "$(cat {probe} 2>/dev/null || echo missing)"'
         code, out = slurm.srun(read, partition=plan.name, nodes=len(hosts), hostnames=hosts)
+        # Removed once every node has read it (a node removing it would race the others' reads).
+        slurm.srun(f"rm -f {probe}", partition=plan.name, nodes=1, hostnames=hosts[:1])
         got = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
         blind = [h for h in hosts if got.get(h, "").strip() != token]
         report.record(check, code == 0 and not blind,

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from grid.drift_words import findings
 from grid.identity import Identity
 from grid.plan import LiveHost, LiveResource, Plan
 from grid.resources import Kind, ResourceGraph
@@ -140,6 +141,7 @@ class DriftItem:
     actual: str  # what is really there
     remedy: str  # what `grid up` will do
     tasks: tuple[str, ...] = ()
+    findings: tuple[str, ...] = ()  # what the tasks found, in words (grid.drift_words)
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,8 @@ class DriftReport:
         return {
             "format": "grid-drift/v1", "cluster": self.cluster, "drifted": self.drifted,
             "items": [{"address": i.address, "kind": i.kind, "recorded": i.recorded, "actual": i.actual,
-                       "remedy": i.remedy, "tasks": list(i.tasks)} for i in self.items],
+                       "remedy": i.remedy, "tasks": list(i.tasks), "findings": list(i.findings)}
+                      for i in self.items],
             "unverifiable": {k: list(v) for k, v in sorted(self.unverifiable.items())},
             "unreachable": list(self.unreachable),
         }
@@ -181,8 +184,11 @@ def drift_report(plan: Plan, state: State, live_hosts: dict[str, LiveHost] | Non
                 unreachable.append(address)
             continue
         if seen.drifted_tasks:
+            node = state.resources.get(address)
+            hostname = str(node.attrs.get("hostname") or address) if node is not None else address
             items.append(DriftItem(address, "configuration", "configured", "changed by hand",
-                                   "re-run the playbook on this host only", seen.drifted_tasks))
+                                   "re-run the playbook on this host only", seen.drifted_tasks,
+                                   findings(seen.drifted_tasks, hostname)))
         if seen.unverifiable_tasks:
             unverifiable[address] = seen.unverifiable_tasks
     return DriftReport(plan.cluster, tuple(items), unverifiable, tuple(unreachable))

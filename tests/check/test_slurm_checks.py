@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from grid.check_slurm import PartitionReport, check_partitions
+from grid.check_slurm import PartitionReport, check_partitions, unanswered
 from grid.render.hostlist import expand_hostlist
 from grid.render.slurm import slurm_nodes
 from grid.resources import Kind, ResourceGraph, expand
@@ -55,9 +55,16 @@ class FakeSlurm:
         if written := re.match(r"echo (\w+) > (\S+)$", command):
             self.files[shlex.split(written[2])[0]] = written[1]
             return 0, ""
+        if removed := re.match(r"rm -f (\S+)$", command):
+            self.files.pop(shlex.split(removed[1])[0], None)
+            return 0, ""
         path = shlex.split(re.search(r"cat (\S+)", command)[1])[0]  # type: ignore[index]
-        return 0, "".join(f"{h} {self.files.get(path, 'missing') if h not in self.blind else 'missing'}\n"
-                          for h in hosts)
+        lines = []
+        for host in hosts:  # each node runs the whole command in turn: a file one removes is gone for the next
+            lines.append(f"{host} {self.files.get(path, 'missing') if host not in self.blind else 'missing'}\n")
+            if "rm -f" in command:
+                self.files.pop(path, None)
+        return 0, "".join(lines)
 
 
 def cluster_and_slurm() -> tuple[Cluster, ResourceGraph, set[str], FakeSlurm]:
@@ -80,6 +87,7 @@ def test_a_healthy_cluster_passes_every_partition() -> None:
                                  "slurm:gres:npu:ascend-910b"}
     assert train.hostnames == ("lab-train-0000", "lab-train-0001", "lab-train-0002")
     assert found["infer"].ok and "slurm:gres:gpu:h100-sxm" in found["infer"].checks
+    assert slurm.files == {}  # the probe files are removed
     jobs = [(c.split()[0], p, n, h, g) for c, p, n, h, g in slurm.submitted if p == "train"]
     assert ("hostname", "train", 3, (), "") in jobs
     assert ("hostname", "train", 3, train.hostnames, "npu:ascend-910b:8") in jobs  # GRES per node, all nodes
@@ -123,7 +131,8 @@ def test_a_busy_partition_reports_what_srun_said() -> None:
     found = reports(cluster, graph, existing, slurm)
     assert found["train"].ok
     assert found["infer"].problems == ["srun -N2 -p infer hostname: srun: error: Unable to allocate resources: "
-                                       "Requested nodes are busy"]
+                                       "Requested nodes are busy (jobs hold its nodes: `grid status SPEC` shows "
+                                       "them)"]
     assert [s for s in slurm.submitted if s[1] == "infer"] == [("hostname", "infer", 2, (), "")]  # no more jobs
 
 
@@ -173,3 +182,10 @@ def test_hostlists_of_the_jobs_expand_to_the_partition() -> None:
     cluster, graph, existing, slurm = cluster_and_slurm()
     found = reports(cluster, graph, existing, slurm)
     assert expand_hostlist(",".join(found["train"].hostnames)) == list(found["train"].hostnames)
+
+
+def test_a_slurm_that_does_not_answer_fails_every_partition() -> None:
+    cluster, graph, existing, _ = cluster_and_slurm()
+    found = {r.name: r for r in unanswered(cluster, graph, existing, "Slurm on lab-ctl-0000 did not answer")}
+    assert found["train"].hostnames == ("lab-train-0000", "lab-train-0001", "lab-train-0002")
+    assert found["infer"].problems == ["Slurm on lab-ctl-0000 did not answer"] and not found["infer"].ok

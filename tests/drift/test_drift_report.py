@@ -59,7 +59,8 @@ def test_each_kind_of_drift_is_an_item_with_what_up_will_do() -> None:
     document = report.to_dict()
     assert document["drifted"] is True and document["unreachable"] == [GONE_DARK]
     assert {"address": CHANGED, "kind": "configuration", "recorded": "configured", "actual": "changed by hand",
-            "remedy": "re-run the playbook on this host only", "tasks": ["base : sysctl"]} in document["items"]
+            "remedy": "re-run the playbook on this host only", "tasks": ["base : sysctl"],
+            "findings": ["task changed: base : sysctl"]} in document["items"]
 
 
 def test_an_unreachable_host_alone_is_drift() -> None:

@@ -1,5 +1,5 @@
-"""No secret leaks: the cluster's private key, the Pulumi passphrase and the state database's password
-appear in no state, plan, rendered file, log, Ansible output, Pulumi state or message.
+"""No secret leaks: the cluster's private key, the Pulumi passphrase, the munge key and the state database's
+password appear in no state, plan, rendered file, log, Ansible output, Pulumi state or message.
 
 A real cluster goes through up, plan --json, plan --refresh, drift (text and JSON), check, render, the
 state commands, a failing command (a wrong passphrase makes Pulumi refuse) and destroy; everything it
@@ -9,6 +9,7 @@ Pulumi's home is searched for the private key's body, each 40-character slice of
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +43,14 @@ class Secrets:
         self.slices = {s for s in self.slices if s not in public}
         self.passphrase = (work / "secrets" / "pulumi-passphrase").read_text().strip()
         self.words = [self.body, self.passphrase, *extra]
+        # The munge key (a spec with a scheduler) is binary: found raw, or as base64 (what Ansible's slurp and
+        # copy move) or hex, whole or any 40-character slice.
+        munge = work / "secrets" / "munge.key"
+        self.raw = [munge.read_bytes()] if munge.is_file() else []
+        for key in self.raw:
+            for text in (base64.b64encode(key).decode(), key.hex()):
+                self.words.append(text)
+                self.slices |= {text[i:i + 40] for i in range(0, len(text) - 39, 7)}
         assert len(self.body) > 200 and len(self.passphrase) >= 32 and len(self.slices) > 100
 
     def found_in(self, text: str) -> list[str]:
@@ -57,9 +67,10 @@ def _scan(roots: list[Path], secrets: Secrets, skip: Path) -> tuple[int, int, li
         for path in root.rglob("*") if root.is_dir() else []:
             if not path.is_file() or path.is_symlink() or skip in path.parents:
                 continue
-            text = path.read_bytes().decode("utf-8", errors="replace")
+            data = path.read_bytes()
+            text = data.decode("utf-8", errors="replace")
             files, size = files + 1, size + len(text)
-            if found := secrets.found_in(text):
+            if found := secrets.found_in(text) + [f"munge key bytes ({len(k)})" for k in secrets.raw if k in data]:
                 leaks.append(f"{path}: {found}")
     return files, size, leaks
 
@@ -67,6 +78,7 @@ def _scan(roots: list[Path], secrets: Secrets, skip: Path) -> tuple[int, int, li
 def _modes(work: Path) -> list[str]:
     wrong = []
     for path, mode in ((work / "secrets", 0o700), (work / "secrets" / "id_ed25519", 0o600),
+                       (work / "secrets" / "munge.key", 0o600),
                        (work / "secrets" / "pulumi-passphrase", 0o600), (work / "state.json", 0o600)):
         if path.exists() and stat.S_IMODE(path.stat().st_mode) != mode:
             wrong.append(f"{path}: {oct(stat.S_IMODE(path.stat().st_mode))}, expected {oct(mode)}")
@@ -77,8 +89,17 @@ def _pulumi_home() -> Path:
     return Path(os.environ.get("PULUMI_HOME", Path.home() / ".pulumi"))
 
 
+def _with_slurm(data: dict[str, Any]) -> None:
+    """A one-node controller pool next to the compute pool, and Slurm: the munge key is made and used."""
+    region = data["spec"]["regions"][0]
+    controller = {**region["pools"][0], "name": "ctl", "count": 1}
+    controller.pop("accelerator", None)
+    region["pools"].append(controller)
+    data["spec"]["scheduler"] = {"kind": "slurm", "controller": {"pool": "ctl"}}
+
+
 def test_no_secret_reaches_state_plans_files_logs_or_output(tmp_path: Path) -> None:
-    spec, name = small_lab(tmp_path / "lab")
+    spec, name = small_lab(tmp_path / "lab", edit=_with_slurm)
     work = workdir(spec, name)
     outputs: list[tuple[str, Run]] = []
 
@@ -91,6 +112,7 @@ def test_no_secret_reaches_state_plans_files_logs_or_output(tmp_path: Path) -> N
     try:
         run("up", str(spec), "--yes")
         secrets = Secrets(work)
+        assert secrets.raw, "the Slurm spec's munge key was not made"
         run("plan", str(spec), "--json")
         run("plan", str(spec), "--refresh", "--json")
         run("drift", str(spec))
@@ -119,7 +141,7 @@ def test_no_secret_reaches_state_plans_files_logs_or_output(tmp_path: Path) -> N
     printed = [f"grid {args}: {found}" for args, ran in outputs if (found := secrets.found_in(ran.output))]
     print(json.dumps({"commands": len(outputs), "output_bytes": sum(len(r.output) for _, r in outputs),
                       "files_scanned": before[0] + after[0], "bytes_scanned": before[1] + after[1],
-                      "secrets": 3, "key_slices": len(secrets.slices)}))
+                      "secrets": 4, "key_slices": len(secrets.slices)}))
     assert printed == [], printed
     assert before[2] == [] and after[2] == [], before[2] + after[2]
     assert _modes(work) == []

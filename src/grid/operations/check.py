@@ -70,7 +70,7 @@ def check_after_apply(ws: Workspace, state: State, graph: ResourceGraph, *,
                 on_node(report)
         partitions: list[PartitionReport] = []
         if slurm and ws.cluster.spec.scheduler is not None:
-            partitions = slurm_checks(ws, state, graph, keys.private_path, keys.also, known_hosts)
+            partitions = slurm_checks(ws, state, graph, keys.private_path, keys.also, known_hosts, reports)
             for partition in partitions:
                 if on_partition:
                     on_partition(partition)
@@ -80,13 +80,19 @@ def check_after_apply(ws: Workspace, state: State, graph: ResourceGraph, *,
 
 
 def slurm_checks(ws: Workspace, state: State, graph: ResourceGraph, private_key: Path, also: tuple[Path, ...],
-                 known_hosts: Path) -> list[PartitionReport]:
+                 known_hosts: Path, nodes: list[NodeReport]) -> list[PartitionReport]:
     """Slurm's jobs per partition, submitted on the controller over a connection of its own (jobs outlive the
-    node checks' SSH timeout); a Slurm that does not answer fails every partition with what it said."""
+    node checks' SSH timeout); a Slurm that does not answer fails every partition with what it said, and a
+    controller the node checks could not reach is not tried again."""
     from grid.drivers.slurm import SSH_TIMEOUT, SlurmUnavailable, controller_of
     from grid.drivers.ssh import PinnedRemote
+    from grid.render.slurm import controller_hosts
 
     ssh = ws.cluster.spec.defaults.ssh
+    hostname, _ = controller_hosts(ws.cluster, graph)[0]
+    if any(r.hostname == hostname and not r.checks.get("ssh", True) for r in nodes):
+        return unanswered(ws.cluster, graph, set(state.resources),
+                          f"the controller {hostname} is not reachable over SSH: no job submitted")
     remote = PinnedRemote(user=ssh.user, private_key=private_key, also=also, known_hosts=known_hosts,
                           port=ssh.port, timeout=SSH_TIMEOUT)
     try:
@@ -94,6 +100,6 @@ def slurm_checks(ws: Workspace, state: State, graph: ResourceGraph, private_key:
         try:
             return check_partitions(ws.cluster, graph, set(state.resources), controller)
         except SlurmUnavailable as exc:
-            return unanswered(ws.cluster, exc.message)
+            return unanswered(ws.cluster, graph, set(state.resources), f"{exc.message} ({exc.hint})")
     finally:
         remote.close()

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from grid.render import slurm
 from grid.render.ansible import (
     AnsibleInputs,
     cluster_vars,
@@ -27,7 +28,6 @@ from grid.render.ansible import (
     shared_files,
     site_roles,
 )
-from grid.render import slurm
 from grid.render.own import NO_OWN_FILES, OwnFiles
 from grid.resources import Kind, Resource, ResourceGraph
 from grid.spec.model import Cluster

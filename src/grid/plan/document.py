@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from grid.plan.jobs import JobImpact
-from grid.plan.slurm_plan import SlurmStep
 from grid.plan.model import (
     PLAN_FORMAT,
     Action,
@@ -20,6 +19,7 @@ from grid.plan.model import (
     Policy,
     ResourceChange,
 )
+from grid.plan.slurm_plan import SlurmStep
 
 
 def to_document(plan: Plan, *, spec_path: str = "", grid_version: str = "") -> dict[str, Any]:

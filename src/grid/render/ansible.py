@@ -308,7 +308,8 @@ def shared_files(cluster: Cluster, play_roles: list[str]) -> list[tuple[str, str
     those changes cause (grid.render.leftovers)."""
     plays = _SitePlays(directories=True, firewall=True, firewall_follows_pools=firewall_follows_pools(cluster),
                        own_config=True, slurm=cluster.spec.scheduler is not None)
-    return [*_role_files(cluster.spec.scheduler is not None), ("site.yml", _site_text(cluster.name, play_roles, _become(cluster), plays)),
+    return [*_role_files(cluster.spec.scheduler is not None),
+            ("site.yml", _site_text(cluster.name, play_roles, _become(cluster), plays)),
             ("ansible.cfg", _static_file("ansible.cfg")), *((name, _static_file(name)) for name in ACTION_PLUGINS)]
 
 

@@ -169,7 +169,7 @@ def _lab(cluster: Cluster) -> bool:
 
 def _standins(cluster: Cluster) -> dict[str, list[str]]:
     """{pool group: the character devices its lab nodes get for gres.conf's File=} (pools with accelerators)."""
-    out: dict[str, list[dict[str, object]]] = {}
+    out: dict[str, list[str]] = {}
     for region in cluster.spec.regions:
         for pool in region.pools:
             if pool.accelerator is not None and (made := slurm_devices.standins(pool.accelerator.model,
