@@ -132,7 +132,7 @@ def test_a_deleted_node_without_jobs_is_drained_and_not_waited_for() -> None:
 
 def test_jobs_that_end_are_waited_for_then_the_run_goes_on() -> None:
     case, clock = shrink(), FakeClock()
-    fake = slurm(jobs={"lab-train-0002": [Job("1234", "sleep"), Job("1235", "train")]}, lasts=3)
+    fake = slurm(running={"lab-train-0002": [Job("1234", "sleep"), Job("1235", "train")]}, lasts=3)
     drained, events = run(case, fake, clock=clock)
     assert drained == ("lab-train-0002",)
     assert clock.slept == [drain.POLL_SECONDS] * 3
@@ -144,7 +144,7 @@ def test_jobs_that_end_are_waited_for_then_the_run_goes_on() -> None:
 
 def test_a_drain_that_times_out_refuses_naming_the_jobs_and_the_flag() -> None:
     case, clock = shrink(timeout=12), FakeClock()
-    fake = slurm(jobs={"lab-train-0002": [Job("1234", "sleep", "bob")]})
+    fake = slurm(running={"lab-train-0002": [Job("1234", "sleep", "bob")]})
     with pytest.raises(OperationFailed) as refused:
         run(case, fake, clock=clock)
     message, hint = refused.value.message, refused.value.hint
@@ -157,7 +157,7 @@ def test_a_drain_that_times_out_refuses_naming_the_jobs_and_the_flag() -> None:
 
 def test_allow_job_impact_goes_on_after_the_timeout() -> None:
     case = shrink(timeout=0)
-    fake = slurm(jobs={"lab-train-0002": [Job("1234", "sleep")]})
+    fake = slurm(running={"lab-train-0002": [Job("1234", "sleep")]})
     drained, events = run(case, fake, allow=True)
     assert drained == ("lab-train-0002",)
     assert "going on (--allow-job-impact): these jobs end with their nodes: lab-train-0002: 1234 sleep (alice)" \
@@ -167,7 +167,7 @@ def test_allow_job_impact_goes_on_after_the_timeout() -> None:
 def test_a_replaced_node_counts_and_is_drained_with_its_own_reason() -> None:
     case = shrink()
     plan = replacing(case, "lab/infer/node-0001")
-    fake = slurm(jobs={"lab-infer-0001": [Job("77", "serve")]}, lasts=1)
+    fake = slurm(running={"lab-infer-0001": [Job("77", "serve")]}, lasts=1)
     drained, events = run(case, fake, plan=plan)
     assert drained == ("lab-infer-0001", "lab-train-0002")
     assert fake.asked("drain") == [(("lab-train-0002",), "grid: removed from the spec"),
@@ -179,7 +179,7 @@ def test_a_replaced_node_with_a_job_that_stays_refuses() -> None:
     case = shrink(timeout=0)
     plan = replacing(case, "lab/infer/node-0001")
     with pytest.raises(OperationFailed, match="lab-infer-0001: 9 serve"):
-        run(case, slurm(jobs={"lab-infer-0001": [Job("9", "serve")]}), plan=plan)
+        run(case, slurm(running={"lab-infer-0001": [Job("9", "serve")]}), plan=plan)
 
 
 def test_an_unreachable_controller_refuses_unless_allowed() -> None:
@@ -200,6 +200,22 @@ def test_an_unreachable_controller_that_leaves_too_does_not_block() -> None:
     assert drained == () and "it is deleted or replaced in this run too" in events[-1].message
 
 
+def test_replacing_the_controller_while_slurm_knows_jobs_refuses_unless_allowed() -> None:
+    """slurmctld's state is on its node: a new controller forgets the queue. Refused while there is one."""
+    case = shrink()
+    plan = replacing(case, "lab/ctl/node-0000")
+    fake = slurm(running={"lab-train-0000": [Job("41", "train", "bob")]})
+    with pytest.raises(OperationFailed) as refused:
+        run(case, fake, plan=plan)
+    assert "replaces the Slurm controller lab-ctl-0000, and its state with it: 1 job(s) Slurm knows would be " \
+           "forgotten (41 train (bob))" in refused.value.message
+    assert "--allow-job-impact" in (refused.value.hint or "")
+    assert fake.asked("drain") == []  # refused before anything was drained
+    _, events = run(case, fake, plan=plan, allow=True)
+    assert "going on (--allow-job-impact)" in messages(events)[0]
+    assert run(case, slurm(), plan=plan)[0] == ("lab-train-0002",)  # no jobs: nothing to lose
+
+
 def test_nodes_slurm_does_not_have_are_not_drained() -> None:
     case = shrink()
     fake = FakeSlurm([Node(n) for n in COMPUTE if n != "lab-train-0002"])
@@ -210,7 +226,7 @@ def test_nodes_slurm_does_not_have_are_not_drained() -> None:
 def test_a_rerun_drains_again_and_converges() -> None:
     """A run killed while it waited left the node drained: the rerun drains it again (harmless) and goes on."""
     case = shrink()
-    fake = slurm(jobs={"lab-train-0002": [Job("5", "sleep")]}, lasts=1)
+    fake = slurm(running={"lab-train-0002": [Job("5", "sleep")]}, lasts=1)
     fake.drain(["lab-train-0002"], drain.REASONS[Action.DELETE])
     assert run(case, fake)[0] == ("lab-train-0002",)
     assert len(fake.asked("drain")) == 2
@@ -251,7 +267,7 @@ def test_after_a_first_bring_up_nothing_is_asked(tmp_path: Path) -> None:
 
 def test_the_plan_names_the_jobs_on_the_nodes_it_removes(tmp_path: Path) -> None:
     case = shrink()
-    fake = slurm(jobs={"lab-train-0002": [Job("1234", "sleep")]})
+    fake = slurm(running={"lab-train-0002": [Job("1234", "sleep")]})
     plan = drain.plan_with_jobs(tmp_path, case.cluster, case.graph, case.state, case.plan, connect=fake.connection)
     assert plan.jobs is not None and plan.jobs.jobs == 1
     assert plan.jobs.lines() == ["lab-train-0002: 1 job running (1234 sleep); drained first, up to 600 s"]

@@ -50,7 +50,7 @@ def running(tmp_path: Path) -> tuple[Path, Path, FakeSlurm]:
     """A cluster up with 2 train nodes; Slurm runs job 1234 on east-train-0001, which never ends."""
     spec, workdir = write_spec(tmp_path / "cluster.yaml", train=2), tmp_path / "work"
     fake = FakeSlurm([Node(n) for n in ("east-train-0000", "east-train-0001", "west-infer-0000", "west-infer-0001")],
-                     jobs={"east-train-0001": [Job("1234", "sleep")]})
+                     running={"east-train-0001": [Job("1234", "sleep")]})
     assert up(workspace(spec, workdir), fake, FakeStacks(seconds=(0.0, 0.0))).status == "applied"
     assert fake.calls == []  # a first bring-up removes nothing: Slurm is not asked
     write_spec(spec, train=1)

@@ -37,7 +37,7 @@ class FakeSlurm:
     asked. `down`: every call fails as an unreachable controller does."""
 
     nodes_: list[Node]
-    jobs: dict[str, list[Job]] = field(default_factory=dict)
+    running: dict[str, list[Job]] = field(default_factory=dict)  # hostname -> its jobs
     lasts: int | None = None  # None: the jobs never end
     down: bool = False
     calls: list[tuple[str, Any]] = field(default_factory=list)
@@ -56,8 +56,12 @@ class FakeSlurm:
         self._ask("jobs_on", tuple(hostnames))
         polls = sum(1 for name, _ in self.calls if name == "jobs_on")
         if self.lasts is not None and polls > self.lasts:
-            self.jobs = {}
-        return {h: list(self.jobs.get(h, [])) for h in hostnames}
+            self.running = {}
+        return {h: list(self.running.get(h, [])) for h in hostnames}
+
+    def jobs(self) -> list[Job]:
+        self._ask("jobs")
+        return list(dict.fromkeys(job for jobs in self.running.values() for job in jobs))
 
     def drain(self, hostnames: list[str], reason: str) -> None:
         self._ask("drain", (tuple(hostnames), reason))

@@ -59,6 +59,7 @@ class SlurmControl(Protocol):
     """What grid asks of a running slurmctld (grid.drivers.slurm.SlurmController has these methods)."""
 
     def nodes(self) -> Sequence[SlurmNodeView]: ...
+    def jobs(self) -> Sequence[SlurmJobView]: ...
     def jobs_on(self, hostnames: list[str]) -> Mapping[str, Sequence[SlurmJobView]]: ...
     def drain(self, hostnames: list[str], reason: str) -> None: ...
     def resume(self, hostnames: list[str]) -> None: ...
@@ -174,6 +175,8 @@ def drain_leaving(cluster: Cluster, graph: ResourceGraph, state: State, plan: Pl
         return ()
     controller = connect(removal.controller.hostname, removal.controller.ip)
     try:
+        if removal.controller.leaving:
+            _controller_state_loss(removal.controller, controller, emit, allow_job_impact)
         nodes = _slurm_nodes(controller, removal.nodes)
         if not nodes:
             return ()
@@ -255,6 +258,27 @@ def _wait(controller: SlurmControl, hostnames: list[str], timeout: int, emit: Ev
             emit(Event("drain", "info", message=f"waiting for {text} (drain, up to {timeout} s)"))
             said = text
         clock.sleep(min(POLL_SECONDS, remaining))
+
+
+def _controller_state_loss(leaving: Controller, controller: SlurmControl, emit: EventSink,
+                           allow_job_impact: bool) -> None:
+    """A controller node deleted or replaced takes slurmctld's state (StateSaveLocation is on the node) with it:
+    every job Slurm knows is forgotten (running ones go on, unaccounted). Refused while Slurm knows jobs, unless
+    `allow_job_impact`."""
+    jobs = list(controller.jobs())
+    if not jobs:
+        return
+    shown = ", ".join(f"{job.id} {job.name} ({job.user})" for job in jobs[:5]) + (
+        f" and {len(jobs) - 5} more" if len(jobs) > 5 else "")
+    what = (f"this run deletes or replaces the Slurm controller {leaving.hostname}, and its state with it: "
+            f"{len(jobs)} job(s) Slurm knows would be forgotten ({shown})")
+    if allow_job_impact:
+        emit(Event("drain", "info", message=f"{what}; going on ({ALLOW_FLAG})"))
+        return
+    emit(Event("drain", "failed", message=what))
+    raise OperationFailed(what + "; nothing was changed",
+                          hint=f"let the jobs end (squeue on {leaving.hostname}) and run grid again, or pass "
+                               f"{ALLOW_FLAG} to go on without them")
 
 
 def _go_on_unknown(removal: _Removal, exc: Exception, emit: EventSink, allow_job_impact: bool) -> None:
