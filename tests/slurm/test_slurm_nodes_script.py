@@ -122,3 +122,14 @@ def test_a_node_slurm_takes_out_again_fails_with_slurms_reason(slurm: FakeSlurm,
     assert nodes.resume(20) == 1
     assert slurm.updates == ["n1"]  # once: it is not resumed over and over
     assert "n1 DOWN in Slurm (reason: 'Low RealMemory', not grid's) stays out of service" in capsys.readouterr().err
+
+
+def test_a_node_whose_configuration_failed_in_this_run_is_left_out_and_named(
+        slurm: FakeSlurm, capsys: pytest.CaptureFixture[str]) -> None:
+    slurm.nodes = {"n1": "drained|bad disk", "n2": "drained|hand"}
+    assert nodes.resume(20, frozenset({"n1"})) == 0
+    assert slurm.updates == ["n2"] and slurm.now < 20
+    assert capsys.readouterr().out == "left n1 out of service: its configuration failed in this run\nresumed n2\n"
+    slurm.nodes = {"n1": "drained|bad disk"}
+    assert nodes.resume(20, frozenset({"n1"})) == 0
+    assert capsys.readouterr().out == "left n1 out of service: its configuration failed in this run\n"

@@ -457,7 +457,9 @@ def _unverifiable(res: Mapping[str, Any], check: bool) -> list[str] | None:
 
 
 def _message(res: Mapping[str, Any]) -> str:
-    for key in ("msg", "stderr", "reason"):
+    # A command's own words first: its msg is only "non-zero return code" (grid-daemon says what did not start).
+    keys = ("stderr", "msg", "reason") if res.get("msg") == "non-zero return code" else ("msg", "stderr", "reason")
+    for key in keys:
         value = res.get(key)
         if value:
             return str(value).strip()[:2000]

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from grid.spec.images import ImageName, ImageRecipe
+from grid.spec.lifecycle import Health, Update
 from grid.spec.network import Access, IngressRule
 from grid.spec.own import Limits, RelativePath, RoleVars, Script
 from grid.spec.scheduler import Scheduler
@@ -221,6 +222,12 @@ class Pool(Model):
                           "merged over the cluster's configuration")
     image: ImageName | None = Field(
         None, description="The node image: a name from spec.images; left out, grid-node (the default image)")
+    health: Health | None = Field(
+        None, description="What grid does with a node that fails its health checks (docs/spec.md, Health and "
+                          "rolling updates); left out, it reports it")
+    update: Update | None = Field(
+        None, description="How grid replaces the pool's nodes in waves when a change needs new ones; left out, "
+                          "all of them in one step")
 
 
 class CloudPlacement(Model):

@@ -20,6 +20,7 @@ from grid.validate import (
     fit,
     gcp,
     images,
+    lifecycle,
     network,
     physics,
     pool_config,
@@ -42,7 +43,7 @@ def validators(catalog: Catalog | None = None) -> list[Validator]:
             *safety.VALIDATORS, *addressing.VALIDATORS, *network.VALIDATORS, *checks, *target.VALIDATORS,
             *fit.VALIDATORS, *promises.VALIDATORS, *pool_config.VALIDATORS, *gcp.VALIDATORS,
             *cloud_offer.VALIDATORS, *alicloud.VALIDATORS, *images.VALIDATORS,
-            *scheduler.VALIDATORS]
+            *scheduler.VALIDATORS, *lifecycle.VALIDATORS]
 
 
 def spec_catalog(loaded: LoadedSpec) -> tuple[Catalog | None, Diagnostics]:
