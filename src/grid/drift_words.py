@@ -6,17 +6,17 @@ from __future__ import annotations
 SLURM_ROLE = "slurm : "
 OUT_OF_SERVICE = "Out of service in Slurm, not by grid: "
 """The role's check-mode task whose name lists the nodes Slurm holds out of service, separated by '; '."""
+FILES_DIFFER = "Slurm's files differ from grid's: "
+"""The role's check-mode task whose name lists the files that differ on the host, separated by ', '."""
+LEFT_UNDONE = "Slurm action left undone: "
+"""The role's check-mode task naming the restart or reconfigure a killed run did not do (its marker is there)."""
 
 SLURM_TASKS = {
     "Munge key": "munge key on {host} is not the cluster's (replaced by hand)",
     "Munged running": "munged down on {host}",
     "Slurmctld running": "slurmctld down on {host}",
     "Slurmd running": "slurmd down on {host}",
-    "Slurm.conf": "slurm.conf edited on {host} (differs from what grid renders)",
-    "Gres.conf, topology.conf and cgroup.conf": "gres.conf, topology.conf or cgroup.conf edited on {host}",
-    "No file the spec does not ask for": "a Slurm file the spec does not ask for is on {host}",
-    "Slurmctld state directory": "slurmctld's state directory missing or changed on {host}",
-    "Daemon control script": "grid-daemon changed on {host}",
+    "Daemon control script": "grid's Slurm tools changed on {host}",
 }
 """A changed task of the slurm role in check mode -> what it means."""
 
@@ -28,6 +28,11 @@ def findings(tasks: tuple[str, ...], hostname: str) -> tuple[str, ...]:
         name = task.removeprefix(SLURM_ROLE) if task.startswith(SLURM_ROLE) else None
         if name is not None and name.startswith(OUT_OF_SERVICE):
             out += [part.strip() for part in name.removeprefix(OUT_OF_SERVICE).split("; ") if part.strip()]
+        elif name is not None and name.startswith(FILES_DIFFER):
+            out += [f"{file} edited on {hostname} (differs from what grid renders)"
+                    for file in name.removeprefix(FILES_DIFFER).split(", ") if file]
+        elif name is not None and name.startswith(LEFT_UNDONE):
+            out.append(f"Slurm {name.removeprefix(LEFT_UNDONE)} left undone on {hostname} by an interrupted run")
         elif name is not None and name in SLURM_TASKS:
             out.append(SLURM_TASKS[name].format(host=hostname))
         else:

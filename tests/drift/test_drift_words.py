@@ -19,11 +19,14 @@ def test_each_slurm_case_reads_as_what_an_operator_would_say() -> None:
     assert findings(("slurm : Slurmd running",), "lab-train-0000") == ("slurmd down on lab-train-0000",)
     assert findings(("slurm : Slurmctld running", "slurm : Munged running"), "lab-ctl-0000") == (
         "slurmctld down on lab-ctl-0000", "munged down on lab-ctl-0000")
-    assert findings(("slurm : Slurm.conf",), "lab-ctl-0000") == (
+    assert findings(("slurm : Slurm's files differ from grid's: slurm.conf",), "lab-ctl-0000") == (
         "slurm.conf edited on lab-ctl-0000 (differs from what grid renders)",)
+    assert findings(("slurm : Slurm action left undone: restart",), "n") == (
+        "Slurm restart left undone on n by an interrupted run",)
     assert findings(("slurm : Munge key",), "n") == ("munge key on n is not the cluster's (replaced by hand)",)
-    assert findings(("slurm : Gres.conf, topology.conf and cgroup.conf",), "n") == (
-        "gres.conf, topology.conf or cgroup.conf edited on n",)
+    assert findings(("slurm : Slurm's files differ from grid's: gres.conf, topology.conf",), "n") == (
+        "gres.conf edited on n (differs from what grid renders)",
+        "topology.conf edited on n (differs from what grid renders)")
 
 
 def test_nodes_out_of_service_are_one_finding_each() -> None:

@@ -25,3 +25,16 @@ def test_an_uncensored_result_is_read_as_before() -> None:
     collector = _Collector(check=True, on_event=None)
     collector.handle(_event({"changed": False}, "changed: [n0]"))  # the result decides, not the text
     assert collector.hosts["n0"].changed_tasks == []
+
+
+def test_a_failed_command_is_told_in_its_own_words() -> None:
+    from grid.drivers.ansible import _message
+
+    assert _message({"msg": "non-zero return code", "rc": 1, "stderr": "grid-daemon: slurmd did not start\n",
+                     "stdout": ""}) == "grid-daemon: slurmd did not start"
+    # the script module over SSH: stderr merged into stdout, SSH's closing line in stderr
+    assert _message({"msg": "non-zero return code", "rc": 1, "stderr": "Shared connection to 10.0.0.2 closed.\r\n",
+                     "stdout": "resumed n2\r\ngrid-slurm-nodes: n1 DRAIN in Slurm stays out\r\n"}) == \
+        "resumed n2\ngrid-slurm-nodes: n1 DRAIN in Slurm stays out"
+    assert _message({"msg": "non-zero return code", "rc": 1, "stderr": "", "stdout": ""}) == "non-zero return code"
+    assert _message({"msg": "Destination not writable", "stderr": "x"}) == "Destination not writable"

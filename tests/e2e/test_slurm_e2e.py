@@ -4,7 +4,8 @@ of three Ascend nodes, an infer partition of two H100 nodes), checked as an oper
 In order: jobs run on every node of each partition and see their GRES; a no-op `grid up` restarts nothing; growing
 a pool by two while a job runs keeps the job running (the plan said which daemons restart) and the new nodes take
 work; `grid up` killed with SIGKILL right after a host's slurm.conf changed converges when run again (slurmctld
-then runs the new configuration; killed once EVERY host's file changed, it does not yet: a strict xfail); the
+then runs the new configuration; killed once EVERY host's file changed too: the marker the role's files step
+leaves until its handlers ran tells the rerun what is owed); the
 controller container killed mid-apply is brought back by the next `grid up` with the jobs Slurm had queued.
 Shrinking (drain first) is test_slurm_drain_e2e's.
 """
@@ -24,7 +25,7 @@ import pytest
 import yaml
 
 from support.cli import Killable, grid, start, wait_for_no_survivors
-from support.lab import consistency_problems
+from support.lab import consistency_problems, running_containers
 from support.paths import EXAMPLES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -147,7 +148,7 @@ def test_a_noop_up_changes_and_restarts_nothing(lab: Lab) -> None:
     before = lab.pids()
     again = grid("up", str(lab.spec), "--yes", "--skip-check")
     assert again.code == 0, again.output
-    assert "No changes" in again.output
+    assert "No changes" in again.output, again.output
     assert lab.pids() == before
 
 
@@ -179,12 +180,12 @@ def test_growing_a_pool_keeps_the_running_job_and_the_new_nodes_take_work(lab: L
 
 def killed_once_written_then_run_again(lab: Lab, min_job_age: int, written_on: int) -> None:
     """A reconfigure-only change (MinJobAge); `grid up` killed with SIGKILL once `written_on` hosts reported
-    their new slurm.conf written (the reconfigure handler runs after the play's last task: not yet); run again.
+    their new Slurm files written (the reconfigure handler runs after the play's last task: not yet); run again.
     The rerun must converge: consistent state, idle nodes, slurmctld running the new value, jobs run."""
     before = lab.running_setting("MinJobAge")
     lab.min_job_age = min_job_age
     lab.write()
-    killed, lines = up_until(lab, r": slurm : Slurm\.conf: changed", Killable.kill, times=written_on)
+    killed, lines = up_until(lab, r": slurm : Slurm's files: changed", Killable.kill, times=written_on)
     killed.wait(60)
     assert not wait_for_no_survivors(killed.marker, 30), "processes of the killed run outlived it"
     assert f"MinJobAge={min_job_age}" in lab.ctl("grep MinJobAge /etc/slurm/slurm.conf"), "".join(lines[-20:])
@@ -203,15 +204,20 @@ def test_grid_killed_during_the_reconfigure_converges_when_run_again(lab: Lab) -
     killed_once_written_then_run_again(lab, 301, written_on=1)
 
 
-@pytest.mark.xfail(strict=True, reason="a rerun after every host wrote slurm.conf and before the handler ran finds "
-                   "nothing changed and never reconfigures (or restarts) Slurm: the role notifies only on a file "
-                   "change, and nothing records that a notified handler did not run")
 def test_grid_killed_after_every_host_wrote_slurm_conf_still_reconfigures_when_run_again(lab: Lab) -> None:
     killed_once_written_then_run_again(lab, 302, written_on=1 + len(TRAIN) + lab.infer)
 
 
 def test_the_controller_killed_mid_apply_comes_back_with_the_jobs_slurm_kept(lab: Lab) -> None:
-    held = lab.submit("-p train -H -J se-held --wrap 'true'")  # stays queued until released: Slurm keeps it
+    held = lab.submit("-p train -H -J se-held --wrap 'true'")  # stays queued until released
+    # Slurm keeps a job once slurmctld saved it in StateSaveLocation (batched, a few seconds after sbatch): a
+    # SIGKILL before that loses it whoever runs Slurm. Wait for the save.
+    deadline = time.monotonic() + 30
+    while subprocess.run(["podman", "exec", f"grid-{lab.name}-{CONTROLLER}", "grep", "-q", "se-held",
+                          "/var/lib/slurm/slurmctld/job_state"], check=False).returncode != 0:
+        assert time.monotonic() < deadline, "slurmctld never saved the job"
+        time.sleep(0.5)
+    container = running_containers(lab.name)["lab/ctl/node-0000"]
     lab.min_job_age = 303
     lab.write()
 
@@ -225,6 +231,7 @@ def test_the_controller_killed_mid_apply_comes_back_with_the_jobs_slurm_kept(lab
     again = grid("up", str(lab.spec), "--yes", "--skip-check")
     assert again.code == 0, again.output
     lab.converged()
+    assert running_containers(lab.name)["lab/ctl/node-0000"] == container  # started again, not replaced
     assert lab.job_state(held) == "PENDING"
     assert "JobHeldUser" in lab.ctl(f"squeue -h -j {held} -o %r")
     assert lab.running_setting("MinJobAge") == "303"  # slurmctld started again from the files: all of them new

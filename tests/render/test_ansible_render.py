@@ -257,7 +257,20 @@ def test_example_static_inventory(rendered: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_rendered_dir_lints_clean(rendered: Path) -> None:
+@pytest.fixture(scope="module")
+def rendered_slurm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Slurm example rendered: the slurm role, its play and its vars."""
+    slurm = cluster_of((REPO / "examples" / "slurm" / "cluster.yaml").read_text())
+    out = tmp_path_factory.mktemp("ansible-slurm")
+    for rel, text in render_ansible(slurm, expand(slurm), admin_public_key=KEY).items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text(text)
+    return out
+
+
+@pytest.mark.parametrize("tree", ["rendered", "rendered_slurm"])
+def test_rendered_dir_lints_clean(tree: str, request: pytest.FixtureRequest) -> None:
+    rendered: Path = request.getfixturevalue(tree)
     lint = Path(sys.executable).parent / "ansible-lint"
     found = str(lint) if lint.is_file() else shutil.which("ansible-lint")
     if found is None:

@@ -428,6 +428,17 @@ def _censored_change(res: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
     return "censored" in res and str(event.get("stdout") or "").lstrip().startswith("changed:")
 
 
+def _command_words(res: Mapping[str, Any]) -> str:
+    """The last lines a failed command printed: stderr, else stdout (the script module's pty merges them), without
+    SSH's own `Shared connection to … closed.`."""
+    for key in ("stderr", "stdout"):
+        lines = [line for line in str(res.get(key) or "").splitlines()
+                 if line.strip() and not line.startswith("Shared connection to ")]
+        if lines:
+            return "\n".join(lines[-5:])
+    return ""
+
+
 def _task_name(data: Mapping[str, Any]) -> str:
     task = str(data.get("task") or data.get("task_action") or "?")
     role = data.get("role")
@@ -458,8 +469,9 @@ def _unverifiable(res: Mapping[str, Any], check: bool) -> list[str] | None:
 
 def _message(res: Mapping[str, Any]) -> str:
     # A command's own words first: its msg is only "non-zero return code" (grid-daemon says what did not start).
-    keys = ("stderr", "msg", "reason") if res.get("msg") == "non-zero return code" else ("msg", "stderr", "reason")
-    for key in keys:
+    if res.get("msg") == "non-zero return code" and (words := _command_words(res)):
+        return words[:2000]
+    for key in ("msg", "stderr", "reason"):
         value = res.get(key)
         if value:
             return str(value).strip()[:2000]

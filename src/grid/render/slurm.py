@@ -155,7 +155,7 @@ def inventory_vars(cluster: Cluster, graph: ResourceGraph) -> dict[str, Any]:
     controllers = [host for host, _ in controller_hosts(cluster, graph)]
     out["grid_slurm_controller"] = controllers[0] if controllers else ""
     out["grid_slurm_controllers"] = controllers
-    out["grid_slurm_restart_pattern"] = slurm_changes.restart_pattern()
+    out["grid_slurm_restart_keys"] = slurm_changes.restart_keys()
     if _lab(cluster):
         out["grid_slurm_standins"] = _standins(cluster)
     return out

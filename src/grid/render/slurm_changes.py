@@ -160,8 +160,7 @@ def _setting_actions(key: str) -> tuple[SlurmAction, ...]:
     return (SlurmAction.RECONFIGURE,)
 
 
-def restart_pattern() -> str:
-    """A regular expression for the slurm.conf lines a restart applies (the role's choice on each host follows
-    the rules above): node lines, the keys of the restart sets, and any plugin key."""
-    keys = sorted(RESTART_SLURMCTLD | RESTART_BOTH | RESTART_SLURMD | {"NodeName"})
-    return r"^\s*(" + "|".join(keys) + r"|[A-Za-z]*(Type|Plugins?))\s*="
+def restart_keys() -> list[str]:
+    """The slurm.conf keys whose lines a restart applies (node lines and the restart sets above); the role adds
+    any plugin key (`...Type`, `...Plugin(s)`) to them, as `classify` does."""
+    return sorted(RESTART_SLURMCTLD | RESTART_BOTH | RESTART_SLURMD | {"NodeName"})
