@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grid.identity import KEY_ENV, PASSPHRASE_ENV, IdentityError, resolve_identity
+from grid.identity import KEY_ENV, PASSPHRASE_ENV, IdentityError, ensure_munge_key, resolve_identity
 from grid.state.model import ResourceRecord, State
 
 
@@ -105,3 +105,24 @@ def test_a_rotation_cut_short_at_its_last_step_is_completed(tmp_path: Path, cut:
     derived = subprocess.run(["ssh-keygen", "-y", "-f", str(secrets / "id_ed25519")], capture_output=True,
                              text=True, check=True).stdout.split()[:2]
     assert derived == upcoming.public_key.split()[:2]
+
+
+def test_the_munge_key_is_made_once_with_the_clusters_slurm(tmp_path: Path) -> None:
+    made = ensure_munge_key(tmp_path, "lab", State(cluster="lab"))
+    key = made.read_bytes()
+    assert len(key) == 1024 and (made.stat().st_mode & 0o777) == 0o600
+    assert ensure_munge_key(tmp_path, "lab", existing()).read_bytes() == key  # found, never made again
+    assert list((tmp_path / "secrets").glob(".munge*")) == []  # no temporary file left
+
+
+def test_a_cluster_running_slurm_without_its_munge_key_is_refused(tmp_path: Path) -> None:
+    """A second checkout, a CI job without its secrets: a new key would cut every daemon off from the others."""
+    state = existing().model_copy(update={"applied_spec": {"spec": {"scheduler": {"kind": "slurm"}}}})
+    with pytest.raises(IdentityError) as caught:
+        ensure_munge_key(tmp_path, "lab", state)
+    assert "runs Slurm, but its munge key cannot be found" in caught.value.message
+    assert str(tmp_path / "secrets" / "munge.key") in caught.value.message
+    assert "secrets/" in caught.value.hint
+    assert not (tmp_path / "secrets" / "munge.key").exists()
+    # A cluster that had no scheduler yet gets its key when Slurm comes.
+    assert ensure_munge_key(tmp_path, "lab", existing()).is_file()
