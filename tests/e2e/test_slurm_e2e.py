@@ -3,9 +3,9 @@ of three Ascend nodes, an infer partition of two H100 nodes), checked as an oper
 
 In order: jobs run on every node of each partition and see their GRES; a no-op `grid up` restarts nothing; growing
 a pool by two while a job runs keeps the job running (the plan said which daemons restart) and the new nodes take
-work; `grid up` killed with SIGKILL right after a host's slurm.conf changed converges when run again (slurmctld
-then runs the new configuration; killed once EVERY host's file changed too: the marker the role's files step
-leaves until its handlers ran tells the rerun what is owed); the
+work; `grid up` killed with SIGKILL as the hosts start writing Slurm's files converges when run again (slurmctld
+then runs the new configuration); files a killed run wrote everywhere without acting on them are acted on by the
+rerun (the marker the files step writes first says what is owed); the
 controller container killed mid-apply is brought back by the next `grid up` with the jobs Slurm had queued.
 Shrinking (drain first) is test_slurm_drain_e2e's.
 """
@@ -178,19 +178,8 @@ def test_growing_a_pool_keeps_the_running_job_and_the_new_nodes_take_work(lab: L
     lab.converged()
 
 
-def killed_once_written_then_run_again(lab: Lab, min_job_age: int, written_on: int) -> None:
-    """A reconfigure-only change (MinJobAge); `grid up` killed with SIGKILL once `written_on` hosts reported
-    their new Slurm files written (the reconfigure handler runs after the play's last task: not yet); run again.
-    The rerun must converge: consistent state, idle nodes, slurmctld running the new value, jobs run."""
-    before = lab.running_setting("MinJobAge")
-    lab.min_job_age = min_job_age
-    lab.write()
-    killed, lines = up_until(lab, r": slurm : Slurm's files: changed", Killable.kill, times=written_on)
-    killed.wait(60)
-    assert not wait_for_no_survivors(killed.marker, 30), "processes of the killed run outlived it"
-    assert f"MinJobAge={min_job_age}" in lab.ctl("grep MinJobAge /etc/slurm/slurm.conf"), "".join(lines[-20:])
-    assert lab.running_setting("MinJobAge") == before, "killed too late: the reconfigure had already run"
-
+def converges_to(lab: Lab, min_job_age: int) -> None:
+    """`grid up` again: consistent state, idle nodes, slurmctld running `min_job_age`, jobs run."""
     rerun = grid("up", str(lab.spec), "--yes", "--skip-check")
     assert rerun.code == 0, rerun.output
     lab.converged()
@@ -200,12 +189,31 @@ def killed_once_written_then_run_again(lab: Lab, min_job_age: int, written_on: i
 
 
 def test_grid_killed_during_the_reconfigure_converges_when_run_again(lab: Lab) -> None:
-    # Killed as soon as the first host (the controller, usually) wrote its file: the others have not.
-    killed_once_written_then_run_again(lab, 301, written_on=1)
+    """A reconfigure-only change (MinJobAge) reaches every host as a membership-scope run (one task per host:
+    files, then the action); `grid up` killed with SIGKILL as the first host starts it; run again."""
+    lab.min_job_age = 301
+    lab.write()
+    killed, _ = up_until(lab, r": slurm : Slurm's files and daemons: start", Killable.kill)
+    killed.wait(60)
+    assert not wait_for_no_survivors(killed.marker, 30), "processes of the killed run outlived it"
+    converges_to(lab, 301)
 
 
-def test_grid_killed_after_every_host_wrote_slurm_conf_still_reconfigures_when_run_again(lab: Lab) -> None:
-    killed_once_written_then_run_again(lab, 302, written_on=1 + len(TRAIN) + lab.infer)
+def test_files_written_by_a_killed_run_are_still_acted_on_when_run_again(lab: Lab) -> None:
+    """What a run killed after every host wrote its files, before any restart or reconfigure, leaves behind:
+    the new files everywhere, and the action owed in the marker the files step writes first. The rerun finds the
+    files as it renders them and must still reconfigure (without the marker nothing would tell it)."""
+    before = lab.running_setting("MinJobAge")
+    lab.min_job_age = 302
+    lab.write()
+    for host in [CONTROLLER, *TRAIN, *lab.infer_nodes]:
+        lab.on(host, "sed -i 's/^MinJobAge=.*/MinJobAge=302/' /etc/slurm/slurm.conf && "
+                     "echo reconfigure > /var/lib/slurm/grid-pending-action")
+    assert lab.running_setting("MinJobAge") == before
+    drift = grid("drift", str(lab.spec))
+    assert "Slurm reconfigure left undone on lab-ctl-0000 by an interrupted run" in drift.output, drift.output
+    converges_to(lab, 302)
+    assert lab.ctl("ls /var/lib/slurm/grid-pending-action 2>/dev/null || true") == ""
 
 
 def test_the_controller_killed_mid_apply_comes_back_with_the_jobs_slurm_kept(lab: Lab) -> None:
@@ -226,7 +234,8 @@ def test_the_controller_killed_mid_apply_comes_back_with_the_jobs_slurm_kept(lab
 
     interrupted, _ = up_until(lab, rf"{CONTROLLER}: slurm : ", kill_controller)
     code, output = interrupted.wait(600)
-    assert code == 1 and "Traceback (most recent call last)" not in output, output
+    # The controller's one membership task may have finished as its container was killed: 0 or 1, never a crash.
+    assert code in (0, 1) and "Traceback (most recent call last)" not in output, output
 
     again = grid("up", str(lab.spec), "--yes", "--skip-check")
     assert again.code == 0, again.output

@@ -61,7 +61,9 @@ def _apply(tmp_path: Path, new_conf: str, *, compute: bool = True) -> list[str]:
              "slurm_files_tool": str(_role_file("grid-slurm-files")), "slurm_daemon_tool": str(bin_dir / "grid-daemon"),
              "grid_slurm_conf": new_conf, "grid_slurm_restart_keys": ["NodeName", "SlurmctldHost"],
              "grid_slurm_controller": "localhost", "grid_slurm_controllers": ["localhost"],
-             "slurm_is_compute": compute, "ansible_python_interpreter": sys.executable}
+             "slurm_is_compute": compute, "ansible_python_interpreter": sys.executable,
+             # the daemons ran before this run (the tasks that find it out are not played here)
+             "slurm_slurmctld_was_running": True, "slurm_slurmd_was_running": compute}
     (tmp_path / "extra.yml").write_text(yaml.safe_dump(extra))
     proc = subprocess.run(
         [_playbook(), "-i", "localhost,", "-c", "local", "-e", f"@{tmp_path / 'extra.yml'}",
@@ -81,7 +83,8 @@ def _installed(tmp_path: Path, text: str) -> None:
 def test_a_new_node_restarts_slurmctld_then_slurmd(tmp_path: Path) -> None:
     _installed(tmp_path, BASE_CONF)
     grown = BASE_CONF.replace("n[0-2]", "n[0-3]")
-    assert _apply(tmp_path, grown) == ["grid-daemon restart slurmctld", "grid-daemon restart slurmd"]
+    assert _apply(tmp_path, grown) == ["grid-daemon restart slurmctld", "grid-daemon restart slurmd",
+                                       "grid-daemon registered localhost"]
     assert (tmp_path / "etc" / "slurm.conf").read_text() == grown
     assert not (tmp_path / "pending").exists()  # done: the marker is gone
 
@@ -103,7 +106,7 @@ def test_an_action_a_killed_run_left_undone_is_done_next_time(tmp_path: Path) ->
     _installed(tmp_path, BASE_CONF.replace("n[0-2]", "n[0-3]"))
     (tmp_path / "pending").write_text("restart\n")
     assert _apply(tmp_path, BASE_CONF.replace("n[0-2]", "n[0-3]")) == [
-        "grid-daemon restart slurmctld", "grid-daemon restart slurmd"]
+        "grid-daemon restart slurmctld", "grid-daemon restart slurmd", "grid-daemon registered localhost"]
     assert not (tmp_path / "pending").exists()
     assert _apply(tmp_path, BASE_CONF.replace("n[0-2]", "n[0-3]")) == []
 
@@ -120,7 +123,7 @@ def _files_tool(tmp_path: Path, conf: str, *flags: str) -> dict[str, object]:
 
 def test_the_files_step_writes_first_the_marker_then_the_files(tmp_path: Path) -> None:
     assert _files_tool(tmp_path, BASE_CONF) == {"changed": ["slurm.conf", "topology.conf"], "action": "restart",
-                                                "pending": False}
+                                                "pending": False, "done": []}
     assert (tmp_path / "pending").read_text() == "restart\n"
     assert (tmp_path / "etc" / "topology.conf").read_text() == "Switch=s Nodes=n[0-2]\n"
     assert not (tmp_path / "etc" / "gres.conf").exists()
@@ -131,6 +134,6 @@ def test_check_mode_writes_nothing_and_tells_what_differs(tmp_path: Path) -> Non
     edited = BASE_CONF + "MaxJobCount=7\n"
     (tmp_path / "etc" / "topology.conf").write_text("Switch=s Nodes=n[0-2]\n")
     assert _files_tool(tmp_path, edited, "--check") == {"changed": ["slurm.conf"], "action": "reconfigure",
-                                                        "pending": False}
+                                                        "pending": False, "done": []}
     assert (tmp_path / "etc" / "slurm.conf").read_text() == BASE_CONF
     assert not (tmp_path / "pending").exists()

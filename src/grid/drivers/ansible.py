@@ -201,8 +201,7 @@ class RunnerAnsible:
         if gate is not None:
             options["extravars"] = {**options.get("extravars", {}), **gate.extravars(list(limit or []))}
         strategy = self.strategy
-        if (scopes and set(scopes.values()) == {"hosts"} and not check and gate is None
-                and not (project_dir / "roles" / "slurm").is_dir()):  # with Slurm every run plays its role
+        if scopes and set(scopes.values()) == {"hosts"} and not check and gate is None:
             # One small task per host: mitogen's bootstrap of every connection costs more than it saves.
             options["forks"] = hosts_table_forks(len(scopes))
             strategy = "linear"
