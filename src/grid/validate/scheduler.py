@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from grid.diagnostics import Diagnostic, Path, error, path_text
+from grid.diagnostics import Diagnostic, Path, error, path_text, warning
 from grid.spec import slurm_keys
 from grid.spec.model import Cluster
 from grid.spec.scheduler import PoolPlace, Scheduler, pool_places, resolve, service_pools
@@ -103,6 +103,16 @@ def services_fit(cluster: Cluster) -> Iterator[Diagnostic]:
         yield error(f"the database pool '{database.pool.name}' has {database.pool.count} nodes; slurmdbd runs "
                     f"on one", ("spec", "regions", database.region_index, "pools", database.pool_index, "count"),
                     code="scheduler.database-count", hint="set the pool's count to 1 (or share the controller's)")
+    if scheduler.database is not None:
+        yield warning("slurmdbd is named, but grid does not install it or its database yet: slurm.conf will send "
+                      "accounting there, and slurmctld logs errors until something answers",
+                      (*SCHEDULER, "database"), code="scheduler.database-not-managed",
+                      hint="install slurmdbd and MariaDB on that node yourself, or leave `database` out")
+    if scheduler.controller.ha:
+        yield warning("a backup slurmctld takes over only with the primary's state: grid does not share "
+                      "StateSaveLocation between the two controller nodes yet",
+                      (*SCHEDULER, "controller", "ha"), code="scheduler.ha-state-not-shared",
+                      hint="mount shared storage at /var/lib/slurm/slurmctld on both, or leave `ha` out")
     logins = {p.key for ref in (scheduler.login.pools if scheduler.login else []) for p in resolve(cluster, ref)}
     for i, partition in enumerate(scheduler.partitions or []):
         for j, ref in enumerate(partition.pools):
