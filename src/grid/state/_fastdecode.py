@@ -6,7 +6,9 @@ just been verified, `decode` instead parses once with pydantic-core's JSON parse
 very parser `model_validate_json` uses, so every `Any` value is the same) and builds each model here:
 
 - every field is checked as strict validation would (exact str / int, Literal members, list[str],
-  nested models), and the record must hold exactly the model's fields — what grid writes;
+  nested models), and the record must hold the model's fields — what grid writes; a field it lacks whose
+  default is an empty list or dict or an immutable value (a file written before the field existed) gets that
+  default, as validation would give it;
 - the parsed dicts become the models' values (validation would copy them into equal ones), and all
   instances of a class share one fields-set, equal to the one validation would give each (all fields).
   Models are frozen, and pydantic copies the set before changing it (model_copy), so sharing is safe.
@@ -90,10 +92,17 @@ def _builder(model: type[BaseModel]) -> Check:
             others.append((name, _check(annotation)))
     fields_set = set(names)  # shared by every instance built here: see the module docstring
     new = model.__new__
+    defaults = {name: _default_of(info) for name, info in model.model_fields.items()}
+    fillable = frozenset(name for name, default in defaults.items() if default is not _FAIL)
 
     def build_one(data: Any) -> Any:
-        if type(data) is not dict or data.keys() != keys:
+        if type(data) is not dict:
             return _FAIL
+        if data.keys() != keys:
+            missing = keys - data.keys()
+            if not missing <= fillable or not data.keys() <= keys:
+                return _FAIL
+            return _built_with_defaults(data, missing)
         for name in strs:
             if type(data[name]) is not str:
                 return _FAIL
@@ -113,7 +122,26 @@ def _builder(model: type[BaseModel]) -> Check:
         _setattr(instance, "__pydantic_private__", None)
         return instance
 
+    def _built_with_defaults(data: dict[str, Any], missing: frozenset[str]) -> Any:
+        for name in missing:
+            default = defaults[name]
+            data[name] = default() if callable(default) else default
+        instance = build_one(data)
+        if instance is not _FAIL:
+            _setattr(instance, "__pydantic_fields_set__", set(names) - missing)  # as validation records it
+        return instance
+
     return build_one
+
+
+def _default_of(info: Any) -> Any:
+    """A missing field's value maker (list, dict) or immutable default; _FAIL when it has neither."""
+    if info.default_factory in (list, dict):
+        return info.default_factory
+    if info.default_factory is None and info.default is not pydantic_core.PydanticUndefined and (
+            info.default is None or type(info.default) in (str, int, bool)):
+        return info.default
+    return _FAIL
 
 
 def _check(annotation: Any) -> Check:
@@ -127,6 +155,8 @@ def _check(annotation: Any) -> Check:
         return lambda value: value if type(value) is str and value in allowed else _FAIL
     if origin is list and args == (str,):
         return _str_list
+    if origin is list and args == (int,):
+        return _int_list
     if origin is dict and args == (str, Any):
         return _any_dict
     if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
@@ -154,6 +184,15 @@ def _str_list(value: Any) -> Any:
         return _FAIL
     for item in value:
         if type(item) is not str:
+            return _FAIL
+    return value
+
+
+def _int_list(value: Any) -> Any:
+    if type(value) is not list:
+        return _FAIL
+    for item in value:
+        if type(item) is not int:
             return _FAIL
     return value
 

@@ -41,7 +41,27 @@ class HostRecord(Record):
 class ChangeRecord(Record):
     address: str
     action: str
-    cause: Literal["spec", "drift", "config"] = "spec"
+    cause: Literal["spec", "drift", "config", "health"] = "spec"
+
+
+class HealthRecord(Record):
+    """One health check's result that was not ok (grid.health.results.CheckResult as stored)."""
+
+    node: str  # node address
+    check: str
+    device: str = ""
+    status: Literal["warning", "failed", "unknown"]
+    found: str
+    threshold: str = ""
+
+
+class HealthRun(Record):
+    """A health suite's run over nodes: how many it checked and passed, and every result that was not ok."""
+
+    suite: str
+    nodes: int = 0
+    passed: int = 0  # nodes whose every result is ok
+    results: list[HealthRecord] = Field(default_factory=list)
 
 
 class HistoryEntry(Record):
@@ -52,6 +72,42 @@ class HistoryEntry(Record):
     spec_digest: str = ""
     changes: list[ChangeRecord] = Field(default_factory=list)
     outcome: Literal["applied", "partial", "failed"] = "applied"
+    health: HealthRun | None = None  # `grid check --suite`, `grid up --heal`, a roll's health gate
+    message: str = ""  # why a run stopped (max_unhealthy exceeded, a failing health gate, ...)
+
+
+class QuarantineRecord(Record):
+    """A node taken out of service by grid because it failed a health check (drained in Slurm)."""
+
+    address: str
+    check: str  # the check that failed, as grid.health names it (device.health, link, ecc, ...)
+    device: str = ""
+    detail: str = ""  # the failing result as people read it (CheckResult.line())
+    since: str = ""
+    by: str = ""  # the command that quarantined it
+    replacement: str = ""  # the node address made to replace it (on_failure: replace), once chosen
+
+
+class PoolSlots(Record):
+    """Node indices of a pool that differ from 0..count-1 because grid replaced failed nodes: a `replacing`
+    index is kept (quarantined) while its replacement, the next free index, comes up; a `retired` one is
+    never used again (its node was removed once the replacement passed)."""
+
+    retired: list[int] = Field(default_factory=list)
+    replacing: list[int] = Field(default_factory=list)
+
+
+class RollRecord(Record):
+    """A rolling replacement under way in one pool: the wave it is in, so a killed run resumes there."""
+
+    region: str
+    pool: str
+    spec_digest: str  # the spec the roll is applying
+    waves: int  # how many waves the roll had when it started
+    wave: int  # the wave under way, from 0
+    nodes: list[str] = Field(default_factory=list)  # that wave's node addresses
+    phase: Literal["drain", "replace", "gate", "resume"] = "drain"
+    started_at: str = ""
 
 
 class State(Record):
@@ -67,6 +123,9 @@ class State(Record):
     # Values grid does not interpret, kept as they are (an older file's keys other than the ones above).
     outputs: dict[str, Any] = Field(default_factory=dict)
     history: list[HistoryEntry] = Field(default_factory=list)
+    quarantined: dict[str, QuarantineRecord] = Field(default_factory=dict)  # by node address
+    slots: dict[str, PoolSlots] = Field(default_factory=dict)  # by "region/pool"
+    rolls: dict[str, RollRecord] = Field(default_factory=dict)  # by "region/pool"
 
     def interrupted_regions(self) -> list[str]:
         """Regions whose last infrastructure run started and did not finish (killed, or failed): what
