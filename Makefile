@@ -24,7 +24,7 @@ demo-down:
 	$(ENV) grid destroy $(DEMO_SPEC) --yes
 
 test: setup lint  ## everything: unit, property and end-to-end tests
-	$(ENV) python -m pytest -q -p no:cacheprovider
+	$(ENV) python -m pytest -q -p no:cacheprovider --durations=30
 
 test-fast:  ## unit tests only (no podman/Pulumi/Ansible)
 	$(ENV) python -m pytest -q -m "not e2e and not slow"

@@ -7,9 +7,18 @@ from pathlib import Path
 import typer
 
 from grid import operations
+from grid.health.suites import Suite
+from grid.operations.health_check import check_health
+from grid.workspace import Workspace
 
 from .. import common, console
 from ..views.checks import ChecksView
+from ..views.health import HealthView
+
+SUITE = typer.Option(None, "--suite", show_default=False, case_sensitive=False,
+                     help="Run a health suite instead: quick (seconds, safe on busy nodes) or full (loads the "
+                          "devices: only nodes Slurm has drained, or every node without a scheduler). Exit 1 when "
+                          "a node fails; the run is recorded in the state's history.")
 
 
 def register(app: typer.Typer) -> None:
@@ -17,10 +26,14 @@ def register(app: typer.Typer) -> None:
 
 
 def check(spec: Path = common.SPEC, workdir: Path | None = common.WORKDIR, json_output: bool = common.JSON,
-          state: str | None = common.STATE) -> None:
+          state: str | None = common.STATE, suite: Suite | None = SUITE) -> None:
     """Verify SSH (pinned keys), fabric MTU and reachability, shared storage and facts on every node; with a
-    scheduler, Slurm jobs on every node of each partition (hostnames, shared storage, accelerators as GRES)."""
+    scheduler, Slurm jobs on every node of each partition (hostnames, shared storage, accelerators as GRES).
+    With --suite: the accelerators' and nodes' health instead, and what grid would do about failing nodes."""
     ws = common.workspace(spec, workdir, state)
+    if suite is not None:
+        health(ws, suite, json_output)
+        return
     view = ChecksView(quiet=json_output)
     checks = operations.check(ws, on_node=view.node, on_partition=view.partition)
     if json_output:
@@ -28,4 +41,15 @@ def check(spec: Path = common.SPEC, workdir: Path | None = common.WORKDIR, json_
     else:
         view.summary(checks)
     if not checks.ok:
+        raise typer.Exit(1)
+
+
+def health(ws: Workspace, suite: Suite, json_output: bool) -> None:
+    view = HealthView(suite.value, quiet=json_output)
+    checked = check_health(ws, suite, on_start=view.started, on_node=view.node)
+    if json_output:
+        console.print_json(checked.to_dict())
+    else:
+        view.summary(checked)
+    if not checked.ok:
         raise typer.Exit(1)

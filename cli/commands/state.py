@@ -32,6 +32,7 @@ from grid.state import (
 from grid.state.history import removed_accounts_of
 
 from .. import common, console
+from ..views.health import history_health_lines
 
 state_app = typer.Typer(
     name="state", no_args_is_help=True, rich_markup_mode=None,
@@ -168,10 +169,11 @@ def history(spec: Path = _SPEC, workdir: Path | None = _WORKDIR, json_output: bo
         console.err(f"no history yet for cluster '{name}'")
         return
     lines = [f"{'SERIAL':>6}  {'TIME (UTC)':<20}  {'OUTCOME':<8}  {'CHANGES':>7}  COMMAND"]
-    lines += [f"{e.serial:>6}  {e.at:<20}  {e.outcome:<8}  {len(e.changes):>7}  {e.command}"
-              + (f" ({e.user})" if e.user else "")
-              + (f"; accounts removed: {', '.join(removed)}" if (removed := removed_accounts_of(e)) else "")
-              for e in entries]
+    for e in entries:
+        lines.append(f"{e.serial:>6}  {e.at:<20}  {e.outcome:<8}  {len(e.changes):>7}  {e.command}"
+                     + (f" ({e.user})" if e.user else "")
+                     + (f"; accounts removed: {', '.join(removed)}" if (removed := removed_accounts_of(e)) else ""))
+        lines += [f"{'':>6}  {line}" for line in history_health_lines(e)]  # health runs, why a run stopped
     _print_lines(lines)
 
 

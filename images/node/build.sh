@@ -24,9 +24,14 @@ case "${1:-}" in
     *) echo "usage: $0 [--force|--ref]" >&2; exit 2 ;;
 esac
 
+# The stand-in device tools (templates/standins: lab nodes have no accelerators) are part of the recipe.
+standins="$repo/templates/standins"
+
 recipe_hash() {
-    # Content of the recipe files (sorted by name) plus the suite; not the mirror, which is only a transport.
+    # Content of the recipe files and the stand-ins (sorted by name) plus the suite; not the mirror, which is
+    # only a transport.
     (cd "$here" && for f in $(ls -1 | LC_ALL=C sort); do [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done
+     cd "$standins" && for f in $(ls -1 | LC_ALL=C sort); do [ -f "$f" ] && { echo "== standins/$f"; cat "$f"; }; done
      echo "== suite $suite") | sha256sum | cut -c1-12
 }
 
@@ -88,6 +93,19 @@ install -m 0644 "$here/sshd_config" "$root/etc/ssh/sshd_config.d/grid.conf"
 rm -f "$root"/etc/ssh/ssh_host_*
 install -m 0755 "$here/grid-node-init" "$root/usr/local/sbin/grid-node-init"
 install -d -m 0700 "$root/root/.ssh"
+# The stand-in device tools, on PATH by their vendors' names; they read the node's declared accelerators from
+# /etc/grid/node.json (grid's node facts) and faults from /etc/grid/faults (templates/standins/README.md).
+install -d -m 0755 "$root/usr/local/lib/grid-standins"
+for f in "$standins"/*; do
+    [ -f "$f" ] || continue  # __pycache__ of a local run
+    tool="$(basename "$f")"
+    case "$tool" in
+        README.md) ;;
+        *.py) install -m 0644 "$f" "$root/usr/local/lib/grid-standins/$tool" ;;
+        *) install -m 0755 "$f" "$root/usr/local/lib/grid-standins/$tool"
+           ln -s "../lib/grid-standins/$tool" "$root/usr/local/bin/$tool" ;;
+    esac
+done
 # root: no password, but not "locked" ('!'), which sshd would refuse even for keys with UsePAM no.
 chroot "$root" usermod -p '*' root
 # podman sets the hostname; nodes run with --no-hosts, so /etc/hosts is the node's own (Ansible may rewrite it).

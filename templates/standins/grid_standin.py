@@ -1,15 +1,19 @@
 """What every stand-in device tool shares: the node's declared accelerators and the faults to show.
 
 Stand-ins print the real tools' formats for devices that do not exist (lab nodes have none). Files:
-  GRID_ACCELERATORS (default /etc/grid/accelerators): `MODEL COUNT` lines, e.g. `ascend-910b 8`
+  GRID_ACCELERATORS (default /etc/grid/accelerators): `MODEL COUNT` lines, e.g. `ascend-910b 8`; without that
+    file, what grid configured as the node's pool in its node facts (GRID_NODE_FACTS, default /etc/grid/node.json:
+    "accelerator", "accelerators"; "cpu" means none), as on every lab node
   GRID_FAULTS (default /etc/grid/faults): one fault per line (README.md in this folder)
 A bad line in either file stops the tool with exit code 2 and says which line: a typo must not look healthy.
 """
 
+import json
 import os
 import sys
 
 ACCELERATORS = os.environ.get("GRID_ACCELERATORS", "/etc/grid/accelerators")
+NODE_FACTS = os.environ.get("GRID_NODE_FACTS", "/etc/grid/node.json")
 FAULTS = os.environ.get("GRID_FAULTS", "/etc/grid/faults")
 HEALTH_FAULTS = ("warning", "alarm", "critical")
 
@@ -30,6 +34,21 @@ def fail(message):
     sys.exit(2)
 
 
+def _declared():
+    """(line number, [MODEL, COUNT]) per declaration: the accelerators file, else the node facts' pool."""
+    if os.path.exists(ACCELERATORS):
+        return _lines(ACCELERATORS)
+    try:
+        with open(NODE_FACTS, encoding="utf-8") as handle:
+            facts = json.load(handle)
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        fail(f"{NODE_FACTS}: not readable JSON ({exc})")
+    model, count = str(facts.get("accelerator") or "cpu"), str(facts.get("accelerators") or 0)
+    return [] if model == "cpu" or count == "0" else [(1, [model, count])]
+
+
 def _lines(path):
     try:
         with open(path, encoding="utf-8") as handle:
@@ -47,9 +66,10 @@ def _lines(path):
 def devices():
     """The declared devices with the faults applied; missing ones are left out."""
     found = []
-    for number, words in _lines(ACCELERATORS):
+    for number, words in _declared():
         if len(words) != 2 or not words[1].isdigit():
-            fail(f"{ACCELERATORS} line {number}: expected 'MODEL COUNT', got {' '.join(words)!r}")
+            source = ACCELERATORS if os.path.exists(ACCELERATORS) else NODE_FACTS
+            fail(f"{source} line {number}: expected 'MODEL COUNT', got {' '.join(words)!r}")
         found += [Device(len(found) + i, words[0].lower()) for i in range(int(words[1]))]
     by_index = {d.index: d for d in found}
     missing = set()
@@ -77,7 +97,7 @@ def devices():
 
 
 def declared_count():
-    return sum(int(w[1]) for _, w in _lines(ACCELERATORS) if len(w) == 2 and w[1].isdigit())
+    return sum(int(w[1]) for _, w in _declared() if len(w) == 2 and w[1].isdigit())
 
 
 def short_model(model, vendor_word):

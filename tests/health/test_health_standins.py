@@ -98,3 +98,21 @@ def test_every_standin_is_executable_and_named_like_its_tool() -> None:
     names = {"nvidia-smi", "dcgmi", "npu-smi", "hccn_tool", "cnmon", "hy-smi", "amd-smi"}
     assert names <= {p.name for p in STANDINS.iterdir()}
     assert all(os.access(STANDINS / n, os.X_OK) for n in names)
+
+
+@pytest.mark.parametrize(("facts", "devices"), [({"accelerator": "ascend-910b", "accelerators": 2}, 2),
+                                                ({"accelerator": "ascend-910b", "accelerators": "3"}, 3),
+                                                ({"accelerator": "cpu", "accelerators": 0}, 0)])
+def test_without_an_accelerators_file_the_node_facts_declare_them(tmp_path: Path, facts: dict[str, object],
+                                                                  devices: int) -> None:
+    import json
+
+    (tmp_path / "node.json").write_text(json.dumps(facts))
+    env = {**os.environ, "GRID_ACCELERATORS": str(tmp_path / "absent"), "GRID_NODE_FACTS": str(tmp_path / "node.json"),
+           "GRID_FAULTS": str(tmp_path / "absent-faults")}
+    done = subprocess.run([sys.executable, str(STANDINS / "npu-smi"), "info"], env=env, capture_output=True,
+                          text=True, timeout=30, check=False)
+    from grid.health.ascend import parse_npu_smi_info
+
+    assert done.returncode == 0, done.stderr
+    assert len(parse_npu_smi_info(done.stdout)) == devices

@@ -158,6 +158,33 @@ class PinnedRemote:
                 self._clients.pop(address, None)
             return 255, f"{type(exc).__name__}: {exc}"
 
+    def execute(self, address: str, command: str, *, timeout: float | None = None) -> tuple[int, str, str]:
+        """Like `run`, with stdout and stderr apart, and a read deadline of its own (`timeout`, else the
+        remote's): (exit code, stdout, stderr); 255 and what went wrong in stderr when SSH failed."""
+        import time
+
+        import paramiko
+
+        for attempt in range(3):
+            try:
+                client = self._client(address)
+                assert isinstance(client, paramiko.SSHClient)
+            except (paramiko.SSHException, OSError) as exc:
+                if attempt == 2:
+                    return 255, "", f"{type(exc).__name__}: {exc}"
+                time.sleep(1.0 + attempt)  # connecting again is safe; a command that ran is never retried
+                continue
+            try:
+                _, stdout, stderr = client.exec_command(command, timeout=timeout or self._timeout)
+                out = stdout.read().decode(errors="replace")
+                err = stderr.read().decode(errors="replace")
+                return stdout.channel.recv_exit_status(), out, err
+            except (paramiko.SSHException, OSError) as exc:
+                with self._lock:
+                    self._clients.pop(address, None)
+                return 255, "", f"{type(exc).__name__}: {exc}"
+        return 255, "", "not connected"
+
     def close(self) -> None:
         with self._lock:
             for client in self._clients.values():
