@@ -174,6 +174,9 @@ def history(spec: Path = _SPEC, workdir: Path | None = _WORKDIR, json_output: bo
                      + (f" ({e.user})" if e.user else "")
                      + (f"; accounts removed: {', '.join(removed)}" if (removed := removed_accounts_of(e)) else ""))
         lines += [f"{'':>6}  {line}" for line in history_health_lines(e)]  # health runs, why a run stopped
+        waves = sorted({c.action for c in e.changes if c.action.startswith("roll-wave ")})
+        lines += [f"{'':>6}  {wave}: {', '.join(c.address for c in e.changes if c.action == wave)}"
+                  for wave in waves]  # a rolling replacement's waves (grid.apply.roll)
     _print_lines(lines)
 
 

@@ -32,6 +32,10 @@ def up(
     rotate_ssh_key: bool = typer.Option(
         False, "--rotate-ssh-key", help="Replace the cluster's admin SSH key: a new key pair, written to every "
         "host's authorized keys in place (no node is replaced); the old key is removed once all hosts have it."),
+    heal: bool = typer.Option(
+        False, "--heal", help="Run the quick health suite on every node; drain and quarantine failing ones (pool "
+        "health.on_failure, at most health.max_unhealthy of a pool), replace them with the pool's next free slot "
+        "or resume them once they pass again."),
 ) -> None:
     """Create or update the cluster so that it matches the spec."""
     with reporting(json_output, "up") as report:
@@ -44,10 +48,17 @@ def up(
             view.plan(planned.plan)
             common.confirm("Apply these changes?", yes)
 
+        options = operations.UpOptions(refresh=refresh, skip_check=skip_check, trust_new_hosts=trust_new_hosts,
+                                       rotate_ssh_key=rotate_ssh_key, allow_job_impact=allow_job_impact)
+        if heal:
+            from grid.operations.heal import heal as heal_cluster  # health machinery: only when asked for
+
+            from ..views.heal import show_healed
+
+            show_healed(heal_cluster(ws, options, approve=approve, emit=view.progress), report)
+            return
         outcome = operations.up(
-            ws, operations.UpOptions(refresh=refresh, skip_check=skip_check, trust_new_hosts=trust_new_hosts,
-                                     rotate_ssh_key=rotate_ssh_key, allow_job_impact=allow_job_impact),
-            approve=approve, emit=view.progress, on_applied=view.applied, on_node=view.checks.node)
+            ws, options, approve=approve, emit=view.progress, on_applied=view.applied, on_node=view.checks.node)
         if outcome.status == "plan-errors":
             assert outcome.plan is not None
             view.plan(outcome.plan)

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grid.physics.units import UNKNOWN
+from grid.plan.out_of_service import out_of_service_lines
 
 # (key in the capacity summary, column heading, decimals)
 COLUMNS = (("nodes", "nodes", 0), ("accelerators", "accel", 0), ("peak_pflops", "PFLOPS", 0),
@@ -98,4 +99,5 @@ def capacity_view(capacity: dict[str, Any], width: int | None = None) -> list[Re
     models = summary["total"].get("accelerators_by_model", {})
     if models:
         view.append(Text("accelerators: " + ", ".join(f"{m} {n:,}" for m, n in sorted(models.items()))))
+    view += [Text(line, style="yellow") for line in out_of_service_lines(capacity)]
     return view

@@ -66,6 +66,10 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, st
         yield "Slurm nodes this plan removes (drained first; their jobs waited for):", "bold"
         for line in plan.jobs.lines():
             yield f"  {line}", "yellow" if plan.jobs.jobs or plan.jobs.unknown else ""
+    if plan.roll is not None and any(p.update is not None for p in plan.roll.pools):
+        yield "Rolling replacement (each wave drained, replaced, health-gated, resumed):", "bold"
+        for line in plan.roll.lines():
+            yield f"  {line}", ""
     if plan.slurm:
         yield "Slurm:", "bold"
         for step in plan.slurm:

@@ -31,6 +31,13 @@ def status_lines(found: Status, *, spec_path: str) -> Iterator[tuple[str, str]]:
         models = f" ({', '.join(capacity.models)})" if capacity.models else ""
         used = "?" if capacity.allocated is None else str(capacity.allocated)
         yield f"  {capacity.region}: {used}/{capacity.total}{models}", ""
+    if found.quarantined:
+        yield (f"Quarantined ({len(found.quarantined)} node(s), drained in Slurm): `grid up {spec_path} --heal` "
+               "replaces or resumes them", "bold yellow")
+        for node in found.quarantined:
+            device = f" device {node.device}" if node.device else ""
+            instead = f", replacement {node.replacement}" if node.replacement else ""
+            yield f"  ! {node.address}: {node.check}{device} since {node.since}{instead}", "yellow"
     if found.drift:
         yield f"Drift recorded ({len(found.drift)} host(s)): `grid up {spec_path}` repairs it", "bold yellow"
         for problem in found.drift:

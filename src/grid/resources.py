@@ -153,11 +153,14 @@ Allocations = Mapping[str, Mapping[str, str]]
 
 def expand(cluster: Cluster, prior: Allocations | None = None, *,
            fixed_hosts: Mapping[str, ExistingNode] | None = None,
-           pool_images: Mapping[str, str] | None = None) -> ResourceGraph:
+           pool_images: Mapping[str, str] | None = None,
+           indices: Mapping[str, Sequence[int]] | None = None) -> ResourceGraph:
     """`fixed_hosts`: {node address: the machine standing for it} of a target whose machines exist already
     (grid.targets: `Target.fixed_hosts`); those nodes keep the machine's hostname and IPs. `pool_images`:
     {image name: what the target boots for it} (grid.targets: `Target.pool_images`); a pool naming an image
-    there has it as its nodes' `image`, so a changed recipe replaces them."""
+    there has it as its nodes' `image`, so a changed recipe replaces them. `indices`: {"region/pool": its node
+    indices} of pools whose nodes grid replaced (grid.plan.slots.pool_indices); other pools have 0..count-1.
+    A node's attrs["index"] is its real index, so replacing one node leaves the others' attributes as they are."""
     # Costs O(nodes) string work and no ipaddress objects: 10^5 nodes expand in well under a second.
     resources: list[Resource] = []
     image = cluster.spec.targets.local.image or cluster.spec.defaults.image
@@ -168,7 +171,7 @@ def expand(cluster: Cluster, prior: Allocations | None = None, *,
         prior_by_region.setdefault(region_name, []).append((address, fabrics))
     for region in cluster.spec.regions:
         resources.extend(_region_resources(cluster, region, prior_by_region.get(region.name, []), image,
-                                           existing, pool_images or {}))
+                                           existing, pool_images or {}, indices or {}))
     for link in cluster.spec.links:
         a, b = link.between
         resources.append(Resource(link_address(a, b), Kind.LINK, "", {
@@ -177,15 +180,18 @@ def expand(cluster: Cluster, prior: Allocations | None = None, *,
 
 
 def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, Mapping[str, str]]], image: str,
-                      existing: Mapping[str, ExistingNode], pool_images: Mapping[str, str]) -> list[Resource]:
+                      existing: Mapping[str, ExistingNode], pool_images: Mapping[str, str],
+                      indices: Mapping[str, Sequence[int]]) -> list[Resource]:
     """`prior`: the state's allocations of addresses in this region (by their first path part), in order."""
     out: list[Resource] = []
     allocators: dict[str, _Allocator] = {}
     # Per pool, addresses, hostnames and container names share a prefix; only the index digits vary
     # (physical_name's replacements never reach into digits, so a prefix's name + digits is the name).
-    digits = [f"{i:04d}" for i in range(max((p.count for p in region.pools), default=0))]
-    pool_addresses = [[node_address(region.name, pool.name, 0)[:-4] + d for d in digits[:pool.count]]
-                      for pool in region.pools]
+    pool_indices: list[Sequence[int]] = [indices.get(f"{region.name}/{pool.name}") or range(pool.count)
+                                         for pool in region.pools]
+    digits = [f"{i:04d}" for i in range(max((n[-1] + 1 for n in pool_indices if n), default=0))]  # ascending
+    pool_addresses = [[node_address(region.name, pool.name, 0)[:-4] + digits[i] for i in numbers]
+                      for pool, numbers in zip(region.pools, pool_indices, strict=True)]
     node_addresses = [address for addresses in pool_addresses for address in addresses] if (
         prior or existing) else []
     wanted = set(node_addresses)
@@ -226,7 +232,7 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
         }))
     placed = {s.name: _placement(s) for s in region.storage}
     node, name_of = Kind.NODE, region.name
-    for pool, addresses in zip(region.pools, pool_addresses, strict=True):
+    for pool, addresses, numbers in zip(region.pools, pool_addresses, pool_indices, strict=True):
         accel = pool.accelerator
         accelerator, accelerators = (accel.model, accel.per_node) if accel else ("cpu", 0)
         cpus, memory_gb = pool.resources.cpus, pool.resources.memory_gb
@@ -241,7 +247,7 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
         host_prefix = node_hostname(region.name, pool.name, 0)[:-4]
         container_prefix = physical_name(cluster.name, node_address(region.name, pool.name, 0)[:-4])
         node_image = pool_images.get(pool.image, image) if pool.image else image
-        for index, address in enumerate(addresses):
+        for index, address in zip(numbers, addresses, strict=True):
             if pinned:
                 ips = {name: pinned.get((address, name)) or assign(address) for name, assign in attached}
             else:

@@ -20,7 +20,9 @@ from grid import physics
 from grid.diagnostics import Diagnostics
 from grid.identity import planned_public_key, resolve_identity
 from grid.plan import LiveHost, LiveResource, Plan, make_plan
+from grid.plan.out_of_service import with_out_of_service
 from grid.plan.own_changes import explained
+from grid.plan.slots import indices_by_pool
 from grid.render import Files, render_cluster
 from grid.render.ansible import group_name, pools_vars
 from grid.render.images import ImageBuild, image_builds
@@ -87,7 +89,14 @@ def open_workspace(spec_path: Path, *, workdir: Path | None = None, store: State
 
 def graph_for(ws: Workspace, state: State) -> ResourceGraph:
     return expand(ws.cluster, state.allocations(), fixed_hosts=ws.target.fixed_hosts(ws.cluster),
-                  pool_images=ws.target.pool_images(ws.cluster, ws.images))
+                  pool_images=ws.target.pool_images(ws.cluster, ws.images), indices=pool_slots(ws.cluster, state))
+
+
+def pool_slots(cluster: Cluster, state: State) -> dict[str, list[int]]:
+    """{"region/pool": node indices} of the pools whose failed nodes grid replaced (grid.plan.slots)."""
+    if not state.slots:
+        return {}
+    return indices_by_pool(((r.name, p.name, p.count) for r in cluster.spec.regions for p in r.pools), state.slots)
 
 
 def admin_public_key(ws: Workspace, state: State | None = None) -> str:
@@ -144,11 +153,22 @@ def plan_parts(ws: Workspace, *, envelope: Envelope | None, state: State, allow_
             serial=envelope.serial if envelope else 0, lineage=envelope.lineage if envelope else "",
             allow_destroy_protected=allow_destroy_protected, live=live, live_hosts=live_hosts,
             host_digests=digests if ws.cluster.spec.target else None,
-            capacity=capacity_document(ws.cluster, _applied_cluster(state), spec_catalog(ws.loaded)[0]),
+            capacity=with_out_of_service(capacity_document(ws.cluster, _applied_cluster(state),
+                                                           spec_catalog(ws.loaded)[0]), state),
         )
         made = _own_reasons(ws, made, graph)
         made = _slurm_steps(ws, made, graph, state)
+        made = _waves(ws, made, state)
     return PlanParts(made, graph, digests, key)
+
+
+def _waves(ws: Workspace, made: Plan, state: State) -> Plan:
+    """The plan with the waves its replaced nodes leave service in (grid.plan.waves); a roll a killed run was
+    in goes on with the wave it was in."""
+    from grid.plan.waves import plan_waves
+
+    in_flight = {(r.region, r.pool): list(r.nodes) for r in state.rolls.values()}
+    return dataclasses.replace(made, roll=plan_waves(made, ws.cluster, in_flight))
 
 
 def _slurm_steps(ws: Workspace, made: Plan, graph: ResourceGraph, state: State) -> Plan:

@@ -34,6 +34,8 @@ from grid.spec.model import Cluster
 from grid.state.model import State
 
 DRAIN_REASON_PREFIX = "grid:"
+QUARANTINE_REASON_PREFIX = "grid: quarantined: "
+"""A node grid took out of service for failing a health check (grid up --heal): only a heal resumes it."""
 REASONS = {Action.DELETE: "grid: removed from the spec", Action.REPLACE: "grid: replaced by grid up"}
 ALLOW_FLAG = "--allow-job-impact"
 POLL_SECONDS = 5.0
@@ -220,7 +222,8 @@ def resume_kept(cluster: Cluster, graph: ResourceGraph, state: State, connect: C
     slurm = connect(controller.hostname, controller.ip)
     try:
         names = sorted(n.name for n in slurm.nodes()
-                       if n.name in wanted and (n.reason or "").startswith(DRAIN_REASON_PREFIX))
+                       if n.name in wanted and (n.reason or "").startswith(DRAIN_REASON_PREFIX)
+                       and not (n.reason or "").startswith(QUARANTINE_REASON_PREFIX))
         if names:
             slurm.resume(names)
     except UNREACHABLE as exc:

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from grid.apply import drain, reaper
+from grid.apply import drain, reaper, roll, roll_waves
 from grid.apply.engine import ApplyContext, ApplyResult, apply, forget_region
 from grid.apply.events import Event, EventSink, Failure
 from grid.apply.statewriter import StateWriter
@@ -118,32 +118,37 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
         ansible: AnsibleRunner | None, options: UpOptions, inputs: RunInputs) -> ApplyResult:
     envelope, state, graph, identity = inputs.envelope, inputs.state, inputs.graph, inputs.identity
     keypair = identity.keypair
+    # Pools with an update policy replace their nodes in waves (grid.apply.roll); outside their window, none starts.
+    waves = roll_waves.schedule(ws.cluster, plan, state)
+    if waves is not None and (closed := roll.window_closed(waves, ws.cluster)):
+        emit(Event("roll", "info", message=f"{closed}: no wave started, nothing changed (run `grid up` then)"))
+        return ApplyResult(state, ())
     _build_images(ws, plan, emit)  # before anything is written: a recipe that does not build changes nothing
-    # The Slurm nodes the plan removes are drained and their jobs waited for before anything changes.
-    drained = drain.before_infrastructure(ws.workdir, ws.cluster, graph, state, plan, connect=options.slurm,
-                                          emit=emit, allow_job_impact=options.allow_job_impact)
     writer = StateWriter(ws.store, envelope, state)
-    emit(Event("render", "started"))
-    files = render_cluster(ws.cluster, graph, admin_public_key=keypair.public_key, own=ws.own,
-                           leftovers=leftovers_of(state))
-    changed = write_tree(files, ws.rendered_dir)
-    kill_point("render.written")
-    emit(Event("render", "done", message=f"{len(files)} files, {len(changed)} changed"))
-    writer.update(lambda s: s.model_copy(update={
-        "rendered_digest": tree_digest(files), "admin_public_key": identity.accepted_public_key}))
-    spec_now = ws.cluster.model_dump(mode="json")
-    ctx = ApplyContext(
-        cluster=ws.cluster, graph=graph, workdir=ws.workdir, rendered=ws.rendered_dir, keypair=keypair,
-        stacks=stacks, ansible=ansible, writer=writer, emit=emit,
-        host_digests=inputs.host_digests, command=options.command,
-        fresh_plan=options.fresh_plan, owner=owner_labels(ws, writer.lineage),
-        removed_accounts=tuple(accounts_removed(state.applied_spec, spec_now)), applied_spec=spec_now,
-    )
-    result = apply(ctx, plan)
-    if result.ok:
-        drain.after_run(ws.workdir, ws.cluster, graph, state, result.state, drained=drained,
-                        connect=options.slurm, emit=emit)
-    if identity.rotating_from and _every_host_has(result.state, ctx.host_digests):
+    apply_part = functools.partial(_apply_part, ws, emit=emit, stacks=stacks, ansible=ansible, options=options,
+                                   inputs=inputs, writer=writer)
+    if waves is not None:
+        # Nodes the plan deletes (a pool shrinking beside the roll) are drained as in any run; rolled ones per wave.
+        rest = roll_waves.without_rolled(plan, waves)
+        drained = drain.before_infrastructure(ws.workdir, ws.cluster, graph, state, rest, connect=options.slurm,
+                                              emit=emit, allow_job_impact=options.allow_job_impact)
+        result = roll.Roller(
+            ws.cluster, graph, writer, waves, lambda part, part_graph, last: apply_part(part, part_graph, last),
+            roll.RollSlurm(ws.cluster, graph, options.slurm, ws.workdir),
+            functools.partial(roll.report_gate, workspace=ws), emit,
+            allow_job_impact=options.allow_job_impact).run(plan)
+        if result.ok and drained:
+            drain.after_run(ws.workdir, ws.cluster, graph, state, result.state, drained=drained,
+                            connect=options.slurm, emit=emit)
+    else:
+        # The Slurm nodes the plan removes are drained and their jobs waited for before anything changes.
+        drained = drain.before_infrastructure(ws.workdir, ws.cluster, graph, state, plan, connect=options.slurm,
+                                              emit=emit, allow_job_impact=options.allow_job_impact)
+        result = apply_part(plan, graph, True)
+        if result.ok:
+            drain.after_run(ws.workdir, ws.cluster, graph, state, result.state, drained=drained,
+                            connect=options.slurm, emit=emit)
+    if identity.rotating_from and result.ok and _every_host_has(result.state, inputs.host_digests):
         # Every node has the new key: state records it first, then the new pair takes the old one's place
         # (a run stopped between the two is completed by grid.identity on the next run).
         state_now = writer.update(lambda s: s.model_copy(update={"admin_public_key": keypair.public_key}))
@@ -153,6 +158,32 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
                                             "key and no longer the old one"))
         return ApplyResult(state_now, result.failures, result.configured, result.untouched, serial=writer.serial)
     return result
+
+
+def _apply_part(ws: Workspace, plan: Plan, graph: ResourceGraph, last: bool, *, emit: EventSink,
+                stacks: StackEngine | None, ansible: AnsibleRunner | None, options: UpOptions, inputs: RunInputs,
+                writer: StateWriter) -> ApplyResult:
+    """Render and apply `plan` over `graph`: the whole run, or one wave of a roll (whose graph keeps the later
+    waves' nodes as they are); state records the spec as applied only with the `last` part."""
+    identity = inputs.identity
+    emit(Event("render", "started"))
+    files = render_cluster(ws.cluster, graph, admin_public_key=identity.keypair.public_key, own=ws.own,
+                           leftovers=leftovers_of(writer.state))
+    changed = write_tree(files, ws.rendered_dir)
+    kill_point("render.written")
+    emit(Event("render", "done", message=f"{len(files)} files, {len(changed)} changed"))
+    writer.update(lambda s: s.model_copy(update={
+        "rendered_digest": tree_digest(files), "admin_public_key": identity.accepted_public_key}))
+    spec_now = ws.cluster.model_dump(mode="json")
+    ctx = ApplyContext(
+        cluster=ws.cluster, graph=graph, workdir=ws.workdir, rendered=ws.rendered_dir, keypair=identity.keypair,
+        stacks=stacks, ansible=ansible, writer=writer, emit=emit,
+        host_digests=inputs.host_digests, command=options.command,
+        fresh_plan=options.fresh_plan, owner=owner_labels(ws, writer.lineage),
+        removed_accounts=tuple(accounts_removed(inputs.state.applied_spec, spec_now)),
+        applied_spec=spec_now if last else None,
+    )
+    return apply(ctx, plan)
 
 
 def _build_images(ws: Workspace, plan: Plan, emit: EventSink) -> None:
@@ -217,5 +248,5 @@ def _destroy(ws: Workspace, *, emit: EventSink, stacks: StackEngine | None, inpu
     if not failures:
         writer.update(lambda s: s.model_copy(update={
             "resources": {}, "hosts": {}, "spec_digest": "", "applied_spec": None, "rendered_digest": "",
-            "interrupted": []}))
+            "interrupted": [], "rolls": {}}))
     return ApplyResult(writer.state, tuple(failures), serial=writer.serial)

@@ -91,6 +91,14 @@ class SlurmController:
         if stopped:
             self._update(stopped, "state=resume")
 
+    def requeue(self, job_ids: Sequence[str]) -> None:
+        """Put these jobs back in the queue (their running steps end; Slurm starts them again elsewhere, from the
+        beginning). A job that ended meanwhile is no error."""
+        ids = [job for job in job_ids if job]
+        if ids:
+            # `scontrol requeue` fails for a job that has ended since squeue listed it: say nothing of that.
+            self.run(f"{self._privileged}scontrol requeue {shlex.quote(','.join(ids))}")
+
     def _update(self, hostnames: Sequence[str], change: str) -> None:
         self._query(f"{self._privileged}scontrol update nodename={shlex.quote(hostlist(hostnames))} {change}")
 

@@ -102,6 +102,22 @@ class HostProblem:
 
 
 @dataclass(frozen=True)
+class Quarantined:
+    """A node grid took out of service for failing a health check (grid up --heal), as state records it."""
+
+    address: str
+    check: str
+    device: str
+    since: str
+    replacement: str  # "" until grid chose one (on_failure: replace)
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"address": self.address, "check": self.check, "device": self.device, "since": self.since,
+                "replacement": self.replacement, "detail": self.detail}
+
+
+@dataclass(frozen=True)
 class Status:
     cluster: str
     serial: int
@@ -111,9 +127,11 @@ class Status:
     capacity: tuple[Capacity, ...]
     scheduler: SchedulerStatus | None = None
     interrupted: tuple[str, ...] = field(default=())
+    quarantined: tuple[Quarantined, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         return {"cluster": self.cluster, "serial": self.serial, "nodes": self.nodes,
+                "quarantined": [q.to_dict() for q in self.quarantined],
                 "last_apply": self.last_apply.to_dict() if self.last_apply else None,
                 "drift": [d.to_dict() for d in self.drift], "interrupted": list(self.interrupted),
                 "capacity": [c.to_dict() for c in self.capacity],
@@ -160,7 +178,9 @@ def status_of(cluster: Cluster, state: State, serial: int, graph: ResourceGraph,
                   LastApply(last.serial, last.at, last.command, last.user, last.outcome, len(last.changes))
                   if last else None, drift, tuple(capacity),
                   _scheduler_status(cluster, graph, state, seen) if seen is not None else None,
-                  tuple(state.interrupted))
+                  tuple(state.interrupted),
+                  tuple(Quarantined(q.address, q.check, q.device, q.since, q.replacement, q.detail)
+                        for _, q in sorted(state.quarantined.items())))
 
 
 def _scheduler_status(cluster: Cluster, graph: ResourceGraph, state: State, seen: SlurmSeen) -> SchedulerStatus:

@@ -41,6 +41,9 @@ def to_document(plan: Plan, *, spec_path: str = "", grid_version: str = "") -> d
         "capacity": plan.capacity,
         "jobs": plan.jobs.to_document() if plan.jobs is not None else None,
         "slurm": [step.to_document() for step in plan.slurm],
+        "waves": [{"region": p.region, "pool": p.pool, "max_unavailable": p.max_unavailable,
+                   "waves": [list(w) for w in p.waves], "lines": p.lines()}
+                  for p in (plan.roll.pools if plan.roll is not None else ())],
     }
 
 

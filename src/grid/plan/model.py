@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grid.plan.jobs import JobImpact
 from grid.plan.slurm_plan import SlurmStep
 from grid.spec.targets import TARGET_TRAITS
+
+if TYPE_CHECKING:
+    from grid.plan.waves import Roll  # which imports this module
 
 PLAN_FORMAT = "grid-plan/v1"
 
@@ -126,6 +129,9 @@ class Plan:
     jobs: JobImpact | None = None
     # What applying the plan does to Slurm and what jobs feel of it (grid.plan.slurm_plan), first step first.
     slurm: tuple[SlurmStep, ...] = ()
+    # The waves in which the nodes it replaces leave service, per pool (grid.plan.waves); None: not worked out
+    # (a saved plan read back, or a plan made without the spec at hand).
+    roll: Roll | None = None
 
     @property
     def pending(self) -> tuple[ResourceChange, ...]:
