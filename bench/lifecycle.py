@@ -8,9 +8,10 @@ each; two free /24s of 198.19.128.0/20):
   `grid up --heal --yes --skip-check` quarantines it, makes its replacement (the pool's next index), checks and
   resumes it and removes the bad node (`heal`); then `srun -w <replacement> hostname` from the controller until
   it answers (`serving`). The figure is detect → replacement serving jobs.
-- roll: the pool's nodes all replaced (ROLLING_CHANGE: what grid's update policy marks as replacing) with
-  `update: {max_unavailable: 2}`: `grid up --yes --skip-check` rolls 4 waves; the seconds per wave and phase
-  come from its `-v` lines (ROLL_LINE), then `srun -N8` until every node answers.
+- roll: an image change of the pool (it boots a spec.images recipe holding one release file; a new release is a
+  new recipe hash, so a new image, which the update policy marks as replacing every node) with
+  `update: {max_unavailable: 2}`: `grid up --yes --skip-check -v` rolls 4 waves; when each wave's phases were
+  reported comes from its lines (ROLL_LINE), then `srun -N8` until every node answers.
 - `grid destroy`, and removal by the cluster's podman label whatever happened (try/finally).
 
 Prints JSON: seconds (min/median/max), phases, the load average (the machine is shared).
@@ -45,28 +46,23 @@ RANGE = ipaddress.IPv4Network("198.19.128.0/20")  # the benchmarks' range, apart
 CONTROLLER = "lab-ctl-0000"
 BAD_NODE = 3
 SERVE_TIMEOUT = 300
-ROLL_LINE = re.compile(r"^\s*([\d.]+)s .*\bwave (\d+)/(\d+)\b.*?\b(drain|replace|gate|resume)\w*", re.IGNORECASE)
+ROLL_LINE = re.compile(r"^\s*([\d.]+)s\b(.*\bwave (\d+)/(\d+)\b.*)$")
 
 
-def write_spec(path: Path, name: str, subnets: list[str], *, rolled: bool = False) -> None:
+def write_spec(path: Path, name: str, subnets: list[str], *, release: str = "v1") -> None:
+    """examples/health as cluster `name`, its train pool booting recipe `rolled` (one file: the release)."""
     data: dict[str, Any] = yaml.safe_load((EXAMPLES / "health" / "cluster.yaml").read_text())
     data["metadata"]["name"] = name
     region = data["spec"]["regions"][0]
     for fabric, cidr in zip(region["fabrics"], subnets, strict=True):
         fabric["cidr"] = cidr
-    if rolled:
-        ROLLING_CHANGE(data)
+    train = next(pool for pool in region["pools"] if pool["name"] == "train")
+    train["image"] = "rolled"
+    (path.parent / "image").mkdir(exist_ok=True)
+    (path.parent / "image" / "release").write_text(f"{release} {name}\n")  # the cluster's own image tag
+    data["spec"]["images"] = [{"name": "rolled", "files": [
+        {"src": "image/release", "dest": "/etc/grid-release", "mode": "0644"}]}]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def replace_every_train_node(data: dict[str, Any]) -> None:
-    """The change the roll applies: a new rack size gives every node of the pool a new place (replaced)."""
-    for pool in data["spec"]["regions"][0]["pools"]:
-        if pool["name"] == "train":
-            pool["nodes_per_rack"] = 2
-
-
-ROLLING_CHANGE = replace_every_train_node
 
 
 def free_subnets(count: int) -> list[str]:
@@ -95,13 +91,17 @@ def until_served(name: str, *srun: str, expect: int) -> float:
 
 
 def wave_phases(output: str) -> list[dict[str, Any]]:
-    """When each wave's phases were reported (seconds since the run started), from `grid up -v`."""
+    """Per wave, from `grid up -v`'s timed lines naming it: when it started and ended (seconds since the run
+    started) and each of its lines (drained, replaced, gated, resumed) with its time."""
     waves: dict[int, dict[str, Any]] = {}
     for line in output.splitlines():
         match = ROLL_LINE.match(line)
         if match:
-            at, wave, total, phase = float(match.group(1)), int(match.group(2)), int(match.group(3)), match.group(4)
-            waves.setdefault(wave, {"wave": f"{wave}/{total}"})[f"{phase.lower()}_at_s"] = at
+            at, text, wave = float(match.group(1)), match.group(2).strip(), int(match.group(3))
+            row = waves.setdefault(wave, {"wave": f"{wave}/{match.group(4)}", "from_s": at, "lines": []})
+            row["to_s"] = at
+            row["seconds"] = round(at - row["from_s"], 2)
+            row["lines"].append(f"{at:.1f}s {text[:120]}")
     return [waves[k] for k in sorted(waves)]
 
 
@@ -129,7 +129,7 @@ def one_run(index: int, root: Path) -> dict[str, Any]:
         row["heal"] = {"detect": detect.seconds, "heal": heal.seconds, "serving": round(serving, 2),
                        "detect_to_serving": round(detect.seconds + heal.seconds + serving, 2)}
 
-        write_spec(spec, name, subnets, rolled=True)
+        write_spec(spec, name, subnets, release="v2")
         rolled = grid("up", str(spec), *args, "--yes", "--skip-check", "-v")
         serving = until_served(name, f"-N{NODES}", expect=NODES)
         row["roll"] = {"grid_up": rolled.seconds, "serving": round(serving, 2),

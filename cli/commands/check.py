@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
 import typer
 
 from grid import operations
-from grid.health.suites import Suite
-from grid.operations.health_check import check_health
 from grid.workspace import Workspace
 
 from .. import common, console
 from ..views.checks import ChecksView
-from ..views.health import HealthView
+
+
+class SuiteName(enum.StrEnum):
+    """grid.health.suites.Suite's names: the health machinery is imported only when a suite is asked for."""
+
+    QUICK = "quick"
+    FULL = "full"
+
 
 SUITE = typer.Option(None, "--suite", show_default=False, case_sensitive=False,
                      help="Run a health suite instead: quick (seconds, safe on busy nodes) or full (loads the "
@@ -26,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
 
 def check(spec: Path = common.SPEC, workdir: Path | None = common.WORKDIR, json_output: bool = common.JSON,
-          state: str | None = common.STATE, suite: Suite | None = SUITE) -> None:
+          state: str | None = common.STATE, suite: SuiteName | None = SUITE) -> None:
     """Verify SSH (pinned keys), fabric MTU and reachability, shared storage and facts on every node; with a
     scheduler, Slurm jobs on every node of each partition (hostnames, shared storage, accelerators as GRES).
     With --suite: the accelerators' and nodes' health instead, and what grid would do about failing nodes."""
@@ -44,9 +50,14 @@ def check(spec: Path = common.SPEC, workdir: Path | None = common.WORKDIR, json_
         raise typer.Exit(1)
 
 
-def health(ws: Workspace, suite: Suite, json_output: bool) -> None:
+def health(ws: Workspace, suite: SuiteName, json_output: bool) -> None:
+    from grid.health.suites import Suite
+    from grid.operations.health_check import check_health
+
+    from ..views.health import HealthView
+
     view = HealthView(suite.value, quiet=json_output)
-    checked = check_health(ws, suite, on_start=view.started, on_node=view.node)
+    checked = check_health(ws, Suite(suite.value), on_start=view.started, on_node=view.node)
     if json_output:
         console.print_json(checked.to_dict())
     else:

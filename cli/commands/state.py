@@ -32,7 +32,6 @@ from grid.state import (
 from grid.state.history import removed_accounts_of
 
 from .. import common, console
-from ..views.health import history_health_lines
 
 state_app = typer.Typer(
     name="state", no_args_is_help=True, rich_markup_mode=None,
@@ -173,7 +172,10 @@ def history(spec: Path = _SPEC, workdir: Path | None = _WORKDIR, json_output: bo
         lines.append(f"{e.serial:>6}  {e.at:<20}  {e.outcome:<8}  {len(e.changes):>7}  {e.command}"
                      + (f" ({e.user})" if e.user else "")
                      + (f"; accounts removed: {', '.join(removed)}" if (removed := removed_accounts_of(e)) else ""))
-        lines += [f"{'':>6}  {line}" for line in history_health_lines(e)]  # health runs, why a run stopped
+        if e.health is not None or e.message:  # health runs, why a run stopped
+            from ..views.health import history_health_lines  # imported only for a history that has them
+
+            lines += [f"{'':>6}  {line}" for line in history_health_lines(e)]
         waves = sorted({c.action for c in e.changes if c.action.startswith("roll-wave ")})
         lines += [f"{'':>6}  {wave}: {', '.join(c.address for c in e.changes if c.action == wave)}"
                   for wave in waves]  # a rolling replacement's waves (grid.apply.roll)

@@ -63,8 +63,9 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, st
         yield (f"  ~ region {region}: its last run did not finish; `grid up` runs it again to complete it",
                "yellow")
     if plan.jobs is not None:
-        yield "Slurm nodes this plan removes (drained first; their jobs waited for):", "bold"
-        for line in plan.jobs.lines():
+        yield "Slurm nodes this plan removes (drained; their jobs waited for):", "bold"
+        rolled = {a for p in plan.roll.pools if p.update is not None for a in p.nodes} if plan.roll else set()
+        for line in plan.jobs.lines(rolled):
             yield f"  {line}", "yellow" if plan.jobs.jobs or plan.jobs.unknown else ""
     if plan.roll is not None and any(p.update is not None for p in plan.roll.pools):
         yield "Rolling replacement (each wave drained, replaced, health-gated, resumed):", "bold"

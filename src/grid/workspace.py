@@ -168,7 +168,9 @@ def _waves(ws: Workspace, made: Plan, state: State) -> Plan:
     from grid.plan.waves import plan_waves
 
     in_flight = {(r.region, r.pool): list(r.nodes) for r in state.rolls.values()}
-    return dataclasses.replace(made, roll=plan_waves(made, ws.cluster, in_flight))
+    progress = {(r.region, r.pool): (r.wave, r.waves) for r in state.rolls.values()}
+    return dataclasses.replace(made, roll=plan_waves(made, ws.cluster, in_flight, progress,
+                                                     quarantined=state.quarantined))
 
 
 def _slurm_steps(ws: Workspace, made: Plan, graph: ResourceGraph, state: State) -> Plan:

@@ -148,9 +148,14 @@ class _Slurm(FakeSlurm):
         self.running = {}
 
 
-def _roller(update: dict[str, Any] | None = None, failing: str = "", slurm: _Slurm | None = None
-            ) -> tuple[Roller, _Apply, _Slurm, list[str], Plan]:
+def _roller(update: dict[str, Any] | None = None, failing: str = "", slurm: _Slurm | None = None,
+            quarantined: tuple[str, ...] = ()) -> tuple[Roller, _Apply, _Slurm, list[str], Plan]:
     cluster, graph, state, plan = _case(update)
+    if quarantined:
+        from grid.state.model import QuarantineRecord
+
+        state = state.model_copy(update={"quarantined": {
+            a: QuarantineRecord(address=a, check="device.health", device="3") for a in quarantined}})
     made = schedule(cluster, plan, state)
     assert made is not None
     writer = StateWriter(MemoryStateStore(), None, state)
@@ -240,3 +245,11 @@ def test_the_plan_shows_the_waves_in_text_and_json() -> None:
     assert "    wave 2/2: lab/train/node-0002, node-0003" in text
     [pool] = to_document(plan)["waves"]
     assert pool["max_unavailable"] == 2 and pool["waves"] == [TRAIN[:2], TRAIN[2:]]
+
+
+def test_a_quarantined_node_the_roll_replaced_and_gated_is_back_in_service() -> None:
+    roller, _, _, _, plan = _roller(quarantined=(TRAIN[1],))
+    result = roller.run(plan)
+    assert result.ok and result.state.quarantined == {}
+    assert any(c.address == TRAIN[1] and c.action == "resume" and c.cause == "health"
+               for e in result.state.history for c in e.changes)

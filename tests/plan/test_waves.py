@@ -136,3 +136,26 @@ def test_plan_waves_respect_the_pools_share(count: int, share: int | str, replac
     assert train.max_unavailable is not None and train.max_unavailable >= 1
     assert all(len(w) <= train.max_unavailable for w in train.waves)
     assert len(train.nodes) == len(replaced)
+
+
+def test_a_resumed_roll_is_numbered_as_it_counted_from_its_start() -> None:
+    """Killed in its 2nd of 4 waves, the roll's plan shows waves 2-4 of 4, not 1-3 of 3."""
+    plan = plan_of(*nodes("train", 2, 3, 4, 5, 6, 7))
+    roll = plan_waves(plan, cluster("{max_unavailable: 2}"), {("lab", "train"): ["lab/train/node-0002",
+                                                                                  "lab/train/node-0003"]},
+                      {("lab", "train"): (1, 4)})
+    lines = roll.lines()
+    assert "waves 2-4 of 4 are left" in lines[0]
+    assert lines[1:] == ["  resuming wave 2/4: lab/train/node-0002, node-0003",
+                         "  wave 3/4: lab/train/node-0004, node-0005",
+                         "  wave 4/4: lab/train/node-0006, node-0007"]
+
+
+def test_quarantined_nodes_count_against_max_unavailable() -> None:
+    """One node of the pool is out already (quarantined, not replaced by this plan): waves of 2 become waves
+    of 1; a quarantined node the plan replaces is not counted twice."""
+    plan = plan_of(*nodes("train", 0, 1, 2, 3))
+    out = plan_waves(plan, cluster("{max_unavailable: 2}"), quarantined=["lab/train/node-0005"])
+    assert [len(w) for w in out.pools[0].waves] == [1, 1, 1, 1]
+    inside = plan_waves(plan, cluster("{max_unavailable: 2}"), quarantined=["lab/train/node-0001"])
+    assert [len(w) for w in inside.pools[0].waves] == [2, 2]

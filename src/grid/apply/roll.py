@@ -283,10 +283,16 @@ def _finish_wave(state: State, wave: Wave, pools: set[str], regions: list[str], 
                                     changes=changes,
                                     health=health, message=f"finished wave {wave.label} of a roll a stopped run "
                                                            "had replaced"))
+    # A quarantined node the wave replaced is a new machine that passed the gate: no longer out of service.
+    cleared = [a for a in wave.all_nodes if a in state.quarantined]
+    if cleared:
+        history[-1] = history[-1].model_copy(update={"changes": [
+            *history[-1].changes, *(ChangeRecord(address=a, action="resume", cause="health") for a in cleared)]})
     return state.model_copy(update={
         "rolls": {k: r for k, r in state.rolls.items() if k not in pools},
         "interrupted": [r for r in state.interrupted if r not in regions],
         "history": history[-200:],
+        "quarantined": {a: q for a, q in state.quarantined.items() if a not in cleared},
     })
 
 

@@ -78,7 +78,7 @@ def in_flight(state: State) -> dict[PoolKey, list[str]]:
 def schedule(cluster: Cluster, plan: Plan, state: State) -> Schedule | None:
     """The run's waves, or None when nothing rolls: no pool the plan replaces nodes of has an `update` policy
     and no roll is under way (grid then applies the plan at once, as before)."""
-    roll = plan_waves(plan, cluster, in_flight(state))
+    roll = plan_waves(plan, cluster, in_flight(state), quarantined=state.quarantined)
     pending = {a for p in roll.pools for a in p.nodes}
     known = set(state.resources)
     # A record whose nodes are gone from state and plan alike (the cluster was destroyed meanwhile) says nothing.

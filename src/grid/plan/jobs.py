@@ -7,6 +7,7 @@ so that nobody learns of it from a killed job.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,11 +45,13 @@ class JobImpact:
     def jobs(self) -> int:
         return sum(len(n.jobs) for n in self.nodes)
 
-    def lines(self) -> list[str]:
-        """"lab-train-0002: 1 job running (1234 sleep); drained first, up to 600 s", one per node."""
-        wait = f"drained first, up to {self.drain_timeout} s"
+    def lines(self, rolled: Collection[str] = ()) -> list[str]:
+        """"lab-train-0002: 1 job running (1234 sleep); drained first, up to 600 s", one per node; a node of
+        `rolled` (replaced by a rolling pool) is drained when its wave comes, as its pool's update policy says."""
         out: list[str] = []
         for node in self.nodes:
+            wait = ("drained when its wave starts (the pool's update policy)" if node.address in rolled
+                    else f"drained first, up to {self.drain_timeout} s")
             if self.unknown:
                 what = f"jobs unknown ({self.unknown})"
             elif not node.jobs:

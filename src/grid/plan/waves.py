@@ -47,16 +47,25 @@ class PoolWaves:
     max_unavailable: int | None = None  # None: the pool has no `update`: every node in one wave
     update: Update | None = None
     pool_size: int = 0
+    done: int = 0  # waves an interrupted roll of this pool had finished before the first of these
+    total: int = 0  # how many waves that roll had when it started (0: no roll under way)
 
     @property
     def nodes(self) -> tuple[str, ...]:
         return tuple(address for wave in self.waves for address in wave)
 
+    @property
+    def of(self) -> int:
+        """The roll's number of waves, counted since it started."""
+        return max(self.total, self.done + len(self.waves))
+
     def wave_line(self, index: int) -> str:
-        """`wave 1/4: lab/train/node-0000, node-0001` (index from 0)."""
+        """`wave 1/4: lab/train/node-0000, node-0001` (index from 0), numbered as the roll counts since it
+        started (a resumed roll's first wave here may be its 3rd)."""
         wave = self.waves[index]
         names = [wave[0], *(address.rsplit("/", 1)[-1] for address in wave[1:])]
-        return f"wave {index + 1}/{len(self.waves)}: {', '.join(names)}"
+        resuming = "resuming " if index == 0 and self.total else ""
+        return f"{resuming}wave {self.done + index + 1}/{self.of}: {', '.join(names)}"
 
     def summary(self) -> str:
         """One line: how the pool's nodes are replaced, and under which policy."""
@@ -66,6 +75,8 @@ class PoolWaves:
             return f"{head} at once (no update policy)"
         update = self.update
         timeout = f", up to {update.drain_timeout} s" if update.drain_timeout is not None else ""
+        if self.total:
+            head += f" (a roll under way: its waves {self.done + 1}-{self.of} of {self.of} are left)"
         return (f"{head} in {len(self.waves)} wave{'s' if len(self.waves) != 1 else ''} of at most "
                 f"{self.max_unavailable} (max_unavailable {share_text(update.max_unavailable, self.pool_size)}); "
                 f"drain: {update.drain}{timeout}; health gate: {update.health_gate}; "
@@ -123,10 +134,18 @@ def replaced_nodes(plan: Plan) -> dict[PoolKey, list[str]]:
 
 
 def plan_waves(plan: Plan, cluster: Cluster,
-               in_flight: Mapping[PoolKey, Iterable[str]] | None = None) -> Roll:
+               in_flight: Mapping[PoolKey, Iterable[str]] | None = None,
+               progress: Mapping[PoolKey, tuple[int, int]] | None = None,
+               quarantined: Iterable[str] = ()) -> Roll:
     """The waves of every pool whose nodes `plan` replaces. `in_flight`: per pool, the nodes of the wave an
-    interrupted roll was in (as state records it), which go first."""
+    interrupted roll was in (as state records it), which go first; `progress`: per pool, (the wave it was in,
+    from 0; how many waves it had), so that waves are numbered as that roll counted them. `quarantined`: nodes
+    out of service already (grid.plan.quarantine); those the plan does not replace count against their pool's
+    max_unavailable, so a wave is that much smaller (never below one node: a roll must be able to go on)."""
     replaced = replaced_nodes(plan)
+    out_of_service: dict[PoolKey, list[str]] = {}
+    for address in quarantined:
+        out_of_service.setdefault(pool_of(address), []).append(address)
     pools: dict[PoolKey, Pool] = {(region.name, pool.name): pool
                                   for region in cluster.spec.regions for pool in region.pools}
     order = {key: i for i, key in enumerate(pools)}
@@ -136,9 +155,12 @@ def plan_waves(plan: Plan, cluster: Cluster,
         update = pool.update if pool is not None else None
         size = pool.count if pool is not None else 0
         per_wave = allowed_nodes(update.max_unavailable, size) if update is not None else None
-        if per_wave is not None and per_wave < 1:
-            per_wave = 1  # a pool shrunk to 0 still has its replaced nodes to roll, one at a time
+        if per_wave is not None:
+            already_out = sum(1 for a in out_of_service.get(key, ()) if a not in replaced[key])
+            # At least one: a pool shrunk to 0 (or with its share out already) still rolls, one node at a time.
+            per_wave = max(1, per_wave - already_out)
         started = (in_flight or {}).get(key, ())
+        done, total = (progress or {}).get(key, (0, 0))
         out.append(PoolWaves(key[0], key[1], split_waves(replaced[key], per_wave, started), per_wave, update,
-                             size))
+                             size, done, total))
     return Roll(tuple(out))
