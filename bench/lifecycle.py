@@ -46,6 +46,7 @@ RANGE = ipaddress.IPv4Network("198.19.128.0/20")  # the benchmarks' range, apart
 CONTROLLER = "lab-ctl-0000"
 BAD_NODE = 3
 SERVE_TIMEOUT = 300
+HEAL_LINE = re.compile(r"^\s*[\d.]+s .*\b(heal|infrastructure|configuration|drain)\b")
 ROLL_LINE = re.compile(r"^\s*([\d.]+)s\b(.*\bwave (\d+)/(\d+)\b.*)$")
 
 
@@ -105,6 +106,11 @@ def wave_phases(output: str) -> list[dict[str, Any]]:
     return [waves[k] for k in sorted(waves)]
 
 
+def timed_lines(output: str, pattern: re.Pattern[str]) -> list[str]:
+    """`grid up -v`'s timed lines matching `pattern` (when each step of a heal was reported)."""
+    return [line.strip()[:160] for line in output.splitlines() if pattern.match(line)]
+
+
 def one_run(index: int, root: Path) -> dict[str, Any]:
     directory = root / f"run{index}"
     directory.mkdir(parents=True)
@@ -123,11 +129,12 @@ def one_run(index: int, root: Path) -> dict[str, Any]:
         detect = cli.grid("check", str(spec), *args, "--suite", "quick", timeout=600)
         if detect.code != 1 or f"node-{BAD_NODE:04d}" not in detect.output:
             raise RuntimeError(f"grid check did not find the alarm:\n{detect.output[-2000:]}")
-        heal = grid("up", str(spec), *args, "--heal", "--yes", "--skip-check")
+        heal = grid("up", str(spec), *args, "--heal", "--yes", "--skip-check", "-v")
         replacement = f"lab-train-{NODES:04d}"
         serving = until_served(name, "-w", replacement, expect=1)
         row["heal"] = {"detect": detect.seconds, "heal": heal.seconds, "serving": round(serving, 2),
-                       "detect_to_serving": round(detect.seconds + heal.seconds + serving, 2)}
+                       "detect_to_serving": round(detect.seconds + heal.seconds + serving, 2),
+                       "phases": timed_lines(heal.output, HEAL_LINE)}
 
         write_spec(spec, name, subnets, release="v2")
         rolled = grid("up", str(spec), *args, "--yes", "--skip-check", "-v")

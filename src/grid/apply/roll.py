@@ -235,6 +235,7 @@ class Roller:
         # Until the wave is resumed, the next plan must see this run as unfinished (grid.apply.engine).
         self.writer.update(lambda s: s.model_copy(update={"interrupted": sorted({*s.interrupted, *regions})}))
         kill_point("roll.wave.replaced")
+        self.emit(Event("roll", "info", message=f"wave {wave.label}: replaced"))
         self._phase(wave, "gate", started)
         gated = [a for a in wave.all_nodes if (u := self.schedule.update_of(a)) is not None
                  and u.health_gate != "none"]
@@ -242,6 +243,9 @@ class Roller:
         kill_point("roll.wave.gated")
         if verdict.failing:
             return self._stopped(wave, verdict, result)
+        if gated:
+            self.emit(Event("roll", "info", message=f"wave {wave.label}: health gate passed on {len(gated)} "
+                                                    f"node(s)"))
         self._phase(wave, "resume", started)
         self.slurm.resume(self.writer.state, wave.all_nodes, self.emit)
         kill_point("roll.wave.resumed")
