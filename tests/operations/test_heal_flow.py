@@ -140,3 +140,37 @@ def test_a_run_that_resumes_grid_drained_nodes_leaves_quarantined_ones_drained(l
     state = ws.read_state()[1]
     resumed = resume_kept(ws.cluster, graph_for(ws, state), state, fake.connect, emit=lambda _: None)
     assert resumed == ("east-train-0001",)
+
+
+class Interrupted(BaseException):
+    """What Ctrl-C (or a kill) does to a heal: it stops where it is, whatever it was doing."""
+
+
+@pytest.mark.parametrize("stop_at", ["the gate", "the removal's approval", "the replacement's approval"])
+def test_a_heal_stopped_at_any_step_is_completed_by_the_next(stop_at: str, lab: tuple[
+        Workspace, FakeSlurm, FakeSuite, operations.Engines]) -> None:
+    ws, _, suite, engines = lab
+    suite.failing = {"east/train/node-0001"}
+    approvals: list[int] = []
+
+    def approve(*_: object) -> None:
+        approvals.append(1)
+        if (stop_at == "the replacement's approval" and len(approvals) == 1) or (
+                stop_at == "the removal's approval" and len(approvals) == 2):
+            raise Interrupted
+
+    def check(*args: object) -> HealthReport:
+        if stop_at == "the gate" and len(suite.checked) == 1:
+            raise Interrupted
+        return suite(*args)  # type: ignore[arg-type]
+
+    with pytest.raises(Interrupted):
+        heal(ws, operations.UpOptions(skip_check=True), approve=approve, emit=lambda _: None, engines=engines,
+             check=check)
+    state = ws.read_state()[1]
+    assert "east/train/node-0001" in state.quarantined  # recorded before anything else happened
+    healed = healing(ws, suite, engines)
+    assert healed.ok, healed.stopped
+    state = ws.read_state()[1]
+    assert state.quarantined == {} and "east/train/node-0001" not in state.resources
+    assert "east/train/node-0004" in state.resources and state.slots["east/train"].retired == [1]
