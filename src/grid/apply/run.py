@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from grid.apply import drain, reaper, roll, roll_waves
+from grid.apply import drain, reaper, roll_waves
 from grid.apply.engine import ApplyContext, ApplyResult, apply, forget_region
 from grid.apply.events import Event, EventSink, Failure
 from grid.apply.statewriter import StateWriter
@@ -120,6 +120,8 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
     keypair = identity.keypair
     # Pools with an update policy replace their nodes in waves (grid.apply.roll); outside their window, none starts.
     waves = roll_waves.schedule(ws.cluster, plan, state)
+    if waves is not None:
+        from grid.apply import roll  # with its health gate's suites: only for a run that rolls
     if waves is not None and (closed := roll.window_closed(waves, ws.cluster)):
         emit(Event("roll", "info", message=f"{closed}: no wave started, nothing changed (run `grid up` then)"))
         return ApplyResult(state, ())
