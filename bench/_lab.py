@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ipaddress
 import json
 import os
 import statistics
@@ -23,9 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support import cli  # tests/support: the one CLI runner and spec maker
 from support.lab import leftovers, remove_cluster
 from support.paths import REPO
-from support.specs import lab_spec
+from support.specs import lab_spec, used_subnets
 
-__all__ = ["REPO", "emit", "grid", "load_average", "make_lab", "measured_lab", "remove_cluster", "run", "spread"]
+__all__ = ["REPO", "emit", "free_subnets", "grid", "load_average", "make_lab", "measured_lab", "measured_run",
+           "remove_cluster", "run", "spread"]
 
 NODE_RESOURCES = {"cpus": 0.25, "memory_gb": 0.25}
 run = functools.partial(cli.run, check=True, timeout=1800)  # a Run: seconds, code, output
@@ -51,18 +53,35 @@ def make_lab(directory: Path, count: int = 8) -> tuple[Path, str]:
 
 @contextlib.contextmanager
 def measured_lab(directory: Path, count: int = 8) -> Iterator[tuple[Path, str, dict[str, Any]]]:
-    """A lab (make_lab) and the row of its run's figures: the load average at the start and the end, and
-    whatever podman still held of the cluster after everything of it was removed (`left_behind`)."""
+    """A lab (make_lab) and the row of its run's figures (measured_run)."""
     spec, name = make_lab(directory, count)
-    row: dict[str, Any] = {"cluster": name, "load_avg_start": load_average()}
-    try:
+    with measured_run(name) as row:
         yield spec, name, row
+
+
+@contextlib.contextmanager
+def measured_run(name: str, **row: Any) -> Iterator[dict[str, Any]]:
+    """The row of one run's figures on cluster `name`: the load average at the start and the end, and whatever
+    podman still held of the cluster after everything of it was removed (`left_behind`), whatever happened."""
+    figures: dict[str, Any] = {"cluster": name, **row, "load_avg_start": load_average()}
+    try:
+        yield figures
     finally:
         remove_cluster(name)
         left = leftovers(name)
         if left:
-            row["left_behind"] = left
-    row["load_avg_end"] = load_average()
+            figures["left_behind"] = left
+    figures["load_avg_end"] = load_average()
+
+
+def free_subnets(within: ipaddress.IPv4Network, count: int) -> list[str]:
+    """`count` /24s of `within` that no podman network or host route uses, from the top of the range down
+    (the tests hold the bottom of theirs)."""
+    used = used_subnets()
+    free = [str(net) for net in reversed(list(within.subnets(new_prefix=24))) if not any(net.overlaps(u) for u in used)]
+    if len(free) < count:
+        raise RuntimeError(f"fewer than {count} free /24s in {within}")
+    return free[:count]
 
 
 def spread(values: Iterable[float]) -> dict[str, float]:

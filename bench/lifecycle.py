@@ -35,11 +35,9 @@ from typing import Any
 
 import yaml
 
-from _lab import REPO, emit, grid, load_average, remove_cluster, spread
+from _lab import REPO, emit, free_subnets, grid, measured_run, spread
 from support import cli
-from support.lab import leftovers
 from support.paths import EXAMPLES
-from support.specs import used_subnets
 
 NODES = 8
 RANGE = ipaddress.IPv4Network("198.19.128.0/20")  # the benchmarks' range, apart from the tests' 198.18.128.0/17
@@ -64,14 +62,6 @@ def write_spec(path: Path, name: str, subnets: list[str], *, release: str = "v1"
     data["spec"]["images"] = [{"name": "rolled", "files": [
         {"src": "image/release", "dest": "/etc/grid-release", "mode": "0644"}]}]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def free_subnets(count: int) -> list[str]:
-    used = used_subnets()
-    free = [str(net) for net in reversed(list(RANGE.subnets(new_prefix=24))) if not any(net.overlaps(u) for u in used)]
-    if len(free) < count:
-        raise RuntimeError(f"fewer than {count} free /24s in {RANGE}")
-    return free[:count]
 
 
 def on_controller(name: str, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -115,11 +105,10 @@ def one_run(index: int, root: Path) -> dict[str, Any]:
     directory = root / f"run{index}"
     directory.mkdir(parents=True)
     spec, name = directory / "cluster.yaml", "lc-" + secrets.token_hex(3)
-    subnets = free_subnets(2)
+    subnets = free_subnets(RANGE, 2)
     workdir = directory / "work"
-    row: dict[str, Any] = {"cluster": name, "subnets": subnets, "load_avg_start": load_average()}
     args = ("--workdir", str(workdir))
-    try:
+    with measured_run(name, subnets=subnets) as row:
         write_spec(spec, name, subnets)
         row["grid_up"] = grid("up", str(spec), *args, "--yes", "--skip-check").seconds
         until_served(name, f"-N{NODES}", expect=NODES)
@@ -142,12 +131,6 @@ def one_run(index: int, root: Path) -> dict[str, Any]:
         row["roll"] = {"grid_up": rolled.seconds, "serving": round(serving, 2),
                        "to_serving": round(rolled.seconds + serving, 2), "waves": wave_phases(rolled.output)}
         grid("destroy", str(spec), *args, "--yes")
-    finally:
-        remove_cluster(name)
-        left = leftovers(name)
-        if left:
-            row["left_behind"] = left
-    row["load_avg_end"] = load_average()
     return row
 
 

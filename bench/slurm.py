@@ -35,10 +35,8 @@ from typing import Any
 
 import yaml
 
-from _lab import REPO, emit, grid, load_average, remove_cluster, spread
-from support.lab import leftovers
+from _lab import REPO, emit, free_subnets, grid, measured_run, spread
 from support.paths import EXAMPLES
-from support.specs import used_subnets
 
 NODES = 16
 TARGET_GROW_RATIO = 0.3
@@ -65,15 +63,6 @@ def write_spec(path: Path, name: str, count: int, subnets: list[str]) -> None:
     scheduler = data["spec"]["scheduler"]
     scheduler["partitions"] = [p for p in scheduler["partitions"] if p["name"] == "train"]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def free_subnets(count: int) -> list[str]:
-    used = used_subnets()
-    # From the top of the range down: the e2e test (tests/e2e/test_slurm_e2e.py) holds its bottom.
-    free = [str(net) for net in reversed(list(RANGE.subnets(new_prefix=24))) if not any(net.overlaps(u) for u in used)]
-    if len(free) < count:
-        raise RuntimeError(f"fewer than {count} free /24s in {RANGE}")
-    return free[:count]
 
 
 def first_srun(name: str, count: int) -> float:
@@ -150,10 +139,9 @@ def one_run(index: int, root: Path, *, explain: bool) -> dict[str, Any]:
     directory = root / f"run{index}"
     directory.mkdir(parents=True)
     spec, name = directory / "cluster.yaml", "se-" + secrets.token_hex(3)
-    subnets = free_subnets(2)
+    subnets = free_subnets(RANGE, 2)  # from the top down: tests/e2e/test_slurm_e2e.py holds the bottom
     workdir = directory / "work"
-    row: dict[str, Any] = {"cluster": name, "subnets": subnets, "load_avg_start": load_average()}
-    try:
+    with measured_run(name, subnets=subnets) as row:
         write_spec(spec, name, NODES, subnets)
         up = grid("up", str(spec), "--workdir", str(workdir), "--yes", "--skip-check")
         row["grid_up"] = up.seconds
@@ -179,12 +167,6 @@ def one_run(index: int, root: Path, *, explain: bool) -> dict[str, Any]:
         own = re.search(r"No changes: .*\(([\d.]+)s\)", noop.output)
         row["noop_reported_by_grid"] = float(own.group(1)) if own else None
         grid("destroy", str(spec), "--workdir", str(workdir), "--yes")
-    finally:
-        remove_cluster(name)
-        left = leftovers(name)
-        if left:
-            row["left_behind"] = left
-    row["load_avg_end"] = load_average()
     return row
 
 
