@@ -325,17 +325,10 @@ def _ids(running: Mapping[str, Sequence[JobRef]]) -> list[str]:
 @contextmanager
 def pinned_controllers(workdir: Path, state: State, cluster: Cluster) -> Iterator[ControllerFor]:
     """The real controller: grid.drivers.slurm over SSH with the cluster's key and pinned host keys."""
-    from grid.apply.configure import refresh_known_hosts
-    from grid.drivers.ssh import PinnedRemote
-    from grid.identity import find_keypair
+    from grid.apply.remote import cluster_remote
 
-    keys = find_keypair(workdir)
-    if keys is None:
-        raise OperationFailed(f"cluster {cluster.name} has no SSH key in {workdir}",
-                              hint="run grid with the work directory the cluster was made from")
     ssh = cluster.spec.defaults.ssh
-    remote = PinnedRemote(user=ssh.user, private_key=keys.private_path, also=keys.also, port=ssh.port,
-                          known_hosts=refresh_known_hosts(workdir, state))
+    remote = cluster_remote(workdir, state, cluster)
     try:
         # scontrol update (drain, resume) needs root or SlurmUser: another login user goes through sudo.
         yield lambda hostname, ip: SlurmController(remote, hostname, ip, sudo=ssh.user != "root")

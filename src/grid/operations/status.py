@@ -210,18 +210,11 @@ def _scheduler_status(cluster: Cluster, graph: ResourceGraph, state: State, seen
 
 
 def _ask_slurm(ws: Workspace, state: State, graph: ResourceGraph) -> SlurmSeen:
-    from grid.apply.configure import refresh_known_hosts
+    from grid.apply.remote import cluster_remote
     from grid.drivers.slurm import SlurmUnavailable, controller_of
-    from grid.drivers.ssh import PinnedRemote
-    from grid.identity import find_keypair
 
-    keys = find_keypair(ws.workdir)
-    if keys is None:
-        raise OperationFailed(f"no SSH key of cluster {ws.cluster.name} in {ws.workdir}",
-                              hint="run grid from the work directory the cluster was made with (--workdir)")
     ssh = ws.cluster.spec.defaults.ssh
-    remote = PinnedRemote(user=ssh.user, private_key=keys.private_path, also=keys.also, port=ssh.port,
-                          known_hosts=refresh_known_hosts(ws.workdir, state))
+    remote = cluster_remote(ws.workdir, state, ws.cluster)
     controller = controller_of(ws.cluster, graph, remote, sudo=ssh.user != "root")
     try:
         return SlurmSeen(controller.hostname, controller.nodes(), controller.jobs())
