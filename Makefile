@@ -44,6 +44,7 @@ bench: setup
 	$(ENV) python bench/up_phases.py
 	$(ENV) python bench/slurm.py
 	$(ENV) python bench/lifecycle.py
+	$(ENV) python bench/scale.py
 
 clean:
 	rm -rf .grid examples/*/.grid build dist .pytest_cache .mypy_cache .ruff_cache

@@ -60,9 +60,16 @@ def lease_seconds() -> float | None:
     return value
 
 
-def workspace(spec: Path, workdir: Path | None, state: str | None = None) -> Workspace:
+REGION = typer.Option(None, "--region", show_default=False,
+                      help="Limit the run to this region (repeatable): its state partition only; other regions' "
+                           "hosts it affects are shown and left to their own next run.")
+
+
+def workspace(spec: Path, workdir: Path | None, state: str | None = None,
+              regions: list[str] | None = None) -> Workspace:
     """Open the spec or leave with its diagnostics (exit 1)."""
-    opened = open_workspace(spec, workdir=workdir, state=state_location(state), lease_seconds=lease_seconds())
+    opened = open_workspace(spec, workdir=workdir, state=state_location(state), lease_seconds=lease_seconds(),
+                            regions=regions or None)
     if isinstance(opened, Rejected):
         console.print_diagnostics(opened.diagnostics, opened.loaded.source)
         raise typer.Exit(1)

@@ -36,7 +36,8 @@ fail() { echo "setup: $1: $2" >&2; exit 1; }
 # netavark + iptables explicitly: with --no-install-recommends apt could pick CNI as the network stack.
 APT_PACKAGES=(podman runc netavark aardvark-dns iptables conmon debootstrap graphviz postgresql uidmap slirp4netns
               fuse-overlayfs openssh-client
-              iproute2 iputils-ping git make python3-venv ca-certificates)
+              iproute2 iputils-ping git make python3-venv ca-certificates
+              prometheus)  # for promtool: the agent's /metrics is checked with `promtool check metrics`
 if ! skipped apt; then
     missing=()
     for pkg in "${APT_PACKAGES[@]}"; do

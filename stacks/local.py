@@ -39,13 +39,21 @@ def program(data: dict[str, Any]) -> None:
     authorized_key = data.get("authorized_key", "")
     # Labels naming the state that owns each object: another state (a second checkout) refuses to touch it.
     owner = data.get("owner") or {}
-    networks: dict[str, tuple[Network, dict[str, Any]]] = {}
+    # A node shard of a split region (grid.drivers.pulumi_shards) gets the fabrics and storage its region's own
+    # stack made as `external`: their names are used, nothing is made for them here.
+    networks: dict[str, tuple[Network | None, dict[str, Any]]] = {}
     for fabric in data["fabrics"]:
+        if fabric.get("external"):
+            networks[fabric["name"]] = (None, fabric)
+            continue
         props = {"cluster": cluster, "address": fabric["address"], "network": fabric["network"],
                  "cidr": fabric["cidr"], "gateway": fabric["gateway"], "mtu": fabric["mtu"], "owner": owner}
         networks[fabric["name"]] = (Network(fabric["address"], props), fabric)
-    volumes: dict[str, tuple[Volume, dict[str, Any]]] = {}
+    volumes: dict[str, tuple[Volume | None, dict[str, Any]]] = {}
     for volume in data["volumes"]:
+        if volume.get("external"):
+            volumes[volume["name"]] = (None, volume)
+            continue
         props = {"cluster": cluster, "address": volume["address"], "volume": volume["volume"], "owner": owner}
         # Protection is enforced by grid's plan (it refuses to delete protected storage), not by
         # Pulumi's `protect`, so `grid destroy --allow-destroy-protected` stays one step.
@@ -67,7 +75,7 @@ def program(data: dict[str, Any]) -> None:
             "cpus": node.get("cpus"), "memory_gb": node.get("memory_gb"), "owner": owner,
         }
         created = Node(node["address"], props, pulumi.ResourceOptions(
-            depends_on=[res for res, _ in attached] + [res for res, _ in mounted]))
+            depends_on=[res for res, _ in [*attached, *mounted] if res is not None]))
         exported[node["address"]] = {"container_id": created.container_id, "host_key": created.host_key}
     pulumi.export("nodes", exported)
 

@@ -22,9 +22,10 @@ def drift(
     location: str | None = common.STATE,
     json_output: bool = common.JSON,
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 2 when anything drifted."),
+    regions: list[str] | None = common.REGION,
 ) -> None:
     """Refresh infrastructure (Pulumi) and configuration (Ansible check mode) and report drift."""
-    ws = common.workspace(spec, workdir, location)
+    ws = common.workspace(spec, workdir, location, regions)
     report = operations.drift(ws)
     if json_output:
         console.print_json(report.to_dict())

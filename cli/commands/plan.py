@@ -14,6 +14,7 @@ from .. import common, console
 from ..views.capacity import capacity_view
 from ..views.markdown import plan_markdown
 from ..views.plan import plan_lines
+from ..views.region_scope import show_elsewhere
 
 
 def register(app: typer.Typer) -> None:
@@ -33,11 +34,13 @@ def plan(
     allow_destroy_protected: bool = typer.Option(False, "--allow-destroy-protected",
                                                  help="Allow deleting storage marked protect: true."),
     show_noop: bool = typer.Option(False, "--show-unchanged", help="List unchanged resources too."),
+    regions: list[str] | None = common.REGION,
 ) -> None:
     """Compare the spec with the state (and, with --refresh, with reality) and show the changes."""
-    ws = common.workspace(spec, workdir, location)
-    result = operations.plan(ws, operations.PlanOptions(
-        refresh=refresh, allow_destroy_protected=allow_destroy_protected)).plan
+    ws = common.workspace(spec, workdir, location, regions)
+    planned = operations.plan(ws, operations.PlanOptions(
+        refresh=refresh, allow_destroy_protected=allow_destroy_protected))
+    result = planned.plan
     document = to_document(result, spec_path=str(spec), grid_version=__version__)
     if out is not None:
         out.write_text(json.dumps(document, indent=2) + "\n")
@@ -51,6 +54,7 @@ def plan(
             output.print(text, style=style or None, markup=False)
         for renderable in capacity_view(result.capacity, width=console.table_width(output)):
             output.print(renderable)
+        show_elsewhere(planned, output)
         if out is not None:
             output.print(f"Saved the plan to {out}; apply exactly this plan with `grid apply {out}`.", markup=False)
     if result.errors:

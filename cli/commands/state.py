@@ -30,6 +30,7 @@ from grid.state import (
     workdir_for,
 )
 from grid.state.history import removed_accounts_of
+from grid.workspace import Workspace
 
 from .. import common, console
 
@@ -256,14 +257,25 @@ def _list_backups(store: StateStore, spec: Path) -> None:
 
 @state_app.command("migrate")
 def migrate(spec: Path = _SPEC,
-            to: str = typer.Option(..., "--to", show_default=False,
-                                   help="Where the state goes: postgres://user@host/db, `file` (the work "
-                                        "directory) or file://DIR."),
+            to: str | None = typer.Option(None, "--to", show_default=False,
+                                          help="Where the state goes: postgres://user@host/db, `file` (the work "
+                                               "directory) or file://DIR."),
+            partition: bool = typer.Option(False, "--partition",
+                                           help="Split the state by region in place (for `--region` runs); the "
+                                                "single state is kept as a backup."),
             workdir: Path | None = _WORKDIR, location: str | None = _STATE, json_output: bool = _JSON) -> None:
-    """Move the state — grid's envelope and the Pulumi stacks — to another location; verified by checksum."""
+    """Move the state — grid's envelope and the Pulumi stacks — to another location; verified by checksum.
+    With --partition: split it by region where it is."""
     from grid.operations.migrate import migrate_state, where
 
+    if (to is None) == (not partition):
+        raise console.CommandFailed("say either where the state goes (--to) or --partition",
+                                    hint="grid state migrate --to postgres://… SPEC, or "
+                                         "grid state migrate --partition SPEC")
     ws = common.workspace(spec, workdir, location)
+    if to is None:
+        _partition(ws, json_output)
+        return
     with _failures():
         dest = open_store(to, workdir=ws.workdir, cluster=ws.cluster.name, lease_seconds=common.lease_seconds())
         result = migrate_state(ws, dest, say=lambda line: console.err(line) if json_output else _print(line))
@@ -279,3 +291,20 @@ def migrate(spec: Path = _SPEC,
     use = (f"pass --state {doc['to']} (or set GRID_STATE)" if dest.is_shared
            else "leave out --state and GRID_STATE" if to == "file" else f"pass --state {to}")
     _print(f"{doc['from']} is left as it was, as a backup: from now on {use} to use the new location")
+
+
+def _partition(ws: Workspace, json_output: bool) -> None:
+    from grid.operations.partition import partition_state
+
+    with _failures():
+        result = partition_state(ws)
+    doc = {"cluster": ws.cluster.name, "where": _where(ws.store), "partitions": list(result.parts),
+           "serial": result.serial, "already_partitioned": result.already}
+    if json_output:
+        console.print_json(doc)
+        return
+    verb = "was already partitioned" if result.already else "is now partitioned by region"
+    _print(f"the state of cluster '{ws.cluster.name}' {verb}: {', '.join(result.parts)}")
+    if not result.already:
+        _print(f"the single state (serial {result.serial}) is left as it was, as a backup; "
+               "`grid up --region REGION` now runs one region")

@@ -11,6 +11,7 @@ from grid.identity import Identity
 
 from .. import common, console
 from ..views.apply import ApplyView
+from ..views.region_scope import show_elsewhere
 from ..views.result import reporting
 
 
@@ -32,6 +33,7 @@ def up(
     rotate_ssh_key: bool = typer.Option(
         False, "--rotate-ssh-key", help="Replace the cluster's admin SSH key: a new key pair, written to every "
         "host's authorized keys in place (no node is replaced); the old key is removed once all hosts have it."),
+    regions: list[str] | None = common.REGION,
     heal: bool = typer.Option(
         False, "--heal", help="Run the quick health suite on every node; drain and quarantine failing ones (pool "
         "health.on_failure, at most health.max_unhealthy of a pool), replace them with the pool's next free slot "
@@ -39,13 +41,14 @@ def up(
 ) -> None:
     """Create or update the cluster so that it matches the spec."""
     with reporting(json_output, "up") as report:
-        ws = common.workspace(spec, workdir, state)
+        ws = common.workspace(spec, workdir, state, regions)
         report.cluster = ws.cluster.name
         view = ApplyView(ws, report, verbose=verbose)
 
         def approve(planned: operations.Planned, identity: Identity) -> None:
             view.rotation(identity)
             view.plan(planned.plan)
+            show_elsewhere(planned, console.errout() if json_output else console.out())
             common.confirm("Apply these changes?", yes)
 
         options = operations.UpOptions(refresh=refresh, skip_check=skip_check, trust_new_hosts=trust_new_hosts,

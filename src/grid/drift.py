@@ -79,6 +79,8 @@ def _pulumi_refresh(ws: Workspace, state: State, graph: ResourceGraph, identity:
     stacks = default_stacks(ws, identity)
     if stacks is None:
         return {}
+    if only is None and ws.regions is not None:
+        only = set(ws.regions)  # a `--region` run refreshes its regions' stacks only
     keys = identity.keypair
     regions = sorted({r.region for r in state.resources.values() if r.region and r.kind != Kind.LINK.value}
                      & set(graph.regions) & (set(graph.regions) if only is None else only))
@@ -112,7 +114,8 @@ def _configuration_check(ws: Workspace, state: State, graph: ResourceGraph, iden
     from grid.render.leftovers import leftovers_of
 
     hosts = {a: r for a, r in state.resources.items()
-             if r.kind == Kind.NODE.value and a in state.hosts and a not in skip}
+             if r.kind == Kind.NODE.value and a in state.hosts and a not in skip
+             and (ws.regions is None or r.region in ws.regions)}
     if not hosts:
         return {}
     keys = identity.keypair

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import yaml
 
 from grid import physics
 from grid.diagnostics import Diagnostics
+from grid.errors import GridError
 from grid.identity import planned_public_key, resolve_identity
 from grid.plan import LiveHost, LiveResource, Plan, make_plan
 from grid.plan.out_of_service import with_out_of_service
@@ -53,9 +54,13 @@ class Workspace:
     target: Target  # chosen once from the spec: nothing else asks which target it is
     own: OwnFiles = NO_OWN_FILES  # the user's roles and scripts, read once from next to the spec
     images: Mapping[str, ImageBuild] = field(default_factory=dict)  # spec.images as builds, files read once
+    regions: tuple[str, ...] | None = None  # a `--region` run's regions; None: the whole cluster
 
     @property
     def rendered_dir(self) -> Path:
+        # A region run renders into a directory of its own: runs of other regions at the same time keep theirs.
+        if self.regions is not None:
+            return self.workdir / "rendered" / "regions" / "+".join(self.regions)
         return self.workdir / "rendered"
 
     def read_state(self) -> tuple[Envelope | None, State]:
@@ -72,19 +77,33 @@ class Rejected:
 
 
 def open_workspace(spec_path: Path, *, workdir: Path | None = None, store: StateStore | None = None,
-                   state: str | None = None, lease_seconds: float | None = None) -> Workspace | Rejected:
+                   state: str | None = None, lease_seconds: float | None = None,
+                   regions: Sequence[str] | None = None) -> Workspace | Rejected:
     """`state` names where state lives (grid.state.open_store): none → state.json in the work directory,
-    `postgres://…` → a team database; raises StateError for a location it cannot use."""
+    `postgres://…` → a team database; raises StateError for a location it cannot use. `regions`: limit the
+    run to these regions (their state partitions only; grid.state.partitions); an unknown one is a GridError."""
     loaded = load_spec(str(spec_path))
     own = own_files(loaded)  # read once: validate checks them, the workspace keeps them
     findings = validate(loaded, own=own)
     if loaded.cluster is None or findings.has_errors:
         return Rejected(loaded, findings)
+    scope = known_regions(loaded.cluster, regions) if regions else None
     directory = workdir_for(spec_path, workdir, loaded.cluster.name)
     if store is None:
-        store = open_store(state, workdir=directory, cluster=loaded.cluster.name, lease_seconds=lease_seconds)
+        store = open_store(state, workdir=directory, cluster=loaded.cluster.name, lease_seconds=lease_seconds,
+                           regions=scope)
     return Workspace(spec_path, loaded, loaded.cluster, findings, directory, store, target_for(loaded.cluster),
-                     own[0], image_builds(loaded.cluster, image_files(loaded)[0]))
+                     own[0], image_builds(loaded.cluster, image_files(loaded)[0]), scope)
+
+
+def known_regions(cluster: Cluster, regions: Sequence[str]) -> tuple[str, ...]:
+    """`regions` sorted and without repeats, once each is one of the spec's; else a GridError naming them."""
+    names = [r.name for r in cluster.spec.regions]
+    unknown = sorted(set(regions) - set(names))
+    if unknown:
+        raise GridError(f"--region {', '.join(unknown)}: the spec has no such region",
+                        f"the spec's regions: {', '.join(names)}")
+    return tuple(sorted(set(regions)))
 
 
 def graph_for(ws: Workspace, state: State) -> ResourceGraph:

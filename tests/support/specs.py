@@ -196,3 +196,29 @@ def applied_state(graph: ResourceGraph, *, host_key: str = "ssh-ed25519 AAAA") -
                                   outputs={"host_key": host_key} if r.kind is Kind.NODE else {})
         for r in graph})
     return State.model_validate(json.loads(canonical_json(state.model_dump())))
+
+
+def two_small_regions(name: str, subnets: tuple[str, str], east: int, west: int) -> str:
+    """A local cluster of two regions joined by a link: east (pool a, `east` nodes) and west (pool b, `west`
+    nodes), one ethernet fabric each on `subnets`, the base role only (the region runs and agents' tests)."""
+    pool = "fabrics: [mgmt], roles: [compute], resources: {cpus: 0.5, memory_gb: 0.5}"
+    regions = "".join(f"""    - name: {region}
+      site: {{power_mw: 0.1}}
+      fabrics:
+        - {{name: mgmt, kind: ethernet, cidr: {cidr}}}
+      pools:
+        - {{name: {pool_name}, count: {count}, {pool}}}
+""" for region, cidr, pool_name, count in (("east", subnets[0], "a", east), ("west", subnets[1], "b", west)))
+    return f"""apiVersion: grid/v1
+kind: Cluster
+metadata: {{name: {name}}}
+spec:
+  target: local
+  defaults:
+    ssh: {{user: root}}
+  regions:
+{regions}  links:
+    - {{between: [east, west], bandwidth_gbps: 100, latency_ms: 20}}
+  configuration:
+    roles: [base]
+"""

@@ -18,6 +18,7 @@ from typing import Any
 
 from grid.apply.context import ApplyContext, now
 from grid.apply.events import Event, Failure
+from grid.apply.shared_known_hosts import known_hosts_locked, lines_of_others, region_runs_here
 from grid.drivers.ansible import Gate
 from grid.drivers.ssh import write_known_hosts
 from grid.killpoints import kill_point
@@ -42,7 +43,12 @@ def refresh_known_hosts(workdir: Path, state: State,
         names = [attrs["hostname"], *sorted(set(attrs.get("fabrics", {}).values()))]
         entries.append(([str(n) for n in names if n], key))
     path = known_hosts_path(workdir)
-    write_known_hosts(path, entries)
+    if not region_runs_here(workdir):
+        write_known_hosts(path, entries)
+        return path
+    with known_hosts_locked(path):  # another region's run may write it at the same time
+        known = {name for names, _ in entries for name in names}
+        write_known_hosts(path, [*entries, *lines_of_others(path, known)])
     return path
 
 

@@ -13,10 +13,12 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grid.drivers import pulumi_shards as shards
 from grid.engines import EngineFailed, MadeFn, PreviewResult, ProgressFn, RegionInput, StackEngine, StackResult
 
 if TYPE_CHECKING:
@@ -43,12 +45,18 @@ def backend_url_for(workdir: Path, backend_url: str | None) -> str:
     return backend_url or f"file://{workdir.resolve() / 'pulumi-backend'}"
 
 
-def file_backend_regions(backend_url: str, project: str) -> list[str]:
-    """The stacks (regions) of `project` in a DIY file backend; [] for other backends."""
+def file_backend_stacks(backend_url: str, project: str) -> list[str] | None:
+    """The stacks of `project` in a DIY file backend (a region's, and node shards `region.pool.k`); None for
+    other backends (they cannot be listed without the CLI)."""
     if not backend_url.startswith("file://"):
-        return []
+        return None
     root = Path(backend_url[len("file://"):]) / ".pulumi" / "stacks" / project
-    return sorted(p.name.split(".")[0] for p in root.glob("*.json")) if root.is_dir() else []
+    return sorted(p.name[:-len(".json")] for p in root.glob("*.json")) if root.is_dir() else []
+
+
+def file_backend_regions(backend_url: str, project: str) -> list[str]:
+    """The regions with stacks of `project` in a DIY file backend; [] for other backends."""
+    return sorted({shards.region_of(stack) for stack in file_backend_stacks(backend_url, project) or ()})
 
 
 def _last_lines(text: str, count: int = 12) -> str:
@@ -116,6 +124,7 @@ class ProcessStackEngine:
                          "backend_url": self.backend_url, "passphrase_file": str(passphrase_file.resolve())}
         self._spare: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
+        self.notes: list[str] = []  # what the user should know of how regions are split (pulumi_shards.Layout)
 
     def warm(self, env: Mapping[str, str] | None = None) -> None:
         """Start a worker now, to take the next operation: its ~0.2 s of imports overlap planning. Unused, it
@@ -161,18 +170,54 @@ class ProcessStackEngine:
             raise PulumiFailed(region, str(final.get("message", "")))
         return final
 
+    # A region's operations run on its stacks: one, or the split of a big region (grid.drivers.pulumi_shards).
     def up(self, region: str, data: RegionInput, progress: ProgressFn | None = None, *,
            refresh: bool = True, made: MadeFn | None = None, allowed: Allowance | None = None) -> StackResult:
-        final = self._run("up", region, data, progress, made, refresh=refresh, report_made=made is not None,
-                          allowed=allowed.to_dict() if allowed is not None else None)
-        return StackResult(region, final.get("outputs", {}), final.get("changes", {}))
+        def one(stack: str, part: RegionInput) -> dict[str, Any]:
+            return self._run("up", stack, part, progress, made, refresh=refresh, report_made=made is not None,
+                             allowed=allowed.to_dict() if allowed is not None else None)
+
+        finals = self._each_stack(region, data, one, progress)
+        return StackResult(region, shards.merge_outputs([f.get("outputs", {}) for f in finals]),
+                           shards.merge_changes([f.get("changes", {}) for f in finals]))
 
     def preview(self, region: str, data: RegionInput, *, refresh: bool) -> PreviewResult:
-        final = self._run("preview", region, data, None, refresh=refresh)
-        return PreviewResult(region, final.get("changes", {}), final.get("steps", {}))
+        finals = self._each_stack(region, data, lambda stack, part: self._run("preview", stack, part, None,
+                                                                              refresh=refresh), None, write=False)
+        return PreviewResult(region, shards.merge_changes([f.get("changes", {}) for f in finals]),
+                             {k: v for f in finals for k, v in f.get("steps", {}).items()})
 
     def destroy(self, region: str, data: RegionInput, progress: ProgressFn | None = None) -> None:
+        stacks = [s for s in self.stacks() or () if s != region and shards.region_of(s) == region]
+        self._sharded(region, [partial(self._run, "destroy", s, data, progress) for s in stacks])
         self._run("destroy", region, data, progress)
 
     def regions(self) -> list[str]:
         return file_backend_regions(self.backend_url, self.project)
+
+    def stacks(self) -> list[str] | None:
+        """The project's stacks in the backend (regions and node shards); None when the backend cannot say."""
+        return file_backend_stacks(self.backend_url, self.project)
+
+    def _each_stack(self, region: str, data: RegionInput, one: Callable[[str, RegionInput], dict[str, Any]],
+                    progress: ProgressFn | None, *, write: bool = True) -> list[dict[str, Any]]:
+        """`one` on each of the region's stacks: the region's own first, then its node shards at once; node
+        shards left without nodes are destroyed (`write`)."""
+        layout = shards.layout(region, data, self.stacks())
+        if layout.note is not None and layout.note not in self.notes:
+            self.notes.append(layout.note)
+        (first, first_data), *rest = layout.stacks
+        finals = [one(first, first_data)]
+        finals += self._sharded(region, [partial(one, s, d) for s, d in rest])
+        if write:
+            self._sharded(region, [partial(self._run, "destroy", s, shards.empty(data), progress)
+                                   for s in layout.gone])
+        return finals
+
+    @staticmethod
+    def _sharded(region: str, jobs: list[Callable[[], Any]]) -> list[Any]:
+        """Jobs on a region's node shards, at once; a shard's failure is the region's."""
+        try:
+            return shards.run_all(jobs)
+        except PulumiFailed as exc:
+            raise PulumiFailed(region, f"stack {exc.region}: {exc.message}") from None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from grid.apply import drain
 from grid.apply.drain import SlurmConnect
 from grid.identity import Identity
 from grid.plan import LiveHost, Plan
+from grid.plan.region_scope import limit_to_regions
 from grid.resources import ResourceGraph
 from grid.state.model import Envelope, State
 from grid.workspace import Workspace, admin_public_key, graph_for, plan_parts, planning_gc
@@ -32,6 +33,10 @@ class Planned:
     host_digests: Mapping[str, tuple[str, str, str]]
     public_key: str  # the admin key the digests were computed with
     live_hosts: Mapping[str, LiveHost] | None = None  # configuration as a full refresh found it
+    # A `--region` run's plan: what other regions' next runs must do because of it (region -> lines), and
+    # how many resource changes of other regions it leaves to their own runs.
+    pending_elsewhere: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    skipped_elsewhere: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def serial(self) -> int:
@@ -65,7 +70,11 @@ def plan_against(ws: Workspace, envelope: Envelope | None, state: State, *, publ
         parts = plan_parts(ws, envelope=envelope, state=state, live=live, live_hosts=live_hosts, graph=graph,
                            public_key=public_key, allow_destroy_protected=options.allow_destroy_protected)
     made = parts.plan
+    scoped = limit_to_regions(made, ws.regions) if ws.regions is not None else None
+    if scoped is not None:
+        made = scoped.plan  # before Slurm is asked: nodes of other regions are not drained by this run
     if options.probe or options.refresh:
         made = drain.plan_with_jobs(ws.workdir, ws.cluster, graph, state, made,
                                     connect=slurm or drain.pinned_controllers)
-    return Planned(made, envelope, state, graph, parts.host_digests, public_key, live_hosts)
+    return Planned(made, envelope, state, graph, parts.host_digests, public_key, live_hosts,
+                   scoped.pending if scoped else {}, scoped.skipped if scoped else {})

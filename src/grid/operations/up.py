@@ -13,6 +13,7 @@ from grid.operations.check import Checks, NodeShown, check_after_apply
 from grid.operations.engines import Engines, locked
 from grid.operations.outcome import Outcome
 from grid.operations.planning import Planned, PlanOptions, plan_against
+from grid.operations.region_pending import record_pending
 from grid.workspace import Workspace
 
 Approve = Callable[[Planned, Identity], None]
@@ -49,6 +50,8 @@ def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
         if planned.plan.errors:
             return Outcome("plan-errors", planned.plan, serial=planned.serial)
         if not planned.plan.has_changes:
+            if envelope is not None:
+                record_pending(ws, state, envelope.serial, {})  # nothing left to do here: clear its record
             return Outcome("no-changes", planned.plan, serial=planned.serial)
         try:
             approve(planned, identity)
@@ -59,6 +62,8 @@ def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
         applied = run.up(ws, planned.plan, emit=emit, stacks=stacks, ansible=engines.ansible(ws),
                          options=run.UpOptions(allow_job_impact=options.allow_job_impact, slurm=engines.slurm),
                          inputs=run.RunInputs(envelope, state, planned.graph, planned.host_digests, identity))
+        if applied.ok:
+            record_pending(ws, applied.state, applied.serial, planned.pending_elsewhere)
     return finished(ws, planned, applied, skip_check=options.skip_check, on_applied=on_applied, on_node=on_node)
 
 

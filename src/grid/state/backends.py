@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from grid.state import _osutil as osu
 from grid.state.errors import StateError
 from grid.state.postgres import DEFAULT_PG_LEASE_SECONDS, PostgresStateStore, is_postgres, redact
 from grid.state.roles import PulumiBackend, StateLocation, StateStore
+from grid.state.scoped import scoped_store
 from grid.state.store import FileStateStore
 
 
-def open_store(location: str | None, *, workdir: Path, cluster: str,
-               lease_seconds: float | None = None) -> StateStore:
+def open_store(location: str | None, *, workdir: Path, cluster: str, lease_seconds: float | None = None,
+               regions: Sequence[str] | None = None) -> StateStore:
     """The store a location names: none or `file` → state.json in `workdir`; `file://DIR`; `postgres://…`.
+    A state partitioned by region there is opened as one (grid.state.scoped), limited to `regions` if given.
 
     Pulumi's stacks go with it: in the same database for postgres, else in `workdir` (grid.state.roles)."""
+    return scoped_store(_single_store(location, workdir=workdir, cluster=cluster, lease_seconds=lease_seconds),
+                        cluster, regions)
+
+
+def _single_store(location: str | None, *, workdir: Path, cluster: str,
+                  lease_seconds: float | None = None) -> StateStore:
     if not location or location == "file":
         return FileStateStore(workdir)
     if location.startswith("file://"):

@@ -45,21 +45,23 @@ def read_lock(workdir: Path) -> LockHolder | None:
                           UNREADABLE_GRACE_SECONDS, osu.iso(until), token=f"unreadable:{raw.hex()[:64]}")
 
 
-def assess(holder: LockHolder, *, now: datetime | None = None) -> Status:
-    """On one machine a holder seen running is live whatever its lease; one seen gone is stale at once."""
+def assess(holder: LockHolder, *, now: datetime | None = None, seen_running_is_live: bool = True) -> Status:
+    """On one machine a holder seen running is live whatever its lease (unless `seen_running_is_live` is off:
+    an agent's lease, which a running but stuck holder must lose too); one seen gone is stale at once."""
     now = now or osu.utc_now()
     try:
         expired = now >= datetime.fromisoformat(holder.lease_until)
     except ValueError:
         expired = True
-    return judge(holder, lease_expired=expired, seen_running_is_live=True)
+    return judge(holder, lease_expired=expired, seen_running_is_live=seen_running_is_live)
 
 
 class FileLockRecord:
     """`state.lock` in `workdir`: the lease.LockRecord of the file store."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, seen_running_is_live: bool = True) -> None:
         self.workdir = workdir
+        self.seen_running_is_live = seen_running_is_live
 
     @property
     def path(self) -> Path:
@@ -76,7 +78,7 @@ class FileLockRecord:
             current = read_lock(self.workdir)
             if current is None:
                 continue
-            status = assess(current)
+            status = self._assess(current)
             if status == "live" or not break_stale:
                 raise _held(current, status)
             with osu.guard(self.workdir / GUARD_FILE):
@@ -84,8 +86,8 @@ class FileLockRecord:
                 if again is None:
                     continue
                 # Same token and still breakable: nobody took it over while we were deciding.
-                if again.token != current.token or assess(again) == "live":
-                    raise _held(again, assess(again))
+                if again.token != current.token or self._assess(again) == "live":
+                    raise _held(again, self._assess(again))
                 _replace(self.path, mine)
             return mine
         raise _held(read_lock(self.workdir) or mine, "live")
@@ -107,6 +109,9 @@ class FileLockRecord:
 
     def current(self) -> LockHolder | None:
         return read_lock(self.workdir)
+
+    def _assess(self, holder: LockHolder) -> Status:
+        return assess(holder, seen_running_is_live=self.seen_running_is_live)
 
 
 class StateLock(Lease):

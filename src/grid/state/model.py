@@ -126,6 +126,9 @@ class State(Record):
     quarantined: dict[str, QuarantineRecord] = Field(default_factory=dict)  # by node address
     slots: dict[str, PoolSlots] = Field(default_factory=dict)  # by "region/pool"
     rolls: dict[str, RollRecord] = Field(default_factory=dict)  # by "region/pool"
+    # Region -> what its next run must do because another region changed (a `--region` run records it for the
+    # regions it did not touch; that region's next run does the work and clears its lines).
+    pending: dict[str, list[str]] = Field(default_factory=dict)
 
     def interrupted_regions(self) -> list[str]:
         """Regions whose last infrastructure run started and did not finish (killed, or failed): what

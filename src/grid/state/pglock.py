@@ -78,8 +78,9 @@ def _connection(db: Database) -> Iterator[psycopg.Connection[Any]]:
 class PostgresLockRecord:
     """The `grid_lock` row of one cluster: the lease.LockRecord of the PostgreSQL store."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, key: str | None = None) -> None:
         self.db = db
+        self.key = key or db.cluster  # the row's name: the cluster's state lock, or another lease (an agent's)
 
     def claim(self, command: str, lease_seconds: float, token: str, *, break_stale: bool) -> LockHolder:
         for _ in range(_CLAIM_ATTEMPTS):
@@ -90,7 +91,7 @@ class PostgresLockRecord:
 
     def _claim(self, command: str, lease_seconds: float, token: str, *, break_stale: bool) -> LockHolder | None:
         """The row now ours; None when it was released between our insert and our look (try again)."""
-        cluster = self.db.cluster
+        cluster = self.key
         me = (cluster, token, osu.current_user(), osu.this_host(), os.getpid(),
               osu.process_start(os.getpid()), command, lease_seconds, lease_seconds)
         with _connection(self.db) as conn, conn.transaction():
@@ -120,15 +121,15 @@ class PostgresLockRecord:
             row = conn.execute(
                 "UPDATE grid_lock SET lease_until = clock_timestamp() + make_interval(secs => %s) "
                 f"WHERE cluster = %s AND token = %s RETURNING {_COLUMNS}",
-                (holder.lease_seconds, self.db.cluster, holder.token)).fetchone()
+                (holder.lease_seconds, self.key, holder.token)).fetchone()
         return None if row is None else _holder(row)
 
     def drop(self, holder: LockHolder) -> None:
         with contextlib.suppress(StateError), _connection(self.db) as conn:  # else the lease runs out
-            conn.execute("DELETE FROM grid_lock WHERE cluster = %s AND token = %s", (self.db.cluster, holder.token))
+            conn.execute("DELETE FROM grid_lock WHERE cluster = %s AND token = %s", (self.key, holder.token))
 
     def current(self) -> LockHolder | None:
-        found = current_holder(self.db)
+        found = current_holder(self.db, key=self.key)
         return found[0] if found else None
 
 
@@ -147,9 +148,9 @@ def held_pg_lock(db: Database, command: str, *, lease_seconds: float,
                 thread_name="grid-pglock-renew")
 
 
-def current_holder(db: Database) -> tuple[LockHolder, Status] | None:
+def current_holder(db: Database, *, key: str | None = None) -> tuple[LockHolder, Status] | None:
     with _connection(db) as conn:
-        row = conn.execute(_SELECT, (db.cluster,)).fetchone()
+        row = conn.execute(_SELECT, (key or db.cluster,)).fetchone()
     return None if row is None else (_holder(row), _status(row))
 
 

@@ -5,6 +5,7 @@ Tables (created on first use; see docs/plan-format.md "Team state"):
     grid_state         (cluster, serial) → the envelope bytes exactly as FileStateStore writes them; the
                        current row plus the previous `keep` rows (the backups)
     grid_lock          cluster → holder and a lease judged by the database clock (grid.state.pglock)
+    grid_agent         (cluster, agent name) → the agent's last heartbeat (grid.agent.heartbeat)
     grid_pulumi_state  Pulumi's DIY backend table (`postgres://…?table=grid_pulumi_state`), pre-created so
                        two region workers starting at once do not race to create it
 The password of a URL is never printed or stored: messages use `redact(url)`; Pulumi gets it in PGPASSWORD,
@@ -47,7 +48,7 @@ PULUMI_TABLE = "grid_pulumi_state"
 DEFAULT_PG_LEASE_SECONDS = 60.0
 CONNECT_TIMEOUT_SECONDS = 10
 _SCHEMA_LOCK = 0x67726964  # "grid": one schema creator at a time (pg_advisory_xact_lock)
-_TABLES = ("grid_state_head", "grid_state", "grid_lock", PULUMI_TABLE)
+_TABLES = ("grid_state_head", "grid_state", "grid_lock", "grid_agent", PULUMI_TABLE)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS grid_state_head (
     cluster text PRIMARY KEY, serial bigint NOT NULL DEFAULT 0, lineage text NOT NULL DEFAULT '');
@@ -59,6 +60,9 @@ CREATE TABLE IF NOT EXISTS grid_lock (
     cluster text PRIMARY KEY, token text NOT NULL, holder_user text NOT NULL, host text NOT NULL,
     pid integer NOT NULL, pid_start bigint, command text NOT NULL, since timestamptz NOT NULL,
     lease_seconds double precision NOT NULL, lease_until timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS grid_agent (
+    cluster text NOT NULL, name text NOT NULL, body jsonb NOT NULL, at timestamptz NOT NULL,
+    PRIMARY KEY (cluster, name));
 CREATE TABLE IF NOT EXISTS {PULUMI_TABLE} (
     key TEXT PRIMARY KEY, data JSON NOT NULL, updated_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS {PULUMI_TABLE}_key_prefix_idx ON {PULUMI_TABLE} (key text_pattern_ops);

@@ -1,0 +1,141 @@
+"""The lab at 16, 32 and 64 nodes (128 if the machine holds it): bring-up, no-op, drift and +1 node per size, and
+what each costs per node and how that grows from one size to the next (issue 18, item 6).
+
+Per size, one unique cluster (`sc-` + 6 hex digits; the local-lab spec, 2 regions of one pool each, half the
+nodes in each, 1/4 CPU and 256 MB per node; the lab's own configuration roles — base, fabric, storage-client:
+no Slurm, nothing installed by apt, so the figures are grid's, Pulumi's and Ansible's; fabrics on free /24s of
+198.19.64.0/20, then 198.19.80.0/20):
+
+- `bringup`: `grid up --yes --skip-check` from nothing;
+- `noop`: `grid up` again on the converged cluster (must say "No changes");
+- `drift`: `grid drift --json` of the converged cluster (must find nothing);
+- `plus_one`: the first pool's count + 1, `grid up`;
+- `grid destroy`; whatever is left is removed by the cluster's podman label, also when interrupted (Ctrl-C or
+  SIGTERM: the run stops and cleans up).
+
+Each size runs once (the machine is shared: each row has the load average at its start and end). Per size the
+seconds per node of each step, and between sizes the growth of each step against the growth of the node count
+(1.0: linear; above: superlinear).
+
+Usage:  python bench/scale.py [--sizes 16,32,64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import itertools
+import json
+import os
+import secrets
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from _lab import NODE_RESOURCES, REPO, emit, free_subnets, grid, measured_run
+from support.paths import LOCAL_LAB
+
+RANGES = (ipaddress.IPv4Network("198.19.64.0/20"), ipaddress.IPv4Network("198.19.80.0/20"))  # this bench's own
+SITE_POWER_MW = 50.0
+STEPS = ("bringup", "noop", "drift", "plus_one")
+
+
+def write_spec(path: Path, name: str, nodes: int, subnets: list[str]) -> None:
+    """The local lab as cluster `name`, `nodes` split over its two regions' pools."""
+    data: dict[str, Any] = yaml.safe_load(LOCAL_LAB.read_text())
+    data["metadata"]["name"] = name
+    regions = data["spec"]["regions"]
+    fabrics = [fabric for region in regions for fabric in region["fabrics"]]
+    for fabric, cidr in zip(fabrics, subnets, strict=True):
+        fabric["cidr"] = cidr
+    for index, region in enumerate(regions):
+        region["site"]["power_mw"] = SITE_POWER_MW  # the lab's sites hold ~40 nodes: validation would refuse more
+        for pool in region["pools"]:
+            pool["count"] = nodes // len(regions) + (1 if index < nodes % len(regions) else 0)
+            pool["resources"] = dict(NODE_RESOURCES)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def grow(path: Path) -> None:
+    data = yaml.safe_load(path.read_text())
+    data["spec"]["regions"][0]["pools"][0]["count"] += 1
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def subnets_for(count: int) -> list[str]:
+    for within in RANGES:
+        try:
+            return free_subnets(within, count)
+        except RuntimeError:
+            continue
+    raise RuntimeError(f"fewer than {count} free /24s in {', '.join(map(str, RANGES))}")
+
+
+def one_size(nodes: int, root: Path) -> dict[str, Any]:
+    directory = root / f"n{nodes}"
+    directory.mkdir(parents=True)
+    spec, name = directory / "cluster.yaml", "sc-" + secrets.token_hex(3)
+    args = ("--workdir", str(directory / "work"))
+    subnets = subnets_for(3)  # the lab's three fabrics: east compute + mgmt, west mgmt
+    with measured_run(name, nodes=nodes, subnets=subnets) as row:
+        write_spec(spec, name, nodes, subnets)
+        row["bringup"] = grid("up", str(spec), *args, "--yes", "--skip-check").seconds
+        noop = grid("up", str(spec), *args, "--yes", "--skip-check")
+        if "No changes" not in noop.output:
+            raise RuntimeError(f"grid up on the converged cluster was not a no-op:\n{noop.output[-3000:]}")
+        row["noop"] = noop.seconds
+        checked = grid("drift", str(spec), *args, "--json")
+        if json.loads(checked.stdout).get("drifted"):
+            raise RuntimeError(f"a fresh cluster drifted:\n{checked.stdout[-3000:]}")
+        row["drift"] = checked.seconds
+        grow(spec)
+        row["plus_one"] = grid("up", str(spec), *args, "--yes", "--skip-check").seconds
+        grid("destroy", str(spec), *args, "--yes")
+    row.update({step: round(row[step], 2) for step in STEPS})
+    row["per_node"] = {step: round(row[step] / nodes, 3) for step in STEPS}
+    return row
+
+
+def growth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Between consecutive sizes: each step's time ratio beside the node ratio, and the two's quotient (1.0 =
+    linear growth, above it superlinear)."""
+    out = []
+    for small, large in itertools.pairwise(rows):
+        size_ratio = large["nodes"] / small["nodes"]
+        steps = {step: {"ratio": round(large[step] / small[step], 2),
+                        "vs_linear": round(large[step] / small[step] / size_ratio, 2)} for step in STEPS}
+        out.append({"from": small["nodes"], "to": large["nodes"], "nodes_ratio": round(size_ratio, 2), **steps})
+    return out
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the running size's `finally` removes its cluster."""
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="16,32,64", help="total nodes per lab, comma separated (128 optional)")
+    args = parser.parse_args()
+    os.chdir(REPO)
+    stop_on_sigterm()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="grid-bench-scale-") as tmp:
+        for nodes in (int(size) for size in args.sizes.split(",")):
+            rows.append(one_size(nodes, Path(tmp)))
+            print(f"# {nodes} nodes: " + json.dumps({k: rows[-1].get(k) for k in (*STEPS, 'load_avg_start')}),
+                  file=sys.stderr, flush=True)
+    emit({"benchmark": "scale", "regions": 2, "cpus": os.cpu_count(), "sizes": rows, "growth": growth(rows)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
