@@ -8,14 +8,16 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from grid.agent.config import load_config
-
 from .. import common, console
-from ..views.agent import LogWriter, status_document, status_lines
+
+if TYPE_CHECKING:
+    from ..views.agent import LogWriter
+
+# grid.agent and its views are imported by the agent's commands only: every other command starts without them.
 
 agent_app = typer.Typer(help="Keep a cluster's regions true to a spec in git (a long-running reconciler).",
                         no_args_is_help=True)
@@ -54,10 +56,13 @@ def run(
     log_format: str | None = typer.Option(None, "--log-format", help="json | text [default: json]."),
 ) -> None:
     """Run the agent in the foreground until SIGTERM or Ctrl-C (a step in progress finishes first)."""
+    from grid.agent.config import load_config
     from grid.agent.http import serve
     from grid.agent.loop import Agent, AgentEvent
     from grid.agent.metrics import AgentMetrics
     from grid.agent.wiring import real_seams
+
+    from ..views.agent import LogWriter
 
     flags: dict[str, Any] = {
         "repo": repo, "branch": branch, "path": path, "regions": tuple(region), "policy": policy,
@@ -118,6 +123,8 @@ def status(
 ) -> None:
     """Every agent of the cluster: its regions, active or passive, commit applied, last result and its age."""
     from grid.agent.heartbeat import agents
+
+    from ..views.agent import status_document, status_lines
 
     location = common.state_location(state)
     if spec is not None:

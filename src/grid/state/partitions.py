@@ -23,9 +23,9 @@ from grid.state.model import Envelope, HistoryEntry, State
 from grid.state.partition_split import CLUSTER_PART, RUN_FIELDS, history_region, merge, split, without
 from grid.state.postgres import DEFAULT_PG_LEASE_SECONDS, PostgresStateStore
 from grid.state.roles import BackupInfo, PulumiBackend, Restored, StateStore
+from grid.state.scoped import PARTITIONS_DIR
 from grid.state.store import FileStateStore
 
-PARTITIONS_DIR = "partitions"
 PART_HISTORY_KEPT = 200
 """History entries each part keeps (as a single state keeps them: grid.apply.engine)."""
 PENDING_RETRIES = 20

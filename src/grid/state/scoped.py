@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from grid.state.errors import StateError
-from grid.state.partitions import PartitionedStore, partitions_for
 from grid.state.roles import StateStore
+from grid.state.store import FileStateStore
+
+PARTITIONS_DIR = "partitions"  # grid.state.partitions keeps a work directory's parts here
 
 PARTITION_HINT = "run `grid state migrate --partition SPEC` first (it keeps the current state as a backup)"
 
@@ -14,6 +16,10 @@ PARTITION_HINT = "run `grid state migrate --partition SPEC` first (it keeps the 
 def scoped_store(single: StateStore, cluster: str, regions: Sequence[str] | None) -> StateStore:
     """The partitioned store when the partition layout exists at the single store's location; a new state
     opened for some regions is created partitioned; otherwise the single store as it is."""
+    if not regions and isinstance(single, FileStateStore) and not (single.workdir / PARTITIONS_DIR).is_dir():
+        return single  # the common case, decided without loading the partitions' code (every command's start)
+    from grid.state.partitions import PartitionedStore, partitions_for
+
     parts = partitions_for(single, cluster)
     try:
         partitioned = parts is not None and bool(parts.names())
