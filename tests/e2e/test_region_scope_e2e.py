@@ -83,16 +83,19 @@ def test_two_regions_run_at_once_and_settle_their_pending_work(tmp_path: Path, p
         # A killed east run leaves west's partition as it was; the next east run completes.
         west_before = PostgresStateStore(pg_url, f"{name}@west").read()
         three = _spec(tmp_path / "v3", name, 3, 2)
-        killed = start("up", str(three), *work, "--region", "east", "--yes", env=env)
-        time.sleep(6)
-        killed.kill()
-        killed.wait(60)
+        # Killed (SIGKILL of the run's process group) once its node exists, before it is configured.
+        killed = start("up", str(three), *work, "--region", "east", "--yes",
+                       env={**env, "GRID_KILL_AT": "ansible.start:1"})
+        code, output = killed.wait(300)
+        assert code != 0, output
         west_after = PostgresStateStore(pg_url, f"{name}@west").read()
         assert west_before is not None and west_after is not None
         assert (west_after.serial, west_after.checksum) == (west_before.serial, west_before.checksum)
         again = grid("up", str(three), *work, "--region", "east", "--yes", env=env)
         assert again.code == 0, again.output
-        assert "east-a-0002" in again.stdout
+        assert "No changes" not in again.stdout, again.stdout  # the killed run's configuration is completed
+        settled = grid("plan", str(three), *work, "--region", "east", env=env)
+        assert settled.code == 0 and "No changes" in settled.stdout, settled.output
     finally:
         grid("destroy", str(base), *work, "--yes", env=env)
         remove_cluster(name)

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 from grid.state.model import State
-from grid.state.partitions import PartitionedStore
 from grid.workspace import Workspace
 
 
@@ -23,7 +23,10 @@ def with_pending(ws: Workspace, state: State, elsewhere: Mapping[str, tuple[str,
 
 def record_pending(ws: Workspace, state: State, serial: int, elsewhere: Mapping[str, tuple[str, ...]]) -> None:
     """After a run that worked (under its lock): save the pending work (a state partitioned by region only)."""
-    if not isinstance(ws.store, PartitionedStore):
+    # A partitioned store was made by grid.state.scoped, which loaded its module: when that module is not loaded,
+    # the state is not partitioned, and every other run starts without loading it.
+    partitions = sys.modules.get("grid.state.partitions")
+    if partitions is None or not isinstance(ws.store, partitions.PartitionedStore):
         return
     updated = with_pending(ws, state, elsewhere)
     if updated != state:
