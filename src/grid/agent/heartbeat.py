@@ -12,13 +12,13 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grid.state import _osutil as osu
 from grid.state.errors import StateError, storage_errors
+from grid.state.pglock import connection
 from grid.state.postgres import PostgresStateStore, is_postgres
 
 if TYPE_CHECKING:
@@ -71,19 +71,9 @@ def check_name(kind: str, value: str) -> str:
     return value
 
 
-@contextlib.contextmanager
-def _database(url: str, cluster: str) -> Iterator[psycopg.Connection[Any]]:
+def _database(url: str, cluster: str) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
     """A connection to the state database (its tables made on first use); errors as StateError, password masked."""
-    import psycopg
-
-    store = PostgresStateStore(url, cluster)
-    conn = store.connect()
-    try:
-        yield conn
-    except psycopg.Error as exc:
-        raise store.failure(exc) from None
-    finally:
-        conn.close()
+    return connection(PostgresStateStore(url, cluster))
 
 
 def state_directory(store_location: str | None, workdir: Path) -> Path:

@@ -63,7 +63,8 @@ def held_error(holder: LockHolder, status: Status) -> LockHeld:
 
 
 @contextlib.contextmanager
-def _connection(db: Database) -> Iterator[psycopg.Connection[Any]]:
+def connection(db: Database) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to `db`, closed after the block; a database error as the store's StateError (password masked)."""
     import psycopg
 
     conn = db.connect()
@@ -94,7 +95,7 @@ class PostgresLockRecord:
         cluster = self.key
         me = (cluster, token, osu.current_user(), osu.this_host(), os.getpid(),
               osu.process_start(os.getpid()), command, lease_seconds, lease_seconds)
-        with _connection(self.db) as conn, conn.transaction():
+        with connection(self.db) as conn, conn.transaction():
             row = conn.execute(
                 "INSERT INTO grid_lock (cluster, token, holder_user, host, pid, pid_start, command, since, "
                 "lease_seconds, lease_until) VALUES (%s, %s, %s, %s, %s, %s, %s, clock_timestamp(), %s, "
@@ -117,7 +118,7 @@ class PostgresLockRecord:
         return _holder(row)
 
     def extend(self, holder: LockHolder) -> LockHolder | None:
-        with _connection(self.db) as conn:
+        with connection(self.db) as conn:
             row = conn.execute(
                 "UPDATE grid_lock SET lease_until = clock_timestamp() + make_interval(secs => %s) "
                 f"WHERE cluster = %s AND token = %s RETURNING {_COLUMNS}",
@@ -125,7 +126,7 @@ class PostgresLockRecord:
         return None if row is None else _holder(row)
 
     def drop(self, holder: LockHolder) -> None:
-        with contextlib.suppress(StateError), _connection(self.db) as conn:  # else the lease runs out
+        with contextlib.suppress(StateError), connection(self.db) as conn:  # else the lease runs out
             conn.execute("DELETE FROM grid_lock WHERE cluster = %s AND token = %s", (self.key, holder.token))
 
     def current(self) -> LockHolder | None:
@@ -149,14 +150,14 @@ def held_pg_lock(db: Database, command: str, *, lease_seconds: float,
 
 
 def current_holder(db: Database, *, key: str | None = None) -> tuple[LockHolder, Status] | None:
-    with _connection(db) as conn:
+    with connection(db) as conn:
         row = conn.execute(_SELECT, (key or db.cluster,)).fetchone()
     return None if row is None else (_holder(row), _status(row))
 
 
 def remove_lock(db: Database, *, force: bool = False) -> LockHolder | None:
     """Delete the lock row; without `force` only a stale or expired one. Returns who held it."""
-    with _connection(db) as conn, conn.transaction():
+    with connection(db) as conn, conn.transaction():
         row = conn.execute(_SELECT + " FOR UPDATE", (db.cluster,)).fetchone()
         if row is None:
             return None
