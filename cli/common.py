@@ -65,6 +65,26 @@ REGION = typer.Option(None, "--region", show_default=False,
                            "hosts it affects are shown and left to their own next run.")
 
 
+TARGET = typer.Option(None, "--target", show_default=False,
+                      help="Aim at part of the cluster (repeatable): a glob on addresses as plans print them "
+                           "(east/*, */train/node-00*, east/fabric/mgmt, link/east--west; east/train: all under "
+                           "it). Dependencies a new resource needs come along; a pattern matching nothing exits 1.")
+EXCLUDE = typer.Option(None, "--exclude", show_default=False,
+                       help="Leave these addresses out (repeatable; globs like --target): the run is the targets "
+                            "(all without --target) minus these.")
+
+
+POLICY = typer.Option(None, "--policy", show_default=False, metavar="DIR",
+                      help="Run the policy pack in this directory on the plan (repeatable), besides the spec's own "
+                           "(spec.policy.packs): a mandatory finding fails the plan and makes up/apply refuse "
+                           "(docs/policy.md).")
+
+
+def patterns(given: list[str] | None) -> tuple[str, ...]:
+    """--target/--exclude values as the operations take them."""
+    return tuple(given or ())
+
+
 def workspace(spec: Path, workdir: Path | None, state: str | None = None,
               regions: list[str] | None = None) -> Workspace:
     """Open the spec or leave with its diagnostics (exit 1)."""

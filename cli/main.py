@@ -21,7 +21,7 @@ from .console import CANCELLED
 
 COMMAND_MODULES = (
     "validate", "schema", "plan", "render", "apply", "up", "destroy", "drift", "check",
-    "ssh", "doctor", "graph", "state", "status", "agent",
+    "ssh", "doctor", "graph", "state", "status", "agent", "import_cmd",
 )
 
 app = typer.Typer(

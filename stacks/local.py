@@ -48,7 +48,8 @@ def program(data: dict[str, Any]) -> None:
             continue
         props = {"cluster": cluster, "address": fabric["address"], "network": fabric["network"],
                  "cidr": fabric["cidr"], "gateway": fabric["gateway"], "mtu": fabric["mtu"], "owner": owner}
-        networks[fabric["name"]] = (Network(fabric["address"], props), fabric)
+        networks[fabric["name"]] = (Network(fabric["address"], props, pulumi.ResourceOptions(
+            aliases=_aliases(data, fabric["address"]))), fabric)
     volumes: dict[str, tuple[Volume | None, dict[str, Any]]] = {}
     for volume in data["volumes"]:
         if volume.get("external"):
@@ -57,7 +58,8 @@ def program(data: dict[str, Any]) -> None:
         props = {"cluster": cluster, "address": volume["address"], "volume": volume["volume"], "owner": owner}
         # Protection is enforced by grid's plan (it refuses to delete protected storage), not by
         # Pulumi's `protect`, so `grid destroy --allow-destroy-protected` stays one step.
-        volumes[volume["name"]] = (Volume(volume["address"], props), volume)
+        volumes[volume["name"]] = (Volume(volume["address"], props, pulumi.ResourceOptions(
+            aliases=_aliases(data, volume["address"]))), volume)
     exported: dict[str, Any] = {}
     for node in data["nodes"]:
         attached = [networks[name] for name in sorted(node["fabrics"])]
@@ -75,9 +77,17 @@ def program(data: dict[str, Any]) -> None:
             "cpus": node.get("cpus"), "memory_gb": node.get("memory_gb"), "owner": owner,
         }
         created = Node(node["address"], props, pulumi.ResourceOptions(
-            depends_on=[res for res, _ in [*attached, *mounted] if res is not None]))
+            depends_on=[res for res, _ in [*attached, *mounted] if res is not None],
+            aliases=_aliases(data, node["address"])))
         exported[node["address"]] = {"container_id": created.container_id, "host_key": created.host_key}
     pulumi.export("nodes", exported)
+
+
+def _aliases(data: dict[str, Any], address: str) -> list[pulumi.Alias] | None:
+    """A resource the spec renamed (`moved:`) is the one made under its previous address: an alias, so
+    Pulumi re-addresses it instead of deleting one object and creating another."""
+    previous = (data.get("aliases") or {}).get(address)
+    return [pulumi.Alias(name=previous)] if previous else None
 
 
 def _node_image(node: dict[str, Any], default: str) -> str:

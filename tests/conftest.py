@@ -57,3 +57,17 @@ def pg_server() -> Iterator[PgServer]:
 def pg_url(pg_server: PgServer) -> str:
     """A fresh, empty database of the session's server (URL with the password)."""
     return pg_server.create_database()
+
+
+@pytest.fixture
+def draws_independent_of_loaded_modules(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Hypothesis mixes constants found in every local module loaded so far into its draws, so a derandomized
+    test draws other examples depending on which tests ran before it. A test that counts its draws (how many
+    specs validate) needs the same examples in every order: this leaves only the seed."""
+    from hypothesis.internal.conjecture import providers
+
+    empty = providers.Constants()
+    monkeypatch.setattr(providers, "_get_local_constants", lambda: empty)
+    providers.CONSTANTS_CACHE.cache.clear()
+    yield
+    providers.CONSTANTS_CACHE.cache.clear()

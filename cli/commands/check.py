@@ -32,16 +32,21 @@ def register(app: typer.Typer) -> None:
 
 
 def check(spec: Path = common.SPEC, workdir: Path | None = common.WORKDIR, json_output: bool = common.JSON,
-          state: str | None = common.STATE, suite: SuiteName | None = SUITE) -> None:
+          state: str | None = common.STATE, suite: SuiteName | None = SUITE,
+          targets: list[str] | None = common.TARGET, excludes: list[str] | None = common.EXCLUDE) -> None:
     """Verify SSH (pinned keys), fabric MTU and reachability, shared storage and facts on every node; with a
     scheduler, Slurm jobs on every node of each partition (hostnames, shared storage, accelerators as GRES).
     With --suite: the accelerators' and nodes' health instead, and what grid would do about failing nodes."""
     ws = common.workspace(spec, workdir, state)
     if suite is not None:
+        if targets or excludes:
+            raise console.CommandFailed("--suite runs on every node: it does not take --target/--exclude",
+                                        hint="run `grid check --suite …` without them")
         health(ws, suite, json_output)
         return
     view = ChecksView(quiet=json_output)
-    checks = operations.check(ws, on_node=view.node, on_partition=view.partition)
+    checks = operations.check(ws, on_node=view.node, on_partition=view.partition,
+                              targets=common.patterns(targets), excludes=common.patterns(excludes))
     if json_output:
         console.print_json({"cluster": checks.cluster, **checks.to_dict()})
     else:

@@ -23,10 +23,12 @@ def drift(
     json_output: bool = common.JSON,
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 2 when anything drifted."),
     regions: list[str] | None = common.REGION,
+    targets: list[str] | None = common.TARGET,
+    excludes: list[str] | None = common.EXCLUDE,
 ) -> None:
     """Refresh infrastructure (Pulumi) and configuration (Ansible check mode) and report drift."""
     ws = common.workspace(spec, workdir, location, regions)
-    report = operations.drift(ws)
+    report = operations.drift(ws, targets=common.patterns(targets), excludes=common.patterns(excludes))
     if json_output:
         console.print_json(report.to_dict())
     else:

@@ -34,6 +34,9 @@ def up(
         False, "--rotate-ssh-key", help="Replace the cluster's admin SSH key: a new key pair, written to every "
         "host's authorized keys in place (no node is replaced); the old key is removed once all hosts have it."),
     regions: list[str] | None = common.REGION,
+    targets: list[str] | None = common.TARGET,
+    excludes: list[str] | None = common.EXCLUDE,
+    policies: list[Path] | None = common.POLICY,
     heal: bool = typer.Option(
         False, "--heal", help="Run the quick health suite on every node; drain and quarantine failing ones (pool "
         "health.on_failure, at most health.max_unhealthy of a pool), replace them with the pool's next free slot "
@@ -52,7 +55,12 @@ def up(
             common.confirm("Apply these changes?", yes)
 
         options = operations.UpOptions(refresh=refresh, skip_check=skip_check, trust_new_hosts=trust_new_hosts,
-                                       rotate_ssh_key=rotate_ssh_key, allow_job_impact=allow_job_impact)
+                                       rotate_ssh_key=rotate_ssh_key, allow_job_impact=allow_job_impact,
+                                       targets=common.patterns(targets), excludes=common.patterns(excludes),
+                                       policy_dirs=tuple(policies or ()))
+        if heal and (targets or excludes):
+            raise console.CommandFailed("--heal looks at every node: it does not take --target/--exclude",
+                                        hint="run `grid up --heal` without them")
         if heal:
             from grid.operations.heal import heal as heal_cluster  # health machinery: only when asked for
 

@@ -13,7 +13,9 @@ from typing import Any
 from grid.physics.units import UNKNOWN
 from grid.plan import SCOPES, Action, Plan
 
+from .partial import markdown_lines
 from .plan import NO_POLICY, change_runs, made_word
+from .policy import policy_markdown
 
 MAX_ROWS = 150  # change rows listed in the folded table; the plan artifact has them all
 MAX_CALLOUTS = 30  # replaced/deleted resources named in the call-outs
@@ -37,6 +39,8 @@ def _headline(plan: Plan) -> str:
     parts = [f"**{counts[made]}** to {made}", f"**{counts['update']}** to update",
              f"**{counts['replace']}** to replace", f"**{counts['delete']}** to delete",
              f"**{len(plan.config)}** host(s) to configure"]
+    if plan.moved is not None and plan.moved.resources:
+        parts.insert(4, f"**{len(plan.moved.resources)}** moved")
     return "Plan: " + ", ".join(parts) + "."
 
 
@@ -68,6 +72,13 @@ def _callouts(plan: Plan) -> list[str]:
     if plan.unfinished:
         lines += ["", "**Unfinished:** the last run of " + ", ".join(_code(r) for r in plan.unfinished)
                   + " did not finish; `grid up` runs it again to complete it"]
+    if plan.moved is not None and plan.moved.resources:
+        moved = plan.moved.resources
+        lines += ["", f"**Moved ({len(moved)}, same objects, nothing replaced):** " + ", ".join(
+            f"{_code(m.previous)} → {_code(m.address)}" for m in moved[:MAX_CALLOUTS])
+            + (f" and {len(moved) - MAX_CALLOUTS} more" if len(moved) > MAX_CALLOUTS else "")]
+    for warning in plan.moved.warnings if plan.moved is not None else ():
+        lines += ["", f"> **Warning:** {_cell(warning, 400)}"]
     for error in plan.errors:
         lines += ["", f"> **Error:** {_cell(error, 400)}"]
     return lines
@@ -139,6 +150,8 @@ def _energy(capacity: dict[str, Any]) -> list[str]:
 
 def plan_markdown(plan: Plan, *, spec_path: str = "", grid_version: str = "") -> str:
     lines = [f"### grid plan: `{plan.cluster}` (target {plan.target})", "", _headline(plan)]
+    lines += markdown_lines(plan)  # a partial plan (--target/--exclude) says so first
+    lines += policy_markdown(plan)  # a blocked plan shows why near the top of the comment
     lines += _callouts(plan)
     lines += _changes_table(plan)
     lines += _energy(plan.capacity)

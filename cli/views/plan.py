@@ -9,6 +9,9 @@ from typing import Any
 from grid.plan import SCOPES, Action, Plan, ResourceChange
 from grid.plan.own_changes import OWN_REASONS
 
+from .partial import headline, selection_lines
+from .policy import policy_lines
+
 STYLE = {Action.CREATE: "green", Action.ADOPT: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta",
          Action.DELETE: "red", Action.NOOP: "dim"}
 
@@ -46,6 +49,8 @@ def change_runs(changes: tuple[ResourceChange, ...]) -> Iterator[list[ResourceCh
 
 def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, str]]:
     """(text, style) lines."""
+    if (partial := headline(plan)) is not None:
+        yield partial, "bold yellow"
     yield (f"Plan for cluster {plan.cluster} (target {plan.target}); state serial {plan.state_serial}"
            + ("; refreshed against the live target" if plan.refreshed else ""), "bold")
     for run in change_runs(plan.changes):
@@ -59,6 +64,7 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, st
         yield f"  {first.action.symbol:>3} {address}  ({why}){policy}", STYLE[first.action]
         for attr in first.attributes:
             yield f"        {attr.name}: {_value(attr.before)} → {_value(attr.after)}  [{attr.policy.value}]", ""
+    yield from moved_lines(plan)
     for region in plan.unfinished:
         yield (f"  ~ region {region}: its last run did not finish; `grid up` runs it again to complete it",
                "yellow")
@@ -84,17 +90,44 @@ def plan_lines(plan: Plan, *, show_noop: bool = False) -> Iterator[tuple[str, st
             if hosts:
                 yield f"  {words} on {len(hosts)} host(s): {_hosts(hosts)}", "cyan"
         yield from _own_reasons(plan)
+    for line in selection_lines(plan):
+        yield f"  {line}", "yellow"
+    yield from policy_lines(plan)  # what the policy packs found (grid plan --policy, spec.policy)
     counts = plan.counts()
     for error in plan.errors:
         yield f"error: {error}", "bold red"
     made = made_word(plan)
     summary = (f"Plan: {counts[made]} to {made}, {counts['update']} to update, {counts['replace']} to replace, "
                f"{counts['delete']} to delete, {len(plan.config)} host(s) to configure.")
+    if plan.moved is not None and plan.moved.resources:
+        summary = summary.replace(" to delete, ", f" to delete, {len(plan.moved.resources)} moved, ", 1)
     if plan.drifted:
         summary += f" {len(plan.drifted)} change(s) repair drift."
     if plan.unfinished:
         summary += f" {len(plan.unfinished)} unfinished region(s) to complete."
-    yield (summary if plan.has_changes else "No changes. The cluster matches the spec."), "bold"
+    unchanged = "No changes in the selection." if plan.selection else "No changes. The cluster matches the spec."
+    yield (summary if plan.has_changes else unchanged), "bold"
+
+
+def moved_lines(plan: Plan) -> Iterator[tuple[str, str]]:
+    """`~> old → new (moved)` per renamed resource (a pool's nodes in one line when there are many), then
+    the `moved:` entries that match nothing any more."""
+    if plan.moved is None:
+        return
+    resources = plan.moved.resources
+    pools: dict[tuple[str, str], list[str]] = {}
+    for m in resources:
+        if m.kind == "node":
+            pools.setdefault((m.previous.rsplit("/", 1)[0], m.address.rsplit("/", 1)[0]), []).append(m.previous)
+    for m in resources:
+        if m.kind == "node" and len(group := pools[(m.previous.rsplit("/", 1)[0], m.address.rsplit("/", 1)[0])]) > 4:
+            if m.previous == group[0]:
+                yield (f"  ~> {m.previous} … {group[-1].rsplit('/', 1)[-1]} → {m.address.rsplit('/', 1)[0]}/…  "
+                       f"({len(group)} nodes, moved)"), "cyan"
+            continue
+        yield f"  ~> {m.previous} → {m.address}  (moved)", "cyan"
+    for warning in plan.moved.warnings:
+        yield f"warning: {warning}", "yellow"
 
 
 def _own_reasons(plan: Plan) -> Iterator[tuple[str, str]]:

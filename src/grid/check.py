@@ -47,7 +47,9 @@ class NodeReport:
 
 
 def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
-               progress: Callable[[NodeReport], None] | None = None) -> list[NodeReport]:
+               progress: Callable[[NodeReport], None] | None = None, configured: bool = True) -> list[NodeReport]:
+    """`configured`: grid's playbook ran on the nodes; False (`configuration.manage: false`, hosts grid only
+    adopted) leaves out what only it makes true: the hostname it asserts and its facts file."""
     nodes = [r for r in graph.of_kind(Kind.NODE) if r.address in state.resources]
     fabrics = {r.attrs["name"]: r for r in graph.of_kind(Kind.FABRIC)}
     by_region_fabric: dict[tuple[str, str], list[str]] = {}
@@ -69,8 +71,9 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
         if code != 0:
             return report
         lines = out.split("\n", 1)
-        report.record("hostname", lines[0].strip() == attrs["hostname"],
-                      f"hostname is {lines[0].strip()!r}, expected {attrs['hostname']!r}")
+        if configured:
+            report.record("hostname", lines[0].strip() == attrs["hostname"],
+                          f"hostname is {lines[0].strip()!r}, expected {attrs['hostname']!r}")
         interfaces = _interfaces(lines[1] if len(lines) > 1 else "[]")
         for name, my_ip in sorted(attrs["fabrics"].items()):
             fabric = next((f for f in fabrics.values() if f.region == node.region and f.attrs["name"] == name), None)
@@ -89,9 +92,10 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
                 code, out = remote.run(attrs["hostname"], ip, pings)
                 report.record(f"fabric:{name}:peers", code == 0,
                               f"{name}: cannot reach every peer with {mtu}-byte packets")
-        code, out = remote.run(attrs["hostname"], ip, "cat /etc/grid/node.json")
-        facts_ok = code == 0 and _facts_match(out, dict(attrs), node.address)
-        report.record("facts", facts_ok, "/etc/grid/node.json missing or not matching the spec")
+        if configured:
+            code, out = remote.run(attrs["hostname"], ip, "cat /etc/grid/node.json")
+            facts_ok = code == 0 and _facts_match(out, dict(attrs), node.address)
+            report.record("facts", facts_ok, "/etc/grid/node.json missing or not matching the spec")
         for name, mount in sorted(attrs["storage"].items()):
             probe = f"{mount}/.grid-check-{token}"
             if writers.get((node.region, name)) == attrs["hostname"]:

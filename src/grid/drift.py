@@ -8,6 +8,7 @@ preview with refresh per region, and the playbook in check + diff mode on every 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,12 +32,15 @@ def probe(ws: Workspace, state: State, lineage: str, graph: ResourceGraph | None
 
 
 def refresh_live(ws: Workspace, state: State, *, full: bool = True, lineage: str = "",
-                 graph: ResourceGraph | None = None, identity: Identity | None = None
+                 graph: ResourceGraph | None = None, identity: Identity | None = None,
+                 only: Collection[str] | None = None
                  ) -> tuple[dict[str, LiveResource] | None, dict[str, LiveHost] | None]:
     """`lineage`: the state's (its envelope's; "" before the first write); `graph`: the spec expanded against
     this state, when the caller has it (else it is expanded here, once); `identity`: the run's, when the caller
-    resolved it already."""
+    resolved it already; `only`: the addresses a --target/--exclude run selected (the playbook's check runs on
+    those hosts alone)."""
     graph = graph if graph is not None else graph_for(ws, state)
+    outside = set() if only is None else {a for a in state.hosts if a not in only}
     live = probe(ws, state, lineage, graph)
     if not state.resources:
         return live, None
@@ -56,12 +60,12 @@ def refresh_live(ws: Workspace, state: State, *, full: bool = True, lineage: str
     if live is None:
         # No cheap probe: Pulumi says which hosts are gone, and those would only time out over SSH.
         live = _pulumi_refresh(ws, state, graph, identity)
-        return live, _configuration_check(ws, state, graph, identity, skip=_absent(live))
+        return live, _configuration_check(ws, state, graph, identity, skip=_absent(live) | outside)
     # The probe already names the nodes that are gone or stopped: Pulumi's refresh and the playbook's
     # check run at once (they are independent and each leaves a core idle much of the time).
     with ThreadPoolExecutor(max_workers=1) as pool:
         refreshed = pool.submit(_pulumi_refresh, ws, state, graph, identity)
-        hosts = _configuration_check(ws, state, graph, identity, skip=_absent(live))
+        hosts = _configuration_check(ws, state, graph, identity, skip=_absent(live) | outside)
         live = {**live, **refreshed.result()}
     gone = _absent(live)
     return live, {address: seen for address, seen in hosts.items() if address not in gone}
@@ -100,7 +104,7 @@ def _pulumi_refresh(ws: Workspace, state: State, graph: ResourceGraph, identity:
                 elif op in REPLACE_OPS:
                     found[address] = LiveResource(exists=True, replace=True, detail="must be replaced: what it "
                                                   "depends on is gone (Pulumi refresh)")
-                elif op == "update":
+                elif op == "update" and address not in state.moved_now:  # a renamed one's update is its move
                     found.setdefault(address, LiveResource(exists=True, healthy=False,
                                                            detail="differs from state (Pulumi refresh)"))
     return found
@@ -113,6 +117,8 @@ def _configuration_check(ws: Workspace, state: State, graph: ResourceGraph, iden
     from grid.render import render_cluster, write_tree
     from grid.render.leftovers import leftovers_of
 
+    if not ws.cluster.spec.configuration.manage:
+        return {}  # grid runs no playbook on these hosts (`grid import`): nothing of theirs is grid's to compare
     hosts = {a: r for a, r in state.resources.items()
              if r.kind == Kind.NODE.value and a in state.hosts and a not in skip
              and (ws.regions is None or r.region in ws.regions)}

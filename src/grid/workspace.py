@@ -21,6 +21,7 @@ from grid.diagnostics import Diagnostics
 from grid.errors import GridError
 from grid.identity import planned_public_key, resolve_identity
 from grid.plan import LiveHost, LiveResource, Plan, make_plan
+from grid.plan.moved import keep_recorded_names, readdress, with_moves
 from grid.plan.out_of_service import with_out_of_service
 from grid.plan.own_changes import explained
 from grid.plan.slots import indices_by_pool
@@ -64,8 +65,15 @@ class Workspace:
         return self.workdir / "rendered"
 
     def read_state(self) -> tuple[Envelope | None, State]:
+        """The stored state, with the spec's `moved:` renames applied (grid.plan.moved): every run sees the
+        new addresses, and the first state write of an apply records them."""
         envelope = self.store.read()
-        return envelope, envelope.state if envelope else empty_state(self.cluster.name)
+        if envelope is None:
+            return None, empty_state(self.cluster.name)
+        state = readdress(self.cluster, envelope.state)
+        if state is not envelope.state:
+            envelope = envelope.model_copy(update={"state": state})
+        return envelope, state
 
 
 @dataclass(frozen=True)
@@ -107,8 +115,9 @@ def known_regions(cluster: Cluster, regions: Sequence[str]) -> tuple[str, ...]:
 
 
 def graph_for(ws: Workspace, state: State) -> ResourceGraph:
-    return expand(ws.cluster, state.allocations(), fixed_hosts=ws.target.fixed_hosts(ws.cluster),
-                  pool_images=ws.target.pool_images(ws.cluster, ws.images), indices=pool_slots(ws.cluster, state))
+    graph = expand(ws.cluster, state.allocations(), fixed_hosts=ws.target.fixed_hosts(ws.cluster),
+                   pool_images=ws.target.pool_images(ws.cluster, ws.images), indices=pool_slots(ws.cluster, state))
+    return keep_recorded_names(graph, state)  # renamed resources keep their containers, networks, volumes
 
 
 def pool_slots(cluster: Cluster, state: State) -> dict[str, list[int]]:
@@ -136,7 +145,12 @@ def render_public_key(ws: Workspace, state: State) -> str:
 
 
 def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> Mapping[str, tuple[str, str, str]]:
+    """The configuration inputs of every host grid configures: none with `configuration.manage: false`
+    (hosts adopted by `grid import`: grid runs no playbook on them, so a plan has no configuration work)."""
     from grid.plan.digests import host_input_digests
+
+    if not ws.cluster.spec.configuration.manage:
+        return {}
 
     return host_input_digests(ws.cluster, graph, admin_public_key=public_key, own=ws.own)
 
@@ -175,6 +189,7 @@ def plan_parts(ws: Workspace, *, envelope: Envelope | None, state: State, allow_
             capacity=with_out_of_service(capacity_document(ws.cluster, _applied_cluster(state),
                                                            spec_catalog(ws.loaded)[0]), state),
         )
+        made = with_moves(made, ws.cluster, state, ws.loaded.source)
         made = _own_reasons(ws, made, graph)
         made = _slurm_steps(ws, made, graph, state)
         made = _waves(ws, made, state)

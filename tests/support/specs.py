@@ -209,6 +209,16 @@ def two_small_regions(name: str, subnets: tuple[str, str], east: int, west: int)
       pools:
         - {{name: {pool_name}, count: {count}, {pool}}}
 """ for region, cidr, pool_name, count in (("east", subnets[0], "a", east), ("west", subnets[1], "b", west)))
+    return local_cluster(name, regions, """  links:
+    - {between: [east, west], bandwidth_gbps: 100, latency_ms: 20}
+  configuration:
+    roles: [base]
+""")
+
+
+def local_cluster(name: str, regions: str, rest: str = "") -> str:
+    """A spec of target local (SSH as root) with `regions` (YAML list items indented 4) and `rest` (more keys of
+    `spec`, indented 2) — what the e2e tests' small labs share."""
     return f"""apiVersion: grid/v1
 kind: Cluster
 metadata: {{name: {name}}}
@@ -217,8 +227,4 @@ spec:
   defaults:
     ssh: {{user: root}}
   regions:
-{regions}  links:
-    - {{between: [east, west], bandwidth_gbps: 100, latency_ms: 20}}
-  configuration:
-    roles: [base]
-"""
+{regions}{rest}"""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -204,6 +205,7 @@ def plan_and_render(loaded: LoadedSpec, workdir: Path) -> None:
     render(ws, state)
 
 
+@pytest.mark.usefixtures("draws_independent_of_loaded_modules")
 def test_every_spec_validate_accepts_plans_and_renders(tmp_path: Path) -> None:
     accepted: list[int] = []
 

@@ -142,7 +142,8 @@ class GridActor:
                 outcome = apply_saved(ws, saved, ApplySavedOptions(), approve=lambda _plan: fence(),
                                       emit=self._emit)
         except GridError as exc:
-            if exc.message.startswith(("the saved plan is stale", f"{ws.spec_path} no longer matches")):
+            if exc.message.startswith(("the saved plan is stale", f"{ws.spec_path} no longer matches",
+                                       "the policy files changed")):  # plan again, approve again
                 return StepResult("waiting-approval", f"{waiting}; {exc.message}", False)
             raise
         return _from_outcome(outcome)

@@ -69,13 +69,16 @@ def apply(ctx: ApplyContext, plan: Plan) -> ApplyResult:
         changes=[ChangeRecord(address=c.address, action=c.action.value, cause=c.cause.value)
                  for c in plan.pending] +
                 [ChangeRecord(address=h.address, action=f"configure:{h.scope}", cause=h.cause.value)
-                 for h in plan.config] + account_removals(ctx.removed_accounts),
+                 for h in plan.config] + account_removals(ctx.removed_accounts)
+                + [ChangeRecord(address=m.address, action=f"moved from {m.previous}")
+                   for m in (plan.moved.resources if plan.moved is not None else ())],
     )
-    ok = not failures
+    # A partial run (--target/--exclude) did not apply the whole spec: the state keeps the one it last had.
+    ok, whole = not failures, plan.selection is None
     state = ctx.writer.update(lambda s: s.model_copy(update={
         "history": [*s.history, entry][-200:],
-        "spec_digest": plan.spec_digest if ok else s.spec_digest,
-        "applied_spec": ctx.applied_spec if ok and ctx.applied_spec is not None else s.applied_spec,
+        "spec_digest": plan.spec_digest if ok and whole else s.spec_digest,
+        "applied_spec": ctx.applied_spec if ok and whole and ctx.applied_spec is not None else s.applied_spec,
     }))
     return ApplyResult(state, tuple(failures), tuple(configured), tuple(untouched), serial=ctx.writer.serial)
 
@@ -98,6 +101,8 @@ def _gate_directory(ctx: ApplyContext, wanted: bool) -> Iterator[Gate | None]:
 def _regions_to_apply(ctx: ApplyContext, plan: Plan) -> tuple[list[str], list[str]]:
     # An interrupted region is run again even when nothing differs: its stack may hold pending operations.
     touched = {c.region for c in plan.pending if c.kind != Kind.LINK.value} | set(plan.unfinished)
+    if plan.moved is not None:  # renamed resources: their stacks re-address them (Pulumi aliases)
+        touched |= {m.region for m in plan.moved.resources}
     wanted = set(ctx.graph.regions)
     recorded = {r.region for r in ctx.writer.state.resources.values() if r.kind != Kind.LINK.value}
     return sorted(touched & wanted), sorted((touched | recorded) - wanted)

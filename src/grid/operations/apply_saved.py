@@ -21,6 +21,8 @@ from grid.operations.check import NodeShown
 from grid.operations.engines import Engines, locked
 from grid.operations.outcome import Outcome
 from grid.operations.planning import Planned
+from grid.operations.policy_gate import check_saved
+from grid.operations.targeting import selected_graph
 from grid.operations.up import Applied, finished
 from grid.plan import Plan
 from grid.plan.document import from_document
@@ -80,8 +82,11 @@ def apply_saved(ws: Workspace, saved: SavedPlan, options: ApplySavedOptions, *, 
         approve(saved.plan)
         identity = resolve_identity(ws.workdir, ws.cluster.name, state)
         run.ensure_scheduler_secrets(ws, state)
-        graph = graph_for(ws, state)
-        digests = host_digests(ws, graph, identity.keypair.public_key)
+        if saved.plan.selection is not None:  # a partial plan applies the graph its selection makes, nothing else
+            graph, digests = selected_graph(ws, envelope, state, saved.plan.selection, identity.keypair.public_key)
+        else:
+            graph = graph_for(ws, state)
+            digests = host_digests(ws, graph, identity.keypair.public_key)
         applied = run.up(ws, saved.plan, emit=emit,
                          stacks=engines.stacks(ws, identity, options.trust_new_hosts, False),
                          ansible=engines.ansible(ws),
@@ -127,3 +132,4 @@ def _check_matches(saved: Plan, ws: Workspace) -> None:
         raise OperationFailed(
             f"{ws.spec_path} no longer matches the saved plan (spec digest {digest[:19]}…, the plan was made from "
             f"{saved.spec_digest[:19]}…): the spec changed after the plan was made", hint=REPLAN)
+    check_saved(saved)  # its policies passed, and their files are the ones that said so

@@ -11,6 +11,7 @@ from typing import Any
 from grid.check import NodeReport, run_checks
 from grid.check_slurm import PartitionReport, check_partitions, unanswered
 from grid.errors import OperationFailed
+from grid.plan.partial import with_nodes
 from grid.reachability import probes, run_probes
 from grid.resources import ResourceGraph
 from grid.state.model import State
@@ -40,10 +41,16 @@ class Checks:
 
 
 def check(ws: Workspace, *, on_node: NodeShown | None = None,
-          on_partition: PartitionShown | None = None) -> Checks:
+          on_partition: PartitionShown | None = None, targets: tuple[str, ...] = (),
+          excludes: tuple[str, ...] = ()) -> Checks:
+    """`targets`/`excludes` (--target/--exclude): check only the nodes they select (Slurm's jobs, which run
+    across nodes, only without them)."""
     _, state = ws.read_state()
-    return check_after_apply(ws, state, graph_for(ws, state), on_node=on_node, slurm=True,
-                             on_partition=on_partition)
+    graph = graph_for(ws, state)
+    partial = bool(targets or excludes)
+    if partial:
+        graph = with_nodes(graph, targets, excludes)
+    return check_after_apply(ws, state, graph, on_node=on_node, slurm=not partial, on_partition=on_partition)
 
 
 def check_after_apply(ws: Workspace, state: State, graph: ResourceGraph, *,
@@ -62,7 +69,7 @@ def check_after_apply(ws: Workspace, state: State, graph: ResourceGraph, *,
     remote = PinnedRemote(user=ws.cluster.spec.defaults.ssh.user, private_key=keys.private_path, also=keys.also,
                           known_hosts=known_hosts, port=ws.cluster.spec.defaults.ssh.port)
     try:
-        reports = run_checks(graph, state, remote)
+        reports = run_checks(graph, state, remote, configured=ws.cluster.spec.configuration.manage)
         # The network policy: a declared port gets through from a peer, an undeclared one does not.
         run_probes(probes(ws.cluster, graph, set(state.resources)), remote, {r.address: r for r in reports})
         for report in reports:

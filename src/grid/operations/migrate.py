@@ -81,8 +81,8 @@ def copy_stacks(ws: Workspace, source: StateStore, dest: StateStore, *, say: Say
                                 recorded.state if recorded else empty_state(ws.cluster.name))
     project, passphrase = project_name(ws.cluster.name), identity.passphrase_file
     with tempfile.TemporaryDirectory(prefix="grid-migrate-") as tmp:
-        old = _workspace(auto, old_backend.url, old_backend.env, project, passphrase, Path(tmp) / "from")
-        new = _workspace(auto, new_backend.url, new_backend.env, project, passphrase, Path(tmp) / "to")
+        old = admin_workspace(auto, old_backend.url, old_backend.env, project, passphrase, Path(tmp) / "from")
+        new = admin_workspace(auto, new_backend.url, new_backend.env, project, passphrase, Path(tmp) / "to")
         try:
             names = sorted(s.name.rsplit("/", 1)[-1] for s in old.list_stacks())
             existing = {s.name.rsplit("/", 1)[-1] for s in new.list_stacks()}
@@ -104,9 +104,10 @@ def copy_stacks(ws: Workspace, source: StateStore, dest: StateStore, *, say: Say
     return tuple(names)
 
 
-def _workspace(auto: Any, url: str, backend_env: Mapping[str, str], project: str, passphrase: Path,
-               work: Path) -> Any:
-    work.mkdir(parents=True)
+def admin_workspace(auto: Any, url: str, backend_env: Mapping[str, str], project: str, passphrase: Path,
+                    work: Path) -> Any:
+    """A Pulumi workspace for moving stacks' state (export, import, remove), not for running programs."""
+    work.mkdir(parents=True, exist_ok=True)
     if url.startswith("file://"):
         Path(url[len("file://"):]).mkdir(parents=True, exist_ok=True)
     env = {"PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase), "PULUMI_SKIP_UPDATE_CHECK": "true",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from grid.apply import drain
 from grid.apply.drain import SlurmConnect
 from grid.identity import Identity
+from grid.operations.policy_gate import with_policy
+from grid.operations.targeting import aimed, aimed_at
 from grid.plan import LiveHost, Plan
 from grid.plan.region_scope import limit_to_regions
 from grid.resources import ResourceGraph
@@ -20,6 +23,11 @@ class PlanOptions:
     refresh: bool = False  # also ask the target (Pulumi refresh, Ansible check mode), not only its cheap probe
     allow_destroy_protected: bool = False
     probe: bool = False  # the target's cheap probe (`grid up` always; `grid plan` only with --refresh)
+    # --target/--exclude: globs on addresses; the plan touches only what they select (grid.plan.selection).
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    # --policy DIR: policy packs to run besides the spec's own (spec.policy.packs; grid.operations.policy_gate).
+    policy_dirs: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,9 @@ class Planned:
 def plan(ws: Workspace, options: PlanOptions = PlanOptions(), *, slurm: SlurmConnect | None = None) -> Planned:
     """Read the state (no lock: nothing is written) and plan against it."""
     envelope, state = ws.read_state()
-    return plan_against(ws, envelope, state, public_key=admin_public_key(ws, state), options=options, slurm=slurm)
+    planned = plan_against(ws, envelope, state, public_key=admin_public_key(ws, state), options=options,
+                           slurm=slurm)
+    return replace(planned, plan=with_policy(ws, planned.plan, options.policy_dirs))  # what the packs say of it
 
 
 def plan_against(ws: Workspace, envelope: Envelope | None, state: State, *, public_key: str,
@@ -64,11 +74,18 @@ def plan_against(ws: Workspace, envelope: Envelope | None, state: State, *, publ
     with planning_gc(ws, state):
         graph = graph_for(ws, state)
         live = live_hosts = None
+        # A pattern that matches nothing stops the run before anything is asked of the target.
+        chosen = aimed_at(graph, state, options.targets, options.excludes)
         if options.probe or options.refresh:
             live, live_hosts = refresh_live(ws, state, full=options.refresh, lineage=envelope.lineage
-                                            if envelope else "", graph=graph, identity=identity)
+                                            if envelope else "", graph=graph, identity=identity, only=chosen)
         parts = plan_parts(ws, envelope=envelope, state=state, live=live, live_hosts=live_hosts, graph=graph,
                            public_key=public_key, allow_destroy_protected=options.allow_destroy_protected)
+        if options.targets or options.excludes:  # the part of the cluster they aim at (grid.operations.targeting)
+            parts = aimed(ws, parts, envelope=envelope, state=state, live=live, live_hosts=live_hosts,
+                          targets=options.targets, excludes=options.excludes,
+                          allow_destroy_protected=options.allow_destroy_protected)
+            graph = parts.graph
     made = parts.plan
     scoped = limit_to_regions(made, ws.regions) if ws.regions is not None else None
     if scoped is not None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from grid.apply import run
 from grid.apply.context import ApplyResult
@@ -13,7 +14,9 @@ from grid.operations.check import Checks, NodeShown, check_after_apply
 from grid.operations.engines import Engines, locked
 from grid.operations.outcome import Outcome
 from grid.operations.planning import Planned, PlanOptions, plan_against
+from grid.operations.policy_gate import refuse_if_blocked, with_policy
 from grid.operations.region_pending import record_pending
+from grid.resources import Kind, ResourceGraph
 from grid.workspace import Workspace
 
 Approve = Callable[[Planned, Identity], None]
@@ -30,6 +33,11 @@ class UpOptions:
     rotate_ssh_key: bool = False  # a new admin key pair, written to every host in place
     # Go on when jobs still run on the Slurm nodes the plan removes once their drain timed out (they end).
     allow_job_impact: bool = False
+    # --target/--exclude: only the part of the cluster these globs select (grid.plan.selection).
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    # --policy DIR: policy packs besides the spec's own; a mandatory finding refuses the run (policy_gate).
+    policy_dirs: tuple[Path, ...] = ()
 
 
 def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
@@ -45,15 +53,18 @@ def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
         # Started now, it is ready when the plan is (tagged as this run's: grid.apply.reaper).
         stacks = engines.stacks(ws, identity, options.trust_new_hosts, True)
         planned = plan_against(ws, envelope, state, public_key=identity.keypair.public_key,
-                               options=PlanOptions(refresh=options.refresh, probe=True), identity=identity,
+                               options=PlanOptions(refresh=options.refresh, probe=True, targets=options.targets,
+                                                   excludes=options.excludes), identity=identity,
                                slurm=engines.slurm)
+        planned = replace(planned, plan=with_policy(ws, planned.plan, options.policy_dirs))
         if planned.plan.errors:
             return Outcome("plan-errors", planned.plan, serial=planned.serial)
         if not planned.plan.has_changes:
-            if envelope is not None:
+            if envelope is not None and planned.plan.selection is None:
                 record_pending(ws, state, envelope.serial, {})  # nothing left to do here: clear its record
             return Outcome("no-changes", planned.plan, serial=planned.serial)
         try:
+            refuse_if_blocked(planned.plan, "grid up")  # a mandatory policy failed: before anything changes
             approve(planned, identity)
         except BaseException:
             if started_rotation:
@@ -62,7 +73,7 @@ def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
         applied = run.up(ws, planned.plan, emit=emit, stacks=stacks, ansible=engines.ansible(ws),
                          options=run.UpOptions(allow_job_impact=options.allow_job_impact, slurm=engines.slurm),
                          inputs=run.RunInputs(envelope, state, planned.graph, planned.host_digests, identity))
-        if applied.ok:
+        if applied.ok and planned.plan.selection is None:  # a partial run did not do the pending work
             record_pending(ws, applied.state, applied.serial, planned.pending_elsewhere)
     return finished(ws, planned, applied, skip_check=options.skip_check, on_applied=on_applied, on_node=on_node)
 
@@ -77,7 +88,11 @@ def finished(ws: Workspace, planned: Planned, applied: ApplyResult, *, skip_chec
         return Outcome("failed", planned.plan, applied, serial=serial)
     checks: Checks | None = None
     if not skip_check:
-        checks = check_after_apply(ws, applied.state, planned.graph, on_node=on_node)
+        graph = planned.graph
+        if planned.plan.selection is not None:  # a partial run checks the nodes it selected
+            graph = ResourceGraph(graph.cluster, tuple(r for r in graph if r.kind is not Kind.NODE
+                                                       or r.address in planned.plan.selection))
+        checks = check_after_apply(ws, applied.state, graph, on_node=on_node)
         if not checks.ok:
             return Outcome("checks-failed", planned.plan, applied, checks, serial=serial)
     return Outcome("applied", planned.plan, applied, checks, serial=serial)

@@ -49,9 +49,12 @@ class Allowance:
 
 
 def allowance(plan: Plan, region: str) -> Allowance:
-    """The region's resources the plan keeps: recorded ones it neither replaces, recreates nor deletes."""
+    """The region's resources the plan keeps: recorded ones it neither replaces, recreates nor deletes (and
+    the previous addresses of those it renames: the engine may re-address them, never end them)."""
     kept = {c.address for c in plan.changes
             if c.region == region and c.action in (Action.NOOP, Action.UPDATE)}
+    if plan.moved is not None:  # a renamed resource survives under its previous address too
+        kept |= plan.moved.previous(region)
     return Allowance(region, frozenset(kept))
 
 

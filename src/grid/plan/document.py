@@ -19,7 +19,10 @@ from grid.plan.model import (
     Policy,
     ResourceChange,
 )
+from grid.plan.moved import Moves
+from grid.plan.selection import Selection
 from grid.plan.slurm_plan import SlurmStep
+from grid.policy.report import PolicyReport
 
 
 def to_document(plan: Plan, *, spec_path: str = "", grid_version: str = "") -> dict[str, Any]:
@@ -44,6 +47,12 @@ def to_document(plan: Plan, *, spec_path: str = "", grid_version: str = "") -> d
         "waves": [{"region": p.region, "pool": p.pool, "max_unavailable": p.max_unavailable,
                    "waves": [list(w) for w in p.waves], "lines": p.lines()}
                   for p in (plan.roll.pools if plan.roll is not None else ())],
+        # A partial plan (--target/--exclude): its patterns and what they selected; null for the whole cluster.
+        "selection": plan.selection.to_document() if plan.selection is not None else None,
+        # Resources the spec's `moved:` entries re-address, and entries matching nothing; null: no entries.
+        "moved": plan.moved.to_document() if plan.moved is not None else None,
+        # What the policy packs found, the packs and the digest of their files; null when no pack ran.
+        "policy": plan.policy.to_document() if plan.policy is not None else None,
     }
 
 
@@ -80,4 +89,7 @@ def from_document(doc: dict[str, Any]) -> Plan:
         refreshed=bool(doc.get("refreshed")), unfinished=tuple(doc.get("unfinished_regions", [])),
         jobs=JobImpact.from_document(doc["jobs"]) if doc.get("jobs") else None,
         slurm=tuple(SlurmStep.from_document(step) for step in doc.get("slurm") or []),
+        selection=Selection.from_document(doc["selection"]) if doc.get("selection") else None,
+        moved=Moves.from_document(doc["moved"]) if doc.get("moved") else None,
+        policy=PolicyReport.from_document(doc["policy"]) if doc.get("policy") else None,
     )

@@ -11,7 +11,10 @@ from grid.plan.slurm_plan import SlurmStep
 from grid.spec.targets import TARGET_TRAITS
 
 if TYPE_CHECKING:
+    from grid.plan.moved import Moves
+    from grid.plan.selection import Selection
     from grid.plan.waves import Roll  # which imports this module
+    from grid.policy.report import PolicyReport
 
 PLAN_FORMAT = "grid-plan/v1"
 
@@ -132,6 +135,12 @@ class Plan:
     # The waves in which the nodes it replaces leave service, per pool (grid.plan.waves); None: not worked out
     # (a saved plan read back, or a plan made without the spec at hand).
     roll: Roll | None = None
+    # A partial plan's selection (--target/--exclude: grid.plan.selection); None: the whole cluster.
+    selection: Selection | None = None
+    # What the policy packs said of this plan (grid.policy); None: no pack ran.
+    policy: PolicyReport | None = None
+    # What the spec's `moved:` entries re-address (grid.plan.moved); None: the spec has none.
+    moved: Moves | None = None
 
     @property
     def pending(self) -> tuple[ResourceChange, ...]:
@@ -139,7 +148,8 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.pending) or bool(self.config) or bool(self.unfinished)
+        return (bool(self.pending) or bool(self.config) or bool(self.unfinished)
+                or bool(self.moved is not None and self.moved.resources))
 
     @property
     def adopts(self) -> bool:

@@ -9,6 +9,7 @@ from grid.render.network import cloud_policy
 from grid.render.templating import canonical_json, render
 from grid.resources import Kind, ResourceGraph
 from grid.spec.model import Cluster
+from grid.spec.moved import previous_addresses
 from grid.spec.targets import traits_of
 
 
@@ -31,6 +32,7 @@ class RegionInput(TypedDict):
     owner: NotRequired[dict[str, str]]  # labels of the state that makes it (grid.apply.run.owner_labels)
     admin_cidrs: NotRequired[list[str]]  # clouds: access.admin_cidrs, when the spec gives them
     ingress: NotRequired[dict[str, list[dict[str, Any]]]]  # clouds: fabric -> rules, sources as CIDRs
+    aliases: NotRequired[dict[str, str]]  # address -> the one it had before a `moved:` rename (Pulumi aliases)
 
 
 def project_name(cluster: str) -> str:
@@ -95,6 +97,8 @@ def region_program_input(
         "labels": dict(cluster.metadata.labels),
         "authorized_key": authorized_key,
     }
+    if cluster.spec.moved and (aliases := previous_addresses((r.address for r in members), cluster.spec.moved)):
+        data["aliases"] = aliases  # the stack re-addresses what it made under the previous name, keeping it
     if traits_of(cluster).cloud:  # the lab enforces the policy on the nodes (the firewall role)
         data.update(cloud_policy(cluster, graph, region))  # type: ignore[typeddict-item]
         ports = {f.name: f.ports_per_node for r in cluster.spec.regions if r.name == region for f in r.fabrics}

@@ -61,11 +61,17 @@ class _TooBig(Exception):
     pass
 
 
+class _TooDeep(Exception):
+    pass
+
+
 class _Builder:
     def __init__(self, source: SourceMap) -> None:
         self.source = source
         self.count = 0
         self.problems: list[Diagnostic] = []
+        # An alias repeats the same scalar node: resolve it once (an alias bomb repeats it 100,000s of times).
+        self.scalars: dict[int, object] = {}
 
     def build(self, node: yaml.Node, path: Path, depth: int) -> object:
         self.count += 1
@@ -94,11 +100,16 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
+        known = self.scalars.get(id(node), _UNSET)
+        if known is not _UNSET:
+            return known
         try:
-            return _scalar(node)
+            value = _scalar(node)
         except ValueError as exc:  # e.g. an integer of more than 4300 digits
             self._problem(node, path, f"cannot read this value: {exc}", hint="write a plain, shorter value")
             return node.value
+        self.scalars[id(node)] = value
+        return value
 
     def _problem(self, node: yaml.Node, path: Path, summary: str, hint: str = "") -> None:
         where = SourceRange(self.source.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -116,9 +127,29 @@ def _scalar(node: yaml.ScalarNode) -> object:
     return constructor(_SCALARS, node)
 
 
+_UNSET = object()
+
 # Scalar constructors keep no state: one instance serves every scalar (building a loader per scalar
 # made an alias bomb of 200k values cost seconds).
 _SCALARS = yaml.SafeLoader("")
+
+
+def _compose(text: str) -> list[yaml.Node]:
+    """The document's nodes, with their positions. libyaml composes a valid spec several times faster than the
+    pure-Python parser and gives the same nodes and marks; its errors are terser ("did not find expected ','"),
+    so a text it refuses is composed again by the pure-Python parser for the diagnostic people read."""
+    if _FAST_LOADER is not None:
+        try:
+            return list(yaml.compose_all(text, Loader=_FAST_LOADER))
+        except yaml.MarkedYAMLError as exc:
+            if exc.problem == "exceeded maximum nesting depth":  # libyaml's limit (1000) is far above MAX_DEPTH
+                raise _TooDeep from exc
+        except yaml.YAMLError:
+            pass
+    return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+
+
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
 
 
 def load_text(text: str | bytes, file: str = "<spec>") -> Loaded:
@@ -137,7 +168,7 @@ def load_text(text: str | bytes, file: str = "<spec>") -> Loaded:
         return Loaded(None, source, (error("the spec is empty", hint="start from examples/local-lab/cluster.yaml",
                                            code="yaml").at(SourceRange(file, 1, 1)),))
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        nodes = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = SourceRange(file, mark.line + 1, mark.column + 1) if mark else SourceRange(file, 1, 1)
@@ -154,7 +185,7 @@ def load_text(text: str | bytes, file: str = "<spec>") -> Loaded:
                                            hint="remove the control character", code="yaml").at(where),))
     except yaml.YAMLError as exc:
         return _fail(file, f"YAML syntax: {exc}", "fix the YAML syntax")
-    except RecursionError:
+    except (RecursionError, _TooDeep):
         return _fail(file, f"the spec is too large: nesting deeper than {MAX_DEPTH} levels",
                      "remove deep nesting or anchor/alias expansion")
     nodes = [n for n in nodes if n is not None]

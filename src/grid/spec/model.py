@@ -14,8 +14,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from grid.spec.images import ImageName, ImageRecipe
 from grid.spec.lifecycle import Health, Update
+from grid.spec.moved import Moved
 from grid.spec.network import Access, IngressRule
 from grid.spec.own import Limits, RelativePath, RoleVars, Script
+from grid.spec.policy_packs import PolicySettings
 from grid.spec.scheduler import Scheduler
 
 API_VERSION = "grid/v1"
@@ -280,6 +282,9 @@ class Configuration(Model):
     scripts: list[Script] = Field(default_factory=list)
     role_vars: dict[RoleName, RoleVars] = Field(
         default_factory=dict, description="Variables for roles, by role: plain values, never Jinja")
+    manage: bool = Field(
+        True, description="false: grid pins, tracks and plans the hosts but runs no playbook on them (hosts "
+                          "adopted by `grid import`, target existing only; docs/import.md)")
 
 
 class PoolConfiguration(Model):
@@ -316,6 +321,9 @@ class ExistingHost(Model):
     pool: Name
     region: Name
     port: int = Field(22, ge=1, le=65535)
+    fabrics: dict[Name, Annotated[str, AfterValidator(lambda v: str(ipaddress.IPv4Address(v)))]] = Field(
+        default_factory=dict, description="The host's IPs on its pool's other fabrics, by fabric (its address "
+                                          "is on the one grid connects over)")
 
 
 class ExistingSettings(Model):
@@ -370,6 +378,11 @@ class ClusterSpec(Model):
         None, description="Accelerator catalog file extending the built-in one, relative to the spec")
     scheduler: Scheduler | None = Field(
         None, description="The workload manager grid installs and keeps true to the spec (docs/spec.md, Scheduler)")
+    moved: list[Moved] = Field(
+        default_factory=list, max_length=200,
+        description="Renames that keep what exists: {from, to} of a pool, storage or fabric (docs/spec.md, Moved)")
+    policy: PolicySettings = Field(
+        default_factory=PolicySettings, description="Policy packs every plan of this spec runs (docs/policy.md)")
 
 
 class Cluster(Model):

@@ -72,6 +72,8 @@ class TargetTraits:
     """A region's network is built from its fabrics: a region with storage or nodes needs one."""
     block_volume_max_gib: int | None = None
     """The largest volume a node of block storage may get (its capacity shared out over the nodes)."""
+    imports_from: str = ""
+    """What `grid import` adopts for the target: "hosts" (over SSH), "podman" (grid's own containers), "": none."""
     rdma: RdmaOffer | None = None
     """How a roce fabric gets RDMA NICs, one per port (None: the target has no per-instance-type check)."""
     storage_backends: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
@@ -105,11 +107,12 @@ class TargetTraits:
 TARGET_TRAITS: Mapping[str, TargetTraits] = MappingProxyType({
     "local": TargetTraits(
         "local", creates_infrastructure=True, lab_subnets_only=True, emulates_links=False, has_facility=True,
+        imports_from="podman",
         object_storage_caveat=Caveat(
             detail="podman volumes are file systems; no S3 endpoint is emulated",
             hint="use kind: nfs or parallel-fs for the lab, or accept a plain directory")),
     "existing": TargetTraits("existing", creates_infrastructure=False, nodes_need_fabric=False, fixed_hosts=True,
-                             has_facility=True),
+                             has_facility=True, imports_from="hosts"),
     "aws": TargetTraits(
         "aws", creates_infrastructure=True, cloud=True, provider="AWS", instance_type_key="aws",
         example_instance_type="p5.48xlarge", known_images=r"debian-\d+", image_setting="ami",

@@ -129,6 +129,9 @@ class State(Record):
     # Region -> what its next run must do because another region changed (a `--region` run records it for the
     # regions it did not touch; that region's next run does the work and clears its lines).
     pending: dict[str, list[str]] = Field(default_factory=dict)
+    # Resources the spec's `moved:` entries re-addressed when this state was read ({new address: previous}):
+    # never stored (the stored state has the new addresses once a run writes it). grid.plan.moved.
+    moved_now: dict[str, Any] = Field(default_factory=dict, exclude=True)  # str values; Any: grid.state._fastdecode
 
     def interrupted_regions(self) -> list[str]:
         """Regions whose last infrastructure run started and did not finish (killed, or failed): what

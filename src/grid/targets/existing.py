@@ -75,7 +75,7 @@ def existing_nodes(cluster: Cluster) -> dict[str, ExistingNode]:
 def _declared(cluster: Cluster) -> list[Declared]:
     settings = cluster.spec.targets.existing
     if settings.hosts or settings.inventory is None:
-        return [Declared(h, {}) for h in settings.hosts]
+        return [Declared(h, dict(h.fabrics)) for h in settings.hosts]
     return inventory_hosts(resolve_inventory(settings.inventory))
 
 

@@ -80,7 +80,7 @@ def probe(cluster: str, state: State, graph: ResourceGraph | None = None, *,
             status = str(found.get("State", "")).strip()
             if status != "running":
                 live[address] = LiveResource(exists=True, healthy=False, detail=f"container is {status}")
-            elif missing := _networks_missing(cluster, record.region, record.attrs, found):
+            elif missing := _networks_missing(cluster, record.region, record.attrs, found, state):
                 live[address] = LiveResource(exists=True, healthy=False,
                                              detail="container is off network " + ", ".join(missing))
     interrupted = set(state.interrupted_regions())
@@ -116,13 +116,22 @@ def _labels(entry: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
-def _networks_missing(cluster: str, region: str, attrs: Mapping[str, Any], entry: Mapping[str, Any]) -> list[str]:
-    """The fabrics' networks a running node should be on and is not (`podman network disconnect`)."""
+def _networks_missing(cluster: str, region: str, attrs: Mapping[str, Any], entry: Mapping[str, Any],
+                      state: State) -> list[str]:
+    """The fabrics' networks a running node should be on and is not (`podman network disconnect`). A fabric
+    state records keeps the network it was made with (a renamed one's name is its previous address's)."""
     attached = entry.get("Networks")
     fabrics = attrs.get("fabrics")
     if not isinstance(attached, list) or not isinstance(fabrics, dict):
         return []
-    wanted = (physical_name(cluster, fabric_address(region, str(name))) for name in fabrics)
+
+    def network(name: str) -> str:
+        address = fabric_address(region, name)
+        record = state.resources.get(address)
+        recorded = record.attrs.get("network") if record is not None else None
+        return str(recorded) if recorded else physical_name(cluster, address)
+
+    wanted = (network(str(name)) for name in fabrics)
     return sorted(n for n in wanted if n not in attached)
 
 

@@ -21,6 +21,7 @@ from grid.validate import (
     gcp,
     images,
     lifecycle,
+    moved,
     network,
     physics,
     pool_config,
@@ -32,6 +33,7 @@ from grid.validate import (
     target,
 )
 from grid.validate.base import Validator
+from grid.validate.policy import policy_packs
 from grid.validate.roles import own_files
 
 __all__ = ["Validator", "spec_catalog", "validate", "validators"]
@@ -43,7 +45,7 @@ def validators(catalog: Catalog | None = None) -> list[Validator]:
             *safety.VALIDATORS, *addressing.VALIDATORS, *network.VALIDATORS, *checks, *target.VALIDATORS,
             *fit.VALIDATORS, *promises.VALIDATORS, *pool_config.VALIDATORS, *gcp.VALIDATORS,
             *cloud_offer.VALIDATORS, *alicloud.VALIDATORS, *images.VALIDATORS,
-            *scheduler.VALIDATORS, *lifecycle.VALIDATORS]
+            *scheduler.VALIDATORS, *lifecycle.VALIDATORS, *moved.VALIDATORS]
 
 
 def spec_catalog(loaded: LoadedSpec) -> tuple[Catalog | None, Diagnostics]:
@@ -67,6 +69,7 @@ def validate(loaded: LoadedSpec, *, own: tuple[OwnFiles, Diagnostics] | None = N
     found.extend(problems)
     found.extend((own if own is not None else own_files(loaded))[1])  # the user's roles and scripts
     found.extend(images.image_files(loaded)[1])  # the files image recipes copy
+    found.extend(policy_packs(loaded))  # the policy packs every plan runs
     for check in validators(catalog):
         try:
             produced = list(check(loaded.cluster))

@@ -38,6 +38,7 @@ HONOURED_EVERYWHERE: tuple[str, ...] = (
     "spec.links[].between",
     "spec.scheduler",  # Slurm is configured over SSH on every target's nodes (grid.render.slurm)
     "spec.images",  # built on local, an id or a build step on clouds; on existing, grid.validate.images warns
+    "spec.policy",  # policy packs check the plan document, whatever the target (docs/policy.md)
 )
 """Whole parts of the spec every target honours. A prefix covers what lies below it, except fields FIT names."""
 
@@ -165,6 +166,10 @@ FIT: tuple[Fit, ...] = (
         reported_by="emulation_limits"),
     Fit("spec.links[].latency_ms", lambda t, _: t.emulates_links, lambda t: "", asked=_always,
         reported_by="emulation_limits"),
+    # Renames keep the objects where grid's own stack program aliases them (local) or there is none (existing).
+    Fit("spec.moved", lambda t, _: not t.cloud,
+        lambda t: f"the {t.name} target's stack programs have no aliases: a renamed resource would be replaced",
+        reported_by="moved_entries"),
     # Settings of one target, and a hub's place in one cloud, are read by that target alone.
     *(Fit(f"spec.targets.{name}", _named(name), _read_by(name, f"targets.{name}"))
       for name in TargetSettings.model_fields),

@@ -6,6 +6,7 @@ never silence; a value grid would have to guess (a cloud machine type) is an ERR
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from collections.abc import Iterator
 
@@ -144,6 +145,51 @@ def existing_hosts(cluster: Cluster) -> Iterator[Diagnostic]:
                               hint="make count match the hosts listed under targets.existing")
 
 
+def existing_host_fabrics(cluster: Cluster) -> Iterator[Diagnostic]:
+    """A host's `fabrics` IPs: on a fabric of its pool, inside that fabric's CIDR."""
+    if not traits_of(cluster).fixed_hosts:
+        return
+    regions = {r.name: r for r in cluster.spec.regions}
+    for h, host in enumerate(cluster.spec.targets.existing.hosts):
+        region = regions.get(host.region)
+        pool = next((p for p in region.pools if p.name == host.pool), None) if region is not None else None
+        if region is None or pool is None:
+            continue  # existing_hosts says so
+        cidrs = {f.name: ipaddress.IPv4Network(f.cidr) for f in region.fabrics}
+        for name, ip in host.fabrics.items():
+            path: Path = ("spec", "targets", "existing", "hosts", h, "fabrics", name)
+            if name not in pool.fabrics or name not in cidrs:
+                yield error(f"host '{host.name}' gives an IP on fabric '{name}', which its pool '{pool.name}' is "
+                            "not on", path, code="target.existing-hosts",
+                            hint=f"the pool's fabrics: {', '.join(pool.fabrics) or 'none'}")
+            elif ipaddress.IPv4Address(ip) not in cidrs[name]:
+                yield error(f"host '{host.name}': {ip} is not in fabric '{name}' ({cidrs[name]})", path,
+                            code="target.existing-hosts", hint="give the host's IP on that fabric")
+
+
+def unmanaged_configuration(cluster: Cluster) -> Iterator[Diagnostic]:
+    """`configuration.manage: false` is for hosts grid did not make (target existing): machines grid makes
+    are reachable and correct only once its playbook ran on them. What it turns off is said, not ignored."""
+    config = cluster.spec.configuration
+    if config.manage:
+        return
+    if traits_of(cluster).fixed_hosts:
+        unused = [name for name, value in (("users", config.users), ("sysctl", config.sysctl),
+                                           ("limits", config.limits), ("scripts", config.scripts),
+                                           ("roles", [r for r in config.roles if r != "base"])) if value]
+        unused += [f"pool '{p.name}' configuration" for r in cluster.spec.regions for p in r.pools if p.configuration]
+        if unused or cluster.spec.scheduler is not None:
+            yield warning(f"configuration.manage is false: {', '.join(unused or ['the scheduler'])} "
+                          "will not be applied", ("spec", "configuration", "manage"), code="target.unmanaged",
+                          hint="remove `manage: false` to let grid configure the hosts")
+        return
+    yield error(f"configuration.manage: false needs target existing, not '{cluster.spec.target}'",
+                ("spec", "configuration", "manage"), code="target.unmanaged",
+                detail="grid configures the machines it makes (accounts, keys, hosts table)",
+                hint="remove `manage: false`")
+
+
 VALIDATORS: list[Validator] = [
     fabric_support, cloud_instance_types, cloud_resources, emulation_limits, existing_hosts,
+    existing_host_fabrics, unmanaged_configuration,
 ]
