@@ -45,6 +45,8 @@ bench: setup
 	$(ENV) python bench/slurm.py
 	$(ENV) python bench/lifecycle.py
 	$(ENV) python bench/scale.py
+	$(ENV) python bench/policy_rego.py
+	$(ENV) python bench/startup.py
 
 clean:
 	rm -rf .grid examples/*/.grid build dist .pytest_cache .mypy_cache .ruff_cache

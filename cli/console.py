@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import IO, Any
-
-from rich.console import Console
+from typing import IO, TYPE_CHECKING, Any
 
 from grid.diagnostics import Diagnostic, Diagnostics, Severity, path_text
-from grid.spec.loader import SourceMap
+
+if TYPE_CHECKING:  # imported when a console is made: `grid --version` needs neither rich nor the spec models
+    from rich.console import Console
+
+    from grid.spec.loader import SourceMap
 
 _state = {"no_color": False, "muted": False}
 
@@ -77,6 +79,8 @@ def _colour_off() -> bool:
 def _console(*, stderr: bool) -> Console:
     # color_system=None drops every escape sequence (bold and dim too), not only colours: CI logs stay plain
     # even when a runner allocates a terminal.
+    from rich.console import Console
+
     stream: Any = _Stream("stderr" if stderr else "stdout")
     if _colour_off():
         return Console(file=stream, no_color=True, color_system=None, highlight=False, soft_wrap=True)

@@ -12,7 +12,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from grid.errors import GridError
-from grid.state import StateError
 
 from .console import CommandFailed
 
@@ -33,11 +32,13 @@ def plain_failure(exc: BaseException) -> CommandFailed | None:
     # Not imported for a check: an EngineFailed exists only once grid.engines is loaded (it loads the renderer).
     engines = sys.modules.get("grid.engines")
     engine_failed = engines.EngineFailed if engines is not None else ()
+    state = sys.modules.get("grid.state")  # likewise a StateError (grid.state loads the database driver's module)
+    state_error = state.StateError if state is not None else ()
     for cause in chain:  # a full disk explains whatever failed because of it
         if isinstance(cause, OSError) and cause.errno in NO_SPACE:
             return _no_space(cause)
     for cause in chain:
-        if isinstance(cause, StateError):
+        if isinstance(cause, state_error):
             return CommandFailed(cause.message, hint=cause.hint or f"check the state's location, {RUN_AGAIN}")
         if isinstance(cause, GridError):  # the core's one failure type: message, hint, exit code
             return CommandFailed(cause.message, hint=cause.hint, code=cause.code)

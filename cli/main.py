@@ -23,8 +23,10 @@ COMMAND_MODULES = (
     "validate", "schema", "plan", "render", "apply", "up", "destroy", "drift", "check",
     "ssh", "doctor", "graph", "state", "status", "agent", "import_cmd",
 )
+COMMAND_NAMES = {"import": "import_cmd"}  # a command named otherwise than its module
+COMPLETION_ENV = "_GRID_COMPLETE"  # set by the shell when it asks for completions: every command is needed
 
-app = typer.Typer(
+_app = typer.Typer(
     name="grid",
     help="Plan, build and keep AI compute clusters true to a declarative spec.",
     no_args_is_help=True,
@@ -40,7 +42,7 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
+@_app.callback()
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     no_color: bool = typer.Option(False, "--no-color", help="Plain output without colours."),
@@ -48,14 +50,53 @@ def main(
     console.configure(no_color=no_color)
 
 
-for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"grid.cli.commands.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"grid.cli.commands.{_name}":
-            raise
-        continue
-    _module.register(app)
+_registered: set[str] = set()
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`app`, every command registered (tests and `grid --help` see the whole application)."""
+    if name == "app":
+        return registered(COMMAND_MODULES)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def registered(modules: tuple[str, ...]) -> typer.Typer:
+    """The application with (at least) these command modules registered, in COMMAND_MODULES order (the order
+    `grid --help` lists them in). Each module imports what its command needs (Pulumi, ansible-runner,
+    psycopg...), so a run registers only the command it runs: start-up time is mostly imports."""
+    wanted = _registered | set(modules)
+    if wanted == _registered:
+        return _app
+    _app.registered_commands.clear()
+    _app.registered_groups.clear()
+    _registered.clear()
+    for name in COMMAND_MODULES:
+        if name not in wanted:
+            continue
+        try:
+            module = importlib.import_module(f"grid.cli.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"grid.cli.commands.{name}":
+                raise
+            continue
+        module.register(_app)
+        _registered.add(name)
+    return _app
+
+
+def modules_for(argv: list[str]) -> tuple[str, ...]:
+    """The command modules a command line needs: the one of the command it names; none for `--version`;
+    all of them otherwise (`--help`, no command, a mistyped one: its suggestions, shell completion)."""
+    if COMPLETION_ENV in os.environ:
+        return COMMAND_MODULES
+    for arg in argv:
+        if arg == "--version":
+            return ()
+        if arg.startswith("-"):
+            continue
+        module = COMMAND_NAMES.get(arg, arg)
+        return (module,) if module in COMMAND_MODULES else COMMAND_MODULES
+    return COMMAND_MODULES
 
 
 def run() -> None:
@@ -68,7 +109,7 @@ def _run() -> None:
     try:
         # standalone_mode=False: click hands usage errors to us instead of exiting 2, which with
         # --detailed-exitcode means "changes present" (docs/exit-codes.md: a usage error is 1).
-        code = app(standalone_mode=False)
+        code = registered(modules_for(sys.argv[1:]))(standalone_mode=False)
     except UsageError as exc:
         exc.show()
         sys.exit(1)

@@ -25,10 +25,14 @@ def drift(
     regions: list[str] | None = common.REGION,
     targets: list[str] | None = common.TARGET,
     excludes: list[str] | None = common.EXCLUDE,
+    full_check: bool = typer.Option(False, "--full-check", help="Run the playbook in check mode on every host, "
+                                    "not only on those whose digests differ (slower; the reference)."),
 ) -> None:
-    """Refresh infrastructure (Pulumi) and configuration (Ansible check mode) and report drift."""
+    """Refresh infrastructure (Pulumi) and configuration (a digest probe per host, Ansible check mode where
+    they differ) and report drift."""
     ws = common.workspace(spec, workdir, location, regions)
-    report = operations.drift(ws, targets=common.patterns(targets), excludes=common.patterns(excludes))
+    report = operations.drift(ws, targets=common.patterns(targets), excludes=common.patterns(excludes),
+                              full_check=full_check)
     if json_output:
         console.print_json(report.to_dict())
     else:

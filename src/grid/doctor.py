@@ -105,6 +105,7 @@ CHECKS: tuple[Callable[[], Finding], ...] = (
     _tool("ssh", ["ssh", "-V"], True, "apt-get install openssh-client"),
     _tool("ssh-keygen", ["sh", "-c", "command -v ssh-keygen"], True, "apt-get install openssh-client"),
     _tool("graphviz", ["dot", "-V"], False, "apt-get install graphviz (for grid graph)"),
+    _tool("opa", ["opa", "version"], False, f"{SETUP_HINT}: it builds the OPA CLI (for Rego policy packs)"),
     _tool("postgresql", ["/usr/lib/postgresql/15/bin/postgres", "--version"], False,
           "apt-get install postgresql (for the PostgreSQL state backend tests)"),
 )

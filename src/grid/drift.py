@@ -2,7 +2,8 @@
 
 Two depths: a cheap probe of the target (for the local target, one podman listing) that
 `grid up` always runs, and a full refresh (`grid plan --refresh`, `grid drift`): Pulumi
-preview with refresh per region, and the playbook in check + diff mode on every host.
+preview with refresh per region and, at the same time, one digest probe per host (grid.drift_digest), the
+playbook in check + diff mode only on hosts whose digests differ (`full_check`: on every host).
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ def probe(ws: Workspace, state: State, lineage: str, graph: ResourceGraph | None
 
 def refresh_live(ws: Workspace, state: State, *, full: bool = True, lineage: str = "",
                  graph: ResourceGraph | None = None, identity: Identity | None = None,
-                 only: Collection[str] | None = None
+                 only: Collection[str] | None = None, full_check: bool = False
                  ) -> tuple[dict[str, LiveResource] | None, dict[str, LiveHost] | None]:
     """`lineage`: the state's (its envelope's; "" before the first write); `graph`: the spec expanded against
     this state, when the caller has it (else it is expanded here, once); `identity`: the run's, when the caller
     resolved it already; `only`: the addresses a --target/--exclude run selected (the playbook's check runs on
-    those hosts alone)."""
+    those hosts alone); `full_check`: check mode on every host, not only on those whose digests differ
+    (grid.drift_digest)."""
     graph = graph if graph is not None else graph_for(ws, state)
     outside = set() if only is None else {a for a in state.hosts if a not in only}
     live = probe(ws, state, lineage, graph)
@@ -60,12 +62,14 @@ def refresh_live(ws: Workspace, state: State, *, full: bool = True, lineage: str
     if live is None:
         # No cheap probe: Pulumi says which hosts are gone, and those would only time out over SSH.
         live = _pulumi_refresh(ws, state, graph, identity)
-        return live, _configuration_check(ws, state, graph, identity, skip=_absent(live) | outside)
+        return live, _configuration_check(ws, state, graph, identity, skip=_absent(live) | outside,
+                                          full_check=full_check)
     # The probe already names the nodes that are gone or stopped: Pulumi's refresh and the playbook's
     # check run at once (they are independent and each leaves a core idle much of the time).
     with ThreadPoolExecutor(max_workers=1) as pool:
         refreshed = pool.submit(_pulumi_refresh, ws, state, graph, identity)
-        hosts = _configuration_check(ws, state, graph, identity, skip=_absent(live) | outside)
+        hosts = _configuration_check(ws, state, graph, identity, skip=_absent(live) | outside,
+                                     full_check=full_check)
         live = {**live, **refreshed.result()}
     gone = _absent(live)
     return live, {address: seen for address, seen in hosts.items() if address not in gone}
@@ -111,7 +115,7 @@ def _pulumi_refresh(ws: Workspace, state: State, graph: ResourceGraph, identity:
 
 
 def _configuration_check(ws: Workspace, state: State, graph: ResourceGraph, identity: Identity, *,
-                         skip: set[str]) -> dict[str, LiveHost]:
+                         skip: set[str], full_check: bool = False) -> dict[str, LiveHost]:
     from grid.apply.configure import refresh_known_hosts
     from grid.apply.run import default_ansible
     from grid.render import render_cluster, write_tree
@@ -125,14 +129,26 @@ def _configuration_check(ws: Workspace, state: State, graph: ResourceGraph, iden
     if not hosts:
         return {}
     keys = identity.keypair
-    write_tree(render_cluster(ws.cluster, graph, admin_public_key=keys.public_key, own=ws.own,
-                              leftovers=leftovers_of(state)), ws.rendered_dir)
+    leftovers = leftovers_of(state)
     names = {str(r.attrs["hostname"]): a for a, r in hosts.items()}
-    result = default_ansible(ws).run(
-        ws.rendered_dir / "ansible", limit=sorted(names), tags=[], private_key=keys.private_paths,
-        known_hosts=refresh_known_hosts(ws.workdir, state), check=True, on_event=None)
+    known_hosts = refresh_known_hosts(ws.workdir, state)
     out: dict[str, LiveHost] = {}
-    for hostname, address in names.items():
+    checked = sorted(names)
+    if not full_check:
+        # One probe per host first: check mode only explains the hosts whose digests differ.
+        from grid.drift_digest import triage
+
+        clean, checked = triage(ws, graph, keys, known_hosts, checked, leftovers)
+        out = {names[hostname]: LiveHost(unverifiable_tasks=tasks) for hostname, tasks in clean.items()}
+    if not checked:
+        return out
+    write_tree(render_cluster(ws.cluster, graph, admin_public_key=keys.public_key, own=ws.own,
+                              leftovers=leftovers), ws.rendered_dir)
+    result = default_ansible(ws).run(
+        ws.rendered_dir / "ansible", limit=checked, tags=[], private_key=keys.private_paths,
+        known_hosts=known_hosts, check=True, on_event=None)
+    for hostname in checked:
+        address = names[hostname]
         outcome = result.hosts.get(hostname)
         if outcome is None or outcome.unreachable:
             out[address] = LiveHost(unreachable=True)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import copy
 import enum
 import ipaddress
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from socket import AF_INET as _AF_INET
+from socket import inet_pton as _inet_pton
 from typing import Any
 
 from grid.spec.model import Cluster, Pool, Region, Storage
@@ -208,9 +209,7 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
         for (address, name), ip in pinned.items():
             if name == fabric.name:
                 allocator.reserve(address, ip)
-        for address, fabrics in held:
-            if fabric.name in fabrics and (address, fabric.name) not in pinned:
-                allocator.reserve(address, fabrics[fabric.name])
+        allocator.reserve_recorded(fabric.name, held, pinned)
         allocators[fabric.name] = allocator
         out.append(Resource(fabric_address(region.name, fabric.name), Kind.FABRIC, region.name, {
             "name": fabric.name, "kind": fabric.kind, "cidr": fabric.cidr, "mtu": fabric.mtu,
@@ -331,6 +330,19 @@ class _Allocator:
             self._used.add(value)
             self._held[address] = ip
 
+    def reserve_recorded(self, fabric: str, held: Sequence[tuple[str, Mapping[str, str]]],
+                         pinned: Mapping[tuple[str, str], str]) -> None:
+        """`reserve` of each held node's recorded IP on `fabric`, unless pinned there: one call per fabric,
+        not one per node (10^5 method calls cost more than the reservations)."""
+        first, last, used, kept = self._first, self._last, self._used, self._held
+        for address, fabrics in held:
+            if fabric in fabrics and (not pinned or (address, fabric) not in pinned):
+                ip = fabrics[fabric]
+                value = _ipv4_value(ip)
+                if value is not None and first <= value <= last and value not in used:
+                    used.add(value)
+                    kept[address] = ip
+
     def assign(self, address: str) -> str:
         held = self._held.get(address)
         if held is not None:
@@ -345,16 +357,16 @@ class _Allocator:
         return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"  # str(IPv4Address(value))
 
 
-_DOTTED_QUAD = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
-
-
 def _ipv4_value(ip: Any) -> int | None:
-    """int(IPv4Address(ip)), or None where that raises ValueError; plain dotted quads without the object."""
-    match = _DOTTED_QUAD.fullmatch(ip) if type(ip) is str else None
-    if match is not None:
-        a, b, c, d = map(int, match.groups())
-        if a <= 255 and b <= 255 and c <= 255 and d <= 255:
-            return a << 24 | b << 16 | c << 8 | d
+    """int(IPv4Address(ip)), or None where that raises ValueError; plain dotted quads without the object.
+
+    inet_pton takes exactly the dotted quads IPv4Address takes (four decimal octets ≤ 255, no leading zeros,
+    nothing around them) at a quarter of a regular expression's cost; whatever it refuses is asked again."""
+    if type(ip) is str:
+        try:  # not contextlib.suppress: a context manager per call costs more than the conversion
+            return int.from_bytes(_inet_pton(_AF_INET, ip), "big")
+        except (OSError, ValueError):
+            pass
     try:
         return int(ipaddress.IPv4Address(ip))  # as before, for anything else
     except ValueError:

@@ -150,7 +150,7 @@ def test_the_spec_pack_that_is_missing_is_a_diagnostic_at_its_line(tmp_path: Pat
 
 @pytest.mark.parametrize(("setup", "words"), [
     ("missing", "does not exist"),
-    ("empty", "has no policies (no .py file in it)"),
+    ("empty", "has no policies (no .py or .rego file in it)"),
     ("bad-yaml", "pack.yaml:1:1: unknown key 'thresholds' in pack.yaml"),
 ])
 def test_a_bad_policy_dir_is_an_error_exit_1(tmp_path: Path, setup: str, words: str) -> None:

@@ -43,7 +43,7 @@ def test_a_missing_or_empty_directory_is_refused_with_what_to_do(tmp_path: Path)
     with pytest.raises(PolicyError, match="does not exist") as missing:
         load_pack(tmp_path / "nowhere")
     assert missing.value.hint
-    with pytest.raises(PolicyError, match=r"has no policies \(no .py file in it\)"):
+    with pytest.raises(PolicyError, match=r"has no policies \(no .py or .rego file in it\)"):
         load_pack(make_pack(tmp_path / "empty", {"README.md": "nothing"}))
 
 

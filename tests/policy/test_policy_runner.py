@@ -5,20 +5,12 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+
+from plan_documents import DOCUMENT
 
 from grid.policy import PolicyReport
 from grid.policy.packs import load_pack
 from grid.policy.runner import evaluate
-
-DOCUMENT: dict[str, Any] = {
-    "format": "grid-plan/v1", "cluster": "c", "target": "local", "has_changes": True,
-    "changes": [{"address": "east/train/node-0000", "kind": "node", "region": "east", "action": "replace",
-                 "cause": "spec", "reason": "image changed", "attributes": [],
-                 "after": {"pool": "train", "accelerator": "h100-sxm"}}],
-    "capacity": {"summary": {"regions": [{"name": "east", "nodes": 1, "accelerators": 8, "facility_mw": 1.5,
-                                          "tco2_per_year": 900.0, "accelerators_by_model": {"h100-sxm": 8}}]}},
-}
 
 HEAD = "from grid.policy import Finding, PlanView, policy\n\n"
 

@@ -28,6 +28,8 @@ class PlanOptions:
     excludes: tuple[str, ...] = ()
     # --policy DIR: policy packs to run besides the spec's own (spec.policy.packs; grid.operations.policy_gate).
     policy_dirs: tuple[Path, ...] = ()
+    # With refresh: the playbook's check mode on every host, not only where digests differ (grid.drift_digest).
+    full_check: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def plan_against(ws: Workspace, envelope: Envelope | None, state: State, *, publ
         chosen = aimed_at(graph, state, options.targets, options.excludes)
         if options.probe or options.refresh:
             live, live_hosts = refresh_live(ws, state, full=options.refresh, lineage=envelope.lineage
-                                            if envelope else "", graph=graph, identity=identity, only=chosen)
+                                            if envelope else "", graph=graph, identity=identity, only=chosen,
+                                            full_check=options.full_check)
         parts = plan_parts(ws, envelope=envelope, state=state, live=live, live_hosts=live_hosts, graph=graph,
                            public_key=public_key, allow_destroy_protected=options.allow_destroy_protected)
         if options.targets or options.excludes:  # the part of the cluster they aim at (grid.operations.targeting)

@@ -150,7 +150,8 @@ def _config_changes(
     host_digests: Mapping[str, tuple[str, str, str]],
     live_hosts: Mapping[str, LiveHost] | None,
 ) -> tuple[HostConfigChange, ...]:
-    rebuilt = {c.address: c.cause for c in changes if c.kind == "node" and c.action.makes}
+    noop = Action.NOOP  # most changes of a large plan: skips `makes` (a property) for them
+    rebuilt = {c.address: c.cause for c in changes if c.kind == "node" and c.action is not noop and c.action.makes}
     hosts = state.hosts if state else {}
     out: list[HostConfigChange] = []
     for address, (node_digest, cluster_digest, hosts_digest) in sorted(host_digests.items()):

@@ -159,8 +159,9 @@ def _fast_documents(cluster: Cluster, graph: ResourceGraph, admin_public_key: st
     fabrics = {(r.region, r.attrs["name"]): r for r in graph.of_kind(Kind.FABRIC)}
     nodes = sorted(graph.of_kind(Kind.NODE), key=lambda r: r.attrs["hostname"])
     connect = connect_fabric or {}
-    rows: list[tuple[str, str, int, dict[str, str], tuple[Any, ...]]] = []
+    rows: list[tuple[str, str, int, dict[str, str], int]] = []  # the last: the shape's number in `shapes`
     shapes: dict[tuple[Any, ...], Resource] = {}
+    shape_numbers: dict[tuple[Any, ...], int] = {}
     hostnames: set[str] = set()
     role_order: dict[str, None] = {}
     for node in nodes:
@@ -179,39 +180,40 @@ def _fast_documents(cluster: Cluster, graph: ResourceGraph, admin_public_key: st
         shape = (node.region, pool, accelerator, accelerators, tuple(ips), tuple(storage.items()),
                  tuple(roles))
         try:
-            known = shape in shapes
+            number = shape_numbers.get(shape)
         except TypeError:  # an unhashable value where the expanded graph has strings
             return None
-        if not known:
+        if number is None:
             if not _plain_shape(node.region, ips, storage, roles, fabrics, connect.get(node.region)):
                 return None
+            number = shape_numbers[shape] = len(shapes)
             shapes[shape] = node
             role_order.update(dict.fromkeys(roles))
         for ip in ips.values():
             if type(ip) is not str or not ip:
                 return None
-        rows.append((hostname, node.address, index, ips, shape))
+        rows.append((hostname, node.address, index, ips, number))
     role_groups: dict[str, str] = {}
     for role in role_order:
         if role_groups.setdefault(group_name("role", role), role) != role:
             return None  # two roles, one group name: the definition raises
-    templates: dict[tuple[Any, ...], _Template] = {}
+    templates: list[tuple[tuple[str, ...], str, Callable[[dict[str, str]], tuple[str, ...]], str]] = []
     by_pool = pools_vars(cluster, own)
-    for shape, node in shapes.items():  # in the order of the definition's loop: the same error first
+    for node in shapes.values():  # in the order of the definition's loop: the same error first
         template = _shape_template(node, fabrics, connect, list(role_order),
                                    by_pool.get((node.region, node.attrs["pool"])))
         if template is None:
             return None
-        templates[shape] = template
+        templates.append((template.ips, template.text, template.pick, template.connect))
     play_roles = site_roles(cluster.spec.configuration.roles, own.roles)
     hosts: list[tuple[str, str]] = []
     grid_hosts: list[str] = []
-    for hostname, address, index, ips, shape in rows:
-        template = templates[shape]
-        values = dict(zip(template.ips, map(_encode, ips.values()), strict=True))
+    for hostname, address, index, ips, number in rows:
+        marks, text, pick, connect_mark = templates[number]  # by number: a shape's tuple hashes slowly
+        values = dict(zip(marks, map(_encode, ips.values()), strict=True))
         values[_HOSTNAME], values[_ADDRESS], values[_INDEX] = _encode(hostname), _encode(address), repr(index)
-        hosts.append((address, template.text % template.pick(values)))
-        grid_hosts.append(f'{{"hostname": {values[_HOSTNAME]}, "ip": {values[template.connect]}}}')
+        hosts.append((address, text % pick(values)))
+        grid_hosts.append(f'{{"hostname": {values[_HOSTNAME]}, "ip": {values[connect_mark]}}}')
     shared = _Template.of(cluster_vars(cluster, admin_public_key, _HOSTS), {_HOSTS: 1})
     if shared is None:
         return None

@@ -1,4 +1,4 @@
-"""A policy pack on disk: a directory of `.py` files (the policies) and an optional `pack.yaml`.
+"""A policy pack on disk: a directory of `.py` and `.rego` files (the policies) and an optional `pack.yaml`.
 
     # pack.yaml
     name: carbon-budget            # default: the directory's name
@@ -41,12 +41,13 @@ class PolicyError(GridError):
 class Pack:
     name: str
     path: Path  # absolute
-    files: tuple[Path, ...]  # the policies, in name order
+    files: tuple[Path, ...]  # the Python policies, in name order
     digest: str
     config: Mapping[str, Any] = field(default_factory=dict)
     levels: Mapping[str, str] = field(default_factory=dict)
     timeout: float = DEFAULT_TIMEOUT
     description: str = ""
+    rego: tuple[Path, ...] = ()  # the Rego policy files, in name order (grid.policy.rego)
 
 
 def pack_digest(directory: Path) -> str:
@@ -82,14 +83,22 @@ def load_pack(directory: Path) -> Pack:
         raise PolicyError(f"policy pack {directory} is not a directory", hint=WRITE_PACK)
     root = directory.resolve()
     files = tuple(sorted(p for p in root.glob("*.py") if p.is_file() and not p.name.startswith(("_", "."))))
-    if not files:
-        raise PolicyError(f"policy pack {directory} has no policies (no .py file in it)",
-                          hint="put the policies in .py files there, each function marked with @policy; "
-                               + WRITE_PACK)
+    rego = rego_files(root)
+    if not files and not rego:
+        raise PolicyError(f"policy pack {directory} has no policies (no .py or .rego file in it)",
+                          hint="put the policies in .py files there, each function marked with @policy, or in "
+                               ".rego files with deny/warn rules; " + WRITE_PACK)
     settings = _read_settings(root / PACK_FILE, directory / PACK_FILE)
     name = str(settings.get("name") or root.name)
     return Pack(name, root, files, pack_digest(root), settings.get("config") or {}, settings.get("levels") or {},
-                float(settings.get("timeout_seconds") or DEFAULT_TIMEOUT), str(settings.get("description") or ""))
+                float(settings.get("timeout_seconds") or DEFAULT_TIMEOUT), str(settings.get("description") or ""),
+                rego)
+
+
+def rego_files(directory: Path) -> tuple[Path, ...]:
+    """The pack's Rego policy files, in name order (not `_*.rego`, nor `*_test.rego`: those are for `opa test`)."""
+    return tuple(sorted(p for p in directory.glob("*.rego")
+                        if p.is_file() and not p.name.startswith((".", "_")) and not p.name.endswith("_test.rego")))
 
 
 def _read_settings(path: Path, shown: Path) -> dict[str, Any]:

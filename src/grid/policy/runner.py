@@ -3,6 +3,8 @@ becomes an `error` finding naming it (one line, no traceback) and grid goes on.
 
 The worker limits each policy's time itself (grid.policy.worker); should a policy hang so that even that does
 not stop it, the worker is killed here after the limit plus a grace, and a new one carries on after it.
+A pack's Rego files run in `opa eval` beside the worker (grid.policy.rego); their findings follow the pack's
+Python ones.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from grid.policy import rego
 from grid.policy.packs import Pack, combined_digest
 from grid.policy.report import PackRun, PolicyFinding, PolicyReport
 
@@ -58,29 +61,42 @@ class _Progress:
 
 def evaluate(packs: Sequence[Pack], document: Mapping[str, Any], *, now: datetime | None = None) -> PolicyReport:
     """Run every policy of `packs` against the plan document; findings in pack, file and policy order."""
-    jobs = [(pack, file) for pack in packs for file in pack.files]
-    progress = _Progress(jobs)
+    progress = _Progress([(pack, file) for pack in packs for file in pack.files])
     moment = (now or datetime.now().astimezone()).isoformat()
     with tempfile.TemporaryDirectory(prefix="grid-policy-") as scratch:
         document_file = Path(scratch) / "plan.json"
         document_file.write_text(json.dumps(document))
-        resume = (0, -1)
-        while not progress.finished:
-            jobs_file = Path(scratch) / "jobs.json"
-            jobs_file.write_text(json.dumps({
-                "document": str(document_file), "now": moment, "resume": list(resume),
-                "jobs": [{"file": str(file), "config": dict(pack.config), "levels": dict(pack.levels),
-                          "timeout": pack.timeout} for pack, file in jobs]}))
-            stopped = _run_worker(jobs_file, Path(scratch) / "stderr", progress)
-            if progress.finished:
-                break
-            failed = progress.current or (resume[0], -1)
-            progress.error(*failed, stopped)
-            progress.current = None
-            resume = (failed[0] + 1, -1) if failed[1] < 0 else (failed[0], failed[1] + 1)
-            if resume[0] >= len(jobs):
-                break
-    return _report(packs, progress)
+        rego_runs = [rego.start(pack, document_file, Path(scratch), number)
+                     for number, pack in enumerate(packs) if pack.rego]
+        try:
+            if progress.jobs:  # a pack of only Rego needs no worker
+                _run_python(progress, Path(scratch), document_file, moment)
+            rego_done = {id(run.pack): rego.finish(run) for run in rego_runs}
+        finally:
+            for run in rego_runs:
+                rego.stop(run)
+    return _report(packs, progress, rego_done)
+
+
+def _run_python(progress: _Progress, scratch: Path, document_file: Path, moment: str) -> None:
+    """Run the Python policies in workers, a new one after each that had to be stopped."""
+    jobs = progress.jobs
+    resume = (0, -1)
+    while not progress.finished:
+        jobs_file = scratch / "jobs.json"
+        jobs_file.write_text(json.dumps({
+            "document": str(document_file), "now": moment, "resume": list(resume),
+            "jobs": [{"file": str(file), "config": dict(pack.config), "levels": dict(pack.levels),
+                      "timeout": pack.timeout} for pack, file in jobs]}))
+        stopped = _run_worker(jobs_file, scratch / "stderr", progress)
+        if progress.finished:
+            break
+        failed = progress.current or (resume[0], -1)
+        progress.error(*failed, stopped)
+        progress.current = None
+        resume = (failed[0] + 1, -1) if failed[1] < 0 else (failed[0], failed[1] + 1)
+        if resume[0] >= len(jobs):
+            break
 
 
 def _run_worker(jobs_file: Path, stderr_file: Path, progress: _Progress) -> str:
@@ -162,11 +178,16 @@ def _record(event: Mapping[str, Any], progress: _Progress) -> None:
                 blocking=level == "mandatory"))
 
 
-def _report(packs: Sequence[Pack], progress: _Progress) -> PolicyReport:
-    ordered = [finding for _, finding in sorted(progress.findings, key=lambda item: item[0])]
+def _report(packs: Sequence[Pack], progress: _Progress, rego_done: Mapping[int, rego.RegoRun]) -> PolicyReport:
+    python = sorted(progress.findings, key=lambda item: item[0])
+    ordered: list[PolicyFinding] = []
     runs = []
     for pack in packs:
+        ordered += [finding for (job, _), finding in python if progress.jobs[job][0] is pack]
         names = [name for job, (owner, _) in enumerate(progress.jobs) if owner is pack
                  for name, _ in progress.names.get(job, [])]
+        if id(pack) in rego_done:
+            ordered += rego_done[id(pack)].findings
+            names += rego.policy_names(rego_done[id(pack)])
         runs.append(PackRun(pack.name, str(pack.path), pack.digest, tuple(names)))
     return PolicyReport(tuple(runs), tuple(ordered), combined_digest((str(p.path), p.digest) for p in packs))

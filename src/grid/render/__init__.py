@@ -7,10 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from grid.render.images import cloud_build_steps
 from grid.render.leftovers import NO_LEFTOVERS, Leftovers
 from grid.render.own import NO_OWN_FILES, OwnFiles
-from grid.render.pulumi import render_pulumi
 from grid.resources import ResourceGraph
 from grid.spec.model import Cluster
 
@@ -21,7 +19,10 @@ def render_cluster(cluster: Cluster, graph: ResourceGraph, *, admin_public_key: 
                    own: OwnFiles = NO_OWN_FILES, leftovers: Leftovers = NO_LEFTOVERS) -> Files:
     """`own`: the user's roles and scripts the spec names (grid.validate.roles.own_files); `leftovers`: what the
     spec last applied left on the nodes that this one removes (grid.render.leftovers.leftovers_of the state)."""
+    # Imported here: `grid validate` reads grid.render.own and must not load the renderers (Jinja2 with them).
     from grid.render.ansible import render_ansible
+    from grid.render.images import cloud_build_steps
+    from grid.render.pulumi import render_pulumi
 
     files = render_pulumi(cluster, graph, authorized_key=admin_public_key)
     for path, text in render_ansible(cluster, graph, admin_public_key=admin_public_key, own=own,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
+if TYPE_CHECKING:  # imported by the first render: the paths that only validate or read never load Jinja2
+    import jinja2
 
 
 def _template_source(name: str) -> str | None:
@@ -18,6 +19,8 @@ def _template_source(name: str) -> str | None:
 
 @functools.cache
 def environment() -> jinja2.Environment:
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_template_source),
         undefined=jinja2.StrictUndefined,

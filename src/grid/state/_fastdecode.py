@@ -91,38 +91,15 @@ def _builder(model: type[BaseModel]) -> Check:
         else:
             others.append((name, _check(annotation)))
     fields_set = set(names)  # shared by every instance built here: see the module docstring
-    new = model.__new__
     defaults = {name: _default_of(info) for name, info in model.model_fields.items()}
     fillable = frozenset(name for name, default in defaults.items() if default is not _FAIL)
 
-    def build_one(data: Any) -> Any:
-        if type(data) is not dict:
-            return _FAIL
-        if data.keys() != keys:
-            missing = keys - data.keys()
-            if not missing <= fillable or not data.keys() <= keys:
-                return _FAIL
-            return _built_with_defaults(data, missing)
-        for name in strs:
-            if type(data[name]) is not str:
-                return _FAIL
-        for name in ints:
-            if type(data[name]) is not int:
-                return _FAIL
-        values = {name: data[name] for name in names}  # declaration order, as validation leaves it
-        for name, check in others:
-            value = check(values[name])
-            if value is _FAIL:
-                return _FAIL
-            values[name] = value
-        instance = new(model)
-        _setattr(instance, "__dict__", values)
-        _setattr(instance, "__pydantic_fields_set__", fields_set)
-        _setattr(instance, "__pydantic_extra__", None)
-        _setattr(instance, "__pydantic_private__", None)
-        return instance
+    build_one = _compiled(model, names, strs, ints, others, fields_set,
+                          lambda data: _built_with_defaults(data, frozenset(keys - data.keys())))
 
     def _built_with_defaults(data: dict[str, Any], missing: frozenset[str]) -> Any:
+        if not missing <= fillable or not data.keys() <= keys:
+            return _FAIL
         for name in missing:
             default = defaults[name]
             data[name] = default() if callable(default) else default
@@ -132,6 +109,40 @@ def _builder(model: type[BaseModel]) -> Check:
         return instance
 
     return build_one
+
+
+def _compiled(model: type[BaseModel], names: tuple[str, ...], strs: list[str], ints: list[str],
+              others: list[tuple[str, Check]], fields_set: set[str], other_keys: Check) -> Check:
+    """The builder of one model as straight-line code, its field checks unrolled: the loops and the per-record
+    dict comprehension over the field names cost ~1 µs a record (0.25 s at 10^5 nodes).
+
+    What it checks is the loop's: exact str / int fields, then the other fields' checks in declaration order;
+    a record without exactly the model's keys goes to `other_keys`. Field names are Python identifiers
+    (pydantic requires it), so the generated text holds no value of the state."""
+    index = {name: i for i, name in enumerate(names)}
+    namespace: dict[str, Any] = {"_FAIL": _FAIL, "_setattr": _setattr, "new": model.__new__, "model": model,
+                                 "keys": frozenset(names), "fields_set": fields_set, "other_keys": other_keys}
+    lines = ["def build_one(data):", "    if type(data) is not dict:", "        return _FAIL",
+             "    if data.keys() != keys:", "        return other_keys(data)"]
+    lines += [f"    v{index[name]} = data[{name!r}]" for name in names]
+    lines += [f"    if type(v{index[name]}) is not str:\n        return _FAIL" for name in strs]
+    lines += [f"    if type(v{index[name]}) is not int:\n        return _FAIL" for name in ints]
+    for name, check in others:
+        i = index[name]
+        if check is _same:
+            continue
+        if check is _any_dict:  # the most common check, inlined
+            lines.append(f"    if type(v{i}) is not dict:\n        return _FAIL")
+            continue
+        namespace[f"check{i}"] = check
+        lines.append(f"    v{i} = check{i}(v{i})\n    if v{i} is _FAIL:\n        return _FAIL")
+    values = ", ".join(f"{name!r}: v{index[name]}" for name in names)  # declaration order, as validation
+    lines += ["    instance = new(model)", f"    _setattr(instance, '__dict__', {{{values}}})",
+              "    _setattr(instance, '__pydantic_fields_set__', fields_set)",
+              "    _setattr(instance, '__pydantic_extra__', None)",
+              "    _setattr(instance, '__pydantic_private__', None)", "    return instance"]
+    exec("\n".join(lines), namespace)  # the text was made above from field names only
+    return namespace["build_one"]  # type: ignore[no-any-return]
 
 
 def _default_of(info: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -138,10 +139,11 @@ class State(Record):
         their stacks hold is not known to state until a run of theirs completes."""
         return list(self.interrupted)
 
-    def allocations(self) -> dict[str, dict[str, str]]:
-        """Node IPs per fabric, so re-expanding the spec keeps them (see grid.resources)."""
+    def allocations(self) -> dict[str, Mapping[str, str]]:
+        """Node IPs per fabric, so re-expanding the spec keeps them (see grid.resources). The records' own
+        dicts, read-only to the caller: a copy of each costs 0.1 s at 10^5 nodes."""
         return {
-            address: dict(record.attrs.get("fabrics", {}))
+            address: fabrics if type(fabrics := record.attrs.get("fabrics", {})) is dict else dict(fabrics)
             for address, record in self.resources.items()
             if record.kind == "node"
         }

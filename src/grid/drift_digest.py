@@ -1,0 +1,271 @@
+"""Drift by digest: what grid's playbook would leave on each host, as digests known from what grid renders.
+
+`grid drift` used to run the whole playbook in check mode on every host. Now one probe per host (a small
+POSIX sh script, one SSH round trip) prints the actual digests of what grid manages there; only hosts whose
+digests differ from the expected ones (or that grid cannot fully describe by digests) get Ansible's check
+mode, which explains the difference in the same words as before. A digest only ever selects hosts for check
+mode, so a digest grid gets wrong costs time, never a wrong report.
+
+Covered by digests (the roles base, fabric and storage-client): the sysctl drop-in, the node facts file,
+the sudoers files and the hosts block (contents, modes, owners), the accounts (shell), their ~/.ssh and
+authorized_keys (contents, modes, owners), root's grid key line, and each fabric interface's MTU. A host
+that also gets other work (a network policy, Slurm, the spec's own configuration, storage directories,
+leftovers of the spec last applied) is not covered: it goes to check mode as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grid.drivers.ssh import KeyPair, PinnedRemote
+from grid.render.ansible import AnsibleInputs, collect_inputs, group_name
+from grid.render.leftovers import Leftovers
+from grid.resources import ResourceGraph
+from grid.workspace import Workspace
+
+DIGEST_ROLES = frozenset({"base", "fabric", "storage-client"})
+"""The roles whose every drift-finding task has a digest here."""
+SYSCTL_FILE = "/etc/sysctl.d/90-grid.conf"
+FACTS_FILE = "/etc/grid/node.json"
+HOSTS_FILE = "/etc/hosts"
+SUDOERS = ("/etc/sudoers.d/grid-admin", "/etc/sudoers.d/grid-users")
+MANAGED_USERS = "/etc/grid/managed-users"
+ATTRS = {"/etc/grid": "dir 755 root root", "/etc/sysctl.d": "dir 755 root root", HOSTS_FILE: "file 644 root root"}
+"""Directories and files whose kind, mode and owner grid sets, apart from their contents."""
+KEYS_HEADER = "# Managed by grid (cluster {cluster}): keys not in the spec are removed.\n"
+WRITE_PROBE_TASK = "storage-client : Write probe not verifiable in check mode"
+POOL_VARS = frozenset({"grid_own_roles", "grid_limits", "grid_scripts", "grid_sysctl", "grid_users"})
+"""A pool's group_vars the digests know (grid.render.own.pool_vars); any other (a role's variables) may change
+what grid's roles do there: such a pool's hosts go to check mode."""
+PROBE_LOG = "drift-probe.json"
+"""In the work directory: what the last digest probe found and which hosts went to check mode (a `--region`
+run: drift-probe-REGIONS.json)."""
+PROBES_AT_ONCE = 32
+"""SSH probes in flight at once: each is one round trip, mostly waiting on the node."""
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One host's expected digests ({key: value}, as the probe prints them) and what check mode would list as
+    unverifiable on a clean host (the storage write probes)."""
+
+    hostname: str
+    cluster: str
+    connect: str  # the address grid connects to (ansible_host)
+    digests: Mapping[str, str]
+    unverifiable: tuple[str, ...] = ()
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def expected_digests(inputs: AnsibleInputs, leftovers: Leftovers) -> dict[str, Expected | None]:
+    """{hostname: its expected digests}, None for a host the digests do not fully cover (check mode for it)."""
+    if (inputs.firewall or inputs.slurm_vars or leftovers.network_policy or leftovers.limits
+            or not set(inputs.play_roles) <= DIGEST_ROLES):
+        return dict.fromkeys(inputs.hosts)
+    own_groups = set(inputs.own_config_groups)
+    out: dict[str, Expected | None] = {}
+    for hostname, host_vars in inputs.hosts.items():
+        pool_group = group_name("pool", str(host_vars["grid_region"]), str(host_vars["grid_pool"]))
+        pool_vars = inputs.pool_vars.get(pool_group, {})
+        if pool_group in own_groups or "grid_directories" in host_vars or set(pool_vars) - POOL_VARS:
+            out[hostname] = None
+            continue
+        out[hostname] = _expected_host({**inputs.all_vars, **pool_vars}, hostname, host_vars)
+    return out
+
+
+def _expected_host(all_vars: Mapping[str, Any], hostname: str, host_vars: Mapping[str, Any]) -> Expected:
+    cluster = str(all_vars["grid_cluster"])
+    digests = {
+        f"file:{SYSCTL_FILE}": _file(sysctl_text(cluster, all_vars["grid_sysctl"]), "644", "root", "root"),
+        f"file:{FACTS_FILE}": _file(facts_text(hostname, host_vars), "644", "root", "root"),
+        f"block:{HOSTS_FILE}": sha256(hosts_block_text(cluster, all_vars["grid_hosts"])),
+        # grid_accounts compares the list only: its mode and owner are not grid's to keep.
+        f"content:{MANAGED_USERS}": sha256("".join(f"{n}\n" for n in sorted({str(a["name"]) for a in
+                                                                           accounts_wanted(all_vars)}))),
+        **{f"attrs:{path}": value for path, value in ATTRS.items()},
+    }
+    for path, text in sudoers_texts(cluster, all_vars).items():
+        digests[f"file:{path}"] = _file(text, "440", "root", "root")
+    admin_key = str(all_vars["grid_admin_pubkey"]).strip()
+    connect_user = str(all_vars.get("ansible_user") or "")
+    for account in accounts_wanted(all_vars):
+        name = str(account["name"])
+        keys = [str(k) for k in account["authorized_keys"]]
+        digests[f"account:{name}"] = str(account["shell"])
+        digests[f"sshdir:{name}"] = f"700 {name}"
+        digests[f"keys:{name}"] = f"{sha256(account_keys(cluster, keys, admin_key if name == connect_user else ''))}" \
+                                  f" 600 {name}"
+    if admin_key and "root" not in {str(a["name"]) for a in accounts_wanted(all_vars)}:
+        digests[f"rootkey:grid-{cluster}"] = sha256(admin_key + "\n")
+    for fabric in host_vars["grid_fabrics"]:
+        digests[f"mtu:{fabric['ip']}"] = str(fabric["mtu"])
+    mounts = [*host_vars["grid_storage"], *(m for m in host_vars.get("grid_mounts", []) if not m.get("read_only"))]
+    unverifiable = tuple(dict.fromkeys(f"{WRITE_PROBE_TASK}: write probe of {m['mount']} needs a real write"
+                                       for m in mounts))
+    return Expected(hostname, cluster, str(host_vars["ansible_host"]), digests, unverifiable)
+
+
+def _file(text: str, mode: str, owner: str, group: str) -> str:
+    return f"{sha256(text)} {mode} {owner} {group}"
+
+
+def sysctl_text(cluster: str, sysctl: Mapping[str, Any]) -> str:
+    """templates/ansible/roles/base/templates/sysctl.conf.j2, rendered."""
+    lines = [f"# Managed by grid (cluster {cluster}): local edits are drift and are reverted.\n"]
+    return "".join([*lines, *(f"{key} = {_jinja(sysctl[key])}\n" for key in sorted(sysctl))])
+
+
+def facts_text(hostname: str, host_vars: Mapping[str, Any]) -> str:
+    """/etc/grid/node.json: base_node_facts (roles/base/vars/main.yml) through Ansible's to_nice_json."""
+    facts = {"address": host_vars["grid_address"], "hostname": hostname, "region": host_vars["grid_region"],
+             "pool": host_vars["grid_pool"], "index": host_vars["grid_index"],
+             "accelerator": host_vars["grid_accelerator"], "accelerators": host_vars["grid_accelerators"],
+             "fabrics": host_vars["grid_fabrics"], "storage": host_vars["grid_storage"]}
+    return json.dumps(facts, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
+
+
+def hosts_block_text(cluster: str, grid_hosts: list[Mapping[str, Any]]) -> str:
+    """grid's marked block of /etc/hosts (roles/base/templates/hosts_block.j2 between blockinfile's markers)."""
+    block = "".join(f"{h['ip']}\t{h['hostname']}\n" for h in grid_hosts).strip()
+    body = f"{block}\n" if block else ""
+    return f"# BEGIN grid cluster {cluster}\n{body}# END grid cluster {cluster}\n"
+
+
+def sudoers_texts(cluster: str, all_vars: Mapping[str, Any]) -> dict[str, str]:
+    """roles/base/templates/sudoers.j2 for each of base_sudoers (roles/base/vars/main.yml)."""
+    users = {SUDOERS[0]: [str(all_vars["grid_admin_user"])],
+             SUDOERS[1]: sorted(str(u["name"]) for u in all_vars["grid_users"] if u["sudo"])}
+    return {path: f"# Managed by grid (cluster {cluster}).\n" + "".join(f"{n} ALL=(ALL) NOPASSWD:ALL\n" for n in names)
+            for path, names in users.items()}
+
+
+def accounts_wanted(all_vars: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """base_accounts_wanted: the admin (with the cluster key), then the spec's users (roles/base/vars)."""
+    admin_key = str(all_vars["grid_admin_pubkey"]).strip()
+    admin = {"name": all_vars["grid_admin_user"], "shell": "/bin/bash",
+             "authorized_keys": [admin_key] if admin_key else []}
+    return [admin, *({"shell": "/bin/bash", **u} for u in all_vars["grid_users"])]
+
+
+def account_keys(cluster: str, keys: list[str], connect_key: str) -> str:
+    """An account's whole authorized_keys (action_plugins/grid_authorized_keys.py's account_keys)."""
+    extra = [connect_key] if connect_key and connect_key not in keys else []
+    return KEYS_HEADER.format(cluster=cluster) + "".join(f"{key}\n" for key in [*keys, *extra])
+
+
+def _jinja(value: Any) -> str:
+    return str(value)  # what `{{ value }}` prints for the YAML scalars a sysctl value can be
+
+
+# -- the probe -----------------------------------------------------------------------------------------------
+
+_FUNCTIONS = r"""
+d() { sha256sum | cut -d' ' -f1; }
+s() { if [ -L "$1" ] || [ ! -e "$1" ]; then printf 'attrs:%s missing\n' "$1"; return 0; fi
+  if [ -d "$1" ]; then k=dir; elif [ -f "$1" ]; then k=file; else k=other; fi
+  printf 'attrs:%s %s %s\n' "$1" "$k" "$(stat -c '%a %U %G' "$1")"; }
+c() { if [ -f "$1" ]; then printf 'content:%s %s\n' "$1" "$(d < "$1")"; else printf 'content:%s missing\n' "$1"; fi; }
+f() { if [ -f "$1" ] && [ ! -L "$1" ]; then printf 'file:%s %s %s\n' "$1" "$(d < "$1")" "$(stat -c '%a %U %G' "$1")";
+  else printf 'file:%s missing\n' "$1"; fi; }
+b() { [ -f "$1" ] || { printf 'block:%s missing\n' "$1"; return 0; }
+  printf 'block:%s %s\n' "$1" "$(sed -n "/^# BEGIN grid cluster $2\$/,/^# END grid cluster $2\$/p" "$1" | d)"; }
+a() { e=$(getent passwd "$1") || { printf 'account:%s missing\n' "$1"; return 0; }
+  h=$(printf '%s' "$e" | cut -d: -f6); printf 'account:%s %s\n' "$1" "$(printf '%s' "$e" | cut -d: -f7)"
+  if [ -d "$h/.ssh" ] && [ ! -L "$h/.ssh" ]; then printf 'sshdir:%s %s\n' "$1" "$(stat -c '%a %U' "$h/.ssh")";
+  else printf 'sshdir:%s missing\n' "$1"; fi
+  k="$h/.ssh/authorized_keys"
+  if [ -f "$k" ] && [ ! -L "$k" ]; then printf 'keys:%s %s %s\n' "$1" "$(d < "$k")" "$(stat -c '%a %U' "$k")";
+  else printf 'keys:%s missing\n' "$1"; fi; }
+r() { k="$(getent passwd root | cut -d: -f6)/.ssh/authorized_keys"
+  printf 'rootkey:%s %s\n' "$1" "$( (grep -e " $1\$" "$k" 2>/dev/null || true) | d)"; }
+m() { i=$(ip -o -4 addr show | awk -v ip="$1" '{split($4, a, "/"); if (a[1] == ip) {print $2; exit}}'); i=${i%%@*}
+  if [ -n "$i" ]; then printf 'mtu:%s %s\n' "$1" "$(cat "/sys/class/net/$i/mtu")";
+  else printf 'mtu:%s missing\n' "$1"; fi; }
+"""
+_CALLS = {"attrs": "s", "content": "c", "file": "f", "block": "b", "account": "a", "rootkey": "r", "mtu": "m"}
+_IMPLIED = ("sshdir", "keys")  # printed by `a` with its account
+
+
+def probe_script(expected: Expected) -> str:
+    """The sh script that prints `KEY VALUE` for every key of `expected` (nothing secret: paths and names)."""
+    lines = [_FUNCTIONS.strip()]
+    for key in expected.digests:
+        kind, _, subject = key.partition(":")
+        if kind in _IMPLIED:
+            continue
+        if kind == "block":
+            lines.append(f"b {shlex.quote(subject)} {shlex.quote(expected.cluster)}")
+        elif kind == "rootkey":
+            lines.append(f"r {shlex.quote(subject)}")
+        else:
+            lines.append(f"{_CALLS[kind]} {shlex.quote(subject)}")
+    return "\n".join(lines) + "\n"
+
+
+def parse_probe(output: str) -> dict[str, str]:
+    """The probe's `KEY VALUE` lines as {key: value}; lines of any other form are ignored."""
+    found: dict[str, str] = {}
+    for line in output.splitlines():
+        key, _, value = line.strip().partition(" ")
+        if ":" in key and value:
+            found[key] = value.strip()
+    return found
+
+
+def differing(expected: Expected, actual: Mapping[str, str]) -> tuple[str, ...]:
+    """The keys whose actual digest is not the expected one (absent from the probe's output counts)."""
+    return tuple(key for key, value in expected.digests.items() if actual.get(key) != value)
+
+
+def probe_hosts(expected: Mapping[str, Expected], remote: PinnedRemote, *, sudo: bool,
+                timeout: float = 30.0) -> dict[str, tuple[str, ...] | None]:
+    """{hostname: the keys that differ (empty: clean), None when the probe could not run (unreachable, failed)}:
+    one SSH round trip per host, all hosts at once."""
+    def one(host: Expected) -> tuple[str, tuple[str, ...] | None]:
+        command = f"sh -c {shlex.quote(probe_script(host))}"
+        code, out, _ = remote.execute(host.connect, f"sudo -n {command}" if sudo else command, timeout=timeout)
+        return host.hostname, (differing(host, parse_probe(out)) if code == 0 else None)
+
+    hosts = list(expected.values())
+    if not hosts:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(PROBES_AT_ONCE, len(hosts))) as pool:
+        return dict(pool.map(one, hosts))
+
+
+def triage(ws: Workspace, graph: ResourceGraph, keys: KeyPair, known_hosts: Path, hostnames: list[str],
+           leftovers: Leftovers) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """({hostname: what check mode would list as unverifiable} for the hosts whose digests all match, the hosts
+    check mode must look at: digests differ, not covered, or the probe did not run). What it found is written
+    to the work directory's drift-probe.json (which hosts, which keys: names and digests, nothing secret)."""
+    inputs = collect_inputs(ws.cluster, graph, keys.public_key, None, ws.own)
+    expected = expected_digests(inputs, leftovers)
+    covered = {h: e for h in hostnames if (e := expected.get(h)) is not None}
+    user = str(inputs.all_vars["ansible_user"])
+    remote = PinnedRemote(user=user, private_key=keys.private_path, known_hosts=known_hosts,
+                          port=int(inputs.all_vars["ansible_port"]), also=keys.also)
+    try:
+        found = probe_hosts(covered, remote, sudo=inputs.become and user != "root")
+    finally:
+        remote.close()
+    clean = {h: covered[h].unverifiable for h, keys_differ in found.items() if keys_differ == ()}
+    checked = [h for h in hostnames if h not in clean]
+    log = {"format": "grid-drift-probe/v1", "probed": sorted(covered), "clean": sorted(clean),
+           "differ": {h: list(d) for h, d in sorted(found.items()) if d},
+           "not_probed": sorted(h for h, d in found.items() if d is None),
+           "not_covered": sorted(set(hostnames) - set(covered)), "checked": checked}
+    # A `--region` run has a file of its own: runs of other regions at the same time keep theirs.
+    name = PROBE_LOG if ws.regions is None else PROBE_LOG.replace(".json", f"-{'+'.join(ws.regions)}.json")
+    (ws.workdir / name).write_text(json.dumps(log, indent=2) + "\n")
+    return clean, checked
