@@ -8,9 +8,11 @@ mode, so a digest grid gets wrong costs time, never a wrong report.
 
 Covered by digests (the roles base, fabric and storage-client): the sysctl drop-in, the node facts file,
 the sudoers files and the hosts block (contents, modes, owners), the accounts (shell), their ~/.ssh and
-authorized_keys (contents, modes, owners), root's grid key line, and each fabric interface's MTU. A host
-that also gets other work (a network policy, Slurm, the spec's own configuration, storage directories,
-leftovers of the spec last applied) is not covered: it goes to check mode as before.
+authorized_keys (contents, modes, owners), root's grid key line, each fabric interface's MTU, the running
+hostname and every mount point being a directory. A host that also gets other work (a network policy, Slurm,
+the spec's own configuration, storage directories, leftovers of the spec last applied) is not covered: it goes
+to check mode as before. tests/drift/test_drift_digest.py lists the roles' tasks each digest stands for, so a
+task added to those roles without a digest fails a test instead of going unseen.
 """
 
 from __future__ import annotations
@@ -110,6 +112,11 @@ def _expected_host(all_vars: Mapping[str, Any], hostname: str, host_vars: Mappin
         digests[f"rootkey:grid-{cluster}"] = sha256(admin_key + "\n")
     for fabric in host_vars["grid_fabrics"]:
         digests[f"mtu:{fabric['ip']}"] = str(fabric["mtu"])
+    # base: the running hostname is the inventory's (set, or asserted where grid may not set it).
+    digests[f"hostname:{hostname}"] = hostname
+    # storage-client: every mount point (read-only ones too) is a directory.
+    for mount in [*host_vars["grid_storage"], *host_vars.get("grid_mounts", [])]:
+        digests[f"isdir:{mount['mount']}"] = "dir"
     mounts = [*host_vars["grid_storage"], *(m for m in host_vars.get("grid_mounts", []) if not m.get("read_only"))]
     unverifiable = tuple(dict.fromkeys(f"{WRITE_PROBE_TASK}: write probe of {m['mount']} needs a real write"
                                        for m in mounts))
@@ -189,11 +196,14 @@ a() { e=$(getent passwd "$1") || { printf 'account:%s missing\n' "$1"; return 0;
   else printf 'keys:%s missing\n' "$1"; fi; }
 r() { k="$(getent passwd root | cut -d: -f6)/.ssh/authorized_keys"
   printf 'rootkey:%s %s\n' "$1" "$( (grep -e " $1\$" "$k" 2>/dev/null || true) | d)"; }
+n() { printf 'hostname:%s %s\n' "$1" "$(cat /proc/sys/kernel/hostname)"; }
+p() { if [ -d "$1" ]; then printf 'isdir:%s dir\n' "$1"; else printf 'isdir:%s missing\n' "$1"; fi; }
 m() { i=$(ip -o -4 addr show | awk -v ip="$1" '{split($4, a, "/"); if (a[1] == ip) {print $2; exit}}'); i=${i%%@*}
   if [ -n "$i" ]; then printf 'mtu:%s %s\n' "$1" "$(cat "/sys/class/net/$i/mtu")";
   else printf 'mtu:%s missing\n' "$1"; fi; }
 """
-_CALLS = {"attrs": "s", "content": "c", "file": "f", "block": "b", "account": "a", "rootkey": "r", "mtu": "m"}
+_CALLS = {"attrs": "s", "content": "c", "file": "f", "block": "b", "account": "a", "rootkey": "r", "mtu": "m",
+          "hostname": "n", "isdir": "p"}
 _IMPLIED = ("sshdir", "keys")  # printed by `a` with its account
 
 

@@ -12,8 +12,10 @@ from typing import Any
 
 import jinja2
 import pytest
+import yaml
 
 from grid.drift_digest import (
+    DIGEST_ROLES,
     Expected,
     differing,
     expected_digests,
@@ -74,7 +76,8 @@ def test_every_lab_host_is_covered_with_its_files_accounts_and_mtus() -> None:
     assert set(expected) == set(inputs.hosts) and all(e is not None for e in expected.values())
     one = next(e for e in expected.values() if e is not None)
     kinds = {key.partition(":")[0] for key in one.digests}
-    assert kinds == {"file", "block", "content", "attrs", "account", "sshdir", "keys", "rootkey", "mtu"}
+    assert kinds == {"file", "block", "content", "attrs", "account", "sshdir", "keys", "rootkey", "mtu", "hostname",
+                     "isdir"}
     assert one.digests["attrs:/etc/grid"] == "dir 755 root root"
     assert one.digests["file:/etc/sysctl.d/90-grid.conf"].endswith(" 644 root root")
     assert one.digests["keys:gridadmin"].endswith(" 600 gridadmin")
@@ -146,3 +149,51 @@ def test_the_probe_script_runs_and_finds_an_edit(tmp_path: Path) -> None:
     conf.write_text("a = 2\n")
     hosts.write_text(hosts.read_text().replace("h1", "h2"))
     assert run() == (f"file:{conf}", f"block:{hosts}", f"content:{conf}")
+
+
+# Every task of the digest roles, and what stands for it in the probe. A task added to these roles must get a
+# digest (grid.drift_digest) or make its hosts go to check mode: until then this list fails the test.
+TASKS_AND_THEIR_DIGESTS = {
+    "base/cluster_wide.yml: Hosts table": "import",
+    "base/cluster_wide.yml: Sysctl drop-in directory": "attrs:/etc/sysctl.d",
+    "base/cluster_wide.yml: Sysctl settings": "file:/etc/sysctl.d/90-grid.conf",
+    "base/cluster_wide.yml: Accounts": "import",
+    "base/hosts_table.yml: Cluster hosts in /etc/hosts": "block:/etc/hosts",
+    "base/main.yml: Read the running hostname": "read only",
+    "base/main.yml: Set the hostname": "hostname:",
+    "base/main.yml: Assert the hostname matches the inventory": "hostname:",
+    "base/main.yml: Cluster-wide settings": "import",
+    "base/main.yml: Node facts directory": "attrs:/etc/grid",
+    "base/main.yml: Node facts": "file:/etc/grid/node.json",
+    "base/users.yml: Remove accounts that left the spec (userdel --remove, home and keys with them)":
+        "content:/etc/grid/managed-users",
+    "base/users.yml: Accounts": "account:",
+    "base/users.yml: Authorized keys, exactly the spec's": "keys:",
+    "base/users.yml: Passwordless sudo": "file:/etc/sudoers.d/",
+    "fabric/main.yml: Read interface addresses": "read only",
+    "fabric/main.yml: Assert fabric addresses and MTUs": "mtu:",
+    "fabric/main.yml: Set fabric MTU": "mtu:",
+    "fabric/main.yml: Fabric MTU differs from the spec": "mtu:",
+    "storage-client/directories.yml: Directories with their mode": "check mode (grid_directories)",
+    "storage-client/main.yml: Look at mount points": "read only",
+    "storage-client/main.yml: Assert mount points are directories": "isdir:",
+    "storage-client/main.yml: Write probe": "unverifiable (written as check mode words)",
+    "storage-client/main.yml: Write probe not verifiable in check mode": "unverifiable (written as check mode words)",
+}
+
+
+def test_every_task_of_the_digest_roles_has_a_digest() -> None:
+    tasks: dict[str, bool] = {}
+    for role in sorted(DIGEST_ROLES):
+        for path in sorted((REPO / "templates/ansible/roles" / role / "tasks").glob("*.yml")):
+            for task in yaml.safe_load(path.read_text()) or []:
+                tasks[f"{role}/{path.name}: {task['name']}"] = True
+    assert sorted(tasks) == sorted(TASKS_AND_THEIR_DIGESTS), (
+        "the digest roles' tasks changed: give a new task a digest in grid.drift_digest (or send its hosts to "
+        "check mode) and list it here")
+    expected = [e for e in expected_digests(collect_inputs(lab(), expand(lab()), KEY, None), NO_LEFTOVERS).values()
+                if e is not None]
+    for stands_for in TASKS_AND_THEIR_DIGESTS.values():
+        if ":" in stands_for:
+            assert any(key.startswith(stands_for) for host in expected for key in host.digests), \
+                f"no digest {stands_for!r} is expected for the lab's hosts"
