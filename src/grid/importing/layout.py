@@ -108,7 +108,7 @@ def _region(name: str, hosts: Sequence[FoundHost], rules: Sequence[tuple[str, st
         accel = (facts.accelerators.model, facts.accelerators.count) if facts.accelerators else None
         fabric_names = _ordered_fabrics({f for m in members for f, _ in host_nets[m.candidate.name]})
         common = set.intersection(*(storage_of.get(m.candidate.name, set()) for m in members))
-        pool_name = _unique(named or _auto_name(accel), taken)
+        pool_name = unique_name(named or _auto_name(accel), taken)
         pools.append(PoolFound(pool_name, tuple(members), accel, fabric_names,
                                tuple(s.name for s in storage if s.name in common), patterns.get(named, "")))
     return RegionFound(name, fabrics, storage, tuple(pools), host_fabrics)
@@ -128,12 +128,15 @@ def _auto_name(accel: tuple[str, int] | None) -> str:
     return model[:NAME_MAX - len(suffix)].rstrip("-") + suffix
 
 
-def _unique(name: str, taken: set[str]) -> str:
+def unique_name(name: str, taken: set[str], *, base: str | None = None) -> str:
+    """`name`, or `base` (default: `name`) with the first free `-N` suffix (N from 2), kept within NAME_MAX;
+    the name chosen is added to `taken`."""
+    stem = name if base is None else base
     candidate, number = name, 1
     while candidate in taken:
         number += 1
         tail = f"-{number}"
-        candidate = name[:NAME_MAX - len(tail)].rstrip("-") + tail
+        candidate = stem[:NAME_MAX - len(tail)].rstrip("-") + tail
     taken.add(candidate)
     return candidate
 
@@ -157,7 +160,7 @@ def _fabrics(hosts: Sequence[FoundHost]) -> tuple[tuple[FabricFound, ...], dict[
     names: dict[str, str] = {}
     for cidr in ordered:
         nics = [nic for _, nic in seen[cidr]]
-        name = _unique(CONNECT_FABRIC if cidr in connect else "data", taken)
+        name = unique_name(CONNECT_FABRIC if cidr in connect else "data", taken)
         names[cidr] = name
         mtus = Counter(n.mtu for n in nics)
         speeds = [n.speed_mbps for n in nics if n.speed_mbps > 0]
@@ -180,7 +183,7 @@ def _storage(hosts: Sequence[FoundHost]) -> tuple[tuple[StorageFound, ...], dict
     out: list[StorageFound] = []
     of_host: dict[str, set[str]] = {}
     for (source, target), found in sorted(seen.items(), key=lambda item: item[0][1]):
-        name = _unique(_storage_name(target), taken)
+        name = unique_name(_storage_name(target), taken)
         fstype = found[0][1].fstype
         size = max(m.size_kb for _, m in found)
         out.append(StorageFound(name, NETWORK_FS[fstype], target, source, fstype, len(found), size))

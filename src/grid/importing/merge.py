@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from grid.importing.sources import NAME_MAX, Candidate
+from grid.importing.layout import unique_name
+from grid.importing.sources import Candidate
 
 
 def listed_endpoints(text: str) -> set[tuple[str, int]]:
@@ -93,16 +94,9 @@ def _join(have: dict[str, Any], region: dict[str, Any], key: str, same: str) -> 
     return renames
 
 
-def _free(name: str, taken: set[Any]) -> str:
+def _free(name: str, taken: set[str]) -> str:
     """`name`, or its base (a `-N` suffix dropped) with the next number free: `train-2` → `train-3`."""
-    candidate, number = name, 1
-    base = re.sub(r"-\d+$", "", name) if name in taken else name
-    while candidate in taken:
-        number += 1
-        tail = f"-{number}"
-        candidate = base[:NAME_MAX - len(tail)].rstrip("-") + tail
-    taken.add(candidate)
-    return candidate
+    return unique_name(name, taken, base=re.sub(r"-\d+$", "", name) if name in taken else name)
 
 
 def _load(text: str) -> dict[str, Any]:
