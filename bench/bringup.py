@@ -6,7 +6,9 @@ Per run, on one unique cluster (name and subnets of its own), all from the same 
   engine, AutomationEngine.up, as `pulumi up` per stack would run them), with a fresh Pulumi backend;
   then `ansible-playbook -i inventory/hosts.yml site.yml` with Ansible's defaults (ANSIBLE_STRATEGY=linear,
   ANSIBLE_FORKS=5, ANSIBLE_PIPELINING=False) and grid's pinned known_hosts + private key. Then destroyed.
-- `grid up --yes --skip-check` from nothing (no acceptance checks: the naive run has none either).
+- `grid up --yes --skip-check -v` from nothing (no acceptance checks: the naive run has none either), with
+  its phases read from the progress lines' timestamps (up_phases below): render done, each region's
+  infrastructure done, the first and last node made, the first configuration task, configuration done.
 - no-op: `grid up --yes --skip-check` again on the converged cluster.
 - naive re-run on the converged cluster: Pulumi up per stack in sequence (grid's backend) + the whole
   playbook again, as above.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -145,17 +148,48 @@ def naive_rerun(spec: Path, workdir: Path) -> dict[str, float]:
     return {"total": pulumi_s + ansible_s, "pulumi": pulumi_s, "ansible": ansible_s}
 
 
+_LINE = re.compile(r"^\s*(?P<t>\d+\.\d)s (?P<icon>.) (?P<stage>\w+)(?: (?P<who>[^:]+))?(?:: (?P<msg>.*))?$")
+
+
+def up_phases(output: str) -> dict[str, float]:
+    """Seconds from the start of the apply at which each phase of a `grid up -v` ended (its progress lines)."""
+    marks: dict[str, float] = {}
+    for line in output.splitlines():
+        if not (found := _LINE.match(line)):
+            continue
+        at, icon, stage, who, msg = (float(found["t"]), found["icon"], found["stage"], found["who"] or "",
+                                     found["msg"] or "")
+        if stage == "render" and icon == "✓":
+            marks["render"] = at
+        elif stage == "infrastructure" and icon == "✓" and "/" not in who:
+            marks[f"infrastructure_{who}"] = at
+        elif stage == "configuration" and msg.endswith("Node made by grid: ok"):
+            marks.setdefault("first_node_made", at)
+            marks["last_node_made"] = at
+        elif stage == "configuration" and icon == " " and msg.endswith(": start") and "Node made" not in msg:
+            marks.setdefault("first_task", at)
+        elif stage == "configuration" and icon == "✓":
+            marks["configured"] = at
+    return marks
+
+
+def grid_up(spec: Path, workdir: Path, row: dict[str, Any]) -> None:
+    done = grid("up", str(spec), "--workdir", str(workdir), "--yes", "--skip-check", "-v")
+    row["grid_up"] = done.seconds
+    row["grid_up_phases"] = up_phases(done.output)
+
+
 def one_run(index: int, root: Path) -> dict[str, Any]:
     with measured_lab(root / f"run{index}", 8) as (spec, name, row):
         workdir = spec.parent / "work"
         render_once(spec, workdir)
         grid_first = index % 2 == 1
         if grid_first:
-            row["grid_up"] = grid("up", str(spec), "--workdir", str(workdir), "--yes", "--skip-check").seconds
+            grid_up(spec, workdir, row)
         else:
             row["naive_bringup"] = naive_bringup(spec, workdir)
             remove_cluster(name)  # nothing should be left; make sure grid starts from nothing too
-            row["grid_up"] = grid("up", str(spec), "--workdir", str(workdir), "--yes", "--skip-check").seconds
+            grid_up(spec, workdir, row)
         noop = grid("up", str(spec), "--workdir", str(workdir), "--yes", "--skip-check")
         if "No changes" not in noop.output:
             raise RuntimeError(f"grid up on the converged cluster was not a no-op:\n{noop.output[-3000:]}")
@@ -180,6 +214,9 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "grid_up": up, "naive_bringup": naive,
             "naive_bringup_pulumi": spread(r["naive_bringup"]["pulumi"] for r in rows),
             "naive_bringup_ansible": spread(r["naive_bringup"]["ansible"] for r in rows),
+            "grid_up_phases": {phase: spread(r["grid_up_phases"][phase] for r in rows)
+                               for phase in rows[0].get("grid_up_phases", {})
+                               if all(phase in r.get("grid_up_phases", {}) for r in rows)},
             "grid_noop": noop, "naive_rerun": rerun,
             "naive_rerun_pulumi": spread(r["naive_rerun"]["pulumi"] for r in rows),
             "naive_rerun_ansible": spread(r["naive_rerun"]["ansible"] for r in rows),

@@ -17,7 +17,7 @@ Each size runs once (the machine is shared: each row has the load average at its
 seconds per node of each step, and between sizes the growth of each step against the growth of the node count
 (1.0: linear; above: superlinear).
 
-Usage:  python bench/scale.py [--sizes 16,32,64]
+Usage:  python bench/scale.py [--sizes 16,32,64] [--prefix sc-]
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ def subnets_for(count: int) -> list[str]:
     raise RuntimeError(f"fewer than {count} free /24s in {', '.join(map(str, RANGES))}")
 
 
-def one_size(nodes: int, root: Path) -> dict[str, Any]:
+def one_size(nodes: int, root: Path, prefix: str = "sc-") -> dict[str, Any]:
     directory = root / f"n{nodes}"
     directory.mkdir(parents=True)
-    spec, name = directory / "cluster.yaml", "sc-" + secrets.token_hex(3)
+    spec, name = directory / "cluster.yaml", prefix + secrets.token_hex(3)
     args = ("--workdir", str(directory / "work"))
     subnets = subnets_for(3)  # the lab's three fabrics: east compute + mgmt, west mgmt
     with measured_run(name, nodes=nodes, subnets=subnets) as row:
@@ -124,13 +124,15 @@ def stop_on_sigterm() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="16,32,64", help="total nodes per lab, comma separated (128 optional)")
+    parser.add_argument("--prefix", default="sc-", help="the clusters' name prefix (a session's own on a shared "
+                        "machine)")
     args = parser.parse_args()
     os.chdir(REPO)
     stop_on_sigterm()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="grid-bench-scale-") as tmp:
         for nodes in (int(size) for size in args.sizes.split(",")):
-            rows.append(one_size(nodes, Path(tmp)))
+            rows.append(one_size(nodes, Path(tmp), args.prefix))
             print(f"# {nodes} nodes: " + json.dumps({k: rows[-1].get(k) for k in (*STEPS, 'load_avg_start')}),
                   file=sys.stderr, flush=True)
     emit({"benchmark": "scale", "regions": 2, "cpus": os.cpu_count(), "sizes": rows, "growth": growth(rows)})

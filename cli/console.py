@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Union
 
 from grid.diagnostics import Diagnostic, Diagnostics, Severity, path_text
 
@@ -76,26 +76,72 @@ def _colour_off() -> bool:
     return _state["no_color"] or bool(os.environ.get("NO_COLOR")) or non_interactive() or not sys.stdout.isatty()
 
 
-def _console(*, stderr: bool) -> Console:
+def _rich_console(stream: _Stream, *, plain: bool) -> Console:
     # color_system=None drops every escape sequence (bold and dim too), not only colours: CI logs stay plain
-    # even when a runner allocates a terminal.
+    # even when a runner allocates a terminal. emoji=False: rich would turn `spec.yaml:100:5:` into
+    # `spec.yaml💯5:` (and :up:, :ok:, :id: in names into symbols); grid prints what it is given.
     from rich.console import Console
 
-    stream: Any = _Stream("stderr" if stderr else "stdout")
-    if _colour_off():
-        return Console(file=stream, no_color=True, color_system=None, highlight=False, soft_wrap=True)
-    return Console(file=stream, highlight=False, soft_wrap=True)
+    file: Any = stream  # a text stream to rich (it writes and flushes; IO[str] in its annotations)
+    if plain:
+        return Console(file=file, no_color=True, color_system=None, highlight=False, soft_wrap=True, emoji=False)
+    return Console(file=file, highlight=False, soft_wrap=True, emoji=False)
 
 
-def out() -> Console:
+def _as_written(text: str) -> bool:
+    """Whether rich, without colour, would print `text` as it is: no tab (expanded) and no control character
+    (dropped) in it."""
+    return text.replace("\n", "").isprintable()
+
+
+class PlainConsole:
+    """What out() and errout() give when colour is off (a pipe, a CI log, NO_COLOR, --no-color): a line of text
+    that rich would print unchanged is written as it is, without loading rich (≈ 15 ms of a command's start-up,
+    issue 20); anything else (tables, markup, tabs, control characters) goes through rich's own Console."""
+
+    def __init__(self, stream: _Stream) -> None:
+        self._stream = stream
+        self._console: Console | None = None
+
+    def _rich(self) -> Console:
+        if self._console is None:
+            self._console = _rich_console(self._stream, plain=True)
+        return self._console
+
+    def print(self, *objects: Any, style: str | None = None, markup: bool | None = None, **options: Any) -> None:
+        if (len(objects) == 1 and isinstance(text := objects[0], str) and not options
+                and (markup is False or "[" not in text) and _as_written(text)):
+            self._stream.write(text + "\n")  # a style would change nothing without colour: neither does rich
+            return
+        self._rich().print(*objects, style=style, markup=markup, **options)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self._rich().is_terminal
+
+    @property
+    def width(self) -> int:
+        return self._rich().width
+
+
+Output = Union["Console", PlainConsole]
+"""A console to print on: rich's, or the plain one when colour is off."""
+
+
+def _console(*, stderr: bool) -> Output:
+    stream = _Stream("stderr" if stderr else "stdout")
+    return PlainConsole(stream) if _colour_off() else _rich_console(stream, plain=False)
+
+
+def out() -> Output:
     return _console(stderr=False)
 
 
-def errout() -> Console:
+def errout() -> Output:
     return _console(stderr=True)
 
 
-def table_width(output: Console) -> int | None:
+def table_width(output: Output) -> int | None:
     """The columns a table printed on `output` may take: the terminal's, or COLUMNS when set. None (no limit)
     on a pipe, a file or a CI log, where every row stays one line to read, grep and diff."""
     if output.is_terminal or os.environ.get("COLUMNS", "").strip().isdigit():

@@ -22,6 +22,8 @@ from grid.drivers.podman import ContainerState, Podman, PodmanError
 from grid.killpoints import kill_point
 from grid.plan.contract import ALLOWANCE_ENV, Allowance
 
+from . import local_reads
+
 # Inputs whose change needs a new object; everything else is updated in place.
 NETWORK_REPLACES = ("network", "cidr", "gateway", "mtu")
 VOLUME_REPLACES = ("volume",)
@@ -73,6 +75,10 @@ def _diff(olds: dict[str, Any], news: dict[str, Any], replaces: tuple[str, ...])
 
 class NetworkProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
+        with local_reads.changing():
+            return self._create(props)
+
+    def _create(self, props: dict[str, Any]) -> CreateResult:
         podman = Podman()
         existing = podman.network_inspect(props["network"])
         if existing is not None:
@@ -84,7 +90,7 @@ class NetworkProvider(ResourceProvider):
         return CreateResult(id_=props["network"], outs=dict(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        if not Podman().network_exists(id_):
+        if not local_reads.exists(Podman(), "network", id_, props.get("cluster")):
             return ReadResult(id_="", outs={})
         return ReadResult(id_=id_, outs=dict(props))
 
@@ -96,11 +102,16 @@ class NetworkProvider(ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         _guard(str(props.get("address")), "delete")
-        Podman().network_rm(id_)
+        with local_reads.changing():
+            Podman().network_rm(id_)
 
 
 class VolumeProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
+        with local_reads.changing():
+            return self._create(props)
+
+    def _create(self, props: dict[str, Any]) -> CreateResult:
         podman = Podman()
         labels = podman.volume_labels(props["volume"])
         if labels is not None:
@@ -111,7 +122,7 @@ class VolumeProvider(ResourceProvider):
         return CreateResult(id_=props["volume"], outs=dict(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        if not Podman().volume_exists(id_):
+        if not local_reads.exists(Podman(), "volume", id_, props.get("cluster")):
             return ReadResult(id_="", outs={})
         return ReadResult(id_=id_, outs=dict(props))
 
@@ -123,7 +134,8 @@ class VolumeProvider(ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         _guard(str(props.get("address")), "delete")
-        Podman().volume_rm(id_)
+        with local_reads.changing():
+            Podman().volume_rm(id_)
 
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -191,6 +203,10 @@ def _name_taken(stderr: str) -> bool:
 
 class NodeProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
+        with local_reads.changing():
+            return self._create(props)
+
+    def _create(self, props: dict[str, Any]) -> CreateResult:
         podman = Podman()
         name = props["container"]
         kill_point("provider.node.create")
@@ -226,7 +242,7 @@ class NodeProvider(ResourceProvider):
                                                     "host_key": host_key, "running": True})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        info = Podman().container_inspect(props.get("container") or id_)
+        info = local_reads.container(Podman(), props.get("container") or id_, props.get("cluster"))
         if info is None or info["id"] != id_ or info["state"] in GONE_STATES:
             return ReadResult(id_="", outs={})
         running = info["running"]
@@ -245,6 +261,10 @@ class NodeProvider(ResourceProvider):
         return result
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        with local_reads.changing():
+            return self._update(id_, olds, news)
+
+    def _update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         kill_point("provider.node.update")  # Pulumi has recorded the update as pending; nothing changed yet
         podman = Podman()
         name = news["container"]
@@ -266,4 +286,5 @@ class NodeProvider(ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         _guard(str(props.get("address")), "delete")
-        Podman().container_rm(props.get("container") or id_)
+        with local_reads.changing():
+            Podman().container_rm(props.get("container") or id_)

@@ -21,6 +21,9 @@ import sys
 import threading
 
 WATCH_INTERVAL_SECONDS = 0.5
+# Read by grid.stacks.local_reads: this process lives for one Pulumi operation, so its reads may share a
+# listing ("0" in grid's environment turns that off, to compare).
+BATCH_READS_ENV = "GRID_PROVIDER_BATCH_READS"
 
 
 def engine_address(args: list[str]) -> tuple[str, int] | None:
@@ -59,6 +62,7 @@ def split(argv: list[str]) -> tuple[str, list[str]]:
 
 def main(argv: list[str]) -> None:
     module, args = split(argv)
+    os.environ.setdefault(BATCH_READS_ENV, "1")
     address = engine_address(args)
     if address is not None:
         threading.Thread(target=watch, args=(address,), name="grid-engine-watch", daemon=True).start()

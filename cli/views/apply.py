@@ -4,16 +4,11 @@ JSON result document (--json) filled from the operation's Outcome."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
-from grid.apply.context import ApplyResult
-from grid.identity import Identity
-from grid.operations import Outcome
-from grid.plan import Plan
 from grid.resources import pool_fabrics
-from grid.targets.existing import fingerprint
-from grid.workspace import Workspace
 
 from .. import common, console
 from .checks import ChecksView
@@ -21,6 +16,13 @@ from .outputs import output_lines
 from .plan import plan_lines
 from .progress import ProgressView
 from .result import Result
+
+if TYPE_CHECKING:  # the apply's and the targets' machinery: loaded by the runs that use them
+    from grid.apply.context import ApplyResult
+    from grid.identity import Identity
+    from grid.operations import Outcome
+    from grid.plan import Plan
+    from grid.workspace import Workspace
 
 
 class ApplyView:
@@ -34,6 +36,8 @@ class ApplyView:
 
     def rotation(self, identity: Identity) -> None:
         if identity.rotating_from:
+            from grid.targets.existing import fingerprint
+
             self._out.print(f"Rotating the cluster's admin SSH key ({fingerprint(identity.rotating_from)} → "
                             f"{fingerprint(identity.keypair.public_key)}): every host's authorized keys are "
                             "rewritten in place, no node is replaced; the old key goes once every host has the "

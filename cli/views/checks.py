@@ -3,11 +3,14 @@ per Slurm partition after them; counts at the end."""
 
 from __future__ import annotations
 
-from grid.check import NodeReport
-from grid.check_slurm import PartitionReport
-from grid.operations import Checks
+from typing import TYPE_CHECKING
 
 from .. import console
+
+if TYPE_CHECKING:  # the checks' machinery is loaded by the runs that check (a no-op `grid up` does not)
+    from grid.check import NodeReport
+    from grid.check_slurm import PartitionReport
+    from grid.operations import Checks
 
 
 class ChecksView:

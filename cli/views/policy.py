@@ -4,9 +4,11 @@ markdown plan (a pull-request comment)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from grid.plan import Plan
-from grid.policy import PolicyFinding, PolicyReport
+if TYPE_CHECKING:  # grid.policy is loaded by the runs that have packs
+    from grid.plan import Plan
+    from grid.policy import PolicyFinding, PolicyReport
 
 STYLE = {"mandatory": "bold red", "advisory": "yellow", "error": "bold red"}
 MAX_ROWS = 50  # findings listed in the markdown table; the plan document has them all

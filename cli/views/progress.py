@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-
-from grid.apply.events import Event
+from typing import TYPE_CHECKING
 
 from .. import console
+
+if TYPE_CHECKING:  # the apply is loaded by the runs that apply
+    from grid.apply.events import Event
 
 _ICON = {"started": "…", "done": "✓", "failed": "✗", "skipped": "·", "progress": " ", "info": "i"}
 _STYLE = {"done": "green", "failed": "bold red", "skipped": "dim", "started": "bold"}

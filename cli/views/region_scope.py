@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from typing import TYPE_CHECKING
 
-from grid.operations.planning import Planned
+if TYPE_CHECKING:
+    from grid.operations.planning import Planned
+
+    from ..console import Output
 
 
 def elsewhere_lines(planned: Planned) -> list[str]:
@@ -19,6 +22,6 @@ def elsewhere_lines(planned: Planned) -> list[str]:
     return lines
 
 
-def show_elsewhere(planned: Planned, output: Console) -> None:
+def show_elsewhere(planned: Planned, output: Output) -> None:
     for line in elsewhere_lines(planned):
         output.print(line, markup=False)

@@ -11,15 +11,16 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from grid.apply.engine import ApplyResult
-from grid.plan import Plan
-
 from .. import console, failures
 from .plan import made_word
+
+if TYPE_CHECKING:  # the apply is loaded by the runs that apply
+    from grid.apply.engine import ApplyResult
+    from grid.plan import Plan
 
 RESULT_FORMAT = "grid-result/v1"
 

@@ -58,6 +58,13 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
             by_region_fabric.setdefault((node.region, name), []).append(ip)
     token = secrets.token_hex(8)
     writers: dict[tuple[str, str], str] = {}  # (region, storage) -> hostname that writes the probe
+    # Names every node must resolve (through its region's name server, or /etc/hosts): the first node of each
+    # region, a sample that stays a few lookups per node at any size.
+    firsts: dict[str, Resource] = {}
+    for node in nodes:
+        if node.region not in firsts or node.attrs["hostname"] < firsts[node.region].attrs["hostname"]:
+            firsts[node.region] = node
+    named = sorted((str(n.attrs["hostname"]), connect_ip(n)) for n in firsts.values())
     for node in nodes:
         for name in sorted(node.attrs["storage"]):
             writers.setdefault((node.region, name), node.attrs["hostname"])
@@ -96,6 +103,13 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
             code, out = remote.run(attrs["hostname"], ip, "cat /etc/grid/node.json")
             facts_ok = code == 0 and _facts_match(out, dict(attrs), node.address)
             report.record("facts", facts_ok, "/etc/grid/node.json missing or not matching the spec")
+            others = [(h, a) for h, a in named if h != attrs["hostname"] and a]
+            if others:
+                lookups = " && ".join(f"test \"$(getent hosts {shlex.quote(h)} | awk '{{print $1; exit}}')\" = {a}"
+                                      for h, a in others)
+                code, _ = remote.run(attrs["hostname"], ip, lookups)
+                report.record("names", code == 0, f"names: {', '.join(h for h, _ in others)} do not all resolve to "
+                                                  "their addresses (a region's name server down? see `grid drift`)")
         for name, mount in sorted(attrs["storage"].items()):
             probe = f"{mount}/.grid-check-{token}"
             if writers.get((node.region, name)) == attrs["hostname"]:

@@ -46,18 +46,21 @@ def refresh_live(ws: Workspace, state: State, *, full: bool = True, lineage: str
     live = probe(ws, state, lineage, graph)
     if not state.resources:
         return live, None
-    from grid.apply.run import ensure_identity
-
+    # grid.apply.run is the whole apply: a no-op `grid up` (no full refresh, nothing interrupted) needs none of it.
     if not full:
         # A killed or failed apply may have changed resources state does not know about: refresh those regions.
         from grid.engines import EngineFailed
 
         if interrupted := state.interrupted_regions():
+            from grid.apply.run import ensure_identity
+
             # On failure the region stays marked; applying it reports what Pulumi says.
             with contextlib.suppress(EngineFailed):
                 live = {**(live or {}), **_pulumi_refresh(ws, state, graph, identity or ensure_identity(ws, state),
                                                           only=set(interrupted))}
         return live, None
+    from grid.apply.run import ensure_identity
+
     identity = identity or ensure_identity(ws, state)  # once, before any thread: none may race to create the key pair
     if live is None:
         # No cheap probe: Pulumi says which hosts are gone, and those would only time out over SSH.

@@ -9,16 +9,18 @@ mode, so a digest grid gets wrong costs time, never a wrong report.
 Covered by digests (the roles base, fabric and storage-client): the sysctl drop-in, the node facts file,
 the sudoers files and the hosts block (contents, modes, owners), the accounts (shell), their ~/.ssh and
 authorized_keys (contents, modes, owners), root's grid key line, each fabric interface's MTU, the running
-hostname and every mount point being a directory. A host that also gets other work (a network policy, Slurm,
-the spec's own configuration, storage directories, leftovers of the spec last applied) is not covered: it goes
-to check mode as before. tests/drift/test_drift_digest.py lists the roles' tasks each digest stands for, so a
-task added to those roles without a digest fails a test instead of going unseen.
+hostname and every mount point being a directory; and (grid.drift_digest_roles) the network policy, Slurm, the
+spec's own limits and scripts, storage directories and the leftovers of the spec last applied. A host with work
+no digest stands for (the user's own roles) goes to check mode as before. tests/drift/test_drift_digest.py
+lists the roles' tasks each digest stands for, so a task added to those roles without a digest fails a test
+instead of going unseen.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import shlex
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,13 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grid import drift_digest_roles as roles
 from grid.drivers.ssh import KeyPair, PinnedRemote
+from grid.identity import MUNGE_KEY
+from grid.render import names
 from grid.render.ansible import AnsibleInputs, collect_inputs, group_name
 from grid.render.leftovers import Leftovers
 from grid.resources import ResourceGraph
 from grid.workspace import Workspace
 
-DIGEST_ROLES = frozenset({"base", "fabric", "storage-client"})
+DIGEST_ROLES = frozenset({"base", "fabric", "storage-client", "firewall", "own-config", "slurm"})
 """The roles whose every drift-finding task has a digest here."""
 SYSCTL_FILE = "/etc/sysctl.d/90-grid.conf"
 FACTS_FILE = "/etc/grid/node.json"
@@ -63,26 +68,33 @@ class Expected:
     connect: str  # the address grid connects to (ansible_host)
     digests: Mapping[str, str]
     unverifiable: tuple[str, ...] = ()
+    nonce: str = ""  # keys the munge key's digest (grid.drift_digest_roles): worthless outside this run
 
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def expected_digests(inputs: AnsibleInputs, leftovers: Leftovers) -> dict[str, Expected | None]:
-    """{hostname: its expected digests}, None for a host the digests do not fully cover (check mode for it)."""
-    if (inputs.firewall or inputs.slurm_vars or leftovers.network_policy or leftovers.limits
-            or not set(inputs.play_roles) <= DIGEST_ROLES):
+def expected_digests(inputs: AnsibleInputs, leftovers: Leftovers, munge_key: bytes | None = None,
+                     nonce: str = "") -> dict[str, Expected | None]:
+    """{hostname: its expected digests}, None for a host the digests do not fully cover (check mode for it).
+    `munge_key`: the cluster's (a scheduler), compared through a digest keyed with `nonce` (made here if "")."""
+    if not set(inputs.play_roles) <= DIGEST_ROLES:
         return dict.fromkeys(inputs.hosts)
-    own_groups = set(inputs.own_config_groups)
+    nonce = nonce or secrets.token_hex(16)
+    ctx = roles.role_context(inputs, munge_key, nonce)
     out: dict[str, Expected | None] = {}
     for hostname, host_vars in inputs.hosts.items():
         pool_group = group_name("pool", str(host_vars["grid_region"]), str(host_vars["grid_pool"]))
         pool_vars = inputs.pool_vars.get(pool_group, {})
-        if pool_group in own_groups or "grid_directories" in host_vars or set(pool_vars) - POOL_VARS:
+        more = None if set(pool_vars) - POOL_VARS else roles.role_digests(inputs, leftovers, hostname, host_vars,
+                                                                          pool_vars, ctx)
+        if more is None:
             out[hostname] = None
             continue
-        out[hostname] = _expected_host({**inputs.all_vars, **pool_vars}, hostname, host_vars)
+        host = _expected_host({**inputs.all_vars, **pool_vars}, hostname, host_vars)
+        out[hostname] = Expected(host.hostname, host.cluster, host.connect, {**host.digests, **more},
+                                 host.unverifiable, nonce)
     return out
 
 
@@ -91,7 +103,10 @@ def _expected_host(all_vars: Mapping[str, Any], hostname: str, host_vars: Mappin
     digests = {
         f"file:{SYSCTL_FILE}": _file(sysctl_text(cluster, all_vars["grid_sysctl"]), "644", "root", "root"),
         f"file:{FACTS_FILE}": _file(facts_text(hostname, host_vars), "644", "root", "root"),
-        f"block:{HOSTS_FILE}": sha256(hosts_block_text(cluster, all_vars["grid_hosts"])),
+        f"block:{HOSTS_FILE}": sha256(hosts_block_text(cluster, names.hosts_block_entries(
+            all_vars, hostname, str(host_vars["ansible_host"])))),
+        # configuration.names: dns (grid.render.names): resolv.conf; on a region's server its records, dnsmasq.
+        **names.expected_digests(all_vars, hostname, str(host_vars["grid_region"])),
         # grid_accounts compares the list only: its mode and owner are not grid's to keep.
         f"content:{MANAGED_USERS}": sha256("".join(f"{n}\n" for n in sorted({str(a["name"]) for a in
                                                                            accounts_wanted(all_vars)}))),
@@ -201,15 +216,17 @@ p() { if [ -d "$1" ]; then printf 'isdir:%s dir\n' "$1"; else printf 'isdir:%s m
 m() { i=$(ip -o -4 addr show | awk -v ip="$1" '{split($4, a, "/"); if (a[1] == ip) {print $2; exit}}'); i=${i%%@*}
   if [ -n "$i" ]; then printf 'mtu:%s %s\n' "$1" "$(cat "/sys/class/net/$i/mtu")";
   else printf 'mtu:%s missing\n' "$1"; fi; }
+y() { i=$(cat "$1" 2>/dev/null); c=$(cat "/proc/$i/comm" 2>/dev/null); printf 'pid:%s %s\n' "$1" "${c:-none}"; }
 """
 _CALLS = {"attrs": "s", "content": "c", "file": "f", "block": "b", "account": "a", "rootkey": "r", "mtu": "m",
-          "hostname": "n", "isdir": "p"}
+          "hostname": "n", "isdir": "p", "pid": "y"}
 _IMPLIED = ("sshdir", "keys")  # printed by `a` with its account
 
 
 def probe_script(expected: Expected) -> str:
-    """The sh script that prints `KEY VALUE` for every key of `expected` (nothing secret: paths and names)."""
-    lines = [_FUNCTIONS.strip()]
+    """The sh script that prints `KEY VALUE` for every key of `expected` (nothing secret: paths, names, the
+    nonce). Its first argument: the address grid connects from, as the node sees it (the firewall's rules)."""
+    lines = [_FUNCTIONS.strip(), roles.FUNCTIONS.strip(), roles.HEAD]
     for key in expected.digests:
         kind, _, subject = key.partition(":")
         if kind in _IMPLIED:
@@ -218,8 +235,13 @@ def probe_script(expected: Expected) -> str:
             lines.append(f"b {shlex.quote(subject)} {shlex.quote(expected.cluster)}")
         elif kind == "rootkey":
             lines.append(f"r {shlex.quote(subject)}")
-        else:
+        elif kind in _CALLS:
             lines.append(f"{_CALLS[kind]} {shlex.quote(subject)}")
+        else:
+            line = roles.call(kind, subject, expected.nonce)
+            if line is None:
+                raise ValueError(f"no probe for digest {key!r}")
+            lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -243,7 +265,8 @@ def probe_hosts(expected: Mapping[str, Expected], remote: PinnedRemote, *, sudo:
     """{hostname: the keys that differ (empty: clean), None when the probe could not run (unreachable, failed)}:
     one SSH round trip per host, all hosts at once."""
     def one(host: Expected) -> tuple[str, tuple[str, ...] | None]:
-        command = f"sh -c {shlex.quote(probe_script(host))}"
+        # SSH_CONNECTION is read by the login shell, before sudo (which drops it from the environment).
+        command = f"sh -c {shlex.quote(probe_script(host))} probe \"${{SSH_CONNECTION%% *}}\""
         code, out, _ = remote.execute(host.connect, f"sudo -n {command}" if sudo else command, timeout=timeout)
         return host.hostname, (differing(host, parse_probe(out)) if code == 0 else None)
 
@@ -260,7 +283,9 @@ def triage(ws: Workspace, graph: ResourceGraph, keys: KeyPair, known_hosts: Path
     check mode must look at: digests differ, not covered, or the probe did not run). What it found is written
     to the work directory's drift-probe.json (which hosts, which keys: names and digests, nothing secret)."""
     inputs = collect_inputs(ws.cluster, graph, keys.public_key, None, ws.own)
-    expected = expected_digests(inputs, leftovers)
+    munge = ws.workdir / "secrets" / MUNGE_KEY
+    expected = expected_digests(inputs, leftovers, munge.read_bytes() if inputs.slurm_vars and munge.is_file()
+                                else None)
     covered = {h: e for h in hostnames if (e := expected.get(h)) is not None}
     user = str(inputs.all_vars["ansible_user"])
     remote = PinnedRemote(user=user, private_key=keys.private_path, known_hosts=known_hosts,

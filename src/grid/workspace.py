@@ -144,15 +144,20 @@ def render_public_key(ws: Workspace, state: State) -> str:
     return resolve_identity(ws.workdir, ws.cluster.name, state).keypair.public_key
 
 
-def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str) -> Mapping[str, tuple[str, str, str]]:
+def host_digests(ws: Workspace, graph: ResourceGraph, public_key: str, *,
+                 defer: bool = False) -> Mapping[str, tuple[str, str, str]]:
     """The configuration inputs of every host grid configures: none with `configuration.manage: false`
-    (hosts adopted by `grid import`: grid runs no playbook on them, so a plan has no configuration work)."""
+    (hosts adopted by `grid import`: grid runs no playbook on them, so a plan has no configuration work).
+    `defer`: compute them on first read (grid.plan.deferred), for a plan whose hosts have no records yet."""
+    from grid.plan.deferred import deferred
     from grid.plan.digests import host_input_digests
 
     if not ws.cluster.spec.configuration.manage:
         return {}
-
-    return host_input_digests(ws.cluster, graph, admin_public_key=public_key, own=ws.own)
+    if not defer:
+        return host_input_digests(ws.cluster, graph, admin_public_key=public_key, own=ws.own)
+    return deferred(graph, public_key,
+                    lambda: host_input_digests(ws.cluster, graph, admin_public_key=public_key, own=ws.own))
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,9 @@ def plan_parts(ws: Workspace, *, envelope: Envelope | None, state: State, allow_
     with planning_gc(ws, state):
         graph = graph if graph is not None else graph_for(ws, state)
         key = public_key if public_key is not None else admin_public_key(ws, state)
-        digests = host_digests(ws, graph, key) if ws.cluster.spec.target else {}
+        # No host recorded yet (a first plan): every host needs all of its configuration whatever its digests,
+        # so they are computed only when something reads them (the apply that records them).
+        digests = host_digests(ws, graph, key, defer=not state.hosts) if ws.cluster.spec.target else {}
         made = make_plan(
             graph, state if envelope else None, target=ws.cluster.spec.target,
             spec_digest=spec_digest(ws.cluster),

@@ -76,6 +76,19 @@ def test_a_healthy_cluster_passes_every_check_over_the_connect_address() -> None
     assert first.to_dict()["ok"] is True and first.to_dict()["hostname"] == first.hostname
 
 
+def test_a_node_that_cannot_resolve_the_cluster_names_fails_the_names_check() -> None:
+    """The 3 a.m. case of a name service (configuration.names: dns): the region's server is down."""
+    graph, state = lab()
+    remote = HealthyNodes(graph, wrong={("east-train-0001", "test"): (1, "")})
+    reports = {r.hostname: r for r in run_checks(graph, state, remote)}
+    bad = reports["east-train-0001"]
+    assert bad.checks["names"] is False
+    assert any("east-train-0000, west-infer-0000 do not all resolve" in p and "grid drift" in p for p in bad.problems)
+    assert reports["west-infer-0001"].ok and reports["west-infer-0001"].checks["names"] is True
+    lookups = [c for h, _, c in remote.asked if h == "west-infer-0001" and c.startswith("test ")]
+    assert lookups and "getent hosts east-train-0000" in lookups[0] and "west-infer-0001" not in lookups[0]
+
+
 def test_only_nodes_in_state_are_checked() -> None:
     graph, state = lab()
     kept = next(iter(n.address for n in graph.of_kind(Kind.NODE)))

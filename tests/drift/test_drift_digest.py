@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import pwd
+import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from grid.drift_digest import (
 )
 from grid.render.ansible import collect_inputs
 from grid.render.leftovers import NO_LEFTOVERS, Leftovers
+from grid.render.own import OwnFiles
 from grid.resources import expand
 from grid.spec import load_spec_text
 from grid.spec.model import Cluster
@@ -38,9 +42,45 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA4q0rBRXC7SP2d5dq0bP4lMdc6V9EmXTaYVn
 
 
 def lab() -> Cluster:
-    loaded = load_spec_text((REPO / "examples/local-lab/cluster.yaml").read_text(), "t.yaml")
-    assert loaded.cluster is not None
+    return example("local-lab")
+
+
+@functools.cache
+def example(name: str, edit: Callable[[dict[str, Any]], None] | None = None) -> Cluster:
+    data = yaml.safe_load((REPO / "examples" / name / "cluster.yaml").read_text())
+    if edit is not None:
+        edit(data)
+    loaded = load_spec_text(yaml.safe_dump(data), "t.yaml")
+    assert loaded.cluster is not None, [d.summary for d in loaded.diagnostics]
     return loaded.cluster
+
+
+def slurm_lab() -> Cluster:
+    return example("slurm")
+
+
+def _no_own_role_on_train(data: dict[str, Any]) -> None:
+    train = data["spec"]["regions"][0]["pools"][0]
+    train["configuration"] = {"limits": {"memlock": "unlimited"}}
+
+
+def _names_dns(data: dict[str, Any]) -> None:
+    data["spec"]["configuration"]["names"] = "dns"
+
+
+def lab_dns() -> Cluster:
+    """examples/local-lab with a name service (configuration.names: dns; grid.render.names)."""
+    return example("local-lab", _names_dns)
+
+
+def lab_configured(own_roles: bool = True) -> Cluster:
+    """examples/lab-configured: a network policy, limits, a script run once, a user's role on `train` (without
+    it: the scratch directory with its mode is digested there)."""
+    return example("lab-configured", None if own_roles else _no_own_role_on_train)
+
+
+OWN = OwnFiles(roles={"nccl-tuning": (("tasks/main.yml", "---\n"),)},
+               scripts={"scripts/node-ready.sh": "#!/bin/sh\necho ready\n"})
 
 
 def ansible_template(name: str, **variables: Any) -> str:
@@ -95,10 +135,23 @@ def test_a_key_change_changes_the_expected_digest() -> None:
 
 
 def test_hosts_with_work_beyond_the_digests_go_to_check_mode() -> None:
+    """The user's own roles, and Slurm when the munge key is not here to compare, cannot be digested."""
+    slurm = collect_inputs(slurm_lab(), expand(slurm_lab()), KEY, None)
+    assert set(expected_digests(slurm, NO_LEFTOVERS, munge_key=None).values()) == {None}
+    configured = collect_inputs(lab_configured(), expand(lab_configured()), KEY, None, OWN)
+    expected = expected_digests(configured, NO_LEFTOVERS)
+    assert expected["east-train-0000"] is None and expected["east-login-0000"] is not None
+
+
+def test_a_policy_left_over_adds_nothing_and_limits_left_over_must_be_gone() -> None:
+    """remove.yml's shell task is skipped in check mode: it finds nothing, so its digest is nothing; the limits
+    file left over is found by remove_limits.yml (file: absent), so it must be absent."""
     inputs = collect_inputs(lab(), expand(lab()), KEY, None)
-    assert set(expected_digests(inputs, Leftovers(network_policy=True)).values()) == {None}
-    slurm = dataclasses.replace(inputs, slurm_vars={"slurm_cluster": "x"})
-    assert set(expected_digests(slurm, NO_LEFTOVERS).values()) == {None}
+    plain, policy, limits = (expected_digests(inputs, leftovers, nonce="n")["east-train-0000"] for leftovers in
+                             (NO_LEFTOVERS, Leftovers(network_policy=True), Leftovers(limits=True)))
+    assert plain is not None and policy is not None and limits is not None
+    assert policy.digests == plain.digests
+    assert limits.digests == {**plain.digests, "absent:/etc/security/limits.d/90-grid.conf": "missing"}
 
 
 def test_a_pools_own_sysctl_is_what_its_hosts_expect() -> None:
@@ -160,6 +213,11 @@ TASKS_AND_THEIR_DIGESTS = {
     "base/cluster_wide.yml: Accounts": "import",
     "base/hosts_table.yml: Cluster hosts in /etc/hosts": "block:/etc/hosts",
     "base/main.yml: Read the running hostname": "read only",
+    "base/names.yml: Resolve names through the region's name server": "file:/etc/grid/resolv.conf",  # and content:
+    "base/names.yml: Directory of the name records": "attrs:/etc/grid/hosts.d",
+    "base/names.yml: Records of the cluster's names": "file:/etc/grid/hosts.d/",
+    "base/names.yml: Name server configuration": "file:/etc/grid/dnsmasq.conf",
+    "base/names.yml: Name server running": "pid:/run/grid-dnsmasq.pid",
     "base/main.yml: Set the hostname": "hostname:",
     "base/main.yml: Assert the hostname matches the inventory": "hostname:",
     "base/main.yml: Cluster-wide settings": "import",
@@ -174,11 +232,50 @@ TASKS_AND_THEIR_DIGESTS = {
     "fabric/main.yml: Assert fabric addresses and MTUs": "mtu:",
     "fabric/main.yml: Set fabric MTU": "mtu:",
     "fabric/main.yml: Fabric MTU differs from the spec": "mtu:",
-    "storage-client/directories.yml: Directories with their mode": "check mode (grid_directories)",
+    "storage-client/directories.yml: Directories with their mode": "dir:",  # isdir: where no mode is given
     "storage-client/main.yml: Look at mount points": "read only",
     "storage-client/main.yml: Assert mount points are directories": "isdir:",
     "storage-client/main.yml: Write probe": "unverifiable (written as check mode words)",
     "storage-client/main.yml: Write probe not verifiable in check mode": "unverifiable (written as check mode words)",
+    # firewall: the file, not the loaded ruleset (the task loading it is a command: skipped in check mode).
+    "firewall/main.yml: Address grid connects from": "nftfile:",  # the probe's own SSH_CONNECTION
+    "firewall/main.yml: Grid's own SSH stays allowed": "nftfile:",  # no address: the file's digest differs
+    "firewall/main.yml: Tables of nftables": "read only",
+    "firewall/main.yml: Nftables is usable": "nftok:",
+    "firewall/main.yml: Network policy rules": "nftfile:/etc/nftables.conf",
+    "firewall/main.yml: Load the network policy": "skipped in check mode (a command)",
+    "firewall/remove.yml: No network policy in the spec, no grid rules": "skipped in check mode (a shell command)",
+    "own-config/main.yml: Limits (limits.d)": "file:/etc/security/limits.d/90-grid.conf",
+    "own-config/main.yml: The spec's own roles": "check mode (grid_own_roles)",
+    "own-config/main.yml: Scripts of the pool": "import",
+    "own-config/remove_limits.yml: No limits file when the spec sets no limits":
+        "absent:/etc/security/limits.d/90-grid.conf",
+    "own-config/scripts.yml: Script markers directory": "attrs:/var/lib/grid/scripts",
+    "own-config/scripts.yml: The spec's scripts": "exists:/var/lib/grid/scripts/",  # `creates:` the marker
+    "own-config/scripts.yml: Mark the scripts run once": "exists:/var/lib/grid/scripts/",
+    "slurm/main.yml: Daemon control script": "file:/usr/local/sbin/grid-",
+    "slurm/main.yml: Munge": "import",
+    "slurm/main.yml: Slurm configuration files": "import",
+    "slurm/main.yml: Controller": "import",
+    "slurm/main.yml: Compute": "import",
+    "slurm/main.yml: Slurm restarted or reloaded as the changes need": "handlers (only after a change)",
+    "slurm/main.yml: Nodes out of service not by grid": "import",
+    "slurm/munge.yml: Munge key": "munge:/etc/munge/munge.key",
+    "slurm/munge.yml: Munged running": "daemon:munged",
+    "slurm/config.yml: Stand-in accelerator devices": "skipped in check mode (a command)",
+    "slurm/config.yml: Slurm's files": "content:/etc/slurm/",
+    "slurm/config.yml: Slurm's files differ from grid's: {{ (slurm_files_result.stdout | from_json).changed "
+    "| join(', ') }}": "content:/etc/slurm/",
+    "slurm/config.yml: Slurm action left undone: {{ (slurm_files_result.stdout | from_json).action }}": "pending:",
+    "slurm/controller.yml: Slurmctld running": "daemon:slurmctld",
+    "slurm/compute.yml: Slurmd running": "daemon:slurmd",
+    "slurm/compute.yml: Slurmd registered with slurmctld": "not in check mode",
+    "slurm/membership.yml: Slurm's files and daemons": "not in check mode (the hosts-table scope only)",
+    "slurm/nodes.yml: Nodes Slurm holds out of service": "slurmnodes:list",
+    "slurm/nodes.yml: Nodes out of service in Slurm": "slurmnodes:list",  # `failed`: it differs
+    "slurm/nodes.yml: Out of service in Slurm, not by grid: {{ slurm_foreign_nodes.stdout_lines | default([]) "
+    "| join('; ') }}": "slurmnodes:list",
+    "slurm/nodes.yml: Nodes returned to service": "not in check mode",
 }
 
 
@@ -191,9 +288,62 @@ def test_every_task_of_the_digest_roles_has_a_digest() -> None:
     assert sorted(tasks) == sorted(TASKS_AND_THEIR_DIGESTS), (
         "the digest roles' tasks changed: give a new task a digest in grid.drift_digest (or send its hosts to "
         "check mode) and list it here")
-    expected = [e for e in expected_digests(collect_inputs(lab(), expand(lab()), KEY, None), NO_LEFTOVERS).values()
-                if e is not None]
+    expected = [e for cluster, leftovers in ((lab(), Leftovers(limits=True)), (lab_configured(own_roles=False),
+                                                                             NO_LEFTOVERS), (slurm_lab(), NO_LEFTOVERS),
+                                                  (lab_dns(), NO_LEFTOVERS))
+                for e in expected_digests(collect_inputs(cluster, expand(cluster), KEY, None, OWN), leftovers,
+                                          munge_key=b"k").values() if e is not None]
     for stands_for in TASKS_AND_THEIR_DIGESTS.values():
         if ":" in stands_for:
             assert any(key.startswith(stands_for) for host in expected for key in host.digests), \
-                f"no digest {stands_for!r} is expected for the lab's hosts"
+                f"no digest {stands_for!r} is expected for the example clusters' hosts"
+
+
+def run_probe(expected: Expected, *args: str) -> dict[str, str]:
+    out = subprocess.run(["sh", "-c", probe_script(expected), "probe", *args], capture_output=True, text=True,
+                         check=True).stdout
+    return parse_probe(out)
+
+
+def test_the_roles_probes_find_what_check_mode_finds(tmp_path: Path) -> None:
+    """Directories and their mode, a script's marker, a leftover file, the rules file (grid's own address as
+    the node sees it stands in for the mark), Slurm's pending action and the munge key (keyed by the nonce)."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    group = subprocess.run(["id", "-gn"], capture_output=True, text=True, check=True).stdout.strip()
+    scratch, marker, left, rules, pending, key = (tmp_path / n for n in ("scratch", "marker", "limits", "nft",
+                                                                         "pending", "munge.key"))
+    scratch.mkdir(mode=0o755)
+    scratch.chmod(0o1777)
+    marker.write_text("x\n")
+    pending.write_text("none\n")
+    key.write_bytes(b"\x00secret\xff")
+    key.chmod(0o400)
+    text = "    # SSH: from grid's own address and access.admin_cidrs only\n    ip saddr {} tcp dport 22 accept\n"
+    rules.write_text(text.format("10.88.0.1"))
+    rules.chmod(0o644)
+    expected = Expected("h1", "c1", "127.0.0.1", {
+        f"dir:{scratch}": "dir 1777", f"exists:{marker}": "present", f"absent:{left}": "missing",
+        f"nftfile:{rules}": f"{sha(text.format('@GRID-CONTROLLER@'))} 644 {me} {group}",
+        f"pending:{pending}": "none",
+        f"munge:{key}": f"{hashlib.sha256(b'n0nce' + key.read_bytes()).hexdigest()} 400 {me} {group}",
+    }, nonce="n0nce")
+    assert differing(expected, run_probe(expected, "10.88.0.1")) == ()
+    assert "secret" not in probe_script(expected)
+    # The same file read from another address (grid's changed), or with no SSH_CONNECTION: not grid's rules.
+    assert differing(expected, run_probe(expected, "10.88.0.11")) == (f"nftfile:{rules}",)
+    assert differing(expected, run_probe(expected)) == (f"nftfile:{rules}",)
+    scratch.chmod(0o755)
+    marker.unlink()
+    left.write_text("* soft nofile 1\n")
+    pending.write_text("restart\n")
+    key.chmod(0o600)
+    rules.write_text(text.format("10.88.0.1") + "    tcp dport 8080 accept\n")
+    assert differing(expected, run_probe(expected, "10.88.0.1")) == tuple(expected.digests)
+
+
+def test_the_probes_shell_functions_have_one_name_each() -> None:
+    """The base probe's functions and the roles' share one sh namespace: a second definition would win."""
+    from grid import drift_digest, drift_digest_roles
+
+    names = re.findall(r"^(\w+)\(\)", drift_digest._FUNCTIONS + drift_digest_roles.FUNCTIONS, flags=re.M)
+    assert len(names) == len(set(names)), sorted(names)

@@ -18,17 +18,13 @@ from grid import operations
 from grid.errors import GridError, OperationFailed
 from grid.plan.document import to_document
 from grid.workspace import Workspace, open_workspace
+from support.aws_lab import AWS_LAB, aws_lab_workspace
 from support.fakes import FakeStacks, RecordingAnsible
-from support.paths import EXAMPLES
-
-AWS_LAB = EXAMPLES / "targets" / "lab-aws.yaml"
 
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
-    opened = open_workspace(AWS_LAB, workdir=tmp_path / "work")
-    assert isinstance(opened, Workspace)
-    return opened
+    return aws_lab_workspace(tmp_path)
 
 
 def fakes() -> tuple[operations.Engines, FakeStacks, RecordingAnsible]:

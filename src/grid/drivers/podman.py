@@ -107,6 +107,26 @@ def stable_mac(address: ipaddress.IPv4Address | str) -> str:
     return "02:67:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(address).packed)
 
 
+def _container_state(data: dict[str, Any], name: str) -> ContainerState:
+    """What grid reads of one item of ``podman container inspect``."""
+    state = data.get("State") or {}
+    config = data.get("Config") or {}
+    nets = (data.get("NetworkSettings") or {}).get("Networks") or {}
+    ips = {str(net): str(info.get("IPAddress", "")) for net, info in nets.items()
+           if isinstance(info, dict) and info.get("IPAddress")}
+    return ContainerState(
+        name=str(data.get("Name", name)),
+        id=str(data.get("Id", "")),
+        image=str(data.get("ImageName", "")),
+        state=str(state.get("Status", "")),
+        running=bool(state.get("Running", False)),
+        hostname=str(config.get("Hostname", "")),
+        ips=ips,
+        labels=_labels(config.get("Labels")),
+        cgroup_path=str(state.get("CgroupPath") or ""),
+    )
+
+
 def _ready_key(lines: Sequence[str]) -> str | None:
     """The host key of the last ``grid-node-ready`` log line, if sshd has logged listening after it."""
     key: str | None = None
@@ -345,24 +365,27 @@ class Podman:
 
     def container_inspect(self, name: str) -> ContainerState | None:
         data = self._inspect("container", name)
-        if data is None:
+        return None if data is None else _container_state(data, name)
+
+    def containers_inspect(self, key: str, value: str) -> dict[str, ContainerState] | None:
+        """Every container labelled ``key=value``, by name, in two podman calls (a listing, one inspect of all):
+        what container_inspect says of each. None when podman failed; one removed in between is left out."""
+        names = self._names(["ps", "--all", "--filter", f"label={key}={value}", "--format", "{{.Names}}"])
+        if not names:
+            return {}
+        proc = self.run(["container", "inspect", *names], check=False)
+        try:
+            items = json.loads(proc.stdout) if proc.stdout.strip() else []
+        except json.JSONDecodeError:
             return None
-        state = data.get("State") or {}
-        config = data.get("Config") or {}
-        nets = (data.get("NetworkSettings") or {}).get("Networks") or {}
-        ips = {str(net): str(info.get("IPAddress", "")) for net, info in nets.items()
-               if isinstance(info, dict) and info.get("IPAddress")}
-        return ContainerState(
-            name=str(data.get("Name", name)),
-            id=str(data.get("Id", "")),
-            image=str(data.get("ImageName", "")),
-            state=str(state.get("Status", "")),
-            running=bool(state.get("Running", False)),
-            hostname=str(config.get("Hostname", "")),
-            ips=ips,
-            labels=_labels(config.get("Labels")),
-            cgroup_path=str(state.get("CgroupPath") or ""),
-        )
+        if not isinstance(items, list) or (proc.returncode != 0 and "no such container" not in proc.stderr):
+            return None
+        found = [_container_state(item, "") for item in items if isinstance(item, dict)]
+        return {state["name"]: state for state in found}
+
+    def names_labelled(self, kind: str, key: str, value: str) -> set[str]:
+        """Names of the networks or volumes (``kind``: "network", "volume") labelled ``key=value``: one call."""
+        return set(self._names([kind, "ls", "--filter", f"label={key}={value}", "--format", "{{.Name}}"]))
 
     def container_start(self, name: str) -> None:
         self.run(["start", name])

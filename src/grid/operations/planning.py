@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from grid.apply import drain
-from grid.apply.drain import SlurmConnect
 from grid.identity import Identity
 from grid.operations.policy_gate import with_policy
 from grid.operations.targeting import aimed, aimed_at
@@ -16,6 +15,9 @@ from grid.plan.region_scope import limit_to_regions
 from grid.resources import ResourceGraph
 from grid.state.model import Envelope, State
 from grid.workspace import Workspace, admin_public_key, graph_for, plan_parts, planning_gc
+
+if TYPE_CHECKING:  # the Slurm driver: loaded when a plan asks Slurm about jobs
+    from grid.apply.drain import SlurmConnect
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,9 @@ def plan_against(ws: Workspace, envelope: Envelope | None, state: State, *, publ
     scoped = limit_to_regions(made, ws.regions) if ws.regions is not None else None
     if scoped is not None:
         made = scoped.plan  # before Slurm is asked: nodes of other regions are not drained by this run
-    if options.probe or options.refresh:
+    if (options.probe or options.refresh) and ws.cluster.spec.scheduler is not None:
+        from grid.apply import drain  # Slurm's jobs, the Slurm driver: only a cluster with a scheduler has any
+
         made = drain.plan_with_jobs(ws.workdir, ws.cluster, graph, state, made,
                                     connect=slurm or drain.pinned_controllers)
     return Planned(made, envelope, state, graph, parts.host_digests, public_key, live_hosts,

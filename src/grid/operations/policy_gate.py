@@ -12,14 +12,15 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grid import __version__
 from grid.errors import OperationFailed
 from grid.plan import Plan
-from grid.plan.document import to_document
-from grid.policy.packs import Pack, combined_digest, load_pack, pack_digest
-from grid.policy.runner import evaluate
 from grid.workspace import Workspace
+
+if TYPE_CHECKING:  # grid.policy (its API, plan view, Rego runner) is loaded by the runs that have packs
+    from grid.policy.packs import Pack
 
 REPLAN = "plan again (`grid plan SPEC --out FILE`), review it, then `grid apply FILE`"
 SHOWN = 5  # blocking findings named in a refusal; `grid plan` lists them all
@@ -34,6 +35,10 @@ def packs_for(ws: Workspace, extra: Iterable[Path] = ()) -> list[Pack]:
     base = ws.spec_path.parent
     wanted = [base / relative for relative in ws.cluster.spec.policy.packs] + list(extra)
     packs: list[Pack] = []
+    if not wanted:
+        return packs
+    from grid.policy.packs import load_pack
+
     for directory in wanted:
         pack = load_pack(directory)
         if all(p.path != pack.path for p in packs):
@@ -46,6 +51,9 @@ def with_policy(ws: Workspace, plan: Plan, extra: Iterable[Path] = (), *, now: d
     packs = packs_for(ws, extra)
     if not packs:
         return plan
+    from grid.plan.document import to_document
+    from grid.policy.runner import evaluate
+
     document = to_document(plan, spec_path=str(ws.spec_path), grid_version=__version__)
     return replace(plan, policy=evaluate(packs, document, now=now))
 
@@ -77,6 +85,8 @@ def check_saved(plan: Plan) -> None:
                             hint="change the spec until `grid plan` passes its policies, then " + REPLAN)
     if plan.policy is None:
         return
+    from grid.policy.packs import combined_digest, pack_digest
+
     changed = []
     for pack in plan.policy.packs:
         directory = Path(pack.path)

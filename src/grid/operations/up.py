@@ -5,23 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from grid.apply import run
-from grid.apply.context import ApplyResult
-from grid.apply.events import EventSink
 from grid.identity import Identity, begin_rotation, cancel_rotation, resolve_identity, rotation_pending
-from grid.operations.check import Checks, NodeShown, check_after_apply
 from grid.operations.engines import Engines, locked
 from grid.operations.outcome import Outcome
 from grid.operations.planning import Planned, PlanOptions, plan_against
 from grid.operations.policy_gate import refuse_if_blocked, with_policy
 from grid.operations.region_pending import record_pending
 from grid.resources import Kind, ResourceGraph
+from grid.spec import spec_digest
+from grid.state.model import State
 from grid.workspace import Workspace
+
+if TYPE_CHECKING:  # the apply and the checks are loaded when a run applies: a no-op `grid up` needs neither
+    from grid.apply.context import ApplyResult
+    from grid.apply.events import EventSink
+    from grid.operations.check import Checks, NodeShown
 
 Approve = Callable[[Planned, Identity], None]
 """Shown the plan (and the identity it will be applied with), says yes by returning; raising cancels."""
-Applied = Callable[[ApplyResult], None]
+Applied = Callable[["ApplyResult"], None]
 """Told how the apply went, before the acceptance checks start."""
 
 
@@ -49,9 +53,13 @@ def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
         if options.rotate_ssh_key:
             begin_rotation(ws.workdir, ws.cluster.name)
         identity = resolve_identity(ws.workdir, ws.cluster.name, state)
-        run.ensure_scheduler_secrets(ws, state)
-        # Started now, it is ready when the plan is (tagged as this run's: grid.apply.reaper).
-        stacks = engines.stacks(ws, identity, options.trust_new_hosts, True)
+        if ws.cluster.spec.scheduler is not None:
+            from grid.apply.run import ensure_scheduler_secrets  # the whole apply: only with a scheduler here
+
+            ensure_scheduler_secrets(ws, state)
+        # Started now, its worker is ready when the plan is (tagged as this run's: grid.apply.reaper).
+        early = likely_to_apply(state, ws, options)
+        stacks = engines.stacks(ws, identity, options.trust_new_hosts, True) if early else None
         planned = plan_against(ws, envelope, state, public_key=identity.keypair.public_key,
                                options=PlanOptions(refresh=options.refresh, probe=True, targets=options.targets,
                                                    excludes=options.excludes), identity=identity,
@@ -70,12 +78,24 @@ def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
             if started_rotation:
                 cancel_rotation(ws.workdir)  # declined: no rotation was started
             raise
+        from grid.apply import run
+
+        if not early:  # the plan has changes after all (what the probe found changed by hand)
+            stacks = engines.stacks(ws, identity, options.trust_new_hosts, False)
         applied = run.up(ws, planned.plan, emit=emit, stacks=stacks, ansible=engines.ansible(ws),
                          options=run.UpOptions(allow_job_impact=options.allow_job_impact, slurm=engines.slurm),
                          inputs=run.RunInputs(envelope, state, planned.graph, planned.host_digests, identity))
         if applied.ok and planned.plan.selection is None:  # a partial run did not do the pending work
             record_pending(ws, applied.state, applied.serial, planned.pending_elsewhere)
     return finished(ws, planned, applied, skip_check=options.skip_check, on_applied=on_applied, on_node=on_node)
+
+
+def likely_to_apply(state: State, ws: Workspace, options: UpOptions) -> bool:
+    """Whether the run will most likely apply something, so that its Pulumi worker is worth starting before the
+    plan (its ~0.4 CPU-s of imports then overlap planning): the spec changed since the last apply, or the run
+    is asked to change or look at more. A re-run of an applied spec is mostly a no-op, which would only pay
+    for the worker (issue 20, start-up); when its plan has changes after all, the worker starts then."""
+    return options.rotate_ssh_key or options.refresh or state.spec_digest != spec_digest(ws.cluster)
 
 
 def finished(ws: Workspace, planned: Planned, applied: ApplyResult, *, skip_check: bool,
@@ -88,6 +108,8 @@ def finished(ws: Workspace, planned: Planned, applied: ApplyResult, *, skip_chec
         return Outcome("failed", planned.plan, applied, serial=serial)
     checks: Checks | None = None
     if not skip_check:
+        from grid.operations.check import check_after_apply
+
         graph = planned.graph
         if planned.plan.selection is not None:  # a partial run checks the nodes it selected
             graph = ResourceGraph(graph.cluster, tuple(r for r in graph if r.kind is not Kind.NODE

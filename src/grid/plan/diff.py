@@ -17,6 +17,7 @@ from grid.plan.model import (
     new_resource_action,
 )
 from grid.plan.policy import policy_for
+from grid.render.names import RECORDS_DIGEST
 from grid.resources import Kind, ResourceGraph
 from grid.spec.images import POOL_IMAGE_REPOSITORY
 from grid.state.model import ResourceRecord, State
@@ -64,6 +65,8 @@ def make_plan(
     new_reason = "in spec, not adopted yet" if new_action is Action.ADOPT else "new in spec"
     changes: list[ResourceChange] = []
     errors: list[str] = []
+    noop = Action.NOOP
+    kinds = {kind: kind.value for kind in Kind}  # an enum's .value is a property: 0.05 s at 10^5 resources
     for resource in graph:
         before = recorded.get(resource.address)
         # The graph is built for this plan and never changed afterwards: its attribute dicts serve as the
@@ -71,12 +74,15 @@ def make_plan(
         attrs = resource.attrs
         after = attrs if type(attrs) is dict else dict(attrs)
         if before is None:
-            changes.append(ResourceChange(resource.address, resource.kind.value, resource.region, new_action,
-                                          reason=new_reason, after=after))
+            changes.append(ResourceChange(resource.address, kinds[resource.kind], resource.region, new_action,
+                                          Cause.SPEC, (), new_reason, after))  # positional: cheaper at 10^5
             if live is not None and (seen := live.get(resource.address)) is not None and seen.foreign:
                 errors.append(_foreign(resource.address, seen))
             continue
-        change = _compare(resource.address, resource.kind.value, resource.region, before.attrs, after)
+        if before.attrs == after:  # most resources of a large plan: no call to _compare for them
+            change = ResourceChange(resource.address, kinds[resource.kind], resource.region, noop, after=after)
+        else:
+            change = _compare(resource.address, kinds[resource.kind], resource.region, before.attrs, after)
         seen = live.get(resource.address) if live is not None else None
         if seen is not None and seen.foreign:
             errors.append(_foreign(resource.address, seen))
@@ -150,16 +156,25 @@ def _config_changes(
     host_digests: Mapping[str, tuple[str, str, str]],
     live_hosts: Mapping[str, LiveHost] | None,
 ) -> tuple[HostConfigChange, ...]:
-    noop = Action.NOOP  # most changes of a large plan: skips `makes` (a property) for them
-    rebuilt = {c.address: c.cause for c in changes if c.kind == "node" and c.action is not noop and c.action.makes}
+    makes = frozenset(a for a in Action if a.makes)  # a set lookup per change, not the property
     hosts = state.hosts if state else {}
+    if not hosts:  # a first plan: every host is new, made again for drift or else for the spec
+        drift, spec = Cause.DRIFT, Cause.SPEC
+        remade = {c.address for c in changes if c.cause is drift and c.action in makes and c.kind == "node"}
+        return tuple([HostConfigChange(a, "full", "new node", drift if a in remade else spec)
+                      for a in sorted(host_digests)])
+    rebuilt = {c.address: c.cause for c in changes if c.action in makes and c.kind == "node"}
     out: list[HostConfigChange] = []
-    for address, (node_digest, cluster_digest, hosts_digest) in sorted(host_digests.items()):
+    # Keys first, digests only for hosts with a record: a new host needs everything whatever its digests are, so
+    # a plan of new hosts never asks for them (grid.workspace.host_digests computes them on first use).
+    for address in sorted(host_digests):
         record = hosts.get(address)
-        seen = live_hosts.get(address) if live_hosts else None
         if address in rebuilt or record is None:
             out.append(HostConfigChange(address, "full", "new node", rebuilt.get(address, Cause.SPEC)))
-        elif record.status != "configured":
+            continue
+        node_digest, cluster_digest, hosts_digest = host_digests[address]
+        seen = live_hosts.get(address) if live_hosts else None
+        if record.status != "configured":
             cause = Cause.DRIFT if record.status == "drifted" else Cause.SPEC
             out.append(HostConfigChange(address, "full", f"last configuration {record.status}", cause))
         elif seen is not None and seen.drifted_tasks:
@@ -170,5 +185,14 @@ def _config_changes(
         elif record.cluster_digest != cluster_digest:
             out.append(HostConfigChange(address, "cluster-wide", "cluster-wide inputs changed"))
         elif record.hosts_digest != hosts_digest:
-            out.append(HostConfigChange(address, "hosts", "the cluster's hosts table changed"))
+            out.append(HostConfigChange(address, "hosts", _hosts_reason(hosts_digest, changes)))
     return tuple(out)
+
+
+def _hosts_reason(hosts_digest: str, changes: list[ResourceChange]) -> str:
+    """Why a host's hosts-table part changed: on a name server (grid.render.names), the records of the nodes
+    that come, go or are made again."""
+    if not hosts_digest.startswith(RECORDS_DIGEST):
+        return "the cluster's hosts table changed"
+    count = sum(1 for c in changes if c.kind == "node" and (c.action.makes or c.action is Action.DELETE))
+    return f"{count} name record{'s' if count != 1 else ''} changed" if count else "name records changed"

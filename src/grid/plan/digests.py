@@ -28,6 +28,8 @@ from grid.render.ansible import (
     shared_files,
     site_roles,
 )
+from grid.render.names import RECORDS_DIGEST, names_vars, server_addresses, uses_dns
+from grid.render.network import firewall_follows_pools
 from grid.render.own import NO_OWN_FILES, OwnFiles
 from grid.resources import Kind, Resource, ResourceGraph
 from grid.spec.model import Cluster
@@ -38,7 +40,8 @@ class HostDigests(NamedTuple):
 
     node: str  # the host's own vars and groups, the roles, site.yml, ansible.cfg, grid's actions
     cluster: str  # inventory/group_vars/all.yml without the hosts table (users, keys, sysctls)
-    hosts: str  # the hosts table (grid_hosts): changes whenever a node comes or goes
+    hosts: str  # the hosts table (grid_hosts): changes whenever a node comes or goes; with `names: dns`
+    # only on each region's name server (RECORDS_DIGEST...), the other hosts' follows what else they run then
 
 
 def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key: str, *,
@@ -67,16 +70,31 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
         shared.update(name.encode() + b"\0" + text.encode() + b"\0")
     cluster_digest = "sha256:" + hashlib.sha256(documents.cluster_vars.encode()).hexdigest()
     hosts_text = documents.hosts_table
+    slurm_text = ""
     if cluster.spec.scheduler is not None:
         # slurm.conf lists every node: Slurm's files change with the hosts table, and reach every host with it.
-        hosts_text += "\0" + json.dumps(slurm.inventory_vars(cluster, graph), sort_keys=True)
+        slurm_text = "\0" + json.dumps(slurm.inventory_vars(cluster, graph), sort_keys=True)
+        hosts_text += slurm_text
     hosts_digest = "sha256:" + hashlib.sha256(hosts_text.encode()).hexdigest()
+    servers: set[str] = set()
+    others = hosts_digest
+    if uses_dns(cluster):
+        # Only each region's name server holds the table (grid.render.names): a node that comes or goes
+        # changes their records, not the other hosts, whose part is what else their hosts-table play runs.
+        servers = server_addresses(cluster, graph, connect_fabric)
+        hosts_digest = RECORDS_DIGEST + hashlib.sha256(hosts_text.encode()).hexdigest()
+        rest = "names:dns"
+        if firewall_follows_pools(cluster):
+            rest += "\0" + documents.hosts_table
+        rest += slurm_text
+        others = "sha256:" + hashlib.sha256(rest.encode()).hexdigest()
     out: dict[str, HostDigests] = {}
     copy = shared.copy
     for address, document in documents.hosts:
         digest = copy()
         digest.update(document.encode())
-        out[address] = HostDigests("sha256:" + digest.hexdigest(), cluster_digest, hosts_digest)
+        out[address] = HostDigests("sha256:" + digest.hexdigest(), cluster_digest,
+                                   hosts_digest if not servers or address in servers else others)
     return dict(sorted(out.items()))
 
 
@@ -214,7 +232,8 @@ def _fast_documents(cluster: Cluster, graph: ResourceGraph, admin_public_key: st
         values[_HOSTNAME], values[_ADDRESS], values[_INDEX] = _encode(hostname), _encode(address), repr(index)
         hosts.append((address, text % pick(values)))
         grid_hosts.append(f'{{"hostname": {values[_HOSTNAME]}, "ip": {values[connect_mark]}}}')
-    shared = _Template.of(cluster_vars(cluster, admin_public_key, _HOSTS), {_HOSTS: 1})
+    shared = _Template.of(cluster_vars(cluster, admin_public_key, _HOSTS, names_vars(cluster, graph, connect)),
+                          {_HOSTS: 1})
     if shared is None:
         return None
     return _Documents(hosts, shared.text % ("null",), "[" + ", ".join(grid_hosts) + "]", play_roles)

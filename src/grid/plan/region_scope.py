@@ -59,7 +59,10 @@ def pending_lines(hosts: list[HostConfigChange], changed: list[str]) -> tuple[st
             continue
         hosts_words = f"{count} host{'s' if count != 1 else ''}"
         if scope == "hosts":
-            lines.append(f"{hosts_words} {'learn' if count != 1 else 'learns'} {who}'s new nodes (hosts table)")
+            # With a name service (grid.render.names) these are the regions' name servers: records, not /etc/hosts.
+            what = "name records" if all("name record" in h.reason for h in hosts if h.scope == "hosts") \
+                else "hosts table"
+            lines.append(f"{hosts_words} {'learn' if count != 1 else 'learns'} {who}'s new nodes ({what})")
         else:
             lines.append(f"{hosts_words}: {SCOPES[scope]} after {who} changed")
     return tuple(lines)

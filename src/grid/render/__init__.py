@@ -6,11 +6,14 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grid.render.leftovers import NO_LEFTOVERS, Leftovers
 from grid.render.own import NO_OWN_FILES, OwnFiles
-from grid.resources import ResourceGraph
-from grid.spec.model import Cluster
+
+if TYPE_CHECKING:  # `grid validate` reads grid.render.own and grid.render.ansible_roles: not the resource graph
+    from grid.resources import ResourceGraph
+    from grid.spec.model import Cluster
 
 Files = dict[str, str]
 

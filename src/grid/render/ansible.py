@@ -27,7 +27,12 @@ from typing import Any
 import yaml
 
 from grid.render import slurm
+from grid.render.ansible_roles import INTERNAL_ROLES as INTERNAL_ROLES
+from grid.render.ansible_roles import SLURM_ROLE as SLURM_ROLE
+from grid.render.ansible_roles import available_roles as available_roles
+from grid.render.ansible_roles import group_name as group_name
 from grid.render.leftovers import NO_LEFTOVERS, Leftovers
+from grid.render.names import names_vars, uses_dns, uses_dns_vars
 from grid.render.network import FIREWALL_ROLE, firewall_follows_pools, firewall_vars, has_policy
 from grid.render.own import NO_OWN_FILES, OWN_CONFIG_ROLE, OwnFiles, pool_vars, script_file
 from grid.render.templating import render
@@ -39,10 +44,6 @@ ALWAYS_ON_ROLES = ("base", "fabric", "storage-client")
 PLACED_ROLES = (FIREWALL_ROLE, OWN_CONFIG_ROLE)
 """grid's roles site.yml places itself, only where they have work (a spec naming `firewall` changes nothing):
 `firewall` with a network policy, `own-config` for the hosts of pools with limits, roles or scripts of their own."""
-SLURM_ROLE = "slurm"
-"""grid plays it on the hosts of a spec with `scheduler: {kind: slurm}`; a spec cannot name it."""
-INTERNAL_ROLES = (OWN_CONFIG_ROLE, SLURM_ROLE)
-"""grid's roles a spec does not name: always played last, not among the roles configuration.roles may name."""
 OWN_CONFIG_GROUP = "grid_own_config"
 """The inventory group of the hosts own-config plays on: the pool groups with limits, roles or scripts."""
 CLUSTER_WIDE_TAG = "cluster-wide"
@@ -117,11 +118,6 @@ def own_files_rendered(inputs: AnsibleInputs) -> dict[str, str]:
     return files
 
 
-def group_name(*parts: str) -> str:
-    """An Ansible-safe group name: spec names may hold `-`, group names should not."""
-    return "_".join(parts).replace("-", "_")
-
-
 def collect_inputs(cluster: Cluster, graph: ResourceGraph, admin_public_key: str,
                    connect_fabric: Mapping[str, str] | None, own: OwnFiles = NO_OWN_FILES) -> AnsibleInputs:
     """What the inventory and site.yml are made of; raises ValueError for a key or graph it cannot render."""
@@ -149,7 +145,8 @@ def collect_inputs(cluster: Cluster, graph: ResourceGraph, admin_public_key: str
             roles.setdefault(role, []).append(hostname)
     config = cluster.spec.configuration
     all_vars = cluster_vars(cluster, admin_public_key,
-                            [{"hostname": h, "ip": v["ansible_host"]} for h, v in hosts.items()])
+                            [{"hostname": h, "ip": v["ansible_host"]} for h, v in hosts.items()],
+                            names_vars(cluster, graph, connect_fabric))
     by_pool = pools_vars(cluster, own)
     groups = {group_name("pool", region, pool): by_pool[region, pool]
               for region, pools in regions.items() for pool in pools if (region, pool) in by_pool}
@@ -176,8 +173,9 @@ def pools_vars(cluster: Cluster, own: OwnFiles) -> dict[tuple[str, str], dict[st
     return out
 
 
-def cluster_vars(cluster: Cluster, admin_public_key: str, grid_hosts: Any) -> dict[str, Any]:
-    """The vars of inventory/group_vars/all.yml."""
+def cluster_vars(cluster: Cluster, admin_public_key: str, grid_hosts: Any,
+                 names: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The vars of inventory/group_vars/all.yml (`names`: grid.render.names.names_vars)."""
     config = cluster.spec.configuration
     return {
         "ansible_user": cluster.spec.defaults.ssh.user,
@@ -193,6 +191,7 @@ def cluster_vars(cluster: Cluster, admin_public_key: str, grid_hosts: Any) -> di
                        for u in sorted(config.users, key=lambda u: u.name)],
         "grid_hosts": grid_hosts,
         **firewall_vars(cluster),  # only when the spec declares a network policy
+        **(names or {}),  # only with `configuration.names: dns`
     }
 
 
@@ -293,7 +292,7 @@ def _site_yml(inputs: AnsibleInputs, leftovers: Leftovers) -> str:
         own_config=bool(inputs.own_config_groups),
         remove_firewall=leftovers.network_policy and not inputs.firewall,
         remove_limits=leftovers.limits and without_limits,  # hosts that keep limits have their file rewritten
-        slurm=bool(inputs.slurm_vars))
+        slurm=bool(inputs.slurm_vars), names=uses_dns_vars(inputs.all_vars))
     return _site_text(inputs.cluster, inputs.play_roles, inputs.become, plays)
 
 
@@ -307,7 +306,7 @@ def shared_files(cluster: Cluster, play_roles: list[str]) -> list[tuple[str, str
     hosts it changes, in the scope it needs. The removals of leftovers are not in it: they ride on the run
     those changes cause (grid.render.leftovers)."""
     plays = _SitePlays(directories=True, firewall=True, firewall_follows_pools=firewall_follows_pools(cluster),
-                       own_config=True, slurm=cluster.spec.scheduler is not None)
+                       own_config=True, slurm=cluster.spec.scheduler is not None, names=uses_dns(cluster))
     return [*_role_files(cluster.spec.scheduler is not None),
             ("site.yml", _site_text(cluster.name, play_roles, _become(cluster), plays)),
             ("ansible.cfg", _static_file("ansible.cfg")), *((name, _static_file(name)) for name in ACTION_PLUGINS)]
@@ -326,6 +325,7 @@ class _SitePlays:
     remove_firewall: bool = False  # grid's rules removed in the full and cluster-wide plays
     remove_limits: bool = False  # grid's limits.d file removed where a host has no limits
     slurm: bool = False  # a play of the slurm role for every host of the run (the spec has a scheduler)
+    names: bool = False  # the name service's tasks (configuration.names: dns; grid.render.names)
 
 
 def _site_text(cluster: str, roles: list[str], become: bool, plays: _SitePlays) -> str:
@@ -357,13 +357,6 @@ def _templates() -> Traversable:
 @functools.cache
 def _static_file(name: str) -> str:
     return (_templates() / name).read_text()
-
-
-@functools.cache
-def available_roles() -> tuple[str, ...]:
-    """Names of the Ansible roles grid ships: what spec.configuration.roles may list."""
-    return tuple(sorted(p.name for p in (_templates() / "roles").iterdir()
-                        if p.is_dir() and p.name not in INTERNAL_ROLES))
 
 
 @functools.cache

@@ -285,6 +285,11 @@ class Configuration(Model):
     manage: bool = Field(
         True, description="false: grid pins, tracks and plans the hosts but runs no playbook on them (hosts "
                           "adopted by `grid import`, target existing only; docs/import.md)")
+    names: Literal["dns", "hosts_file"] | None = Field(
+        None, description="How nodes find each other by name: `dns` (a name server per region keeps the records, "
+                          "nodes resolve through it: a node that comes or goes changes one record, not every "
+                          "host; target local only), `hosts_file` (every node's /etc/hosts lists the cluster). "
+                          "Not given: hosts_file")
 
 
 class PoolConfiguration(Model):

@@ -76,6 +76,8 @@ class TargetTraits:
     """What `grid import` adopts for the target: "hosts" (over SSH), "podman" (grid's own containers), "": none."""
     rdma: RdmaOffer | None = None
     """How a roce fabric gets RDMA NICs, one per port (None: the target has no per-instance-type check)."""
+    name_service: bool = False
+    """`configuration.names: dns` is built for it: dnsmasq on a node of each region (grid.render.names)."""
     storage_backends: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     """Storage kind -> the `backend`s the target builds it with, its default first ({}: no choice offered)."""
     reservation_placement_caveat: Caveat | None = None
@@ -107,7 +109,7 @@ class TargetTraits:
 TARGET_TRAITS: Mapping[str, TargetTraits] = MappingProxyType({
     "local": TargetTraits(
         "local", creates_infrastructure=True, lab_subnets_only=True, emulates_links=False, has_facility=True,
-        imports_from="podman",
+        imports_from="podman", name_service=True,
         object_storage_caveat=Caveat(
             detail="podman volumes are file systems; no S3 endpoint is emulated",
             hint="use kind: nfs or parallel-fs for the lab, or accept a plain directory")),

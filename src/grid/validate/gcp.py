@@ -12,7 +12,6 @@ import math
 from collections.abc import Iterator
 
 from grid.diagnostics import Diagnostic, Path, error, warning
-from grid.resources import connect_fabric, rail_subnets
 from grid.spec import gcp_offer
 from grid.spec.model import Cluster
 from grid.spec.targets import traits_of
@@ -27,6 +26,8 @@ def rail_subnet_sizes(cluster: Cluster) -> Iterator[Diagnostic]:
     traits = traits_of(cluster)
     if not traits.roce_rails:
         return
+    from grid.resources import rail_subnets  # the address allocator: only specs with railed fabrics need it
+
     longest = traits.subnet_prefixes[1] if traits.subnet_prefixes else 30
     for r, region in enumerate(cluster.spec.regions):
         for f, fabric in enumerate(region.fabrics):
@@ -61,6 +62,8 @@ def rdma_nics(cluster: Cluster) -> Iterator[Diagnostic]:
     key = traits.instance_type_key
     if not traits.roce_rails or key is None:
         return
+    from grid.resources import connect_fabric  # as in rail_subnet_sizes
+
     for r, region in enumerate(cluster.spec.regions):
         kinds = {f.name: f.kind for f in region.fabrics}
         for f, fabric in enumerate(region.fabrics):

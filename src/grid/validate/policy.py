@@ -9,14 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from grid.diagnostics import Diagnostic, Diagnostics, error
-from grid.policy.packs import PolicyError, load_pack
 from grid.spec import LoadedSpec
 
 
 def policy_packs(loaded: LoadedSpec) -> Diagnostics:
     """Findings about the packs the spec names, at the spec's positions (relative to the spec file)."""
-    if loaded.cluster is None:
+    if loaded.cluster is None or not loaded.cluster.spec.policy.packs:
         return Diagnostics()
+    # grid.policy (its API, plan view and Rego runner) only for a spec that names packs: start-up (issue 20).
+    from grid.policy.packs import PolicyError, load_pack
+
     base = Path(loaded.source.file).parent
     found: list[Diagnostic] = []
     seen: set[Path] = set()

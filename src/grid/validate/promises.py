@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 from grid.diagnostics import Diagnostic, Path, error, path_text
-from grid.render.ansible import group_name
+from grid.render.ansible_roles import group_name
 from grid.spec.inventory import inventory_hosts, resolve_inventory
 from grid.spec.model import Cluster
 from grid.spec.targets import traits_of

@@ -1,6 +1,6 @@
 """The user's own roles and scripts: found where the spec says, read once (grid.render.own.OwnFiles).
 
-`configuration.roles` and `pools[].configuration.roles` name grid's roles (grid.render.ansible.available_roles)
+`configuration.roles` and `pools[].configuration.roles` name grid's roles (grid.render.ansible_roles.available_roles)
 or folders of `configuration.roles_path` in the standard layout (tasks/main.yml, defaults/, templates/, ...);
 `scripts[].run` names files. Both relative to the spec file. Every problem is a finding at the key that names
 the file, so render and the digests only ever see files that exist and are text.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from grid.diagnostics import Diagnostic, Diagnostics, error, warning
 from grid.diagnostics import Path as KeyPath
-from grid.render.ansible import available_roles
+from grid.render.ansible_roles import available_roles
 from grid.render.own import OwnFiles, RoleFiles
 from grid.spec import LoadedSpec
 from grid.spec.model import Cluster, Configuration, PoolConfiguration

@@ -189,7 +189,20 @@ def unmanaged_configuration(cluster: Cluster) -> Iterator[Diagnostic]:
                 hint="remove `manage: false`")
 
 
+def name_service(cluster: Cluster) -> Iterator[Diagnostic]:
+    """`configuration.names: dns` runs dnsmasq on a node of each region (grid.render.names): the lab's nodes
+    only for now. Elsewhere it is said, not ignored: existing hosts have resolvers of their own that a
+    resolv.conf of grid's would cut off, and the clouds' private DNS zones are not rendered yet."""
+    config = cluster.spec.configuration
+    if config.names != "dns" or traits_of(cluster).name_service:
+        return
+    yield error(f"configuration.names: dns needs target local, not '{cluster.spec.target}'",
+                ("spec", "configuration", "names"), code="target.names",
+                detail="the name service runs on a lab node of each region; on other targets it is not built yet",
+                hint="use `names: hosts_file` (or leave it out)")
+
+
 VALIDATORS: list[Validator] = [
     fabric_support, cloud_instance_types, cloud_resources, emulation_limits, existing_hosts,
-    existing_host_fabrics, unmanaged_configuration,
+    existing_host_fabrics, unmanaged_configuration, name_service,
 ]

@@ -1,0 +1,149 @@
+"""The cluster's name service (`configuration.names: dns`): which node serves each region's names.
+
+With `hosts_file` every node's /etc/hosts lists the whole cluster, so a node that comes or goes rewrites every
+host: O(N) per change. With `dns` one node per region runs dnsmasq (roles/base/tasks/names.yml) answering from
+one file of records rendered from the same table (`grid_hosts`); every node of the region resolves through it
+and keeps only its own line in /etc/hosts. A node that comes or goes then changes the new node and one file on
+each region's server (R hosts, not N), and dnsmasq re-reads the file without a restart.
+
+The server of a region is the first node of its first pool that has any (spec order, lowest index): growing
+a pool, or shrinking one short of none, never moves it, so the nodes' resolv.conf stays as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from grid.resources import Kind, Resource, ResourceGraph, connect_ip
+from grid.spec.model import Cluster
+
+DNS = "dns"
+HOSTS_FILE = "hosts_file"
+SERVERS_VAR = "grid_name_servers"
+"""all.yml: {region: {hostname, ip}}, only with `names: dns` (so hosts_file clusters render as before)."""
+NAMES_VAR = "grid_names"
+NAME_SERVER_CONF = "/etc/grid/dnsmasq.conf"
+RECORDS_DIR = "/etc/grid/hosts.d"
+RESOLV_CONF = "/etc/resolv.conf"
+RESOLV_COPY = "/etc/grid/resolv.conf"
+"""What the node's /etc/resolv.conf must say: podman writes its own at every start, grid-node-init puts this back."""
+PID_FILE = "/run/grid-dnsmasq.pid"
+RECORDS_DIGEST = "records-sha256:"
+"""How a server's hosts digest begins: the plan says "name records" for it, not "hosts table"."""
+
+
+def names_mode(cluster: Cluster) -> str:
+    """`dns` or `hosts_file` (the default: what every cluster had before the name service)."""
+    return cluster.spec.configuration.names or HOSTS_FILE
+
+
+def uses_dns(cluster: Cluster) -> bool:
+    return names_mode(cluster) == DNS
+
+
+def name_servers(cluster: Cluster, graph: ResourceGraph,
+                 connect_fabric: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """{region: {"hostname", "ip"}} of each region's name server; regions without nodes have none."""
+    return {region: {"hostname": str(node.attrs["hostname"]), "ip": ip}
+            for region, (node, ip) in _servers(cluster, graph, connect_fabric).items()}
+
+
+def server_addresses(cluster: Cluster, graph: ResourceGraph,
+                     connect_fabric: Mapping[str, str] | None = None) -> set[str]:
+    """The addresses of the nodes that serve names (none with hosts_file)."""
+    if not uses_dns(cluster):
+        return set()
+    return {node.address for node, _ in _servers(cluster, graph, connect_fabric).values()}
+
+
+def _servers(cluster: Cluster, graph: ResourceGraph,
+             connect_fabric: Mapping[str, str] | None) -> dict[str, tuple[Resource, str]]:
+    order = {(r.name, p.name): i for r in cluster.spec.regions for i, p in enumerate(r.pools)}
+    best: dict[str, tuple[tuple[int, int, str], Resource]] = {}
+    for node in graph.of_kind(Kind.NODE):
+        attrs = node.attrs
+        key = (order.get((node.region, str(attrs.get("pool"))), len(order)), int(attrs.get("index", 0)),
+               str(attrs.get("hostname")))
+        if node.region not in best or key < best[node.region][0]:
+            best[node.region] = (key, node)
+    out: dict[str, tuple[Resource, str]] = {}
+    for region in sorted(best):
+        node = best[region][1]
+        ip = connect_ip(node, fabric=(connect_fabric or {}).get(region))
+        if ip:
+            out[region] = (node, ip)
+    return out
+
+
+def names_vars(cluster: Cluster, graph: ResourceGraph,
+               connect_fabric: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The all.yml vars of the name service: none for hosts_file (its clusters' files and digests unchanged)."""
+    if not uses_dns(cluster):
+        return {}
+    return {NAMES_VAR: DNS, SERVERS_VAR: name_servers(cluster, graph, connect_fabric)}
+
+
+def uses_dns_vars(all_vars: Mapping[str, Any]) -> bool:
+    """Whether all.yml's vars are a `names: dns` cluster's."""
+    return all_vars.get(NAMES_VAR) == DNS
+
+
+def server_hostnames(all_vars: Mapping[str, Any]) -> set[str]:
+    """The hostnames that serve names, from all.yml's vars."""
+    return {str(s["hostname"]) for s in (all_vars.get(SERVERS_VAR) or {}).values()}
+
+
+def records_file(cluster: str) -> str:
+    return f"{RECORDS_DIR}/{cluster}"
+
+
+def records_text(cluster: str, grid_hosts: list[Mapping[str, Any]]) -> str:
+    """The records a server answers from (roles/base/templates/name_records.j2)."""
+    return (f"# Managed by grid (cluster {cluster}): the cluster's names, read by dnsmasq on change.\n"
+            + "".join(f"{h['ip']}\t{h['hostname']}\n" for h in grid_hosts))
+
+
+def server_conf_text(cluster: str) -> str:
+    """dnsmasq's configuration (roles/base/templates/dnsmasq.conf.j2)."""
+    return (f"# Managed by grid (cluster {cluster}): this node answers for the cluster's names.\n"
+            f"no-resolv\nno-hosts\nhostsdir={RECORDS_DIR}\npid-file={PID_FILE}\n")
+
+
+def resolv_text(cluster: str, region: str, server_ip: str) -> str:
+    """The node's /etc/resolv.conf (and its copy in /etc/grid)."""
+    return f"# Managed by grid (cluster {cluster}): the name server of region {region}.\nnameserver {server_ip}\n"
+
+
+def hosts_block_entries(all_vars: Mapping[str, Any], hostname: str, ip: str) -> list[Mapping[str, Any]]:
+    """The lines of grid's block in /etc/hosts (roles/base/templates/hosts_block.j2): the node's own with a
+    name service, the whole table without."""
+    if uses_dns_vars(all_vars):
+        return [{"ip": ip, "hostname": hostname}]
+    return list(all_vars["grid_hosts"])
+
+
+def expected_digests(all_vars: Mapping[str, Any], hostname: str, region: str) -> dict[str, str]:
+    """What the name service's tasks (roles/base/tasks/names.yml) leave on a host, as grid.drift_digest's probe
+    prints it: resolv.conf and grid's copy; on a server its records, configuration and dnsmasq running."""
+    if not uses_dns_vars(all_vars):
+        return {}
+    cluster = str(all_vars["grid_cluster"])
+    server = all_vars[SERVERS_VAR][region]
+    resolv = resolv_text(cluster, region, str(server["ip"]))
+    out = {f"file:{RESOLV_COPY}": _file(resolv), f"content:{RESOLV_CONF}": _sha(resolv)}
+    if server["hostname"] == hostname:
+        out[f"attrs:{RECORDS_DIR}"] = "dir 755 root root"
+        out[f"file:{records_file(cluster)}"] = _file(records_text(cluster, all_vars["grid_hosts"]))
+        out[f"file:{NAME_SERVER_CONF}"] = _file(server_conf_text(cluster))
+        out[f"pid:{PID_FILE}"] = "dnsmasq"
+    return out
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _file(text: str) -> str:
+    return f"{_sha(text)} 644 root root"

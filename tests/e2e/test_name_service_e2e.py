@@ -1,0 +1,148 @@
+"""The name service on a running local cluster (`configuration.names: dns`, grid.render.names): two regions of two
+nodes, each region's first node running dnsmasq. Names resolve on every node through its region's server; +1 node
+configures the new node and one record on each server, no other host's files move; a record deleted on the server
+is drift that `grid up` repairs; a server restarted still serves.
+
+GRID_NAMES_E2E_PREFIX and GRID_NAMES_E2E_SUBNETS give the cluster's name prefix and the two /24s its fabrics take
+(a session sharing the machine keeps to its own)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.cli import grid
+from support.lab import remove_cluster
+from support.specs import two_small_regions
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+PREFIX = os.environ.get("GRID_NAMES_E2E_PREFIX", "dn")
+SUBNETS = tuple(os.environ.get("GRID_NAMES_E2E_SUBNETS", "198.19.32.0/24,198.19.33.0/24").split(","))
+SERVERS = ("east-a-0000", "west-b-0000")
+
+
+def _spec(directory: Path, name: str, east: int) -> Path:
+    """One directory for every version: they share the work directory (.grid beside them), state included."""
+    text = two_small_regions(name, (SUBNETS[0], SUBNETS[1]), east, 2)
+    path = directory / f"cluster-{east}.yaml"
+    path.write_text(text.replace("    roles: [base]\n", "    roles: [base]\n    names: dns\n"))
+    return path
+
+
+def sh(name: str, hostname: str, script: str, check: bool = True) -> str:
+    run = subprocess.run(["podman", "exec", f"grid-{name}-{hostname}", "sh", "-c", script], capture_output=True,
+                         text=True, check=False)
+    if check:
+        assert run.returncode == 0, (hostname, script, run.stdout, run.stderr)
+    return run.stdout
+
+
+def resolved(name: str, on: str, hostname: str) -> str:
+    """The IP `on` resolves `hostname` to through its resolver (files, then DNS), "" when it does not."""
+    return (sh(name, on, f"getent hosts {hostname} || true").split() or [""])[0]
+
+
+def own_ip(name: str, hostname: str) -> str:
+    return sh(name, hostname, "ip -o -4 addr show | awk '$2 != \"lo\" {split($4, a, \"/\"); print a[1]}'").split()[0]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, str]]:
+    name = PREFIX + uuid.uuid4().hex[:6]
+    base = tmp_path_factory.mktemp("names")
+    small, grown = _spec(base, name, 2), _spec(base, name, 3)
+    try:
+        up = grid("up", str(small), "--yes", "--skip-check")
+        assert up.code == 0, up.output
+        yield small, grown, name
+    finally:
+        grid("destroy", str(grown), "--yes")
+        remove_cluster(name)
+
+
+def test_every_node_resolves_every_name_through_its_regions_server(lab: tuple[Path, Path, str]) -> None:
+    _, _, name = lab
+    hostnames = ["east-a-0000", "east-a-0001", "west-b-0000", "west-b-0001"]
+    ips = {h: own_ip(name, h) for h in hostnames}
+    for on in hostnames:
+        server = SERVERS[0] if on.startswith("east") else SERVERS[1]
+        assert f"nameserver {ips[server]}" in sh(name, on, "cat /etc/resolv.conf")
+        hosts = sh(name, on, "cat /etc/hosts")
+        assert not [h for h in hostnames if h != on and h in hosts], hosts  # only its own line
+        for other in hostnames:
+            assert resolved(name, on, other) == ips[other], (on, other)
+    # asked of the server directly, not of a file: the answer is DNS's
+    for other in hostnames:
+        assert resolved(name, "west-b-0001", other) == ips[other]
+    assert resolved(name, "east-a-0001", "no-such-node") == ""
+
+
+def _fingerprints(name: str, hostnames: list[str]) -> dict[str, str]:
+    files = "/etc/hosts /etc/resolv.conf /etc/grid/resolv.conf /etc/grid/node.json /etc/sysctl.d/90-grid.conf"
+    return {h: sh(name, h, f"stat -c '%n %Y %s' {files}; sha256sum {files}") for h in hostnames}
+
+
+def test_one_more_node_touches_the_new_node_and_one_record_per_server(lab: tuple[Path, Path, str]) -> None:
+    _, grown, name = lab
+    planned = grid("plan", str(grown), "--json")
+    assert planned.code == 0, planned.output
+    config = {c["address"]: (c["scope"], c["reason"]) for c in json.loads(planned.stdout)["configuration"]}
+    assert config == {"east/a/node-0002": ("full", "new node"),
+                      "east/a/node-0000": ("hosts", "1 name record changed"),
+                      "west/b/node-0000": ("hosts", "1 name record changed")}
+    others = ["east-a-0001", "west-b-0001"]
+    before = _fingerprints(name, others)
+    time.sleep(1.1)  # a rewrite would show in the mtimes (1 s resolution)
+    up = grid("up", str(grown), "--yes", "--skip-check")
+    assert up.code == 0, up.output
+    assert _fingerprints(name, others) == before
+    new_ip = own_ip(name, "east-a-0002")
+    for on in ["east-a-0000", "east-a-0001", "west-b-0001", "east-a-0002"]:
+        assert resolved(name, on, "east-a-0002") == new_ip, on
+    assert resolved(name, "east-a-0002", "west-b-0001") == own_ip(name, "west-b-0001")
+    again = grid("plan", str(grown), "--detailed-exitcode")
+    assert again.code == 0, again.output
+
+
+def test_a_record_deleted_on_the_server_is_drift_and_up_repairs_it(lab: tuple[Path, Path, str]) -> None:
+    _, grown, name = lab
+    sh(name, "west-b-0000", f"sed -i '/east-a-0001/d' /etc/grid/hosts.d/{name}; kill -HUP $(cat /run/grid-dnsmasq.pid)")
+    assert resolved(name, "west-b-0001", "east-a-0001") == ""
+    drift = grid("drift", str(grown), "--json", "--detailed-exitcode")
+    assert drift.code == 2, drift.output
+    items = json.loads(drift.stdout)["items"]
+    assert [i["address"] for i in items] == ["west/b/node-0000"], items
+    assert "name" in json.dumps(items[0]).lower() or "hosts.d" in json.dumps(items[0])
+    up = grid("up", str(grown), "--yes", "--skip-check")
+    assert up.code == 0, up.output
+    assert resolved(name, "west-b-0001", "east-a-0001") == own_ip(name, "east-a-0001")
+    clean = grid("drift", str(grown), "--detailed-exitcode")
+    assert clean.code == 0, clean.output
+
+
+def test_a_server_restarted_still_serves_and_a_stopped_daemon_is_drift(lab: tuple[Path, Path, str]) -> None:
+    _, grown, name = lab
+    subprocess.run(["podman", "restart", f"grid-{name}-east-a-0000"], check=True, capture_output=True)
+    deadline = time.monotonic() + 30
+    while resolved(name, "east-a-0001", "west-b-0001") == "" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert resolved(name, "east-a-0001", "west-b-0001") == own_ip(name, "west-b-0001")
+    assert f"nameserver {own_ip(name, 'east-a-0000')}" in sh(name, "east-a-0000", "cat /etc/resolv.conf")
+    # the 3 a.m. case: the daemon died; names fail, drift says which server, `grid up` starts it again
+    sh(name, "east-a-0000", "kill $(cat /run/grid-dnsmasq.pid)")
+    assert resolved(name, "east-a-0001", "west-b-0001") == ""
+    assert resolved(name, "east-a-0001", "east-a-0001") == own_ip(name, "east-a-0001")  # its own name still
+    drift = grid("drift", str(grown), "--json", "--detailed-exitcode")
+    assert drift.code == 2, drift.output
+    assert [i["address"] for i in json.loads(drift.stdout)["items"]] == ["east/a/node-0000"]
+    up = grid("up", str(grown), "--yes", "--skip-check")
+    assert up.code == 0, up.output
+    assert resolved(name, "east-a-0001", "west-b-0001") == own_ip(name, "west-b-0001")

@@ -1,0 +1,164 @@
+"""The name service (`configuration.names: dns`): who serves, what a node that comes or goes costs, what drift sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from grid.diagnostics import Severity
+from grid.plan import make_plan
+from grid.plan.digests import host_input_digests
+from grid.plan.region_scope import limit_to_regions
+from grid.render.ansible import collect_inputs, render_ansible
+from grid.render.names import (
+    hosts_block_entries,
+    name_servers,
+    records_text,
+    resolv_text,
+    server_conf_text,
+)
+from grid.resources import Kind, expand
+from grid.spec import load_spec_text, spec_digest
+from grid.spec.model import Cluster
+from grid.state.model import HostRecord, ResourceRecord, State
+from grid.validate.target import name_service
+
+REPO = Path(__file__).resolve().parents[2]
+LAB = REPO / "examples" / "local-lab" / "cluster.yaml"
+BASE = REPO / "templates/ansible/roles/base"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA4q0rBRXC7SP2d5dq0bP4lMdc6V9EmXTaYVnsK2N2Ah grid@test"
+
+
+def lab(names: str | None = "dns", east: int = 2, target: str | None = None) -> Cluster:
+    data = yaml.safe_load(LAB.read_text())
+    if names is not None:
+        data["spec"]["configuration"]["names"] = names
+    data["spec"]["regions"][0]["pools"][0]["count"] = east
+    if target is not None:
+        data["spec"]["target"] = target
+    loaded = load_spec_text(yaml.safe_dump(data), "cluster.yaml")
+    assert loaded.cluster is not None, [d.summary for d in loaded.diagnostics]
+    return loaded.cluster
+
+
+def ansible(template: str, **variables: Any) -> str:
+    """A role template as Ansible's template module renders it (trim_blocks, trailing newline kept)."""
+    env = jinja2.Environment(trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(template).render(**variables)
+
+
+def test_each_region_is_served_by_the_first_node_of_its_first_pool_and_growing_never_moves_it() -> None:
+    small, grown = lab(east=2), lab(east=9)
+    assert name_servers(small, expand(small)) == {"east": {"hostname": "east-train-0000", "ip": "198.18.1.2"},
+                                                  "west": {"hostname": "west-infer-0000", "ip": "198.18.2.2"}}
+    assert name_servers(grown, expand(grown)) == name_servers(small, expand(small))
+
+
+def test_hosts_file_clusters_render_exactly_as_before() -> None:
+    """No name-service var, no name-service play: a cluster that says nothing is not reconfigured by this."""
+    files = render_ansible(lab(names=None), expand(lab(names=None)), admin_public_key=KEY)
+    assert "grid_names" not in files["inventory/group_vars/all.yml"]
+    assert "tasks_from: names" not in files["site.yml"]
+    dns = render_ansible(lab(), expand(lab()), admin_public_key=KEY)
+    assert "grid_names: dns" in dns["inventory/group_vars/all.yml"]
+    assert dns["site.yml"].count("tasks_from: names") == 3  # full, cluster-wide and hosts-table plays
+
+
+def _changed(before: dict[str, tuple[str, str, str]], after: dict[str, tuple[str, str, str]]) -> set[str]:
+    return {a for a, d in after.items() if before.get(a) != d}
+
+
+def test_one_more_node_changes_the_new_node_and_the_servers_records_only() -> None:
+    for names, expected in (("dns", {"east/train/node-0002", "east/train/node-0000", "west/infer/node-0000"}),
+                            ("hosts_file", None)):
+        small, grown = lab(names, east=2), lab(names, east=3)
+        before = host_input_digests(small, expand(small), KEY)
+        after = host_input_digests(grown, expand(grown), KEY)
+        changed = _changed(before, after)
+        if expected is None:  # today's behaviour: every host's /etc/hosts learns the node
+            assert changed == set(after)
+        else:
+            assert changed == expected
+            # the servers' change is their hosts-table part alone: one task scope, no full run
+            for address in expected - {"east/train/node-0002"}:
+                assert before[address][:2] == after[address][:2]
+
+
+def test_fast_digests_equal_the_definition_with_a_name_service() -> None:
+    from grid.plan import digests
+
+    spec = lab(east=4)
+    graph = expand(spec)
+    fast = digests._fast_documents(spec, graph, KEY, None)
+    assert fast is not None
+    slow = digests._documents_by_definition(collect_inputs(spec, graph, KEY, None))
+    assert fast == slow
+
+
+def _applied(spec: Cluster) -> State:
+    graph = expand(spec)
+    hosts = {a: HostRecord(address=a, status="configured", node_digest=d[0], cluster_digest=d[1], hosts_digest=d[2])
+             for a, d in host_input_digests(spec, graph, KEY).items()}
+    return State(cluster=spec.name, hosts=hosts, resources={
+        r.address: ResourceRecord(address=r.address, kind=r.kind.value, region=r.region, attrs=dict(r.attrs))
+        for r in graph})
+
+
+def test_the_plan_says_one_record_on_each_server_and_nothing_for_the_other_hosts() -> None:
+    state = _applied(lab(east=2))
+    grown = lab(east=3)
+    graph = expand(grown, state.allocations())
+    plan = make_plan(graph, state, target="local", spec_digest=spec_digest(grown),
+                     host_digests=host_input_digests(grown, graph, KEY))
+    assert [(h.address, h.scope, h.reason) for h in plan.config] == [
+        ("east/train/node-0000", "hosts", "1 name record changed"),
+        ("east/train/node-0002", "full", "new node"),
+        ("west/infer/node-0000", "hosts", "1 name record changed")]
+    # an east-only run leaves west's server one record to learn, said as such
+    assert limit_to_regions(plan, ["east"]).pending == {"west": ("1 host learns east's new nodes (name records)",)}
+
+
+def test_the_role_templates_render_what_the_drift_digests_expect() -> None:
+    spec = lab()
+    inputs = collect_inputs(spec, expand(spec), KEY, None)
+    all_vars = inputs.all_vars
+    records = ansible((BASE / "templates/name_records.j2").read_text(), **all_vars)
+    assert records == records_text("lab", all_vars["grid_hosts"])
+    assert records.count("\n") == 1 + len(inputs.hosts)
+    conf = ansible((BASE / "templates/dnsmasq.conf.j2").read_text(), grid_cluster="lab",
+                   base_names_records_dir="/etc/grid/hosts.d", base_names_pid_file="/run/grid-dnsmasq.pid")
+    assert conf == server_conf_text("lab")
+    task = yaml.safe_load((BASE / "tasks/names.yml").read_text())[0]
+    resolv = ansible(task["ansible.builtin.copy"]["content"], grid_cluster="lab", grid_region="west",
+                     base_name_server={"ip": "198.18.2.2"})
+    assert resolv == resolv_text("lab", "west", "198.18.2.2")
+    host = inputs.hosts["west-infer-0001"]
+    block = ansible((BASE / "templates/hosts_block.j2").read_text(), **all_vars, ansible_host=host["ansible_host"],
+                    inventory_hostname="west-infer-0001")
+    assert block == "198.18.2.3\twest-infer-0001\n"  # only the node itself: it knows its name with the server down
+    assert hosts_block_entries(all_vars, "west-infer-0001", "198.18.2.3") == [
+        {"ip": "198.18.2.3", "hostname": "west-infer-0001"}]
+
+
+def test_a_bad_value_and_an_unsupported_target_are_diagnostics_at_the_line() -> None:
+    text = LAB.read_text().replace("    admin_user: gridadmin\n", "    admin_user: gridadmin\n    names: dsn\n")
+    loaded = load_spec_text(text, "cluster.yaml")
+    assert loaded.cluster is None
+    bad = [d for d in loaded.diagnostics if d.severity is Severity.ERROR]
+    assert bad and "names" in ".".join(map(str, bad[0].path))
+    line = text.splitlines().index("    names: dsn") + 1
+    assert bad[0].source is not None and (bad[0].source.file, bad[0].source.line) == ("cluster.yaml", line)
+    assert bad[0].source.col > 1
+    found = list(name_service(lab(target="existing")))
+    assert [d.code for d in found] == ["target.names"] and found[0].severity is Severity.ERROR
+    assert "hosts_file" in found[0].hint and found[0].path == ("spec", "configuration", "names")
+    assert not list(name_service(lab()))
+
+
+def test_no_node_no_server() -> None:
+    spec = lab(east=0)
+    assert "east" not in name_servers(spec, expand(spec))
+    assert all(n.region == "west" for n in expand(spec).of_kind(Kind.NODE))
