@@ -44,8 +44,9 @@ SITE_POWER_MW = 50.0
 STEPS = ("bringup", "noop", "drift", "plus_one")
 
 
-def write_spec(path: Path, name: str, nodes: int, subnets: list[str]) -> None:
-    """The local lab as cluster `name`, `nodes` split over its two regions' pools."""
+def write_spec(path: Path, name: str, nodes: int, subnets: list[str], names: str = "hosts_file") -> None:
+    """The local lab as cluster `name`, `nodes` split over its two regions' pools, names by `names` (the spec's
+    configuration.names: hosts_file or dns)."""
     data: dict[str, Any] = yaml.safe_load(LOCAL_LAB.read_text())
     data["metadata"]["name"] = name
     regions = data["spec"]["regions"]
@@ -57,6 +58,8 @@ def write_spec(path: Path, name: str, nodes: int, subnets: list[str]) -> None:
         for pool in region["pools"]:
             pool["count"] = nodes // len(regions) + (1 if index < nodes % len(regions) else 0)
             pool["resources"] = dict(NODE_RESOURCES)
+    if names != "hosts_file":
+        data["spec"].setdefault("configuration", {})["names"] = names
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
@@ -75,14 +78,14 @@ def subnets_for(count: int) -> list[str]:
     raise RuntimeError(f"fewer than {count} free /24s in {', '.join(map(str, RANGES))}")
 
 
-def one_size(nodes: int, root: Path, prefix: str = "sc-") -> dict[str, Any]:
+def one_size(nodes: int, root: Path, prefix: str = "sc-", names: str = "hosts_file") -> dict[str, Any]:
     directory = root / f"n{nodes}"
     directory.mkdir(parents=True)
     spec, name = directory / "cluster.yaml", prefix + secrets.token_hex(3)
     args = ("--workdir", str(directory / "work"))
     subnets = subnets_for(3)  # the lab's three fabrics: east compute + mgmt, west mgmt
-    with measured_run(name, nodes=nodes, subnets=subnets) as row:
-        write_spec(spec, name, nodes, subnets)
+    with measured_run(name, nodes=nodes, subnets=subnets, names=names) as row:
+        write_spec(spec, name, nodes, subnets, names)
         row["bringup"] = grid("up", str(spec), *args, "--yes", "--skip-check").seconds
         noop = grid("up", str(spec), *args, "--yes", "--skip-check")
         if "No changes" not in noop.output:
@@ -126,13 +129,15 @@ def main() -> int:
     parser.add_argument("--sizes", default="16,32,64", help="total nodes per lab, comma separated (128 optional)")
     parser.add_argument("--prefix", default="sc-", help="the clusters' name prefix (a session's own on a shared "
                         "machine)")
+    parser.add_argument("--names", choices=("hosts_file", "dns"), default="hosts_file",
+                        help="the spec's configuration.names: every node's /etc/hosts, or a name server per region")
     args = parser.parse_args()
     os.chdir(REPO)
     stop_on_sigterm()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="grid-bench-scale-") as tmp:
         for nodes in (int(size) for size in args.sizes.split(",")):
-            rows.append(one_size(nodes, Path(tmp), args.prefix))
+            rows.append(one_size(nodes, Path(tmp), args.prefix, args.names))
             print(f"# {nodes} nodes: " + json.dumps({k: rows[-1].get(k) for k in (*STEPS, 'load_avg_start')}),
                   file=sys.stderr, flush=True)
     emit({"benchmark": "scale", "regions": 2, "cpus": os.cpu_count(), "sizes": rows, "growth": growth(rows)})
