@@ -319,7 +319,7 @@ def test_the_roles_probes_find_what_check_mode_finds(tmp_path: Path) -> None:
     key.write_bytes(b"\x00secret\xff")
     key.chmod(0o400)
     text = "    # SSH: from grid's own address and access.admin_cidrs only\n    ip saddr {} tcp dport 22 accept\n"
-    rules.write_text(text.format("10.88.0.1"))
+    rules.write_text(text.format("198.18.0.1"))
     rules.chmod(0o644)
     expected = Expected("h1", "c1", "127.0.0.1", {
         f"dir:{scratch}": "dir 1777", f"exists:{marker}": "present", f"absent:{left}": "missing",
@@ -327,18 +327,18 @@ def test_the_roles_probes_find_what_check_mode_finds(tmp_path: Path) -> None:
         f"pending:{pending}": "none",
         f"munge:{key}": f"{hashlib.sha256(b'n0nce' + key.read_bytes()).hexdigest()} 400 {me} {group}",
     }, nonce="n0nce")
-    assert differing(expected, run_probe(expected, "10.88.0.1")) == ()
+    assert differing(expected, run_probe(expected, "198.18.0.1")) == ()
     assert "secret" not in probe_script(expected)
     # The same file read from another address (grid's changed), or with no SSH_CONNECTION: not grid's rules.
-    assert differing(expected, run_probe(expected, "10.88.0.11")) == (f"nftfile:{rules}",)
+    assert differing(expected, run_probe(expected, "198.18.0.11")) == (f"nftfile:{rules}",)
     assert differing(expected, run_probe(expected)) == (f"nftfile:{rules}",)
     scratch.chmod(0o755)
     marker.unlink()
     left.write_text("* soft nofile 1\n")
     pending.write_text("restart\n")
     key.chmod(0o600)
-    rules.write_text(text.format("10.88.0.1") + "    tcp dport 8080 accept\n")
-    assert differing(expected, run_probe(expected, "10.88.0.1")) == tuple(expected.digests)
+    rules.write_text(text.format("198.18.0.1") + "    tcp dport 8080 accept\n")
+    assert differing(expected, run_probe(expected, "198.18.0.1")) == tuple(expected.digests)
 
 
 def test_the_probes_shell_functions_have_one_name_each() -> None:

@@ -10,10 +10,10 @@ from grid.resources import _Allocator, expand
 from support.paths import EXAMPLES
 from support.specs import cluster_from
 
-CIDR = "10.9.0.0/27"  # 30 hosts: exhaustion, reserved addresses and held ones all within reach
+CIDR = "198.18.9.0/27"  # 30 hosts: exhaustion, reserved addresses and held ones all within reach
 addresses = st.lists(st.sampled_from([f"r/p/node-{i:04d}" for i in range(40)]), max_size=40)
 reserved = st.dictionaries(st.sampled_from([f"r/p/node-{i:04d}" for i in range(40)]),
-                           st.integers(0, 40).map(lambda n: f"10.9.0.{n}"), max_size=10)
+                           st.integers(0, 40).map(lambda n: f"198.18.9.{n}"), max_size=10)
 
 
 def allocator(reservations: dict[str, str]) -> _Allocator:
@@ -33,9 +33,10 @@ def test_assign_all_is_assign_one_by_one(reservations: dict[str, str], first: li
 
 
 def test_ips_cross_a_third_octet_boundary_as_ipaddress_writes_them() -> None:
-    made = _Allocator("10.9.0.0/23")
+    made = _Allocator("198.18.8.0/23")
     ips = made.assign_all([f"r/p/node-{i:04d}" for i in range(300)])
-    assert ips[0] == "10.9.0.2" and ips[253] == "10.9.0.255" and ips[254] == "10.9.1.0" and ips[-1] == "10.9.1.45"
+    assert ips[0] == "198.18.8.2" and ips[253] == "198.18.8.255"
+    assert ips[254] == "198.18.9.0" and ips[-1] == "198.18.9.45"
 
 
 def test_a_pool_listing_a_fabric_twice_is_assigned_node_by_node() -> None:
