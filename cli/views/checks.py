@@ -12,6 +12,8 @@ if TYPE_CHECKING:  # the checks' machinery is loaded by the runs that check (a n
     from grid.check_slurm import PartitionReport
     from grid.operations import Checks
 
+SLOW_PARTITION_SECONDS = 10.0
+"""A partition's checks taking longer show how long: jobs waited for an allocation, or Slurm was slow."""
 
 class ChecksView:
     def __init__(self, *, quiet: bool = False) -> None:
@@ -44,8 +46,9 @@ class ChecksView:
             self._partitions_headed = True
         mark = "✓" if report.ok else "✗"
         passed = sum(report.checks.values())
+        slow = f" in {report.seconds:.0f} s" if report.seconds >= SLOW_PARTITION_SECONDS else ""
         self._out.print(f"  {mark} {report.name} ({len(report.hostnames)} node(s)): {passed}/{len(report.checks)} "
-                        "checks", style="green" if report.ok else "bold red", markup=False)
+                        f"checks{slow}", style="green" if report.ok else "bold red", markup=False)
         for problem in report.problems:
             self._out.print(f"      {problem}", style="red", markup=False)
 

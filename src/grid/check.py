@@ -100,16 +100,21 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
                 report.record(f"fabric:{name}:peers", code == 0,
                               f"{name}: cannot reach every peer with {mtu}-byte packets")
         if configured:
-            code, out = remote.run(attrs["hostname"], ip, "cat /etc/grid/node.json")
-            facts_ok = code == 0 and _facts_match(out, dict(attrs), node.address)
-            report.record("facts", facts_ok, "/etc/grid/node.json missing or not matching the spec")
+            # The facts and the names in one round trip: each part's exit status on a line of its own after it.
             others = [(h, a) for h, a in named if h != attrs["hostname"] and a]
+            lookups = " && ".join(f"test \"$(getent hosts {shlex.quote(h)} | awk '{{print $1; exit}}')\" = {a}"
+                                  for h, a in others)
+            command = f"cat /etc/grid/node.json; printf '\\n{STATUS_MARK}%s\\n' $?"
             if others:
-                lookups = " && ".join(f"test \"$(getent hosts {shlex.quote(h)} | awk '{{print $1; exit}}')\" = {a}"
-                                      for h, a in others)
-                code, _ = remote.run(attrs["hostname"], ip, lookups)
-                report.record("names", code == 0, f"names: {', '.join(h for h, _ in others)} do not all resolve to "
-                                                  "their addresses (a region's name server down? see `grid drift`)")
+                command += f"; ({lookups}); printf '{STATUS_MARK}%s\\n' $?"
+            code, out = remote.run(attrs["hostname"], ip, command)
+            facts, statuses = _split_statuses(out if code == 0 else "")
+            facts_ok = statuses[:1] == [0] and _facts_match(facts, dict(attrs), node.address)
+            report.record("facts", facts_ok, "/etc/grid/node.json missing or not matching the spec")
+            if others:
+                report.record("names", statuses[1:2] == [0],
+                              f"names: {', '.join(h for h, _ in others)} do not all resolve to their addresses "
+                              "(a region's name server down? see `grid drift`)")
         for name, mount in sorted(attrs["storage"].items()):
             probe = f"{mount}/.grid-check-{token}"
             if writers.get((node.region, name)) == attrs["hostname"]:
@@ -151,6 +156,24 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
         if progress:
             progress(report)
     return reports
+
+
+STATUS_MARK = "#grid-status "
+"""Starts the line a combined probe prints after each of its parts: the part's exit status."""
+
+
+def _split_statuses(out: str) -> tuple[str, list[int]]:
+    """(what came before the first status line, the statuses in order) of a combined probe's output."""
+    head, statuses = out, []
+    marked = out.split("\n" + STATUS_MARK)
+    if len(marked) > 1:
+        head = marked[0]
+        for part in marked[1:]:
+            for line in part.splitlines():
+                text = line.removeprefix(STATUS_MARK).strip()
+                if text.isdigit():
+                    statuses.append(int(text))
+    return head, statuses
 
 
 def _interfaces(text: str) -> dict[str, tuple[int, bool]]:

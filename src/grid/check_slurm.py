@@ -44,6 +44,8 @@ class PartitionReport:
     hostnames: tuple[str, ...]
     checks: dict[str, bool] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    """How long the partition's checks took (jobs waiting for an allocation show here)."""
 
     @property
     def ok(self) -> bool:
@@ -56,7 +58,7 @@ class PartitionReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "nodes": list(self.hostnames), "ok": self.ok, "checks": self.checks,
-                "problems": self.problems}
+                "problems": self.problems, "seconds": round(self.seconds, 1)}
 
 
 def check_partitions(cluster: Cluster, graph: ResourceGraph, existing: set[str], slurm: SlurmJobs, *,
@@ -74,6 +76,7 @@ def check_partitions(cluster: Cluster, graph: ResourceGraph, existing: set[str],
     token = secrets.token_hex(8)
 
     def one(plan: PartitionPlan) -> PartitionReport:
+        started = time.monotonic()
         hosts = [node for node in members if node.pool in plan.pools]
         report = PartitionReport(plan.name, tuple(node.hostname for node in hosts))
         if not hosts:
@@ -84,6 +87,7 @@ def check_partitions(cluster: Cluster, graph: ResourceGraph, existing: set[str],
         if report.ok:  # the partition runs jobs: now what they need
             _storage_jobs(report, slurm, plan, [made[node.hostname] for node in hosts], token)
             _gres_jobs(report, slurm, plan, hosts, seen)
+        report.seconds = time.monotonic() - started
         return report
 
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -33,19 +33,21 @@ GROWN = ["east/train/node-0002"]  # the node the grown pool gains: reported made
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdyaWQtdGVzdC1rZXktbm90LXJlYWwtMDAwMDAwMDAw grid"
 
 
-def lab(count: int) -> Cluster:
+def lab(count: int, names: str | None = None) -> Cluster:
     data = yaml.safe_load(LOCAL_LAB.read_text())
     data["spec"]["regions"][0]["pools"][0]["count"] = count
+    if names is not None:
+        data["spec"]["configuration"]["names"] = names
     loaded = load_spec_text(yaml.safe_dump(data))
     assert loaded.cluster is not None, loaded.diagnostics
     return loaded.cluster
 
 
 def grow_lab(tmp_path: Path, stacks: FakeStacks, *, grown: int = 3, interrupted: Sequence[str] = (),
-             ) -> tuple[ApplyContext, Any, dict[str, Any], dict[str, Any]]:
+             names: str | None = None) -> tuple[ApplyContext, Any, dict[str, Any], dict[str, Any]]:
     """A 2+2 node lab whose first pool grows to `grown` nodes, applied with `stacks` and a RecordingAnsible;
-    `interrupted`: regions whose last run state records as unfinished."""
-    before, after = lab(2), lab(grown)
+    `interrupted`: regions whose last run state records as unfinished; `names`: configuration.names."""
+    before, after = lab(2, names), lab(grown, names)
     old_graph = expand(before)
     digests = host_input_digests(before, old_graph, KEY)
     state = State(cluster=before.name, resources={
@@ -72,7 +74,7 @@ def grow_lab(tmp_path: Path, stacks: FakeStacks, *, grown: int = 3, interrupted:
 
 def test_growth_configures_the_others_hosts_table_while_the_new_node_is_made(tmp_path: Path) -> None:
     stacks = FakeStacks(new_nodes=GROWN)
-    ctx, plan, digests, new_digests = grow_lab(tmp_path, stacks)
+    ctx, plan, digests, new_digests = grow_lab(tmp_path, stacks, names="hosts_file")  # every host's /etc/hosts
     ansible = ctx.ansible
     assert isinstance(ansible, RecordingAnsible)
 

@@ -7,7 +7,7 @@ import re
 import threading
 from typing import Any
 
-from grid.check import NodeReport, run_checks
+from grid.check import STATUS_MARK, NodeReport, run_checks
 from grid.resources import Kind, Resource, ResourceGraph, connect_ip, expand
 from support.fakes import UnreachableRemote
 from support.paths import LOCAL_LAB
@@ -31,14 +31,19 @@ class HealthyNodes:
             self.asked.append((host, address, command))
         node = self.nodes[host]
         kind = command.split()[0]
-        if (host, kind) in self.wrong:
+        if (host, kind) in self.wrong and not command.startswith("cat /etc/grid/node.json;"):
             return self.wrong[host, kind]
         if command == "hostname; ip -j addr":
             return 0, f"{host}\n{json.dumps(self._interfaces(node))}"
-        if command == "cat /etc/grid/node.json":
+        if command.startswith("cat /etc/grid/node.json;"):  # the facts, then the names, each with its status
             attrs = node.attrs
-            return 0, json.dumps({"address": node.address, "hostname": host, "pool": attrs["pool"],
-                                  "accelerators": attrs["accelerators"]})
+            facts = self.wrong.get((host, "cat"), (0, json.dumps({
+                "address": node.address, "hostname": host, "pool": attrs["pool"],
+                "accelerators": attrs["accelerators"]})))
+            out = f"{facts[1] if facts[0] == 0 else ''}\n{STATUS_MARK}{facts[0]}\n"
+            if "getent hosts" in command:
+                out += f"{STATUS_MARK}{self.wrong.get((host, 'test'), (0, ''))[0]}\n"
+            return 0, out
         if written := re.search(r"echo (\w+) > (\S+)$", command):
             self.files[written[2]] = written[1]
             return 0, ""
@@ -85,7 +90,7 @@ def test_a_node_that_cannot_resolve_the_cluster_names_fails_the_names_check() ->
     assert bad.checks["names"] is False
     assert any("east-train-0000, west-infer-0000 do not all resolve" in p and "grid drift" in p for p in bad.problems)
     assert reports["west-infer-0001"].ok and reports["west-infer-0001"].checks["names"] is True
-    lookups = [c for h, _, c in remote.asked if h == "west-infer-0001" and c.startswith("test ")]
+    lookups = [c for h, _, c in remote.asked if h == "west-infer-0001" and "getent hosts" in c]
     assert lookups and "getent hosts east-train-0000" in lookups[0] and "west-infer-0001" not in lookups[0]
 
 
@@ -106,7 +111,7 @@ def test_an_unreachable_node_fails_ssh_and_nothing_else_is_tried() -> None:
     assert all(r.checks == {"ssh": False} and not r.ok for r in reports)
     assert all("ssh to " in r.problems[0] and "Connection refused" in r.problems[0] for r in reports)
     asked = {command for _, command in remote.commands}
-    assert "hostname; ip -j addr" in asked and "cat /etc/grid/node.json" not in asked
+    assert "hostname; ip -j addr" in asked and not any(c.startswith("cat /etc/grid/node.json") for c in asked)
 
 
 def test_a_wrong_hostname_and_missing_facts_are_named() -> None:

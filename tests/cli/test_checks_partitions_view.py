@@ -31,6 +31,14 @@ def test_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.endswith("1/1 node(s) pass\n1/2 partition(s) pass\n")
 
 
+def test_a_slow_partition_says_how_long_it_took(capsys: pytest.CaptureFixture[str]) -> None:
+    view = ChecksView()
+    view.partition(PartitionReport("train", ("lab-train-0000",), {"slurm:srun": True}, seconds=42.4))
+    view.partition(PartitionReport("infer", ("lab-infer-0000",), {"slurm:srun": True}, seconds=3.0))
+    out = capsys.readouterr().out
+    assert "✓ train (1 node(s)): 1/1 checks in 42 s\n" in out and "✓ infer (1 node(s)): 1/1 checks\n" in out
+
+
 def test_json_and_ok() -> None:
     found = checks()
     assert not found.ok
@@ -38,5 +46,6 @@ def test_json_and_ok() -> None:
     assert [p["name"] for p in document["partitions"]] == ["train", "infer"]
     assert document["partitions"][1] == {"name": "infer", "nodes": ["lab-infer-0000"], "ok": False,
                                          "checks": {"slurm:nodes": False},
-                                         "problems": ["lab-infer-0000: drained: operator: bad fan"]}
+                                         "problems": ["lab-infer-0000: drained: operator: bad fan"],
+                                         "seconds": 0.0}
     assert "partitions" not in Checks("lab", found.nodes).to_dict()  # no scheduler: the document as before

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from support.cli import grid
-from support.paths import LOCAL_LAB
+from support.paths import LOCAL_LAB, REPO
 
 ENGINES = ("pulumi", "ansible_runner", "psycopg", "paramiko", "prometheus_client", "cryptography")
 
@@ -61,6 +61,21 @@ def test_validate_loads_its_own_command_and_neither_engines_nor_renderers() -> N
     assert "rich" not in tops(modules)
 
 
+def test_a_plain_validate_runs_without_typer_and_says_what_typer_s_path_says(tmp_path: Path) -> None:
+    """`grid validate SPEC [--json]` skips Typer (cli.main._quick); `grid validate -- SPEC` is Typer's path (the
+    quick one takes no `--`): same output, same exit code, for a valid spec, a bad one and a missing file."""
+    modules = loaded("validate", str(LOCAL_LAB))
+    assert not {"typer", "click"} & tops(modules)
+    assert "typer" in tops(loaded("validate", "--", str(LOCAL_LAB)))
+    bad = REPO / "examples" / "bad" / "multi-error.yaml"
+    for spec in (str(LOCAL_LAB), str(bad), str(tmp_path / "missing.yaml"), f"./{LOCAL_LAB.relative_to(REPO)}"):
+        for extra in ((), ("--json",)):
+            quick = grid("validate", spec, *extra, cwd=REPO)
+            typed = grid("validate", *extra, "--", spec, cwd=REPO)
+            assert (quick.code, quick.stdout, quick.stderr) == (typed.code, typed.stdout, typed.stderr), spec
+    assert grid("validate", str(bad)).code == 1
+
+
 def test_validate_still_reads_the_policy_packs_a_spec_names(tmp_path: Path) -> None:
     spec = tmp_path / "cluster.yaml"
     spec.write_text(LOCAL_LAB.read_text().replace("  energy:", "  policy: {packs: [no-such-pack]}\n  energy:"))
@@ -98,6 +113,25 @@ def test_up_loads_neither_the_apply_nor_the_checks_nor_policy_until_used() -> No
     modules = loaded("up", "--help")
     assert not {"grid.apply.run", "grid.apply.engine", "grid.apply.context", "grid.check", "grid.check_slurm",
                 "grid.policy", "grid.drivers.ansible", "grid.targets.existing", "grid.operations.drift"} & modules
+
+
+def test_only_up_of_a_local_spec_starts_the_early_podman_listing(tmp_path: Path) -> None:
+    """`grid up` of a local spec lists podman while it loads (grid.drivers.podman_listing); `--help`, another
+    command, or a spec of another target start nothing."""
+    assert "grid.drivers.podman_listing" not in loaded("up", "--help")
+    assert "grid.drivers.podman_listing" not in loaded("validate", str(LOCAL_LAB))
+    existing = tmp_path / "cluster.yaml"
+    existing.write_text(LOCAL_LAB.read_text().replace("target: local", "target: existing"))
+    probe = ("import sys\n"
+             "from grid.cli import main\n"
+             "from grid.drivers import podman_listing\n"
+             "main._start_podman_listing(sys.argv[1:])\n"
+             "print(podman_listing._early is not None)\n"
+             "podman_listing._discard()\n")
+    started = {spec: subprocess.run([sys.executable, "-c", probe, "--no-color", "up", "--workdir", str(tmp_path),
+                                     spec, "--yes"], capture_output=True, text=True, timeout=60).stdout.strip()
+               for spec in (str(LOCAL_LAB), str(existing), str(tmp_path / "missing.yaml"))}
+    assert started == {str(LOCAL_LAB): "True", str(existing): "False", str(tmp_path / "missing.yaml"): "False"}
 
 
 def test_a_command_module_loads_no_engine_until_its_command_runs() -> None:

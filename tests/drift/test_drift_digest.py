@@ -117,7 +117,7 @@ def test_every_lab_host_is_covered_with_its_files_accounts_and_mtus() -> None:
     one = next(e for e in expected.values() if e is not None)
     kinds = {key.partition(":")[0] for key in one.digests}
     assert kinds == {"file", "block", "content", "attrs", "account", "sshdir", "keys", "rootkey", "mtu", "hostname",
-                     "isdir"}
+                     "isdir", "pid"}  # pid: the first host is its region's name server (dns, the lab's default)
     assert one.digests["attrs:/etc/grid"] == "dir 755 root root"
     assert one.digests["file:/etc/sysctl.d/90-grid.conf"].endswith(" 644 root root")
     assert one.digests["keys:gridadmin"].endswith(" 600 gridadmin")
@@ -208,35 +208,24 @@ def test_the_probe_script_runs_and_finds_an_edit(tmp_path: Path) -> None:
 # digest (grid.drift_digest) or make its hosts go to check mode: until then this list fails the test.
 TASKS_AND_THEIR_DIGESTS = {
     "base/cluster_wide.yml: Hosts table": "import",
-    "base/cluster_wide.yml: Sysctl drop-in directory": "attrs:/etc/sysctl.d",
-    "base/cluster_wide.yml: Sysctl settings": "file:/etc/sysctl.d/90-grid.conf",
+    # grid_files: attrs:/etc/sysctl.d and /etc/grid, file: for the sysctl drop-in, sudoers and node facts
+    "base/cluster_wide.yml: Sysctl settings, sudoers and node facts": "file:/etc/sysctl.d/90-grid.conf",
     "base/cluster_wide.yml: Accounts": "import",
     "base/hosts_table.yml: Cluster hosts in /etc/hosts": "block:/etc/hosts",
-    "base/main.yml: Read the running hostname": "read only",
     "base/names.yml: Resolve names through the region's name server": "file:/etc/grid/resolv.conf",  # and content:
-    "base/names.yml: Directory of the name records": "attrs:/etc/grid/hosts.d",
-    "base/names.yml: Records of the cluster's names": "file:/etc/grid/hosts.d/",
-    "base/names.yml: Name server configuration": "file:/etc/grid/dnsmasq.conf",
-    "base/names.yml: Name server running": "pid:/run/grid-dnsmasq.pid",
-    "base/main.yml: Set the hostname": "hostname:",
-    "base/main.yml: Assert the hostname matches the inventory": "hostname:",
+    "base/names.yml: The region's name server": "names_server.yml's tasks (its hosts only)",
+    "base/names_server.yml: Directory of the name records": "attrs:/etc/grid/hosts.d",
+    "base/names_server.yml: Records of the cluster's names": "file:/etc/grid/hosts.d/",
+    "base/names_server.yml: Name server configuration": "file:/etc/grid/dnsmasq.conf",
+    "base/names_server.yml: Name server running": "pid:/run/grid-dnsmasq.pid",
+    "base/names_removed.yml: No name service in the spec, none on the node": "skipped in check mode (a command)",
+    "base/main.yml: The hostname is the inventory's": "hostname:",
     "base/main.yml: Cluster-wide settings": "import",
-    "base/main.yml: Node facts directory": "attrs:/etc/grid",
-    "base/main.yml: Node facts": "file:/etc/grid/node.json",
-    "base/users.yml: Remove accounts that left the spec (userdel --remove, home and keys with them)":
-        "content:/etc/grid/managed-users",
-    "base/users.yml: Accounts": "account:",
+    "base/users.yml: Accounts": "account:",  # and content:/etc/grid/managed-users (those that left the spec)
     "base/users.yml: Authorized keys, exactly the spec's": "keys:",
-    "base/users.yml: Passwordless sudo": "file:/etc/sudoers.d/",
-    "fabric/main.yml: Read interface addresses": "read only",
-    "fabric/main.yml: Assert fabric addresses and MTUs": "mtu:",
-    "fabric/main.yml: Set fabric MTU": "mtu:",
-    "fabric/main.yml: Fabric MTU differs from the spec": "mtu:",
+    "fabric/main.yml: Fabric addresses and MTUs": "mtu:",
     "storage-client/directories.yml: Directories with their mode": "dir:",  # isdir: where no mode is given
-    "storage-client/main.yml: Look at mount points": "read only",
-    "storage-client/main.yml: Assert mount points are directories": "isdir:",
-    "storage-client/main.yml: Write probe": "unverifiable (written as check mode words)",
-    "storage-client/main.yml: Write probe not verifiable in check mode": "unverifiable (written as check mode words)",
+    "storage-client/main.yml: Mount points are writable directories": "isdir:",  # and unverifiable in check mode
     # firewall: the file, not the loaded ruleset (the task loading it is a command: skipped in check mode).
     "firewall/main.yml: Address grid connects from": "nftfile:",  # the probe's own SSH_CONNECTION
     "firewall/main.yml: Grid's own SSH stays allowed": "nftfile:",  # no address: the file's digest differs

@@ -173,7 +173,7 @@ def test_configure_noop_drift_repair(lab: Lab, capsys: pytest.CaptureFixture[str
 
     # A check run on fresh nodes predicts changes and fails nothing (no user exists yet, etc.).
     preview = _run(lab, runner, "check run (fresh nodes)", timings, check=True)
-    assert all("base : Node facts" in o.changed_tasks for o in preview.hosts.values())
+    assert all("base : Sysctl settings, sudoers and node facts" in o.changed_tasks for o in preview.hosts.values())
     wrote = _podman().exec(lab.containers[hosts[0]], ["test", "-e", "/etc/grid"], check=False)
     assert wrote.returncode != 0, "check mode wrote /etc/grid"
 
@@ -189,8 +189,9 @@ def test_configure_noop_drift_repair(lab: Lab, capsys: pytest.CaptureFixture[str
         assert facts["storage"] == [{"mount": "/shared", "name": "pfs"}]
         etc_hosts = lab.exec(hostname, "cat", "/etc/hosts")
         assert "# BEGIN grid cluster e2e" in etc_hosts
-        for other in lab.graph.of_kind(Kind.NODE):
-            assert f"{other.attrs['fabrics']['mgmt']}\t{other.attrs['hostname']}" in etc_hosts
+        for other in lab.graph.of_kind(Kind.NODE):  # through the region's name server (the lab's default)
+            found = lab.exec(hostname, "getent", "hosts", other.attrs["hostname"]).split()
+            assert found[:1] == [other.attrs["fabrics"]["mgmt"]], (hostname, other.attrs["hostname"], found)
         assert "net.core.rmem_max = 67108864" in lab.exec(hostname, "cat", SYSCTL_FILE)
         assert lab.exec(hostname, "ls", "-A", "/shared") == ""  # probe files removed
 
@@ -211,14 +212,14 @@ def test_configure_noop_drift_repair(lab: Lab, capsys: pytest.CaptureFixture[str
     lab.exec(tampered, "sh", "-c", f"echo 'vm.swappiness = 60' >> {SYSCTL_FILE}")
     check = _run(lab, runner, "check run", timings, check=True)
     drifted = {h: o.changed_tasks for h, o in check.hosts.items() if o.changed}
-    assert drifted == {tampered: ["base : Sysctl settings"]}
+    assert drifted == {tampered: ["base : Sysctl settings, sudoers and node facts"]}
     for outcome in check.hosts.values():  # the storage write probe cannot be verified without writing
-        assert outcome.unverifiable_tasks == ["storage-client : Write probe not verifiable in check mode: "
+        assert outcome.unverifiable_tasks == ["storage-client : Mount points are writable directories: "
                                               "write probe of /shared needs a real write"]
     assert "vm.swappiness = 60" in lab.exec(tampered, "cat", SYSCTL_FILE)  # check mode changed nothing
 
     repair = _run(lab, runner, "repair run", timings, limit=[tampered])
-    assert repair.hosts[tampered].changed_tasks == ["base : Sysctl settings"]
+    assert repair.hosts[tampered].changed_tasks == ["base : Sysctl settings, sudoers and node facts"]
     assert "vm.swappiness = 60" not in lab.exec(tampered, "cat", SYSCTL_FILE)
 
     # A cluster-wide change (a new user) leaves node digests alone: `--tags cluster-wide` suffices.
@@ -246,11 +247,13 @@ def test_configure_noop_drift_repair(lab: Lab, capsys: pytest.CaptureFixture[str
     timings["scoped run"] = round(time.monotonic() - started, 2)
     assert scoped.ok and set(scoped.hosts) == set(scopes), scoped
     full, wide, table = (seen[h] for h in hosts[:3])
-    assert {"base : Node facts", "base : Accounts", "base : Cluster hosts in /etc/hosts",
-            "fabric : Read interface addresses"} <= full
+    assert {"base : Sysctl settings, sudoers and node facts", "base : Accounts", "base : Cluster hosts in /etc/hosts",
+            "fabric : Fabric addresses and MTUs"} <= full
     assert "base : Accounts" in wide and "base : Cluster hosts in /etc/hosts" in wide
     assert not {t for t in wide if "Node facts" in t or t.startswith(("fabric", "storage-client"))}, wide
-    assert table == {"base : Cluster hosts in /etc/hosts"}, table
+    # The hosts scope under the lab's name service: its own line, resolving through the server, the server's records.
+    assert table == {"base : Cluster hosts in /etc/hosts", "base : Resolve names through the region's name server",
+                     "base : The region's name server"}, table
 
     assert not list((lab.work / "runs").iterdir()), "runner artifacts left behind"
 

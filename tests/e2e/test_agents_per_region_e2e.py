@@ -3,11 +3,15 @@ a local bare git repo whose commits must be signed. East has an active agent and
 
 A signed push of +1 east node converges east, and west's hosts learn the new node; an unsigned commit and an
 invalid spec are refused by every agent and change nothing; a container removed by hand is repaired within two
-drift intervals; kill -9 of the active east agent → the standby takes over within the lease."""
+drift intervals; kill -9 of the active east agent → the standby takes over within the lease.
+
+GRID_AGENTS_E2E_PREFIX and GRID_AGENTS_E2E_SUBNETS give the cluster's name prefix and its two /24s (a session
+sharing the machine keeps to its own)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -23,19 +27,22 @@ from support.specs import two_small_regions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-SUBNETS = ("198.19.96.0/24", "198.19.97.0/24")  # this test's, inside the range reserved for it
+# this test's, inside the range reserved for it
+SUBNETS = tuple(os.environ.get("GRID_AGENTS_E2E_SUBNETS", "198.19.96.0/24,198.19.97.0/24").split(","))[:2]
+PREFIX = os.environ.get("GRID_AGENTS_E2E_PREFIX", "agr-")
 INTERVAL, DRIFT_INTERVAL, LEASE = 3.0, 6.0, 12.0
 STEP = 240.0  # seconds a lab apply may take on a busy machine
 SEEN = 2 * INTERVAL + 60  # a push is seen within two intervals, after the step under way (a drift check)
 
 
 def spec_text(name: str, east: int, west: int) -> str:
-    return two_small_regions(name, SUBNETS, east, west)
+    return two_small_regions(name, (SUBNETS[0], SUBNETS[1]), east, west)
 
 
-def hosts_of(container: str) -> str:
-    return subprocess.run(["podman", "exec", container, "cat", "/etc/hosts"], capture_output=True, text=True,
-                          check=True).stdout
+def resolves(container: str, hostname: str) -> bool:
+    """Whether the node finds `hostname` (through its region's name server: dns is the lab's default)."""
+    return hostname in subprocess.run(["podman", "exec", container, "getent", "hosts", hostname],
+                                      capture_output=True, text=True, check=False).stdout
 
 
 def nodes(name: str) -> set[str]:
@@ -43,7 +50,7 @@ def nodes(name: str) -> set[str]:
 
 
 def test_an_agent_per_region_converges_refuses_repairs_and_fails_over(tmp_path: Path, pg_url: str) -> None:
-    name = "agr-" + uuid.uuid4().hex[:6]
+    name = PREFIX + uuid.uuid4().hex[:6]
     database, password = pg_url.split("@", 1)[1], pg_url.split("@", 1)[0].rsplit(":", 1)[1]
     state = pg_url.split("://", 1)[0] + "://" + pg_url.split("://", 1)[1].split(":", 1)[0] + "@" + database
     signer, stranger = keypair(tmp_path, "ops"), keypair(tmp_path, "stranger")
@@ -79,13 +86,13 @@ def test_an_agent_per_region_converges_refuses_repairs_and_fails_over(tmp_path: 
             assert done["result"] == "no-changes", done
         agents["east-2"].wait(lambda e: e["event"] == "standby", SEEN, "east-2 standing by")
 
-        # A signed push: +1 east node → east converges, west's /etc/hosts learns the new node.
+        # A signed push: +1 east node → east converges, west's name server learns the new node.
         grown = remote.commit({"cluster.yaml": spec_text(name, 2, 1)}, key=signer)
         agents["east-1"].wait(lambda e: e["event"] == "reconcile" and e["commit"] == grown
                               and e["result"] == "applied", SEEN + STEP, "east applies +1 node")
         assert f"grid-{name}-east-a-0001" in nodes(name)
         deadline = time.monotonic() + 2 * INTERVAL + STEP
-        while "east-a-0001" not in hosts_of(f"grid-{name}-west-b-0000"):
+        while not resolves(f"grid-{name}-west-b-0000", "east-a-0001"):
             assert time.monotonic() < deadline, agents["west-1"].log.read_text()[-4000:]
             time.sleep(1)
         assert not [e for e in agents["east-2"].events() if e["event"] == "reconcile"], "the standby acted"

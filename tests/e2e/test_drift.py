@@ -99,15 +99,16 @@ def test_adding_two_nodes_creates_only_them_and_updates_cluster_wide_pieces(clus
     scopes = {c["address"]: c["scope"] for c in plan["configuration"]}
     assert scopes["east/train/node-0002"] == scopes["east/train/node-0003"] == "full"
     others = {a: s for a, s in scopes.items() if a not in ("east/train/node-0002", "east/train/node-0003")}
-    assert others and set(others.values()) == {"hosts"}, scopes  # only /etc/hosts changes for them
+    # the lab resolves by dns (its default): only each region's name server learns the records, no other host
+    assert others == {"east/train/node-0000": "hosts", "west/infer/node-0000": "hosts"}, scopes
     run = grid("up", str(spec), "--yes")
     assert run.code == 0, run.output
     assert "full configuration on 2 host(s)" in run.stdout
     assert f"hosts table only on {len(others)} host(s)" in run.stdout
-    for address in others:
-        etc_hosts = subprocess.run(["podman", "exec", container(name, address), "cat", "/etc/hosts"],
-                                   capture_output=True, text=True, check=True).stdout
-        assert "east-train-0002" in etc_hosts and "east-train-0003" in etc_hosts, (address, etc_hosts)
+    for address in ("east/train/node-0001", "west/infer/node-0000", "west/infer/node-0001"):
+        found = subprocess.run(["podman", "exec", container(name, address), "getent", "hosts", "east-train-0002",
+                                "east-train-0003"], capture_output=True, text=True, check=False).stdout
+        assert "east-train-0002" in found and "east-train-0003" in found, (address, found)
     state = json.loads((spec.parent / ".grid" / name / "state.json").read_text())["state"]
     assert {"east/train/node-0002", "east/train/node-0003"} <= set(state["resources"])
     assert all(h["status"] == "configured" for h in state["hosts"].values())

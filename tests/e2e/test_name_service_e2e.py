@@ -1,7 +1,8 @@
-"""The name service on a running local cluster (`configuration.names: dns`, grid.render.names): two regions of two
-nodes, each region's first node running dnsmasq. Names resolve on every node through its region's server; +1 node
-configures the new node and one record on each server, no other host's files move; a record deleted on the server
-is drift that `grid up` repairs; a server restarted still serves.
+"""The name service on a running local cluster (`configuration.names` left out: dns, the lab's default;
+grid.render.names): two regions of two nodes, each region's first node running dnsmasq. Names resolve on every node
+through its region's server; +1 node configures the new node and one record on each server, no other host's files
+move; a record deleted on the server is drift that `grid up` repairs; a server restarted still serves; switching to
+`names: hosts_file` and back converges and leaves nothing of the other behind.
 
 GRID_NAMES_E2E_PREFIX and GRID_NAMES_E2E_SUBNETS give the cluster's name prefix and the two /24s its fabrics take
 (a session sharing the machine keeps to its own)."""
@@ -29,11 +30,11 @@ SUBNETS = tuple(os.environ.get("GRID_NAMES_E2E_SUBNETS", "198.19.32.0/24,198.19.
 SERVERS = ("east-a-0000", "west-b-0000")
 
 
-def _spec(directory: Path, name: str, east: int) -> Path:
+def _spec(directory: Path, name: str, east: int, names: str | None = None) -> Path:
     """One directory for every version: they share the work directory (.grid beside them), state included."""
     text = two_small_regions(name, (SUBNETS[0], SUBNETS[1]), east, 2)
-    path = directory / f"cluster-{east}.yaml"
-    path.write_text(text.replace("    roles: [base]\n", "    roles: [base]\n    names: dns\n"))
+    path = directory / f"cluster-{east}{'-' + names if names else ''}.yaml"
+    path.write_text(text.replace("    roles: [base]\n", f"    roles: [base]\n    names: {names}\n") if names else text)
     return path
 
 
@@ -146,3 +147,41 @@ def test_a_server_restarted_still_serves_and_a_stopped_daemon_is_drift(lab: tupl
     up = grid("up", str(grown), "--yes", "--skip-check")
     assert up.code == 0, up.output
     assert resolved(name, "east-a-0001", "west-b-0001") == own_ip(name, "west-b-0001")
+
+
+def _left_of_the_name_service(name: str, hostname: str) -> str:
+    return sh(name, hostname, "cat /proc/[0-9]*/comm 2>/dev/null | grep -x dnsmasq; "
+                              "ls /etc/grid/dnsmasq.conf /etc/grid/hosts.d /etc/grid/resolv.conf 2>/dev/null; true")
+
+
+def test_switching_to_the_hosts_file_and_back_converges_and_leaves_nothing_behind(lab: tuple[Path, Path, str]) -> None:
+    _, grown, name = lab
+    hostnames = ["east-a-0000", "east-a-0001", "east-a-0002", "west-b-0000", "west-b-0001"]
+    ips = {h: own_ip(name, h) for h in hostnames}
+    podmans = {h: sh(name, h, "cat /etc/grid/resolv.conf.podman") for h in hostnames}  # kept by the first run
+    assert all(text and "grid" not in text for text in podmans.values()), podmans
+    hosts_file = _spec(grown.parent, name, 3, "hosts_file")
+    planned = grid("plan", str(hosts_file), "--json")
+    assert planned.code == 0, planned.output
+    reasons = {c["address"]: c["reason"] for c in json.loads(planned.stdout)["configuration"]}
+    assert len(reasons) == 5 and all(r.endswith("; name resolution: dns -> hosts_file") for r in reasons.values())
+    up = grid("up", str(hosts_file), "--yes", "--skip-check")
+    assert up.code == 0, up.output
+    for h in hostnames:
+        assert _left_of_the_name_service(name, h) == "", h
+        assert sh(name, h, "cat /etc/resolv.conf") == podmans[h], h
+        assert all(other in sh(name, h, "cat /etc/hosts") for other in hostnames), h
+    assert all(resolved(name, "west-b-0001", other) == ips[other] for other in hostnames)
+    assert grid("drift", str(hosts_file), "--detailed-exitcode").code == 0
+    # podman's own at the next start too: grid's init has nothing of grid's left to put back
+    subprocess.run(["podman", "restart", f"grid-{name}-east-a-0001"], check=True, capture_output=True)
+    assert sh(name, "east-a-0001", "cat /etc/resolv.conf") == podmans["east-a-0001"]
+
+    back = grid("up", str(grown), "--yes", "--skip-check")  # the default again: dns
+    assert back.code == 0, back.output
+    for h in hostnames:
+        server = SERVERS[0] if h.startswith("east") else SERVERS[1]
+        assert f"nameserver {ips[server]}" in sh(name, h, "cat /etc/resolv.conf"), h
+        assert not [o for o in hostnames if o != h and o in sh(name, h, "cat /etc/hosts")], h
+    assert all(resolved(name, "east-a-0001", other) == ips[other] for other in hostnames)
+    assert grid("drift", str(grown), "--detailed-exitcode").code == 0

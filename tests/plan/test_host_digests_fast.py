@@ -119,9 +119,11 @@ def test_other_graphs_take_the_definition(case: str) -> None:
 
 
 def test_digests_change_only_with_their_inputs() -> None:
-    cluster = cluster_of(lab())
+    data = lab()
+    data["spec"]["configuration"]["names"] = "hosts_file"  # every host's table grows (dns: tests/render/test_names)
+    cluster = cluster_of(data)
     before = D.host_input_digests(cluster, expand(cluster), KEY)
-    grown = lab()
+    grown = copy.deepcopy(data)
     grown["spec"]["regions"][0]["pools"][0]["count"] = 3
     after = D.host_input_digests(cluster_of(grown), expand(cluster_of(grown)), KEY)
     assert set(after) - set(before) == {"east/train/node-0002"}
@@ -129,3 +131,22 @@ def test_digests_change_only_with_their_inputs() -> None:
         assert after[address].node == node  # own inputs unchanged
         assert after[address].cluster == shared  # users, keys, sysctls unchanged
         assert after[address].hosts != table  # the hosts table grew
+
+
+@pytest.mark.parametrize("name", sorted(variants()))
+def test_digests_made_while_hashed_are_the_definitions(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """host_input_digests hashes the fast path's documents as they are made (not held in a list): the digests,
+    and their order, are the ones the definition's documents give."""
+    cluster = cluster_of(variants()[name])
+    graph = expand(cluster)
+    fast = D.host_input_digests(cluster, graph, KEY)
+    monkeypatch.setattr(D, "_fast_parts", lambda *args, **kwargs: None)  # the definition, as for odd graphs
+    assert list(fast.items()) == list(D.host_input_digests(cluster, graph, KEY).items())
+
+
+def test_fast_parts_make_each_document_when_read() -> None:
+    cluster = cluster_of(lab())
+    parts = D._fast_parts(cluster, expand(cluster), KEY, None)
+    assert parts is not None and not isinstance(parts.hosts, list)
+    assert list(parts.hosts) == D._fast_documents(cluster, expand(cluster), KEY, None).hosts  # type: ignore[union-attr]
+    assert list(parts.hosts) == []  # read once: host_input_digests reads it once

@@ -158,6 +158,8 @@ def test_rejects_private_keys_and_unknown_roles(lab: Cluster) -> None:
 
 
 def test_digests_split_node_cluster_and_hosts_table_inputs(lab: Cluster) -> None:
+    # About /etc/hosts: asked for (the lab's default, dns, splits them per server: tests/render/test_names.py).
+    lab = with_configuration(lab, names="hosts_file")
     base = host_input_digests(lab, expand(lab), KEY)
     assert base == host_input_digests(lab, expand(lab), KEY)
     assert len({d.node for d in base.values()}) == 4
@@ -174,7 +176,8 @@ def test_digests_split_node_cluster_and_hosts_table_inputs(lab: Cluster) -> None
     assert all(after[a].node == base[a].node and after[a].cluster == base[a].cluster
                and after[a].hosts != base[a].hosts for a in base)
 
-    mtu = cluster_of(LAB.replace("mtu: 1500, cidr: 198.18.2.0/24", "mtu: 9000, cidr: 198.18.2.0/24"))
+    jumbo = LAB.replace("mtu: 1500, cidr: 198.18.2.0/24", "mtu: 9000, cidr: 198.18.2.0/24")
+    mtu = with_configuration(cluster_of(jumbo), names="hosts_file")
     moved = host_input_digests(mtu, expand(mtu), KEY)
     assert {a for a in base if moved[a].node != base[a].node} == {"west/infer/node-0000", "west/infer/node-0001"}
     assert all(moved[a][1:] == base[a][1:] for a in base)

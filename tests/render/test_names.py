@@ -58,8 +58,9 @@ def test_each_region_is_served_by_the_first_node_of_its_first_pool_and_growing_n
 
 
 def test_hosts_file_clusters_render_exactly_as_before() -> None:
-    """No name-service var, no name-service play: a cluster that says nothing is not reconfigured by this."""
-    files = render_ansible(lab(names=None), expand(lab(names=None)), admin_public_key=KEY)
+    """No name-service var, no name-service play: a cluster that asks for /etc/hosts is not reconfigured by this
+    (one that says nothing on the lab gets dns, the default there: tests/render/test_names_default.py)."""
+    files = render_ansible(lab(names="hosts_file"), expand(lab(names="hosts_file")), admin_public_key=KEY)
     assert "grid_names" not in files["inventory/group_vars/all.yml"]
     assert "tasks_from: names" not in files["site.yml"]
     dns = render_ansible(lab(), expand(lab()), admin_public_key=KEY)
@@ -131,9 +132,9 @@ def test_the_role_templates_render_what_the_drift_digests_expect() -> None:
     conf = ansible((BASE / "templates/dnsmasq.conf.j2").read_text(), grid_cluster="lab",
                    base_names_records_dir="/etc/grid/hosts.d", base_names_pid_file="/run/grid-dnsmasq.pid")
     assert conf == server_conf_text("lab")
-    task = yaml.safe_load((BASE / "tasks/names.yml").read_text())[0]
-    resolv = ansible(task["ansible.builtin.copy"]["content"], grid_cluster="lab", grid_region="west",
-                     base_name_server={"ip": "198.18.2.2"})
+    task = yaml.safe_load((BASE / "tasks/names.yml").read_text())[0]  # its script writes the text and a newline
+    resolv = ansible(task["ansible.builtin.command"]["argv"][6], grid_cluster="lab", grid_region="west",
+                     base_name_server={"ip": "198.18.2.2"}) + "\n"
     assert resolv == resolv_text("lab", "west", "198.18.2.2")
     host = inputs.hosts["west-infer-0001"]
     block = ansible((BASE / "templates/hosts_block.j2").read_text(), **all_vars, ansible_host=host["ansible_host"],

@@ -44,6 +44,10 @@ def _policy(data: dict[str, Any]) -> None:
     data["spec"]["regions"][0]["fabrics"][0]["ingress"] = [{"ports": [8080], "from": ["mgmt"]}]
 
 
+def _hosts_file(data: dict[str, Any]) -> None:
+    data["spec"]["configuration"]["names"] = "hosts_file"
+
+
 def _west_tuned(data: dict[str, Any]) -> None:
     """West's pool plays the user's role; east's only changes a sysctl (nothing for own-config to do)."""
     data["spec"]["configuration"]["roles_path"] = "roles"
@@ -72,9 +76,14 @@ def test_without_policy_or_own_configuration_only_grids_roles_are_played() -> No
     site = _site(cluster_from(LOCAL_LAB))
     assert list(site) == ["Wait", "Configure", "Cluster-wide", "Hosts"]
     assert [r["role"] for r in site["Configure"]["roles"]] == ["base", "fabric", "storage-client"]
-    assert "tasks" not in site["Configure"] and "pre_tasks" not in site["Configure"]
-    assert _imported(site["Cluster-wide"]) == [("base", "cluster_wide")]
-    assert _imported(site["Hosts"]) == [("base", "hosts_table")]
+    # the name service: dns is the lab's default (grid.render.names)
+    assert _imported(site["Configure"]) == [("base", "names")] and "pre_tasks" not in site["Configure"]
+    assert _imported(site["Cluster-wide"]) == [("base", "cluster_wide"), ("base", "names")]
+    assert _imported(site["Hosts"]) == [("base", "hosts_table"), ("base", "names")]
+    hosts_file = _site(cluster_from(LOCAL_LAB, _hosts_file))
+    assert "tasks" not in hosts_file["Configure"] and "pre_tasks" not in hosts_file["Configure"]
+    assert _imported(hosts_file["Cluster-wide"]) == [("base", "cluster_wide")]
+    assert _imported(hosts_file["Hosts"]) == [("base", "hosts_table")]
 
 
 def test_a_spec_naming_firewall_changes_nothing() -> None:
@@ -85,13 +94,14 @@ def test_a_spec_naming_firewall_changes_nothing() -> None:
 
 def test_a_policy_plays_the_firewall_and_its_removal_only_when_one_was_applied() -> None:
     site = _site(cluster_from(LOCAL_LAB, _policy))
-    assert [r["role"] for r in site["Configure"]["roles"]][-1] == "firewall" and "tasks" not in site["Configure"]
-    assert _imported(site["Cluster-wide"]) == [("base", "cluster_wide"), ("firewall", "main")]
+    assert [r["role"] for r in site["Configure"]["roles"]][-1] == "firewall"
+    assert _imported(site["Configure"]) == [("base", "names")]
+    assert _imported(site["Cluster-wide"]) == [("base", "cluster_wide"), ("base", "names"), ("firewall", "main")]
     assert _site(cluster_from(LOCAL_LAB, _policy), EVERY_LEFTOVER)["Cluster-wide"] == site["Cluster-wide"]
     dropped = _site(cluster_from(LOCAL_LAB), Leftovers(network_policy=True))
     assert [r["role"] for r in dropped["Configure"]["roles"]] == ["base", "fabric", "storage-client"]
-    assert _imported(dropped["Configure"]) == [("firewall", "remove")]
-    assert _imported(dropped["Cluster-wide"]) == [("base", "cluster_wide"), ("firewall", "remove")]
+    assert _imported(dropped["Configure"]) == [("base", "names"), ("firewall", "remove")]
+    assert _imported(dropped["Cluster-wide"]) == [("base", "cluster_wide"), ("base", "names"), ("firewall", "remove")]
 
 
 def test_own_configuration_plays_only_on_pools_that_have_some(tmp_path: Path) -> None:
@@ -127,11 +137,11 @@ def test_directories_are_made_only_where_a_pool_has_some() -> None:
 
 
 def test_limits_are_removed_only_after_a_spec_that_had_them_and_where_a_pool_has_none() -> None:
-    assert "tasks" not in _site(cluster_from(LOCAL_LAB))["Configure"]
+    assert _imported(_site(cluster_from(LOCAL_LAB))["Configure"]) == [("base", "names")]
     site = _site(cluster_from(LOCAL_LAB), Leftovers(limits=True))
-    assert _imported(site["Configure"]) == [("own-config", "remove_limits")]
+    assert _imported(site["Configure"]) == [("base", "names"), ("own-config", "remove_limits")]
     everywhere = cluster_from(LOCAL_LAB, lambda d: d["spec"]["configuration"].update(limits={"memlock": "unlimited"}))
-    assert "tasks" not in _site(everywhere, Leftovers(limits=True))["Configure"]
+    assert _imported(_site(everywhere, Leftovers(limits=True))["Configure"]) == [("base", "names")]
 
 
 def test_every_variant_passes_syntax_check(tmp_path: Path) -> None:
@@ -185,8 +195,10 @@ def test_leftovers_of_the_state() -> None:
     limited = json.loads(cluster_from(LOCAL_LAB, lambda d: d["spec"]["regions"][1]["pools"][0].update(
         configuration={"limits": {"memlock": "unlimited"}})).model_dump_json())
     assert leftovers_of(State(cluster="lab")) == NO_LEFTOVERS  # nothing made yet
-    assert leftovers_of(_state(plain)) == NO_LEFTOVERS
-    assert leftovers_of(_state(policed)) == Leftovers(network_policy=True)
-    assert leftovers_of(_state(limited)) == Leftovers(limits=True)
+    assert leftovers_of(_state(plain)) == Leftovers(names=True)  # dns, the lab's default
+    assert leftovers_of(_state(policed)) == Leftovers(network_policy=True, names=True)
+    assert leftovers_of(_state(limited)) == Leftovers(limits=True, names=True)
+    hosts_file = json.loads(cluster_from(LOCAL_LAB, _hosts_file).model_dump_json())
+    assert leftovers_of(_state(hosts_file)) == NO_LEFTOVERS
     assert leftovers_of(_state(None)) == EVERY_LEFTOVER  # hosts, but no run recorded as applied
     assert leftovers_of(_state(plain, "failed")) == EVERY_LEFTOVER  # a run that did not finish

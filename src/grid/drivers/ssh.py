@@ -112,51 +112,73 @@ class PinnedRemote:
         self._user, self._key, self._known, self._port, self._timeout = user, private_key, known_hosts, port, timeout
         self._also = also
         self._clients: dict[str, object] = {}
+        self._connecting: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def _client(self, address: str) -> object:
+        import threading
+
         import paramiko
 
         with self._lock:
             client = self._clients.get(address)
+            connecting = self._connecting.setdefault(address, threading.Lock())
         if client is not None:
             return client
-        created = paramiko.SSHClient()
-        created.load_host_keys(str(self._known))
-        created.set_missing_host_key_policy(paramiko.RejectPolicy())
-        # paramiko takes a list of key files (its stubs say one): each is offered in turn.
-        keys: Any = [str(k) for k in (self._key, *self._also)]
-        created.connect(address, port=self._port, username=self._user, key_filename=keys,
-                        timeout=self._timeout, allow_agent=False, look_for_keys=False, banner_timeout=self._timeout)
-        with self._lock:
-            self._clients[address] = created
-        return created
+        with connecting:  # threads asking for one host share one connection, not one each
+            with self._lock:
+                client = self._clients.get(address)
+            if client is not None:
+                return client
+            created = paramiko.SSHClient()
+            created.load_host_keys(str(self._known))
+            created.set_missing_host_key_policy(paramiko.RejectPolicy())
+            # paramiko takes a list of key files (its stubs say one): each is offered in turn.
+            keys: Any = [str(k) for k in (self._key, *self._also)]
+            created.connect(address, port=self._port, username=self._user, key_filename=keys,
+                            timeout=self._timeout, allow_agent=False, look_for_keys=False,
+                            banner_timeout=self._timeout)
+            with self._lock:
+                self._clients[address] = created
+            return created
 
     def run(self, host: str, address: str, command: str) -> tuple[int, str]:
         import time
 
-        # A busy host can miss an SSH handshake deadline: retry connecting, never a command that ran.
+        # A busy host can miss an SSH handshake deadline: retry connecting, never a command that ran (one
+        # whose channel went silent past the timeout may still be running there).
         for attempt in range(3):
-            code, output = self._run_once(address, command)
-            if code != 255 or attempt == 2:
+            code, output, ran = self._run_once(address, command)
+            if ran or attempt == 2:
                 return code, output
             time.sleep(1.0 + attempt)
         return code, output
 
-    def _run_once(self, address: str, command: str) -> tuple[int, str]:
+    def _run_once(self, address: str, command: str) -> tuple[int, str, bool]:
+        """(exit code, output, whether the command was started): 255 and what went wrong when SSH failed."""
         import paramiko
 
         try:
             client = self._client(address)
             assert isinstance(client, paramiko.SSHClient)
+        except (paramiko.SSHException, OSError) as exc:
+            return 255, f"{type(exc).__name__}: {exc}", False
+        try:
             _, stdout, stderr = client.exec_command(command, timeout=self._timeout)
+        except (paramiko.SSHException, OSError) as exc:  # the session was refused: nothing ran
+            self._forget(address)
+            return 255, f"{type(exc).__name__}: {exc}", False
+        try:
             output = stdout.read().decode(errors="replace")
             code = stdout.channel.recv_exit_status()
-            return code, output if code == 0 else output + stderr.read().decode(errors="replace")
+            return code, output if code == 0 else output + stderr.read().decode(errors="replace"), True
         except (paramiko.SSHException, OSError) as exc:
-            with self._lock:
-                self._clients.pop(address, None)
-            return 255, f"{type(exc).__name__}: {exc}"
+            self._forget(address)
+            return 255, f"{type(exc).__name__}: {exc}", True
+
+    def _forget(self, address: str) -> None:
+        with self._lock:
+            self._clients.pop(address, None)
 
     def execute(self, address: str, command: str, *, timeout: float | None = None) -> tuple[int, str, str]:
         """Like `run`, with stdout and stderr apart, and a read deadline of its own (`timeout`, else the

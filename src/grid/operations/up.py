@@ -7,15 +7,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grid.drivers import podman_listing
 from grid.identity import Identity, begin_rotation, cancel_rotation, resolve_identity, rotation_pending
 from grid.operations.engines import Engines, locked
 from grid.operations.outcome import Outcome
 from grid.operations.planning import Planned, PlanOptions, plan_against
 from grid.operations.policy_gate import refuse_if_blocked, with_policy
 from grid.operations.region_pending import record_pending
+from grid.render.templating import cached_in
 from grid.resources import Kind, ResourceGraph
 from grid.spec import spec_digest
 from grid.state.model import State
+from grid.state.store import FileStateStore
 from grid.workspace import Workspace
 
 if TYPE_CHECKING:  # the apply and the checks are loaded when a run applies: a no-op `grid up` needs neither
@@ -47,7 +50,9 @@ class UpOptions:
 def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
        engines: Engines = Engines(), on_applied: Applied | None = None,
        on_node: NodeShown | None = None) -> Outcome:
-    with locked(ws, "up"):
+    # site.yml's text kept in the work directory: a no-op run hashes it without loading Jinja2 (start-up).
+    with locked(ws, "up"), cached_in(ws.workdir / "cache"):
+        podman_listing.check(ws.store.path if isinstance(ws.store, FileStateStore) else None)
         envelope, state = ws.read_state()
         started_rotation = options.rotate_ssh_key and not rotation_pending(ws.workdir)
         if options.rotate_ssh_key:

@@ -20,7 +20,7 @@ from grid.plan.policy import policy_for
 from grid.render.names import RECORDS_DIGEST
 from grid.resources import Kind, ResourceGraph
 from grid.spec.images import POOL_IMAGE_REPOSITORY
-from grid.state.model import ResourceRecord, State
+from grid.state.model import HostRecord, ResourceRecord, State
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +165,7 @@ def _config_changes(
                       for a in sorted(host_digests)])
     rebuilt = {c.address: c.cause for c in changes if c.action in makes and c.kind == "node"}
     out: list[HostConfigChange] = []
+    switch: list[str] = []  # _names_switch, found at the first host that needs it (O(N) once, not per host)
     # Keys first, digests only for hosts with a record: a new host needs everything whatever its digests are, so
     # a plan of new hosts never asks for them (grid.workspace.host_digests computes them on first use).
     for address in sorted(host_digests):
@@ -180,13 +181,26 @@ def _config_changes(
         elif seen is not None and seen.drifted_tasks:
             out.append(HostConfigChange(address, "full", "configuration drifted: " + ", ".join(seen.drifted_tasks),
                                         Cause.DRIFT))
-        elif record.node_digest != node_digest:
-            out.append(HostConfigChange(address, "full", "configuration inputs changed"))
-        elif record.cluster_digest != cluster_digest:
-            out.append(HostConfigChange(address, "cluster-wide", "cluster-wide inputs changed"))
+        elif record.node_digest != node_digest or record.cluster_digest != cluster_digest:
+            if not switch:
+                switch.append(_names_switch(hosts, host_digests))
+            full = record.node_digest != node_digest
+            reason = "configuration inputs changed" if full else "cluster-wide inputs changed"
+            out.append(HostConfigChange(address, "full" if full else "cluster-wide", reason + switch[0]))
         elif record.hosts_digest != hosts_digest:
             out.append(HostConfigChange(address, "hosts", _hosts_reason(hosts_digest, changes)))
     return tuple(out)
+
+
+def _names_switch(hosts: Mapping[str, HostRecord], host_digests: Mapping[str, tuple[str, str, str]]) -> str:
+    """"; name resolution: A -> B" when the cluster's name resolution switches (grid.render.names: `names` set,
+    or its default on the target), else "": that changes how every node resolves, so the plan says it. A cluster
+    with a name service has servers whose hosts digest is of records, before (state) and after (the spec)."""
+    before = any(r.hosts_digest.startswith(RECORDS_DIGEST) for r in hosts.values())
+    after = any(d[2].startswith(RECORDS_DIGEST) for d in host_digests.values())
+    if before == after:
+        return ""
+    return "; name resolution: hosts_file -> dns" if after else "; name resolution: dns -> hosts_file"
 
 
 def _hosts_reason(hosts_digest: str, changes: list[ResourceChange]) -> str:

@@ -7,12 +7,13 @@ vars and groups; the fast path next to it (`_fast_documents`) gives the same byt
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -62,7 +63,7 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
     group_vars of the host's pool, only when it has any (grid.render.own.pool_vars): they hold the digests of
     the user's roles and scripts the pool uses, so a change to one reaches exactly the hosts that run it.
     """
-    documents = _fast_documents(cluster, graph, admin_public_key, connect_fabric, own)
+    documents = _fast_parts(cluster, graph, admin_public_key, connect_fabric, own)
     if documents is None:
         documents = _documents_by_definition(collect_inputs(cluster, graph, admin_public_key, connect_fabric, own))
     shared = hashlib.sha256()
@@ -101,9 +102,10 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
 @dataclass(frozen=True)
 class _Documents:
     """The JSON texts the digests hash: (address, own document) per host, the all.yml vars without the
-    hosts table, the hosts table, the play's roles."""
+    hosts table, the hosts table, the play's roles. `hosts`: a list, or (`_fast_parts`) an iterator made
+    once, so 10^5 documents (~60 MB) are hashed as they are made instead of all held at once."""
 
-    hosts: list[tuple[str, str]]
+    hosts: Iterable[tuple[str, str]]
     cluster_vars: str
     hosts_table: str
     play_roles: list[str]
@@ -163,7 +165,15 @@ def _pool_part(values: dict[str, Any] | None) -> dict[str, Any]:
 
 def _fast_documents(cluster: Cluster, graph: ResourceGraph, admin_public_key: str,
                     connect_fabric: Mapping[str, str] | None, own: OwnFiles = NO_OWN_FILES) -> _Documents | None:
-    """The per-host JSON documents of `host_input_digests`, byte for byte, at a few µs per host.
+    """`_fast_parts` with its host documents in a list, as the definition gives them."""
+    parts = _fast_parts(cluster, graph, admin_public_key, connect_fabric, own)
+    return None if parts is None else dataclasses.replace(parts, hosts=list(parts.hosts))
+
+
+def _fast_parts(cluster: Cluster, graph: ResourceGraph, admin_public_key: str,
+                connect_fabric: Mapping[str, str] | None, own: OwnFiles = NO_OWN_FILES) -> _Documents | None:
+    """The per-host JSON documents of `host_input_digests`, byte for byte, at a few µs per host, made while
+    they are read (every check is done before the first one is made: None comes before any document).
 
     Hosts of one pool differ only in hostname, address, index and IPs, so each pool's document is
     dumped once with placeholders there (`_Template`) and filled per host with the JSON of those
@@ -215,28 +225,39 @@ def _fast_documents(cluster: Cluster, graph: ResourceGraph, admin_public_key: st
     for role in role_order:
         if role_groups.setdefault(group_name("role", role), role) != role:
             return None  # two roles, one group name: the definition raises
-    templates: list[tuple[tuple[str, ...], str, Callable[[dict[str, str]], tuple[str, ...]], str]] = []
+    templates: list[tuple[tuple[str, ...], str, Callable[[dict[str, str]], tuple[str, ...]]]] = []
+    connects: list[str] = []  # per shape, the fabric whose IP Ansible connects to (its ansible_host)
     by_pool = pools_vars(cluster, own)
     for node in shapes.values():  # in the order of the definition's loop: the same error first
         template = _shape_template(node, fabrics, connect, list(role_order),
                                    by_pool.get((node.region, node.attrs["pool"])))
         if template is None:
             return None
-        templates.append((template.ips, template.text, template.pick, template.connect))
+        names = [name for name in node.attrs["fabrics"] if _ip_mark(name) == template.connect]
+        if not names:
+            return None  # ansible_host is no fabric's IP (grid's connect rule never does that): the definition
+        templates.append((template.ips, template.text, template.pick))
+        connects.append(names[0])
     play_roles = site_roles(cluster.spec.configuration.roles, own.roles)
-    hosts: list[tuple[str, str]] = []
-    grid_hosts: list[str] = []
-    for hostname, address, index, ips, number in rows:
-        marks, text, pick, connect_mark = templates[number]  # by number: a shape's tuple hashes slowly
-        values = dict(zip(marks, map(_encode, ips.values()), strict=True))
-        values[_HOSTNAME], values[_ADDRESS], values[_INDEX] = _encode(hostname), _encode(address), repr(index)
-        hosts.append((address, text % pick(values)))
-        grid_hosts.append(f'{{"hostname": {values[_HOSTNAME]}, "ip": {values[connect_mark]}}}')
+    grid_hosts = [f'{{"hostname": {_encode(hostname)}, "ip": {_encode(ips[connects[number]])}}}'
+                  for hostname, _, _, ips, number in rows]
     shared = _Template.of(cluster_vars(cluster, admin_public_key, _HOSTS, names_vars(cluster, graph, connect)),
                           {_HOSTS: 1})
     if shared is None:
         return None
-    return _Documents(hosts, shared.text % ("null",), "[" + ", ".join(grid_hosts) + "]", play_roles)
+    return _Documents(_filled(rows, templates), shared.text % ("null",), "[" + ", ".join(grid_hosts) + "]",
+                      play_roles)
+
+
+def _filled(rows: list[tuple[str, str, int, dict[str, str], int]],
+            templates: list[tuple[tuple[str, ...], str, Callable[[dict[str, str]], tuple[str, ...]]]],
+            ) -> Iterator[tuple[str, str]]:
+    """(address, own document) per row, its shape's template filled with the row's values."""
+    for hostname, address, index, ips, number in rows:
+        marks, text, pick = templates[number]  # by number: a shape's tuple hashes slowly
+        values = dict(zip(marks, map(_encode, ips.values()), strict=True))
+        values[_HOSTNAME], values[_ADDRESS], values[_INDEX] = _encode(hostname), _encode(address), repr(index)
+        yield address, text % pick(values)
 
 
 def _plain_shape(region: str, ips: dict[str, Any], storage: dict[str, Any], roles: list[Any],

@@ -35,7 +35,7 @@ from grid.render.leftovers import NO_LEFTOVERS, Leftovers
 from grid.render.names import names_vars, uses_dns, uses_dns_vars
 from grid.render.network import FIREWALL_ROLE, firewall_follows_pools, firewall_vars, has_policy
 from grid.render.own import NO_OWN_FILES, OWN_CONFIG_ROLE, OwnFiles, pool_vars, script_file
-from grid.render.templating import render
+from grid.render.templating import render_cached
 from grid.resources import Kind, Resource, ResourceGraph, connect_ip
 from grid.spec.model import Cluster
 
@@ -48,8 +48,12 @@ OWN_CONFIG_GROUP = "grid_own_config"
 """The inventory group of the hosts own-config plays on: the pool groups with limits, roles or scripts."""
 CLUSTER_WIDE_TAG = "cluster-wide"
 ACTION_PLUGINS = ("action_plugins/grid_node_ready.py", "action_plugins/grid_hosts_block.py",
-                  "action_plugins/grid_accounts.py", "action_plugins/grid_authorized_keys.py")
-"""grid's own actions: the gate, the hosts table, the removal of accounts that left the spec, authorized_keys."""
+                  "action_plugins/grid_accounts.py", "action_plugins/grid_authorized_keys.py",
+                  "action_plugins/grid_files.py", "action_plugins/grid_hostname.py",
+                  "action_plugins/grid_fabric_mtu.py", "action_plugins/grid_mounts.py")
+"""grid's own actions: the gate, the hosts table, the removal of accounts that left the spec, authorized_keys,
+small files in one task, the hostname, the fabrics' MTUs, the mount points (each in one task, no Python on the
+host: a task costs every host a turn)."""
 
 _HEADER = "# Rendered by grid for cluster {cluster}; do not edit: grid rewrites this file.\n"
 
@@ -292,6 +296,7 @@ def _site_yml(inputs: AnsibleInputs, leftovers: Leftovers) -> str:
         own_config=bool(inputs.own_config_groups),
         remove_firewall=leftovers.network_policy and not inputs.firewall,
         remove_limits=leftovers.limits and without_limits,  # hosts that keep limits have their file rewritten
+        remove_names=leftovers.names and not uses_dns_vars(inputs.all_vars),
         slurm=bool(inputs.slurm_vars), names=uses_dns_vars(inputs.all_vars))
     return _site_text(inputs.cluster, inputs.play_roles, inputs.become, plays)
 
@@ -324,13 +329,15 @@ class _SitePlays:
     own_config: bool = False  # a play of own-config for the hosts of OWN_CONFIG_GROUP
     remove_firewall: bool = False  # grid's rules removed in the full and cluster-wide plays
     remove_limits: bool = False  # grid's limits.d file removed where a host has no limits
+    remove_names: bool = False  # the name service stopped and its files removed (it was dns, now hosts_file)
     slurm: bool = False  # a play of the slurm role for every host of the run (the spec has a scheduler)
     names: bool = False  # the name service's tasks (configuration.names: dns; grid.render.names)
 
 
 def _site_text(cluster: str, roles: list[str], become: bool, plays: _SitePlays) -> str:
-    return render("ansible/site.yml.j2", cluster=cluster, roles=roles, become=become,
-                  **dataclasses.asdict(plays))
+    # Cached: the host digests hash it on every plan, and a no-op `grid up` would load Jinja2 only for it.
+    return render_cached("ansible/site.yml.j2", cluster=cluster, roles=roles, become=become,
+                         **dataclasses.asdict(plays))
 
 
 def _become(cluster: Cluster) -> bool:

@@ -1,9 +1,9 @@
 """What the nodes may still hold from the spec as last applied that the spec now being applied has no more:
-grid's nftables rules, its limits.d file. The playbook removes them only then, so that a cluster which never
-had them pays no task for their removal on every run.
+grid's nftables rules, its limits.d file, the name service (dnsmasq, grid's resolv.conf). The playbook removes
+them only then, so that a cluster which never had them pays no task for their removal on every run.
 
 Read from the state (State.applied_spec, the JSON form of the last applied spec): a run that did not finish
-(no spec recorded as applied while hosts exist, a host not configured) may have left either, so then both are
+(no spec recorded as applied while hosts exist, a host not configured) may have left any, so then all are
 assumed.
 """
 
@@ -21,10 +21,11 @@ if TYPE_CHECKING:  # render is imported by validate: the state package stays unl
 class Leftovers:
     network_policy: bool = False  # grid's rules (table inet grid, /etc/nftables.conf)
     limits: bool = False  # grid's limits.d file
+    names: bool = False  # the name service: dnsmasq and its files, grid's resolv.conf (grid.render.names)
 
 
 NO_LEFTOVERS = Leftovers()
-EVERY_LEFTOVER = Leftovers(network_policy=True, limits=True)
+EVERY_LEFTOVER = Leftovers(network_policy=True, limits=True, names=True)
 UNFINISHED = ("pending", "failed")
 """Host statuses of a run that did not finish: the spec it was applying (not recorded) may have reached the node."""
 
@@ -36,7 +37,7 @@ def leftovers_of(state: State) -> Leftovers:
     applied = state.applied_spec
     if not isinstance(applied, Mapping) or any(h.status in UNFINISHED for h in state.hosts.values()):
         return EVERY_LEFTOVER
-    return Leftovers(network_policy=_had_policy(applied), limits=_had_limits(applied))
+    return Leftovers(network_policy=_had_policy(applied), limits=_had_limits(applied), names=_had_dns(applied))
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -62,3 +63,12 @@ def _had_limits(applied: Mapping[str, Any]) -> bool:
         return True
     return any(_mapping(_mapping(_mapping(pool).get("configuration")).get("limits"))
                for region in _list(spec.get("regions")) for pool in _list(_mapping(region).get("pools")))
+
+
+def _had_dns(applied: Mapping[str, Any]) -> bool:
+    """grid.render.names.names_mode of the applied spec's JSON form. A lab spec applied without `names` before
+    dns became its default counts as dns: the removal then finds nothing and changes nothing."""
+    from grid.render.names import DNS, default_mode  # the resource graph with it: `grid validate` loads neither
+
+    spec = _mapping(applied.get("spec"))
+    return (_mapping(spec.get("configuration")).get("names") or default_mode(str(spec.get("target")))) == DNS

@@ -1,4 +1,5 @@
-"""The cluster's name service (`configuration.names: dns`): which node serves each region's names.
+"""The cluster's name service (`configuration.names: dns`, the default where the target has one: the lab):
+which node serves each region's names.
 
 With `hosts_file` every node's /etc/hosts lists the whole cluster, so a node that comes or goes rewrites every
 host: O(N) per change. With `dns` one node per region runs dnsmasq (roles/base/tasks/names.yml) answering from
@@ -18,6 +19,7 @@ from typing import Any
 
 from grid.resources import Kind, Resource, ResourceGraph, connect_ip
 from grid.spec.model import Cluster
+from grid.spec.targets import TARGET_TRAITS
 
 DNS = "dns"
 HOSTS_FILE = "hosts_file"
@@ -35,8 +37,16 @@ RECORDS_DIGEST = "records-sha256:"
 
 
 def names_mode(cluster: Cluster) -> str:
-    """`dns` or `hosts_file` (the default: what every cluster had before the name service)."""
-    return cluster.spec.configuration.names or HOSTS_FILE
+    """`dns` or `hosts_file`: the spec's, else dns where the target has a name service (the lab) and hosts_file
+    elsewhere. Resolved here, not in the spec model: the spec as written keeps `names` unset, so a saved or
+    applied spec says "the default" and the plan shows what the default does to the nodes."""
+    return cluster.spec.configuration.names or default_mode(cluster.spec.target)
+
+
+def default_mode(target: str) -> str:
+    """What `names` is on `target` when the spec does not say."""
+    traits = TARGET_TRAITS.get(target)
+    return DNS if traits is not None and traits.name_service else HOSTS_FILE
 
 
 def uses_dns(cluster: Cluster) -> bool:

@@ -289,7 +289,8 @@ class Configuration(Model):
         None, description="How nodes find each other by name: `dns` (a name server per region keeps the records, "
                           "nodes resolve through it: a node that comes or goes changes one record, not every "
                           "host; target local only), `hosts_file` (every node's /etc/hosts lists the cluster). "
-                          "Not given: hosts_file")
+                          "Not given: dns where the target runs a name service (local), hosts_file elsewhere "
+                          "(existing hosts keep their own resolvers; clouds' private DNS is not built yet)")
 
 
 class PoolConfiguration(Model):

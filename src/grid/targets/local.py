@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from grid.drivers import podman_listing
 from grid.drivers.images import build_images
 from grid.drivers.podman import Podman
 from grid.plan import LiveResource
@@ -46,7 +47,7 @@ class LocalTarget(TargetBase):
 
 TARGET = LocalTarget(TARGET_TRAITS["local"])
 
-_LISTINGS = ((["ps", "--all"], "container"), (["network", "ls"], "network"), (["volume", "ls"], "volume"))
+_LISTINGS = podman_listing.LISTINGS
 _KIND_OBJECT = {Kind.NODE.value: "container", Kind.FABRIC.value: "network", Kind.VOLUME.value: "volume"}
 
 
@@ -56,11 +57,14 @@ def probe(cluster: str, state: State, graph: ResourceGraph | None = None, *,
     volumes (of what state records), and objects another state owns (of what state or `graph` names).
     `lineage`: this state's ("" before its first write: then every labelled object is someone else's)."""
     podman = Podman()
-    selector = f"label=grid.cluster={cluster}"
-    with ThreadPoolExecutor(max_workers=3) as pool:  # three independent podman calls: at once
-        futures = [pool.submit(podman.run, [*argv, "--filter", selector, "--format", "json"])
-                   for argv, _ in _LISTINGS]
-        listings = [json.loads(f.result().stdout or "[]") for f in futures]
+    # Started at `grid up`'s entry and trusted under its lock (grid.drivers.podman_listing): else listed now.
+    listings = podman_listing.take(cluster, podman.timeout)
+    if listings is None:
+        selector = f"label=grid.cluster={cluster}"
+        with ThreadPoolExecutor(max_workers=3) as pool:  # three independent podman calls: at once
+            futures = [pool.submit(podman.run, [*argv, "--filter", selector, "--format", "json"])
+                       for argv, _ in _LISTINGS]
+            listings = [json.loads(f.result().stdout or "[]") for f in futures]
     objects: dict[tuple[str, str], dict[str, Any]] = {}
     for (_, kind), listing in zip(_LISTINGS, listings, strict=True):
         for entry in listing:

@@ -199,7 +199,7 @@ def name_service(cluster: Cluster) -> Iterator[Diagnostic]:
     yield error(f"configuration.names: dns needs target local, not '{cluster.spec.target}'",
                 ("spec", "configuration", "names"), code="target.names",
                 detail="the name service runs on a lab node of each region; on other targets it is not built yet",
-                hint="use `names: hosts_file` (or leave it out)")
+                hint="use `names: hosts_file` (or leave it out: hosts_file is the default there)")
 
 
 VALIDATORS: list[Validator] = [
