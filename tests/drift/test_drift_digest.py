@@ -214,9 +214,8 @@ TASKS_AND_THEIR_DIGESTS = {
     "base/hosts_table.yml: Cluster hosts in /etc/hosts": "block:/etc/hosts",
     "base/names.yml: Resolve names through the region's name server": "file:/etc/grid/resolv.conf",  # and content:
     "base/names.yml: The region's name server": "names_server.yml's tasks (its hosts only)",
-    "base/names_server.yml: Directory of the name records": "attrs:/etc/grid/hosts.d",
-    "base/names_server.yml: Records of the cluster's names": "file:/etc/grid/hosts.d/",
-    "base/names_server.yml: Name server configuration": "file:/etc/grid/dnsmasq.conf",
+    "base/names_server.yml: Name records and server configuration": "file:/etc/grid/hosts.d/",  # and
+    # attrs:/etc/grid/hosts.d, file:/etc/grid/dnsmasq.conf
     "base/names_server.yml: Name server running": "pid:/run/grid-dnsmasq.pid",
     "base/names_removed.yml: No name service in the spec, none on the node": "skipped in check mode (a command)",
     "base/main.yml: The hostname is the inventory's": "hostname:",

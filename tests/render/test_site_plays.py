@@ -61,8 +61,9 @@ def _site(cluster: Cluster, leftovers: Leftovers = NO_LEFTOVERS, own: OwnFiles =
 
 
 def _imported(play: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(t["ansible.builtin.import_role"]["name"], t["ansible.builtin.import_role"].get("tasks_from", "main"))
-            for t in play.get("tasks", [])]
+    """(role, tasks file) of each task importing or including a role's tasks."""
+    found = [t.get("ansible.builtin.import_role") or t["ansible.builtin.include_role"] for t in play.get("tasks", [])]
+    return [(role["name"], role.get("tasks_from", "main")) for role in found]
 
 
 def _write(files: dict[str, str], out: Path) -> Path:
@@ -79,7 +80,9 @@ def test_without_policy_or_own_configuration_only_grids_roles_are_played() -> No
     # the name service: dns is the lab's default (grid.render.names)
     assert _imported(site["Configure"]) == [("base", "names")] and "pre_tasks" not in site["Configure"]
     assert _imported(site["Cluster-wide"]) == [("base", "cluster_wide"), ("base", "names")]
-    assert _imported(site["Hosts"]) == [("base", "hosts_table"), ("base", "names")]
+    # a node that came or went: each region's server only (its records), the others skip it in one turn
+    assert _imported(site["Hosts"]) == [("base", "names_server")]
+    assert site["Hosts"]["tasks"][0]["when"] == "inventory_hostname == grid_name_servers[grid_region].hostname"
     hosts_file = _site(cluster_from(LOCAL_LAB, _hosts_file))
     assert "tasks" not in hosts_file["Configure"] and "pre_tasks" not in hosts_file["Configure"]
     assert _imported(hosts_file["Cluster-wide"]) == [("base", "cluster_wide")]

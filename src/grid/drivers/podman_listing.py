@@ -25,7 +25,10 @@ from typing import Any
 LISTINGS = ((("ps", "--all"), "container"), (("network", "ls"), "network"), (("volume", "ls"), "volume"))
 """What the probe lists, and the kind of object each listing names."""
 CLUSTER_LABEL = "grid.cluster"
-MARGIN_NS = 1_000_000_000  # a state written less than this before the listing started may postdate it
+MARGIN_NS = 30_000_000
+"""A state written less than this before the listing started may postdate it: file times come from the kernel's
+coarse clock (a tick, ≤ 10 ms). Not more: a no-op right after an apply (CI, `grid up && grid up`) starts
+≥ 50 ms after that run wrote its state, and a listing thrown away costs the no-op a second one."""
 
 
 @dataclass
