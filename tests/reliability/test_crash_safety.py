@@ -65,7 +65,7 @@ PLAN = [
     KillAt("fresh", "state.write.before:2"),
     KillAt("fresh", "state.commit:2"),
     KillAt("fresh", "ansible.event:1"),
-    KillAt("fresh", "ansible.event:60"),
+    KillAt("fresh", "ansible.event:30"),  # mid-run: 8 tasks per node since issue 20 (was 22)
     KillAt("fresh", "state.write.before:3"),
     KillAt("fresh", "state.write.after:3"),
     KillAt("fresh", "state.commit:4"),
@@ -77,7 +77,7 @@ PLAN = [
     KillAt("replace", "worker.progress:2"),
     KillAt("replace", "provider.node.create:1"),
     KillAt("replace", "infra.progress:7"),
-    KillAt("reconfigure", "ansible.event:30"),
+    KillAt("reconfigure", "ansible.event:12"),  # mid-run of the cluster-wide tasks
     KillAt("reconfigure", "state.write.before:2"),
     KillAt("reconfigure", "after:3.0"),
     # -- killed mid-change, then the spec is put back before the next `grid up`

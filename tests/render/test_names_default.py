@@ -37,6 +37,19 @@ def test_the_lab_resolves_by_dns_unless_the_spec_asks_for_the_hosts_file() -> No
     assert "grid_names: dns" in files["inventory/group_vars/all.yml"]
 
 
+def test_a_lab_with_slurm_keeps_the_hosts_file_unless_the_spec_asks_for_dns() -> None:
+    from grid.render.leftovers import _had_dns
+    from support.paths import EXAMPLES
+    from support.specs import cluster_from
+
+    slurm = cluster_from(EXAMPLES / "slurm" / "cluster.yaml")
+    assert slurm.spec.target == "local" and names_mode(slurm) == "hosts_file"
+    asked = cluster_from(EXAMPLES / "slurm" / "cluster.yaml",
+                         lambda d: d["spec"].setdefault("configuration", {}).update(names="dns"))
+    assert names_mode(asked) == "dns"
+    assert not _had_dns(slurm.model_dump(mode="json")) and _had_dns(asked.model_dump(mode="json"))
+
+
 def test_existing_hosts_keep_the_hosts_file_by_default_and_no_diagnostic_says_otherwise() -> None:
     spec = lab(names=None, target="existing")
     assert names_mode(spec) == "hosts_file" and not uses_dns(spec)

@@ -71,4 +71,5 @@ def _had_dns(applied: Mapping[str, Any]) -> bool:
     from grid.render.names import DNS, default_mode  # the resource graph with it: `grid validate` loads neither
 
     spec = _mapping(applied.get("spec"))
-    return (_mapping(spec.get("configuration")).get("names") or default_mode(str(spec.get("target")))) == DNS
+    given = _mapping(spec.get("configuration")).get("names")
+    return (given or default_mode(str(spec.get("target")), scheduler=spec.get("scheduler") is not None)) == DNS
