@@ -45,7 +45,9 @@ def plan(
     ws = common.workspace(spec, workdir, location, regions)
     planned = operations.plan(ws, operations.PlanOptions(
         refresh=refresh, allow_destroy_protected=allow_destroy_protected, targets=common.patterns(targets),
-        excludes=common.patterns(excludes), policy_dirs=tuple(policies or ())))
+        excludes=common.patterns(excludes), policy_dirs=tuple(policies or ()),
+        # A seal's plan counts unchanged resources without listing them: only where none is listed.
+        sealed=not (show_noop or json_output or out is not None or fmt == "json")))
     result = planned.plan
     document = to_document(result, spec_path=str(spec), grid_version=__version__)
     if out is not None:

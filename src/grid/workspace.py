@@ -193,17 +193,22 @@ def plan_parts(ws: Workspace, *, envelope: Envelope | None, state: State, allow_
             serial=envelope.serial if envelope else 0, lineage=envelope.lineage if envelope else "",
             allow_destroy_protected=allow_destroy_protected, live=live, live_hosts=live_hosts,
             host_digests=digests if ws.cluster.spec.target else None,
-            capacity=with_out_of_service(capacity_document(ws.cluster, _applied_cluster(state),
-                                                           spec_catalog(ws.loaded)[0]), state),
+            capacity=plan_capacity(ws, state),
         )
         made = with_moves(made, ws.cluster, state, ws.loaded.source)
         made = _own_reasons(ws, made, graph)
         made = _slurm_steps(ws, made, graph, state)
-        made = _waves(ws, made, state)
+        made = with_waves(ws, made, state)
     return PlanParts(made, graph, digests, key)
 
 
-def _waves(ws: Workspace, made: Plan, state: State) -> Plan:
+def plan_capacity(ws: Workspace, state: State) -> dict[str, Any]:
+    """A plan's capacity document: the spec's, the change from the spec as last applied, what is out of service."""
+    return with_out_of_service(capacity_document(ws.cluster, _applied_cluster(state), spec_catalog(ws.loaded)[0]),
+                               state)
+
+
+def with_waves(ws: Workspace, made: Plan, state: State) -> Plan:
     """The plan with the waves its replaced nodes leave service in (grid.plan.waves); a roll a killed run was
     in goes on with the wave it was in."""
     from grid.plan.waves import plan_waves

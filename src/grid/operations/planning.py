@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from grid.identity import Identity
 from grid.operations.policy_gate import with_policy
+from grid.operations.sealed import empty_graph, may_seal, seal_if_unchanged, sealed_plan
 from grid.operations.targeting import aimed, aimed_at
 from grid.plan import LiveHost, Plan
 from grid.plan.region_scope import limit_to_regions
@@ -32,6 +33,8 @@ class PlanOptions:
     policy_dirs: tuple[Path, ...] = ()
     # With refresh: the playbook's check mode on every host, not only where digests differ (grid.drift_digest).
     full_check: bool = False
+    # May answer from a seal (grid.operations.sealed): a no-op whose unchanged resources are counted, not listed.
+    sealed: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,20 @@ class Planned:
 
 
 def plan(ws: Workspace, options: PlanOptions = PlanOptions(), *, slurm: SlurmConnect | None = None) -> Planned:
-    """Read the state (no lock: nothing is written) and plan against it."""
+    """Read the state (no lock: the state is not written) and plan against it. A plan that changes nothing seals
+    the state it read (grid.operations.sealed); with `options.sealed` a seal that applies answers instead."""
+    sealable = may_seal(ws, refresh=options.refresh, probe=options.probe, targets=options.targets,
+                        excludes=options.excludes, policy_dirs=options.policy_dirs)
+    if sealable and options.sealed and (sealed := sealed_plan(ws)) is not None:
+        made, read, small = sealed  # neither holds the node records: this Planned is shown, never applied
+        return Planned(made, read, small, empty_graph(ws), {}, admin_public_key(ws, small))
     envelope, state = ws.read_state()
-    planned = plan_against(ws, envelope, state, public_key=admin_public_key(ws, state), options=options,
-                           slurm=slurm)
-    return replace(planned, plan=with_policy(ws, planned.plan, options.policy_dirs))  # what the packs say of it
+    key = admin_public_key(ws, state)
+    planned = plan_against(ws, envelope, state, public_key=key, options=options, slurm=slurm)
+    planned = replace(planned, plan=with_policy(ws, planned.plan, options.policy_dirs))  # what the packs say of it
+    if sealable:
+        seal_if_unchanged(ws, planned.plan, envelope, state, key)
+    return planned
 
 
 def plan_against(ws: Workspace, envelope: Envelope | None, state: State, *, public_key: str,

@@ -19,7 +19,7 @@ from grid.resources import Kind, ResourceGraph
 from grid.spec import spec_digest
 from grid.state.model import State
 from grid.state.store import FileStateStore
-from grid.workspace import Workspace
+from grid.workspace import Workspace, admin_public_key
 
 if TYPE_CHECKING:  # the apply and the checks are loaded when a run applies: a no-op `grid up` needs neither
     from grid.apply.context import ApplyResult
@@ -75,6 +75,7 @@ def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
         if not planned.plan.has_changes:
             if envelope is not None and planned.plan.selection is None:
                 record_pending(ws, state, envelope.serial, {})  # nothing left to do here: clear its record
+            seal_no_op(ws, planned, options)
             return Outcome("no-changes", planned.plan, serial=planned.serial)
         try:
             refuse_if_blocked(planned.plan, "grid up")  # a mandatory policy failed: before anything changes
@@ -93,6 +94,17 @@ def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
         if applied.ok and planned.plan.selection is None:  # a partial run did not do the pending work
             record_pending(ws, applied.state, applied.serial, planned.pending_elsewhere)
     return finished(ws, planned, applied, skip_check=options.skip_check, on_applied=on_applied, on_node=on_node)
+
+
+def seal_no_op(ws: Workspace, planned: Planned, options: UpOptions) -> None:
+    """A no-op run seals the state for the `grid plan`s that follow (grid.operations.sealed): its plan, made with
+    the target's probe, changed nothing, so neither would one without it — when the key it planned with is the
+    one an offline plan uses."""
+    from grid.operations.sealed import may_seal, seal_if_unchanged
+
+    if may_seal(ws, refresh=options.refresh, probe=False, targets=options.targets, excludes=options.excludes,
+                policy_dirs=options.policy_dirs) and planned.public_key == admin_public_key(ws, planned.state):
+        seal_if_unchanged(ws, planned.plan, planned.envelope, planned.state, planned.public_key)
 
 
 def likely_to_apply(state: State, ws: Workspace, options: UpOptions) -> bool:

@@ -141,6 +141,9 @@ class Plan:
     policy: PolicyReport | None = None
     # What the spec's `moved:` entries re-address (grid.plan.moved); None: the spec has none.
     moved: Moves | None = None
+    # Resources left unchanged that `changes` does not list: a sealed plan's (grid.state.seal), which never
+    # reads their records. Counted with the listed no-ops.
+    unlisted_unchanged: int = 0
 
     @property
     def pending(self) -> tuple[ResourceChange, ...]:
@@ -163,6 +166,7 @@ class Plan:
         out = {a.value: 0 for a in Action if a is not left_out}
         for change in self.changes:
             out[change.action.value] = out.get(change.action.value, 0) + 1
+        out[Action.NOOP.value] += self.unlisted_unchanged
         return out
 
     @property

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from grid.render import slurm
+from grid.render import fast_yaml, slurm
 from grid.render.ansible_roles import INTERNAL_ROLES as INTERNAL_ROLES
 from grid.render.ansible_roles import SLURM_ROLE as SLURM_ROLE
 from grid.render.ansible_roles import available_roles as available_roles
@@ -352,9 +352,19 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _yaml(cluster: str, value: Any) -> str:
-    body = yaml.dump(value, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=1000,
-                     allow_unicode=False)
+    body = fast_yaml.dump(value, _scalar_text)  # PyYAML's bytes, faster (grid.render.fast_yaml)
+    if body is None:
+        body = _pyyaml(value)
     return _HEADER.format(cluster=cluster) + "---\n" + body
+
+
+def _pyyaml(value: Any) -> str:
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=1000, allow_unicode=False)
+
+
+def _scalar_text(value: Any) -> str:
+    """How _pyyaml writes `value` as a mapping's value."""
+    return _pyyaml({"k": value})[3:-1]
 
 
 def _templates() -> Traversable:

@@ -60,15 +60,44 @@ def checksum_of(canonical: bytes) -> str:
 
 def encode_state(state: State) -> tuple[bytes, str]:
     """Canonical JSON of `state` and its digest: the expensive half of a write, serial-independent."""
+    body, digest, _ = encode_state_spans(state)
+    return body, digest
+
+
+RECORD_SECTIONS = ("hosts", "resources")
+"""The state's per-node members: a sealed plan (grid.state.seal) reads the file without them."""
+
+
+def encode_state_spans(state: State) -> tuple[bytes, str, dict[str, tuple[int, int]]]:
+    """encode_state, and where each of RECORD_SECTIONS' values lies in the body (start, end byte offsets).
+
+    The body is canonical JSON made member by member: `{"k":v,...}` with sorted keys is exactly what
+    canonical_json gives for the whole object, so the bytes and the digest are the same as ever."""
     with gc_paused():
         try:
             # Python mode is ~30% cheaper to dump; for our str/int/dict/list fields it yields the same
             # JSON. Values json cannot take as they are (sets, datetimes, NaN in `attrs`) raise here,
             # and then pydantic's JSON mode converts them.
-            body = canonical_json(state.model_dump())
+            return _members_body(state.model_dump())
         except (TypeError, ValueError):
-            body = canonical_json(state.model_dump(mode="json"))
-    return body, checksum_of(body)
+            return _members_body(state.model_dump(mode="json"))
+
+
+def _members_body(document: dict[str, Any]) -> tuple[bytes, str, dict[str, tuple[int, int]]]:
+    pieces: list[bytes] = []
+    spans: dict[str, tuple[int, int]] = {}
+    offset = 1  # the opening brace
+    for key in sorted(document):
+        name = canonical_json(key) + b":"
+        value = canonical_json(document[key])
+        if pieces:
+            offset += 1  # the comma before this member
+        if key in RECORD_SECTIONS:
+            spans[key] = (offset + len(name), offset + len(name) + len(value))
+        pieces.append(name + value)
+        offset += len(name) + len(value)
+    body = b"{" + b",".join(pieces) + b"}"
+    return body, checksum_of(body), spans
 
 
 def envelope_checksum(state_digest: str, *, serial: object, lineage: object,

@@ -6,6 +6,7 @@ Layout of a work directory:
                                    written first (mtime, then serial): a serial never decides alone
     state.json.corrupt-<time>      a damaged file set aside by `restore`, never deleted by grid
     state.lock, .lock.guard        see grid.state.lock
+    state.index.json, state.seal.json  a sealed plan's hints (grid.state.seal): offsets and digests only
 Pulumi's stacks go beside it, in a DIY file backend (`pulumi-backend/` of the work directory).
 Callers hold `store.lock(...)` across read → plan → apply → write; the serial check in `write`
 is the second line of defence (and the guard makes check-and-replace atomic among writers).
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from grid.killpoints import kill_point
 from grid.state import _osutil as osu
-from grid.state import codec
+from grid.state import codec, seal
 from grid.state import lock as locking
 from grid.state.errors import (
     BackupNotFound,
@@ -107,7 +108,7 @@ class FileStateStore:
         return loaded[0]
 
     def write(self, state: State, expected_serial: int) -> Envelope:
-        body, digest = codec.encode_state(state)  # outside the guard: the slow part needs no serial
+        body, digest, spans = codec.encode_state_spans(state)  # outside the guard: the slow part needs no serial
         with storage_errors(self.workdir, "save the state"), osu.guard(self.workdir / locking.GUARD_FILE):
             current = self._current_header()
             on_disk = current.serial if current else 0
@@ -122,7 +123,7 @@ class FileStateStore:
             # file's serial may have been lowered by hand: its checksum did not cover it).
             serial = max([on_disk, *self._backup_serials()]) + 1
             header = self._commit(body, digest, serial=serial, lineage=lineage,
-                                  previous=on_disk if current else None)
+                                  previous=on_disk if current else None, spans=spans)
         return Envelope(format_version=header.format_version, serial=header.serial, lineage=header.lineage,
                         checksum=header.checksum, state=state)
 
@@ -138,6 +139,7 @@ class FileStateStore:
                 if not self._backup_path(current.serial).exists():
                     self._backup_current(current.serial)
             temp = osu.write_temp(self.workdir, (raw,), prefix=".state.")
+            seal.forget(self.workdir)  # offsets of this file's members are not known here
             try:
                 os.replace(temp, self.path)
             except BaseException:
@@ -202,14 +204,23 @@ class FileStateStore:
             state = backup.state
             if command:
                 state = append_history(state, history_entry(new_serial, command))
-            body, digest = codec.encode_state(state)
+            body, digest, spans = codec.encode_state_spans(state)
             kept = self._set_aside() if damaged else None
             lineage = backup.lineage or str(uuid.uuid4())
             header = self._commit(body, digest, serial=new_serial, lineage=lineage,
-                                  previous=current.serial if current else None)
+                                  previous=current.serial if current else None, spans=spans)
         envelope = Envelope(format_version=header.format_version, serial=header.serial,
                             lineage=header.lineage, checksum=header.checksum, state=state)
         return Restored(envelope, serial, kept)
+
+    def read_sealed(self) -> seal.Sealed | None:
+        """The state as a sealed plan reads it (grid.state.seal), or None when no seal applies to it."""
+        with storage_errors(self.workdir, "read the state"):
+            return seal.read_sealed(self.workdir, STATE_FILE)
+
+    def seal(self, checksum: str, inputs: str, *, resources: int, hosts: int) -> None:
+        """Record that a plan of `inputs` against the state with `checksum` changes nothing (grid.state.seal)."""
+        seal.write_seal(self.workdir, checksum, inputs, resources=resources, hosts=hosts)
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -253,7 +264,7 @@ class FileStateStore:
         return self._known[1] if self._known else None
 
     def _commit(self, body: bytes, digest: str, *, serial: int, lineage: str, previous: int | None,
-                ) -> codec.Header:
+                spans: dict[str, tuple[int, int]]) -> codec.Header:
         chunks = codec.envelope_chunks(body, digest, serial=serial, lineage=lineage)
         temp = osu.write_temp(self.workdir, chunks, prefix=".state.")
         try:
@@ -267,6 +278,8 @@ class FileStateStore:
         osu.fsync_dir(self.workdir)
         header = codec.Header(FORMAT_VERSION, serial, lineage,
                               codec.envelope_checksum(digest, serial=serial, lineage=lineage))
+        at = len(chunks[0])  # where the body starts in the file
+        seal.write_index(self.workdir, header.checksum, {k: (at + a, at + b) for k, (a, b) in spans.items()})
         self._sweep_temps()
         self._known = (_identity(os.stat(self.path)), header)
         self._prune()
