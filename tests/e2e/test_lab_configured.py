@@ -66,10 +66,21 @@ def test_the_nodes_have_what_the_spec_says(cluster: tuple[Path, str]) -> None:
     assert _on(name, TRAIN, "test -s /var/lib/node-ready")[0] == 0  # the script ran once
 
 
+def test_an_unchanged_cluster_is_planned_from_its_seal(cluster: tuple[Path, str]) -> None:
+    spec, name = cluster
+    first, second = (grid("plan", str(spec), "--detailed-exitcode") for _ in range(2))
+    assert first.code == second.code == 0, (first.output, second.output)
+    assert first.stdout == second.stdout and "No changes" in second.stdout
+    sealed = json.loads((spec.parent / ".grid" / name / "state.seal.json").read_text())
+    assert sealed["resources"] > 0 and sealed["hosts"] == 2
+
+
 def test_a_role_change_reconfigures_only_the_hosts_that_play_it(cluster: tuple[Path, str]) -> None:
     spec, name = cluster
     role = spec.parent / "roles/nccl-tuning/tasks/main.yml"
     role.write_text(role.read_text().replace("NCCL_IB_DISABLE=0", "NCCL_IB_DISABLE=1"))
+    # The seal the plans above left does not hide the edit: the role's digest is an input of the plan.
+    assert grid("plan", str(spec), "--detailed-exitcode").code == 2
     plan = grid("plan", str(spec), "--json")
     assert plan.code == 0, plan.output
     configured = {c["address"]: c["scope"] for c in json.loads(plan.stdout)["configuration"]}
