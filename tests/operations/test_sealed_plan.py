@@ -229,3 +229,10 @@ def test_grid_plan_says_the_same_from_the_seal_and_json_still_lists_everything(w
     assert "No changes. The cluster matches the spec." in second.stdout
     document = json.loads(invoke(*args, "--json").stdout)
     assert document["summary"]["no-op"] == len(document["changes"]) > 0
+
+
+def test_a_state_an_older_grid_wrote_gets_its_index_from_the_first_full_plan(ws: Workspace, reads: list[str]) -> None:
+    (ws.workdir / seal.INDEX_FILE).unlink()  # as a grid before seals left it
+    operations.plan(ws, SEALED)
+    operations.plan(ws, SEALED)
+    assert reads == ["full", "sealed"]

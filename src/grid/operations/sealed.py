@@ -80,8 +80,8 @@ def seal_if_unchanged(ws: Workspace, plan: Plan, envelope: Envelope | None, stat
     quiet = not (plan.has_changes or plan.errors or plan.slurm or plan.jobs is not None or plan.selection
                  or state.moved_now)
     inputs = inputs_digest(ws, public_key) if quiet and (plan.roll is None or not plan.roll.pools) else None
-    if inputs is not None:
-        ws.store.seal(envelope.checksum, inputs, resources=len(state.resources), hosts=len(state.hosts))
+    if inputs is not None and envelope.state is state:  # the state as stored: what the seal vouches for
+        ws.store.seal(envelope, inputs)
 
 
 def empty_graph(ws: Workspace) -> ResourceGraph:

@@ -50,6 +50,18 @@ def write_index(workdir: Path, checksum: str, spans: dict[str, tuple[int, int]])
     _write(workdir / INDEX_FILE, {"checksum": checksum, "spans": {k: list(v) for k, v in sorted(spans.items())}})
 
 
+def index_for(workdir: Path, envelope: Envelope) -> None:
+    """Write the index of the state.json `envelope` was read from when no index describes it (a file an older grid
+    or a migration wrote): its canonical bytes are made again, and their checksum must be the file's."""
+    index = _read(workdir / INDEX_FILE)
+    if index is not None and index.get("checksum") == envelope.checksum:
+        return
+    _, digest, spans = codec.encode_state_spans(envelope.state)
+    header = codec.envelope_chunks(b"", digest, serial=envelope.serial, lineage=envelope.lineage)[0]
+    if codec.envelope_checksum(digest, serial=envelope.serial, lineage=envelope.lineage) == envelope.checksum:
+        write_index(workdir, envelope.checksum, {k: (len(header) + a, len(header) + b) for k, (a, b) in spans.items()})
+
+
 def forget(workdir: Path) -> None:
     """No seal and no index: the state was written by a path that does not record offsets."""
     for name in (INDEX_FILE, SEAL_FILE):

@@ -218,9 +218,11 @@ class FileStateStore:
         with storage_errors(self.workdir, "read the state"):
             return seal.read_sealed(self.workdir, STATE_FILE)
 
-    def seal(self, checksum: str, inputs: str, *, resources: int, hosts: int) -> None:
-        """Record that a plan of `inputs` against the state with `checksum` changes nothing (grid.state.seal)."""
-        seal.write_seal(self.workdir, checksum, inputs, resources=resources, hosts=hosts)
+    def seal(self, envelope: Envelope, inputs: str) -> None:
+        """Record that a plan of `inputs` against `envelope` (as read from here) changes nothing (grid.state.seal)."""
+        seal.index_for(self.workdir, envelope)
+        seal.write_seal(self.workdir, envelope.checksum, inputs, resources=len(envelope.state.resources),
+                        hosts=len(envelope.state.hosts))
 
     # -- internals -------------------------------------------------------------------------------
 
