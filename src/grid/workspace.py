@@ -221,12 +221,12 @@ def with_waves(ws: Workspace, made: Plan, state: State) -> Plan:
 
 def _slurm_steps(ws: Workspace, made: Plan, graph: ResourceGraph, state: State) -> Plan:
     """The plan with what it does to Slurm (grid.plan.slurm_plan), against the all.yml grid last rendered here."""
-    from grid.plan.slurm_plan import slurm_steps
-    from grid.render.slurm import inventory_vars
-
     configured_before = bool(((state.applied_spec or {}).get("spec") or {}).get("scheduler")) and bool(state.hosts)
     if not made.config and not (configured_before and ws.cluster.spec.scheduler is None):
         return made  # no host is configured: nothing reaches Slurm
+    from grid.plan.slurm_plan import slurm_steps
+    from grid.render.slurm import inventory_vars
+
     before: dict[str, Any] | None = None
     rendered = ws.rendered_dir / "ansible" / "inventory" / "group_vars" / "all.yml"
     if rendered.is_file():

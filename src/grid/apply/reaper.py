@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,7 +135,7 @@ def owned_prefix(kind: str, pid: int | None = None) -> str:
 
 def host_id() -> str:
     """This host, in 8 hex digits (a work directory may be shared: only its own host can see a pid)."""
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+    return hashlib.sha256(os.uname().nodename.encode()).hexdigest()[:8]  # gethostname, without socket
 
 
 OWNED_DIRECTORIES = ("ansible-run", "gates")

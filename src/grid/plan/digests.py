@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from grid.render import slurm
 from grid.render.ansible import (
     AnsibleInputs,
     cluster_vars,
@@ -74,6 +73,8 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
     slurm_text = ""
     if cluster.spec.scheduler is not None:
         # slurm.conf lists every node: Slurm's files change with the hosts table, and reach every host with it.
+        from grid.render import slurm  # a cluster without Slurm never loads it
+
         slurm_text = "\0" + json.dumps(slurm.inventory_vars(cluster, graph), sort_keys=True)
         hosts_text += slurm_text
     hosts_digest = "sha256:" + hashlib.sha256(hosts_text.encode()).hexdigest()

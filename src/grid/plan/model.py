@@ -6,13 +6,13 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from grid.plan.jobs import JobImpact
-from grid.plan.slurm_plan import SlurmStep
 from grid.spec.targets import TARGET_TRAITS
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: a plan of a cluster without Slurm never loads Slurm's modules
+    from grid.plan.jobs import JobImpact
     from grid.plan.moved import Moves
     from grid.plan.selection import Selection
+    from grid.plan.slurm_plan import SlurmStep
     from grid.plan.waves import Roll  # which imports this module
     from grid.policy.report import PolicyReport
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from grid.render import fast_yaml, slurm
+from grid.render import fast_yaml
 from grid.render.ansible_roles import INTERNAL_ROLES as INTERNAL_ROLES
 from grid.render.ansible_roles import SLURM_ROLE as SLURM_ROLE
 from grid.render.ansible_roles import available_roles as available_roles
@@ -157,6 +157,8 @@ def collect_inputs(cluster: Cluster, graph: ResourceGraph, admin_public_key: str
     slurm_vars: dict[str, Any] = {}
     slurmd_groups: list[str] = []
     if cluster.spec.scheduler is not None:
+        from grid.render import slurm  # a cluster without Slurm never loads it
+
         slurm_vars = slurm.inventory_vars(cluster, graph)
         slurmd_groups = [group_name("pool", region, pool) for region, pool in slurm.slurmd_pools(cluster)
                          if pool in regions.get(region, {})]
@@ -280,7 +282,9 @@ def _hosts_yml(inputs: AnsibleInputs) -> str:
     if inputs.own_config_groups:
         children[OWN_CONFIG_GROUP] = {"children": {group: None for group in inputs.own_config_groups}}
     if inputs.slurmd_groups:
-        children[slurm.SLURMD_GROUP] = {"children": {group: None for group in inputs.slurmd_groups}}
+        from grid.render.slurm import SLURMD_GROUP
+
+        children[SLURMD_GROUP] = {"children": {group: None for group in inputs.slurmd_groups}}
     return _yaml(inputs.cluster, {"all": {"children": children}})
 
 

@@ -11,8 +11,8 @@ and once its lease runs out (or, on this host, once its process is gone) others 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -71,7 +71,7 @@ class Lease:
             raise self.lost
 
     def acquire(self, *, break_stale: bool = False) -> LockHolder:
-        self._holder = self.record.claim(self.command, self.lease_seconds, uuid.uuid4().hex,
+        self._holder = self.record.claim(self.command, self.lease_seconds, os.urandom(16).hex(),
                                          break_stale=break_stale)
         return self._holder
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +37,7 @@ from grid.state.lease import Lease
 from grid.state.model import Envelope, State
 from grid.state.pglock import current_holder, held_pg_lock, remove_lock
 from grid.state.roles import BackupInfo, PulumiBackend, Restored
-from grid.state.store import DEFAULT_KEEP, refuse_import
+from grid.state.store import DEFAULT_KEEP, new_lineage, refuse_import
 
 if TYPE_CHECKING:
     import psycopg
@@ -219,7 +218,7 @@ class PostgresStateStore:
                     f"{expected_serial} expected): another grid wrote it",
                     "run the command again so it plans against the new state",
                     expected=expected_serial, actual=serial)
-            lineage = lineage or str(uuid.uuid4())
+            lineage = lineage or new_lineage()
             checksum = codec.envelope_checksum(digest, serial=serial + 1, lineage=lineage)
             raw = b"".join(codec.envelope_chunks(body, digest, serial=serial + 1, lineage=lineage))
             self._insert(cur, serial + 1, lineage, checksum, raw)
@@ -286,7 +285,7 @@ class PostgresStateStore:
             if command:
                 state = append_history(state, history_entry(new_serial, command))
             body, digest = codec.encode_state(state)
-            lineage = backup.lineage or lineage or str(uuid.uuid4())
+            lineage = backup.lineage or lineage or new_lineage()
             checksum = codec.envelope_checksum(digest, serial=new_serial, lineage=lineage)
             raw = b"".join(codec.envelope_chunks(body, digest, serial=new_serial, lineage=lineage))
             self._insert(cur, new_serial, lineage, checksum, raw)

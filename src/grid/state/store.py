@@ -18,7 +18,6 @@ import contextlib
 import os
 import re
 import shutil
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -118,7 +117,7 @@ class FileStateStore:
                     "expected): another grid wrote it",
                     "run the command again so it plans against the new state",
                     expected=expected_serial, actual=on_disk)
-            lineage = current.lineage if current and current.lineage else str(uuid.uuid4())
+            lineage = current.lineage if current and current.lineage else new_lineage()
             # Above every backup too: a serial is never reused, so no backup is overwritten (a format 1
             # file's serial may have been lowered by hand: its checksum did not cover it).
             serial = max([on_disk, *self._backup_serials()]) + 1
@@ -206,7 +205,7 @@ class FileStateStore:
                 state = append_history(state, history_entry(new_serial, command))
             body, digest, spans = codec.encode_state_spans(state)
             kept = self._set_aside() if damaged else None
-            lineage = backup.lineage or str(uuid.uuid4())
+            lineage = backup.lineage or new_lineage()
             header = self._commit(body, digest, serial=new_serial, lineage=lineage,
                                   previous=current.serial if current else None, spans=spans)
         envelope = Envelope(format_version=header.format_version, serial=header.serial,
@@ -353,6 +352,12 @@ class FileStateStore:
 
     def _backup_path(self, serial: int) -> Path:
         return self.backup_dir / f"state.{serial}.json"
+
+
+def new_lineage() -> str:
+    import uuid  # only a first write needs it (uuid imports platform: ~5 ms of every start-up)
+
+    return str(uuid.uuid4())
 
 
 def _identity(st: os.stat_result) -> _Identity:
