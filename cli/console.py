@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import IO, TYPE_CHECKING, Any, Union
+from typing import IO, TYPE_CHECKING, Any, NoReturn, Union
 
 from grid.diagnostics import Diagnostic, Diagnostics, Severity, path_text
 
@@ -27,6 +27,20 @@ class CommandFailed(Exception):
         self.message = message
         self.hint = hint
         self.code = code
+
+
+def exit_with(code: int) -> NoReturn:
+    """End the command with `code`, as Typer's Exit. Typer is loaded here, on a failure's path: a plain `grid up`
+    runs without it (cli.main._quick), and `exit_code` reads the code back."""
+    import typer
+
+    raise typer.Exit(code)
+
+
+def exit_code(exc: BaseException) -> int | None:
+    """The code of a Typer Exit (None for any other exception; one was raised only if Typer is loaded)."""
+    typer = sys.modules.get("typer")
+    return exc.exit_code if typer is not None and isinstance(exc, typer.Exit) else None
 
 
 def non_interactive() -> bool:

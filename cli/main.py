@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import re
 import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import console, failures, interrupts
 from .console import CANCELLED
@@ -55,7 +56,7 @@ def modules_for(argv: list[str]) -> tuple[str, ...]:
     return COMMAND_MODULES
 
 
-_LOCAL_TARGET = re.compile(rb"(?m)^[ \t]+target:[ \t]*[\"']?local\b")
+_LOCAL_TARGET = rb"(?m)^[ \t]+target:[ \t]*[\"']?local\b"  # compiled by `grid up` only (re caches it)
 
 
 def _start_podman_listing(argv: list[str]) -> None:
@@ -72,15 +73,42 @@ def _start_podman_listing(argv: list[str]) -> None:
                 head = spec.read(1 << 16)
         except OSError:
             continue
-        if _LOCAL_TARGET.search(head):
+        if re.search(_LOCAL_TARGET, head):
             from grid.drivers import podman_listing
 
             podman_listing.start()
         return
 
 
+_PYDANTIC_PLUGINS = "pydantic.plugin._loader"
+
+
+def _without_pydantic_plugins() -> None:
+    """The command runs no pydantic plugins: pydantic's plugin loader imports importlib.metadata and scans every
+    installed distribution's entry points when the first model is built (~10 ms of each command's start, issue
+    20), and grid installs none. This stands in for that loader's get_plugins; a process that loaded it already
+    keeps it, and a pydantic that asks the loader for anything else gets the real one."""
+    if _PYDANTIC_PLUGINS in sys.modules:
+        return
+    loader = types.ModuleType(_PYDANTIC_PLUGINS, "grid's stand-in: no pydantic plugins (grid.cli.main)")
+    loader.get_plugins = tuple  # type: ignore[attr-defined]  # get_plugins() -> (): no plugins
+    loader.__getattr__ = _real_pydantic_plugins  # type: ignore[method-assign]  # PEP 562: any other name
+    sys.modules[_PYDANTIC_PLUGINS] = loader
+
+
+def _real_pydantic_plugins(name: str) -> object:
+    if name.startswith("__"):  # the import system's questions (`__path__`: is it a package?) are not pydantic's
+        raise AttributeError(name)
+    import importlib
+
+    sys.modules.pop(_PYDANTIC_PLUGINS, None)
+    return getattr(importlib.import_module(_PYDANTIC_PLUGINS), name)
+
+
 def run() -> None:
     """Console-script entry: every failure leaves through here with a message and exit code."""
+    if modules_for(sys.argv[1:]):  # `--version` builds no model
+        _without_pydantic_plugins()
     with interrupts.handled():
         _run()
 
@@ -144,15 +172,17 @@ def _aborted() -> NoReturn:
 
 
 def _quick(argv: list[str]) -> Callable[[], int] | None:
-    """A plain `grid [--no-color] validate SPEC [--json]` runs without Typer (its imports and parsing, ~30 CPU-ms
-    of the command's ~250, issue 20): the same function, the same output. Any other form (help, `--`, an option
-    it does not know, completion) is Typer's."""
+    """A plain `grid [--no-color] validate SPEC [--json]` or `grid [--no-color] up SPEC [--workdir DIR] [flags]`
+    runs without Typer (its imports and parsing: ~30 CPU-ms of a start-up, issue 20): the same function, the same
+    output. Any other form (help, `--`, an option it does not know, completion) is Typer's."""
     if COMPLETION_ENV in os.environ:
         return None
     words = list(argv)
     no_color = words[:1] == ["--no-color"]
     if no_color:
         words = words[1:]
+    if words[:1] == ["up"]:
+        return _quick_up(argv, words[1:], no_color)
     if words[:1] != ["validate"]:
         return None
     rest = words[1:]
@@ -168,6 +198,56 @@ def _quick(argv: list[str]) -> Callable[[], int] | None:
 
         console.configure(no_color=no_color)
         return check(spec, json_output)
+
+    return quick
+
+
+# `grid up`'s flags that the quick path takes, by the keyword of cli.commands.up.run (as its Typer options name them).
+_UP_FLAGS = {
+    "--yes": "yes", "-y": "yes", "--json": "json_output", "--refresh": "refresh", "--skip-check": "skip_check",
+    "--verbose": "verbose", "-v": "verbose", "--trust-new-hosts": "trust_new_hosts",
+    "--allow-job-impact": "allow_job_impact", "--rotate-ssh-key": "rotate_ssh_key", "--heal": "heal",
+}
+
+
+def _quick_up(argv: list[str], rest: list[str], no_color: bool) -> Callable[[], int] | None:
+    """`grid up SPEC` with flags of _UP_FLAGS and `--workdir DIR` (or `--workdir=DIR`), in any order; a repeated
+    one counts once and the last --workdir wins, as with Typer. GRID_STATE (the --state option's variable), the
+    repeatable options and anything else go to Typer."""
+    if "GRID_STATE" in os.environ:
+        return None
+    specs: list[str] = []
+    workdir: str | None = None
+    flags: dict[str, Any] = {}  # keywords of cli.commands.up.run, each True
+    words = iter(rest)
+    for word in words:
+        if word in _UP_FLAGS:
+            flags[_UP_FLAGS[word]] = True
+        elif word == "--workdir" or word.startswith("--workdir="):
+            workdir = word.partition("=")[2] if "=" in word else next(words, "")
+            if not workdir or workdir.startswith("-"):
+                return None
+        elif word.startswith("-"):
+            return None
+        else:
+            specs.append(word)
+    if len(specs) != 1:
+        return None
+    spec, where = Path(specs[0]), None if workdir is None else Path(workdir)  # Paths, as Typer hands them over
+
+    def quick() -> int:
+        _start_podman_listing(argv)  # before the command's imports, as _parsed does
+        from .commands.up import run as up
+
+        console.configure(no_color=no_color)
+        try:
+            up(spec, where, **flags)
+        except Exception as exc:
+            code = console.exit_code(exc)  # what click returns for Typer's Exit (standalone_mode=False)
+            if code is None:
+                raise
+            return code
+        return 0
 
     return quick
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import typer
-
 from grid.resources import pool_fabrics
 
 from .. import common, console
@@ -63,7 +61,7 @@ class ApplyView:
             return
         if outcome.status == "failed":
             report.finish("applied", plan=plan, applied=outcome.applied, serial=outcome.serial)
-            raise typer.Exit(1)
+            console.exit_with(1)
         checks = outcome.checks.to_dict() if outcome.checks is not None and report.enabled else None
         if outcome.checks is not None:
             self.checks.summary(outcome.checks)
@@ -72,7 +70,7 @@ class ApplyView:
                           checks=checks)
             report.doc["ok"] = False
             self._out.print("acceptance checks failed: `grid check SPEC` shows them again", markup=False)
-            raise typer.Exit(1)
+            console.exit_with(1)
         if not report.enabled and outcome.applied is not None:
             for line in output_lines(outcome.applied.state, str(self._ws.spec_path), pool_fabrics(self._ws.cluster)):
                 self._out.print(line, markup=False)

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 from .. import console, failures
 from .plan import made_word
 
@@ -86,15 +84,16 @@ def reporting(enabled: bool, command: str) -> Iterator[Result]:
         result.fail("interrupted", "state was saved after each completed step; run the command again to finish")
         raise
     except Exception as exc:
+        code = console.exit_code(exc)  # Typer's Exit (a RuntimeError): the messages are out already
+        if code is not None:
+            if code:
+                result.emit()
+                result.fail("the command failed; the messages on stderr say why")
+            raise
         plain = failures.plain_failure(exc)
         if plain is None:  # a bug: main.run reports it
             raise
         result.fail(plain.message, plain.hint)
         raise plain from exc
-    except typer.Exit as exc:
-        if exc.exit_code:
-            result.emit()
-            result.fail("the command failed; the messages on stderr say why")
-        raise
     else:
         result.emit()

@@ -76,6 +76,21 @@ def test_a_plain_validate_runs_without_typer_and_says_what_typer_s_path_says(tmp
     assert grid("validate", str(bad)).code == 1
 
 
+def test_validate_runs_no_pydantic_plugin_scan() -> None:
+    """pydantic's plugin loader imports importlib.metadata and scans every installed distribution (~10 ms); the
+    console entry stands in for it (cli.main), and the spec is still checked by its models."""
+    modules = loaded("validate", str(LOCAL_LAB))
+    assert "importlib.metadata" not in modules and "email" not in tops(modules)
+    assert "grid.spec.model" in modules
+    # A pydantic that asks its loader for more than get_plugins gets the real loader.
+    probe = ("import sys\nfrom grid.cli import main\nmain._without_pydantic_plugins()\nimport grid.spec\n"
+             "assert 'importlib.metadata' not in sys.modules\nfrom pydantic.plugin._loader import get_plugins\n"
+             "assert tuple(get_plugins()) == ()\nfrom pydantic.plugin._loader import PYDANTIC_ENTRY_POINT_GROUP\n"
+             "assert PYDANTIC_ENTRY_POINT_GROUP == 'pydantic'\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def test_validate_still_reads_the_policy_packs_a_spec_names(tmp_path: Path) -> None:
     spec = tmp_path / "cluster.yaml"
     spec.write_text(LOCAL_LAB.read_text().replace("  energy:", "  policy: {packs: [no-such-pack]}\n  energy:"))

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from grid.spec.factories import empty_list
 from grid.spec.own import RelativePath
 
 DEFAULT_IMAGE = "grid-node"
@@ -78,7 +79,9 @@ class ImageRecipe(_Model):
     base: ImageName = Field(
         DEFAULT_IMAGE, description="The image this one adds to: grid-node, or an image listed before this one")
     packages: list[DebianPackage] = Field(
-        default_factory=list, max_length=200, description="Debian packages (bookworm) installed on top of the base")
-    files: list[ImageFile] = Field(default_factory=list, max_length=100, description="Files copied into the image")
+        default_factory=empty_list, max_length=200,
+        description="Debian packages (bookworm) installed on top of the base")
+    files: list[ImageFile] = Field(
+        default_factory=empty_list, max_length=100, description="Files copied into the image")
     clouds: ImageClouds = Field(
         default_factory=ImageClouds, description="A ready machine image per cloud target (else a build step)")

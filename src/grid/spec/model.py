@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from grid.spec.factories import empty_list
 from grid.spec.images import ImageName, ImageRecipe
 from grid.spec.lifecycle import Health, Update
 from grid.spec.moved import Moved
@@ -145,7 +146,7 @@ class StorageMount(Model):
 
     path: MountPath
     options: list[MountOption] = Field(
-        default_factory=list, description="Mount options: ro or rw, noatime, nosuid, nodev, noexec, key=value")
+        default_factory=empty_list, description="Mount options: ro or rw, noatime, nosuid, nodev, noexec, key=value")
     mode: FileMode | None = Field(None, description="Octal mode of the directory at `path`, like '1777'")
     subdir: SubdirPath | None = Field(None, description="Mount this directory below the storage's root instead")
 
@@ -167,7 +168,7 @@ class Storage(Model):
     capacity_tib: float | None = Field(
         None, gt=0, le=10_000_000, description="Needed by parallel-fs, nfs and block; unknown for object")
     mount: MountPath | None = Field(None, description="One mount point (short for `mounts: [{path: ...}]`)")
-    mounts: list[StorageMount] = Field(default_factory=list, description="Where the storage appears on nodes")
+    mounts: list[StorageMount] = Field(default_factory=empty_list, description="Where the storage appears on nodes")
     protect: bool = False
     backend: StorageBackend | None = Field(
         None, description="The cloud service that builds it (aws: efs or fsx-lustre; gcp: filestore; alicloud: "
@@ -203,8 +204,8 @@ class Pool(Model):
     count: int = Field(ge=0, le=1_000_000)
     accelerator: Accelerator | None = None
     nodes_per_rack: int = Field(4, ge=1, le=256)
-    fabrics: list[Name] = Field(default_factory=list)
-    storage: list[Name] = Field(default_factory=list)
+    fabrics: list[Name] = Field(default_factory=empty_list)
+    storage: list[Name] = Field(default_factory=empty_list)
     roles: list[RoleName] = Field(default_factory=lambda: ["compute"])
     resources: NodeResources = NodeResources()
     instance_types: dict[CloudTarget, MachineType] = Field(
@@ -253,9 +254,9 @@ class Region(Model):
                           "openstack); optional on public clouds, where it is a power budget if given")
     targets: RegionTargets = Field(
         default_factory=RegionTargets, description="This hub's cloud region and zone, per cloud target")
-    fabrics: list[Fabric] = Field(default_factory=list)
-    storage: list[Storage] = Field(default_factory=list)
-    pools: list[Pool] = Field(default_factory=list)
+    fabrics: list[Fabric] = Field(default_factory=empty_list)
+    storage: list[Storage] = Field(default_factory=empty_list)
+    pools: list[Pool] = Field(default_factory=empty_list)
 
 
 class Link(Model):
@@ -267,7 +268,7 @@ class Link(Model):
 class User(Model):
     name: UserName
     sudo: bool = False
-    authorized_keys: list[PublicKey] = Field(default_factory=list)
+    authorized_keys: list[PublicKey] = Field(default_factory=empty_list)
 
 
 class Configuration(Model):
@@ -278,8 +279,8 @@ class Configuration(Model):
     sysctl: dict[SysctlKey, int | SysctlText] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=dict, description="limits.conf items for /etc/security/limits.d")
     admin_user: UserName = "gridadmin"
-    users: list[User] = Field(default_factory=list)
-    scripts: list[Script] = Field(default_factory=list)
+    users: list[User] = Field(default_factory=empty_list)
+    scripts: list[Script] = Field(default_factory=empty_list)
     role_vars: dict[RoleName, RoleVars] = Field(
         default_factory=dict, description="Variables for roles, by role: plain values, never Jinja")
     manage: bool = Field(
@@ -296,11 +297,11 @@ class Configuration(Model):
 class PoolConfiguration(Model):
     """A pool's configuration, merged over the cluster's (grid.spec.own.merged; docs/spec.md)."""
 
-    roles: list[RoleName] = Field(default_factory=list)
+    roles: list[RoleName] = Field(default_factory=empty_list)
     sysctl: dict[SysctlKey, int | SysctlText] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=dict)
-    users: list[User] = Field(default_factory=list)
-    scripts: list[Script] = Field(default_factory=list)
+    users: list[User] = Field(default_factory=empty_list)
+    scripts: list[Script] = Field(default_factory=empty_list)
     role_vars: dict[RoleName, RoleVars] = Field(default_factory=dict)
 
 
@@ -333,7 +334,7 @@ class ExistingHost(Model):
 
 
 class ExistingSettings(Model):
-    hosts: list[ExistingHost] = Field(default_factory=list)
+    hosts: list[ExistingHost] = Field(default_factory=empty_list)
     inventory: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,200}$")] | None = None
 
 
@@ -374,18 +375,18 @@ class ClusterSpec(Model):
     targets: TargetSettings = TargetSettings()
     defaults: Defaults = Defaults()
     regions: list[Region] = Field(min_length=1)
-    links: list[Link] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=empty_list)
     configuration: Configuration = Configuration()
     energy: Energy = Energy()
     access: Access = Access()
     images: list[ImageRecipe] = Field(
-        default_factory=list, max_length=64, description="Node image recipes pools name in pools[].image")
+        default_factory=empty_list, max_length=64, description="Node image recipes pools name in pools[].image")
     catalog: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,200}$")] | None = Field(
         None, description="Accelerator catalog file extending the built-in one, relative to the spec")
     scheduler: Scheduler | None = Field(
         None, description="The workload manager grid installs and keeps true to the spec (docs/spec.md, Scheduler)")
     moved: list[Moved] = Field(
-        default_factory=list, max_length=200,
+        default_factory=empty_list, max_length=200,
         description="Renames that keep what exists: {from, to} of a pool, storage or fabric (docs/spec.md, Moved)")
     policy: PolicySettings = Field(
         default_factory=PolicySettings, description="Policy packs every plan of this spec runs (docs/policy.md)")

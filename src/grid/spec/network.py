@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from grid.spec.factories import empty_list
+
 # A CIDR, a fabric name or `pool:NAME`; grid.validate.network says which it is and whether it exists.
 Source = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:/_-]{1,64}$")]
 # One port (22) or an inclusive range ("8000-8100").
@@ -28,7 +30,7 @@ class IngressRule(_Model):
     """Traffic a fabric accepts: to these ports, over this protocol, from these sources."""
 
     ports: list[Port] = Field(
-        default_factory=list, max_length=64,
+        default_factory=empty_list, max_length=64,
         description="Ports (22) and inclusive ranges (\"8000-8100\"); empty: every port. None for icmp.")
     protocol: Literal["tcp", "udp", "icmp"] = "tcp"
     from_: list[Source] = Field(

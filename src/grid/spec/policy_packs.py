@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grid.spec.factories import empty_list
 from grid.spec.own import RelativePath
 
 
@@ -17,6 +18,6 @@ class PolicySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
 
     packs: list[RelativePath] = Field(
-        default_factory=list, max_length=32,
+        default_factory=empty_list, max_length=32,
         description="Policy pack directories (relative to the spec) every plan of this spec runs: .py policies "
                     "and a pack.yaml of thresholds; a mandatory finding blocks `grid up` and `grid apply`")
