@@ -242,6 +242,8 @@ def _quick_up(argv: list[str], rest: list[str], no_color: bool) -> Callable[[], 
         console.configure(no_color=no_color)
         try:
             up(spec, where, **flags)
+        except KeyboardInterrupt:  # as under Typer (its Exit(130)): the run may have changed things, say so
+            interrupts.leave()
         except Exception as exc:
             code = console.exit_code(exc)  # what click returns for Typer's Exit (standalone_mode=False)
             if code is None:

@@ -112,3 +112,18 @@ def test_a_refused_spec_still_gives_one_json_result_document(tmp_path: Path) -> 
         doc = json.loads(run.stdout)
         assert (doc["format"], doc["outcome"], doc["ok"]) == ("grid-result/v1", "error", False), run.stdout
         assert "error" in run.stderr
+
+
+def test_ctrl_c_in_a_quick_up_says_the_state_was_saved_as_typer_s_path_does(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import grid.cli.commands.up as up_command
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt  # mid-apply: steps may have been saved
+
+    monkeypatch.setattr(up_command, "run", interrupted)
+    monkeypatch.setattr(sys, "argv", ["grid", "up", "s.yaml", "--yes"])
+    with pytest.raises(SystemExit) as ended:
+        main.run()
+    assert ended.value.code == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == main.interrupts.SAVED
