@@ -8,7 +8,7 @@ Per run, on one unique cluster:
 - `grid drift --full-check` of the same cluster (the playbook in check mode on every host, the path before
   the digests and the tests' oracle): the ratio of the two in one run;
 - where drift's time goes: the same two phases timed apart through the library (grid.drift), once;
-- +1 node: the first pool's count + 1, then `grid up --yes --skip-check` — target ≤ 0.3x the full bring-up;
+- +1 node: the first pool's count + 1, then `grid up --yes --skip-check` — target ≤ 0.15x the full bring-up;
 - `grid destroy`, and removal by the cluster's podman label whatever happened (try/finally).
 
 Prints JSON: seconds (min/median/max), ratios, targets met.
@@ -32,7 +32,7 @@ import yaml
 from _lab import REPO, grid, measured_lab, spread
 
 TARGET_DRIFT_SECONDS = 8.0
-TARGET_GROW_RATIO = 0.3
+TARGET_GROW_RATIO = 0.15  # issue 20
 
 
 def drift_phases(spec: Path, workdir: Path) -> dict[str, float]:

@@ -71,3 +71,13 @@ def test_a_run_cut_short_configures_no_host() -> None:
     assert set(cut) == {"a", "b"} and not any(o.ok for o in cut.values())
     assert "ended before this host was done" in cut["a"].summary()
     assert all(o.ok for o in ran(finished=True).outcomes().values())
+
+
+def test_only_a_site_marked_shell_only_runs_without_mitogen(tmp_path: Path) -> None:
+    from grid.drivers.ansible import SHELL_ONLY_MARK, shell_only
+
+    assert not shell_only(tmp_path)  # no site.yml (a run of a missing directory fails later, with its own words)
+    (tmp_path / "site.yml").write_text(f"---\n# header\n{SHELL_ONLY_MARK}\n- name: Play\n  hosts: all\n")
+    assert shell_only(tmp_path)
+    (tmp_path / "site.yml").write_text(f"---\n- name: Play\n  hosts: all\n  # not {SHELL_ONLY_MARK}\n")
+    assert not shell_only(tmp_path)  # the mark is a line of its own, not a mention in a comment

@@ -20,7 +20,7 @@ import yaml
 pytestmark = pytest.mark.e2e
 
 PLUGINS = Path(__file__).resolve().parents[2] / "templates" / "ansible" / "action_plugins"
-ACTIONS = ("grid_files.py", "grid_mounts.py", "grid_hostname.py", "grid_fabric_mtu.py")
+ACTIONS = ("grid_files.py", "grid_mounts.py", "grid_hostname.py", "grid_fabric_mtu.py", "grid_command.py")
 
 
 def _plugin(name: str) -> ModuleType:
@@ -130,6 +130,19 @@ def test_the_hostname_is_asserted_where_grid_may_not_set_it(tmp_path: Path) -> N
     assert _playbook(tmp_path, [{"grid_hostname": {"name": running, "manage": False}}])[0]["changed"] is False
     failed = _playbook(tmp_path, [{"grid_hostname": {"name": "not-" + running, "manage": "false"}}], ok=False)[0]
     assert failed["msg"] == f"hostname is {running}, expected not-{running}"
+
+
+def test_a_command_runs_as_commands_argv_does_and_check_mode_skips_it_unless_told(tmp_path: Path) -> None:
+    made = tmp_path / "it's made"  # a quote and a space: argv words reach the command as they are
+    script = 'printf "%s\\n" "$2" > "$1"; echo "wrote $2"'
+    task = {"grid_command": {"argv": ["sh", "-c", script, "grid-test", str(made), "a b"]}, "register": "out",
+            "changed_when": "out.stdout != 'same'"}
+    assert _playbook(tmp_path, [task], check=True) == [] and not made.exists()  # skipped: neither ok nor failed
+    done = _playbook(tmp_path, [{**task, "check_mode": False}], check=True)[0]
+    assert made.read_text() == "a b\n" and done["stdout"] == "wrote a b" and done["changed"] is True
+    failed = _playbook(tmp_path, [{"grid_command": {"argv": ["sh", "-c", "echo no such thing >&2; exit 3"]}}],
+                       ok=False)[0]
+    assert failed["rc"] == 3 and failed["msg"] == "non-zero return code" and failed["stderr"] == "no such thing"
 
 
 def test_fabric_addresses_and_mtus(tmp_path: Path) -> None:

@@ -133,7 +133,7 @@ def test_the_role_templates_render_what_the_drift_digests_expect() -> None:
                    base_names_records_dir="/etc/grid/hosts.d", base_names_pid_file="/run/grid-dnsmasq.pid")
     assert conf == server_conf_text("lab")
     task = yaml.safe_load((BASE / "tasks/names.yml").read_text())[0]  # its script writes the text and a newline
-    resolv = ansible(task["ansible.builtin.command"]["argv"][6], grid_cluster="lab", grid_region="west",
+    resolv = ansible(task["grid_command"]["argv"][6], grid_cluster="lab", grid_region="west",
                      base_name_server={"ip": "198.18.2.2"}) + "\n"
     assert resolv == resolv_text("lab", "west", "198.18.2.2")
     host = inputs.hosts["west-infer-0001"]

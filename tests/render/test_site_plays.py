@@ -205,3 +205,34 @@ def test_leftovers_of_the_state() -> None:
     assert leftovers_of(_state(hosts_file)) == NO_LEFTOVERS
     assert leftovers_of(_state(None)) == EVERY_LEFTOVER  # hosts, but no run recorded as applied
     assert leftovers_of(_state(plain, "failed")) == EVERY_LEFTOVER  # a run that did not finish
+
+
+def _modules(tasks_file: Path) -> set[str]:
+    """The action of every task of a role's tasks file (the key that is not a task keyword)."""
+    keywords = {"name", "tags", "when", "register", "changed_when", "failed_when", "check_mode", "loop",
+                "loop_control", "notify", "no_log", "become", "vars", "args"}
+    return {key for task in yaml.safe_load(tasks_file.read_text()) or [] for key in task if key not in keywords}
+
+
+def test_a_site_of_grids_shell_actions_only_says_so_and_any_other_does_not(tmp_path: Path) -> None:
+    """grid's driver runs a site.yml marked `# grid-strategy: linear` without mitogen (grid.drivers.ansible.
+    shell_only): the mark must be true of every task the lab plays, and absent where a role runs Python modules."""
+    from grid.drivers.ansible import SHELL_ONLY_MARK, shell_only
+
+    def marked(cluster: Cluster, leftovers: Leftovers = NO_LEFTOVERS) -> bool:
+        files = render_ansible(cluster, expand(cluster), admin_public_key=KEY, own=OWN, leftovers=leftovers)
+        out = _write(files, tmp_path / str(len(list(tmp_path.iterdir()))))
+        assert shell_only(out) == (SHELL_ONLY_MARK in files["site.yml"].splitlines())
+        return shell_only(out)
+
+    assert marked(cluster_from(LOCAL_LAB)) and marked(cluster_from(LOCAL_LAB, _hosts_file))
+    assert not marked(cluster_from(LOCAL_LAB, _policy))  # the firewall's nft commands and checks
+    assert not marked(cluster_from(LOCAL_LAB, _west_tuned))  # the user's role
+    assert not marked(cluster_from(LOCAL_LAB, _hosts_file), Leftovers(names=True))  # the name service's removal
+    roles = Path(__file__).resolve().parents[2] / "templates" / "ansible" / "roles"
+    played = [roles / "base/tasks" / f for f in ("main.yml", "cluster_wide.yml", "hosts_table.yml", "users.yml",
+                                                  "names.yml", "names_server.yml")]
+    played += [roles / "fabric/tasks/main.yml", roles / "storage-client/tasks/main.yml"]
+    actions = set().union(*(_modules(path) for path in played))
+    imports = {"ansible.builtin.import_tasks", "ansible.builtin.include_tasks"}
+    assert {a for a in actions - imports if not a.startswith("grid_")} == set()  # no Python module on the host

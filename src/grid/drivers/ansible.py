@@ -14,10 +14,11 @@ its own, out of reach of the terminal's Ctrl-C: a run ends when its caller is in
 ends at `cancel_runs()` (the CLI calls it on Ctrl-C), within CANCEL_POLL_SECONDS.
 
 Speed: the mitogen strategy (`mitogen_linear`) when the installed mitogen accepts this ansible-core,
-else `linear` with the rendered 16 forks + pipelining. A run that only rewrites the hosts table (one
-task per host) uses `linear` with forks by the controller's cores (hosts_table_forks): there, mitogen's
-bootstrap of each connection costs more than it saves. The strategy plugin path is machine-specific, so
-it is set here at run time, never in rendered files.
+else `linear` with the rendered 16 forks + pipelining; `linear` too when site.yml says every task is a shell
+command (shell_only): mitogen speeds up Python modules only, and its bootstrap of each host costs more. A run
+that only rewrites the hosts table (one task per host) uses `linear` with forks by the controller's cores
+(hosts_table_forks): there, mitogen's bootstrap of each connection costs more than it saves. The strategy
+plugin path is machine-specific, so it is set here at run time, never in rendered files.
 """
 
 from __future__ import annotations
@@ -205,6 +206,8 @@ class RunnerAnsible:
             # One small task per host: mitogen's bootstrap of every connection costs more than it saves.
             options["forks"] = hosts_table_forks(len(scopes))
             strategy = "linear"
+        elif self._auto and shell_only(project_dir):
+            strategy = "linear"  # no Python module to speed up: mitogen's bootstrap would be all it adds
         result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event, strategy)
         if (self._auto and self._strategy_dir is not None and not result.ok and not result.hosts
                 and "mitogen" in result.output_tail.lower()):
@@ -303,6 +306,23 @@ def _run_cancellable(runner: Any, cancel: threading.Event, mark: str) -> None:
         raise
     if failed:
         raise failed[0]
+
+
+SHELL_ONLY_MARK = "# grid-strategy: linear"
+"""site.yml's line (templates/ansible/site.yml.j2) when every task it plays runs shell commands on the hosts."""
+
+
+def shell_only(project_dir: Path) -> bool:
+    """Whether the rendered site.yml says all its tasks are grid's shell-command actions (no Python module).
+    mitogen then only adds its bootstrap of each host (~1 s of a 1/4-CPU lab node at the first task, and
+    controller CPU for each): Ansible's linear strategy over SSH with ControlPersist is faster (docs in the
+    template). Read from the head of the file, where the template puts it; a missing file says no."""
+    try:
+        with (project_dir / "site.yml").open(encoding="utf-8") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return any(line.strip() == SHELL_ONLY_MARK for line in head.splitlines())
 
 
 def hosts_table_forks(hosts: int, cpus: int | None = None) -> int:

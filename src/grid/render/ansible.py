@@ -50,10 +50,11 @@ CLUSTER_WIDE_TAG = "cluster-wide"
 ACTION_PLUGINS = ("action_plugins/grid_node_ready.py", "action_plugins/grid_hosts_block.py",
                   "action_plugins/grid_accounts.py", "action_plugins/grid_authorized_keys.py",
                   "action_plugins/grid_files.py", "action_plugins/grid_hostname.py",
-                  "action_plugins/grid_fabric_mtu.py", "action_plugins/grid_mounts.py")
+                  "action_plugins/grid_fabric_mtu.py", "action_plugins/grid_mounts.py",
+                  "action_plugins/grid_command.py")
 """grid's own actions: the gate, the hosts table, the removal of accounts that left the spec, authorized_keys,
-small files in one task, the hostname, the fabrics' MTUs, the mount points (each in one task, no Python on the
-host: a task costs every host a turn)."""
+small files in one task, the hostname, the fabrics' MTUs, the mount points, a command's argv (each in one task,
+no Python on the host: a task costs every host a turn)."""
 
 _HEADER = "# Rendered by grid for cluster {cluster}; do not edit: grid rewrites this file.\n"
 
