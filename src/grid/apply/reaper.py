@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,7 +136,7 @@ def owned_prefix(kind: str, pid: int | None = None) -> str:
 
 def host_id() -> str:
     """This host, in 8 hex digits (a work directory may be shared: only its own host can see a pid)."""
-    return hashlib.sha256(os.uname().nodename.encode()).hexdigest()[:8]  # gethostname, without socket
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 OWNED_DIRECTORIES = ("ansible-run", "gates")

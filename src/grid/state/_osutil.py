@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import gc
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -37,7 +38,7 @@ def current_user() -> str:
 
 
 def this_host() -> str:
-    return os.uname().nodename  # socket.gethostname() on POSIX, without importing socket
+    return socket.gethostname()
 
 
 def write_temp(directory: Path, chunks: tuple[bytes, ...], prefix: str) -> Path:
