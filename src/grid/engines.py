@@ -10,15 +10,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from grid.render.pulumi import RegionInput
-
 if TYPE_CHECKING:
     from grid.plan.contract import Allowance
+    from grid.render.pulumi import RegionInput
 
 __all__ = ["EngineFailed", "MadeFn", "PreviewResult", "ProgressFn", "RegionInput", "StackEngine", "StackResult"]
 
 ProgressFn = Callable[[str, str, str], None]
 """(address, operation, status) — e.g. ("east/train/node-0001", "create", "done")."""
+
+
+
+def __getattr__(name: str) -> Any:
+    """RegionInput on first use: Pulumi's worker process runs stacks and must not load the renderers (~0.15 s)."""
+    if name == "RegionInput":
+        from grid.render.pulumi import RegionInput
+
+        return RegionInput
+    raise AttributeError(f"module 'grid.engines' has no attribute {name!r}")
+
 
 MadeFn = Callable[[str, dict[str, Any]], None]
 """(address, outputs) of a resource just created, replaced or updated, while the rest of its stack goes on."""

@@ -19,15 +19,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grid.drivers import pulumi_shards as shards
-from grid.engines import EngineFailed, MadeFn, PreviewResult, ProgressFn, RegionInput, StackEngine, StackResult
+from grid.engines import EngineFailed, MadeFn, PreviewResult, ProgressFn, StackEngine, StackResult
 
 if TYPE_CHECKING:
+    from grid.engines import RegionInput
     from grid.plan.contract import Allowance
 
 __all__ = ["MADE_OPS", "EngineFailed", "MadeFn", "PreviewResult", "ProcessStackEngine", "ProgressFn", "PulumiFailed",
-           "RegionInput", "StackEngine", "StackResult"]
+           "StackEngine", "StackResult"]
 
 MADE_OPS = ("create", "create-replacement", "update")
+TARGET_ENV = "GRID_STACK_TARGET"
+"""The target whose stack program a worker loads while it waits for its request (grid.drivers.pulumi_worker)."""
 
 
 class PulumiFailed(EngineFailed):
@@ -136,7 +139,8 @@ class ProcessStackEngine:
     def _spawn(self, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen([sys.executable, "-m", "grid.drivers.pulumi_worker"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, **self._engine_env, **(env or {})})
+                                env={**os.environ, **self._engine_env, **(env or {}),
+                                     TARGET_ENV: str(self._request["target"])})
 
     def _run(self, op: str, region: str, data: RegionInput, progress: ProgressFn | None,
              made: MadeFn | None = None, **extra: Any) -> dict[str, Any]:

@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from grid.state.lock import DEFAULT_LEASE_SECONDS
-from grid.state.postgres import DEFAULT_PG_LEASE_SECONDS
 
 _FILEBLOB_TEMP = re.compile(r".+\.[0-9a-f]+\.tmp")  # gocloud fileblob: <name>.<unix nanos in hex>.tmp
 
@@ -42,6 +41,8 @@ def clear_stale_locks(backend_url: str, project: str, region: str, *, lease_seco
     """Remove the stale locks and leftovers of stack `region`; returns what was removed (keys as paths).
     `env`: the backend's environment for Pulumi (grid.state.PulumiBackend.env), e.g. its PGPASSWORD."""
     if backend_url.startswith(("postgres://", "postgresql://")):
+        from grid.state.postgres import DEFAULT_PG_LEASE_SECONDS  # its store is not loaded for a file backend
+
         return _clear_pg(backend_url, project, region, lease_seconds or DEFAULT_PG_LEASE_SECONDS,
                          password=(env or {}).get("PGPASSWORD"))
     if not backend_url.startswith("file://"):

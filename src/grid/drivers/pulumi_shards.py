@@ -22,9 +22,10 @@ import copy
 import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from grid.engines import RegionInput
+if TYPE_CHECKING:
+    from grid.engines import RegionInput
 
 __all__ = ["SHARDABLE_TARGETS", "SHARD_ABOVE_NODES", "SHARD_NODES", "SHARD_PARALLEL", "Layout", "empty", "layout",
            "merge_changes", "merge_outputs", "region_of", "shard_stack"]

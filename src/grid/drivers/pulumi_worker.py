@@ -8,12 +8,15 @@ programs cannot run in one process at once; grid runs each region in a worker pr
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from grid.drivers.pulumi import PulumiFailed
+from grid.drivers.pulumi import TARGET_ENV, PulumiFailed
 from grid.drivers.pulumi_automation import AutomationEngine
 from grid.killpoints import kill_point
 from grid.plan.contract import Allowance
@@ -24,7 +27,16 @@ def _emit(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def preload(target: str) -> None:
+    """The target's stack program and its providers, loaded before the request comes (~0.15 s for the local
+    target's): a worker started early does it while grid plans. Unknown here, it fails later, as it would."""
+    if target.isidentifier():
+        with contextlib.suppress(ImportError):
+            importlib.import_module(f"grid.stacks.{target}")
+
+
 def main() -> int:
+    preload(os.environ.get(TARGET_ENV, ""))
     text = sys.stdin.read()
     if not text.strip():
         return 0  # a spare worker grid did not need (grid.drivers.pulumi.ProcessStackEngine.warm)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from grid.plan.model import Action, Plan
+if TYPE_CHECKING:  # Pulumi's provider process reads the Allowance only: not the plan's models
+    from grid.plan.model import Plan
 
 ALLOWANCE_ENV = "GRID_PLAN_ALLOWANCE"
 """Names a file with the running plan's Allowance for one region: set by grid's Pulumi worker for `up` only,
@@ -51,6 +53,8 @@ class Allowance:
 def allowance(plan: Plan, region: str) -> Allowance:
     """The region's resources the plan keeps: recorded ones it neither replaces, recreates nor deletes (and
     the previous addresses of those it renames: the engine may re-address them, never end them)."""
+    from grid.plan.model import Action
+
     kept = {c.address for c in plan.changes
             if c.region == region and c.action in (Action.NOOP, Action.UPDATE)}
     if plan.moved is not None:  # a renamed resource survives under its previous address too
