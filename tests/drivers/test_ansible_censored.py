@@ -3,7 +3,7 @@ The munge key task is no_log, and a key replaced by hand must be drift like any 
 
 from __future__ import annotations
 
-from grid.drivers.ansible import _Collector
+from grid.drivers.ansible_results import Collector
 
 CENSORED = {"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"}
 
@@ -14,7 +14,7 @@ def _event(res: dict[str, object], stdout: str) -> dict[str, object]:
 
 
 def test_a_censored_change_is_a_changed_task() -> None:
-    collector = _Collector(check=True, on_event=None)
+    collector = Collector(check=True, on_event=None)
     collector.handle(_event(CENSORED, "changed: [n0]"))
     collector.handle({"event": "runner_on_ok", "stdout": "ok: [n0]",
                       "event_data": {"host": "n0", "task": "Munged running", "role": "slurm", "res": CENSORED}})
@@ -22,13 +22,13 @@ def test_a_censored_change_is_a_changed_task() -> None:
 
 
 def test_an_uncensored_result_is_read_as_before() -> None:
-    collector = _Collector(check=True, on_event=None)
+    collector = Collector(check=True, on_event=None)
     collector.handle(_event({"changed": False}, "changed: [n0]"))  # the result decides, not the text
     assert collector.hosts["n0"].changed_tasks == []
 
 
 def test_a_failed_command_is_told_in_its_own_words() -> None:
-    from grid.drivers.ansible import _message
+    from grid.drivers.ansible_results import _message
 
     assert _message({"msg": "non-zero return code", "rc": 1, "stderr": "grid-daemon: slurmd did not start\n",
                      "stdout": ""}) == "grid-daemon: slurmd did not start"

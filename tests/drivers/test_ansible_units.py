@@ -55,10 +55,10 @@ def test_ansible_gets_grids_settings_and_an_allow_list_of_its_environment() -> N
 
 def test_a_run_cut_short_configures_no_host() -> None:
     """Without the final stats (a Ctrl-C cancelled Ansible), a host that failed nothing yet is not done."""
-    from grid.drivers.ansible import _Collector
+    from grid.drivers.ansible_results import Collector
 
-    def ran(*, finished: bool) -> _Collector:
-        collector = _Collector(check=False, on_event=None)
+    def ran(*, finished: bool) -> Collector:
+        collector = Collector(check=False, on_event=None)
         for host in ("a", "b"):
             collector.handle({"event": "runner_on_ok", "event_data": {"host": host, "task": "Accounts",
                                                                      "res": {"changed": True}}})

@@ -11,7 +11,8 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from grid.drivers.ansible import EventCallback, Gate, HostOutcome, PlaybookResult
+from grid.drivers.ansible import Gate
+from grid.drivers.ansible_results import EventCallback, HostOutcome, PlaybookResult
 from grid.engines import EngineFailed, MadeFn, PreviewResult, ProgressFn, StackResult
 from grid.state.errors import StateConflict
 from grid.state.model import Envelope, State

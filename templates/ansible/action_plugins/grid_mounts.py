@@ -17,7 +17,7 @@ from typing import Any
 from ansible.module_utils.parsing.convert_bool import boolean  # type: ignore[import-untyped]
 from ansible.plugins.action import ActionBase  # type: ignore[import-untyped]
 
-UNVERIFIABLE_KEY = "grid_unverifiable"  # grid.drivers.ansible.UNVERIFIABLE_KEY
+UNVERIFIABLE_KEY = "grid_unverifiable"  # grid.drivers.ansible_results.UNVERIFIABLE_KEY
 
 
 class ActionModule(ActionBase):  # type: ignore[misc]
