@@ -81,3 +81,23 @@ def test_only_a_site_marked_shell_only_runs_without_mitogen(tmp_path: Path) -> N
     assert shell_only(tmp_path)
     (tmp_path / "site.yml").write_text(f"---\n- name: Play\n  hosts: all\n  # not {SHELL_ONLY_MARK}\n")
     assert not shell_only(tmp_path)  # the mark is a line of its own, not a mention in a comment
+
+
+def test_a_runner_looks_for_mitogen_only_when_a_run_may_use_it(tmp_path: Path) -> None:
+    """Finding out whether mitogen works imports Ansible (~0.12 s): `grid up` makes its runner before the apply
+    starts, and a site of shell-command actions only never asks (issue 20, +1 node)."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys\nfrom pathlib import Path\nfrom grid.drivers.ansible import RunnerAnsible\n"
+            "runner = RunnerAnsible(Path('.'))\n"
+            "made = sorted(m for m in ('ansible', 'ansible_mitogen') if m in sys.modules)\n"
+            "print(json.dumps({'made': made, 'strategy': runner.strategy, 'asked': 'ansible' in sys.modules}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                          cwd=tmp_path)
+    report = json.loads(done.stdout)
+    assert report["made"] == []
+    assert report["strategy"] in ("mitogen_linear", "linear")
+    if report["strategy"] == "mitogen_linear":  # mitogen works here: asking imported Ansible to find out
+        assert report["asked"]

@@ -121,10 +121,26 @@ class RunnerAnsible:
         self.timeout = timeout
         self.keep_artifacts = keep_artifacts
         self._auto = strategy is None
-        self._strategy_dir = mitogen_strategy_dir() if strategy in (None, "mitogen_linear") else None
-        self.strategy = strategy or ("mitogen_linear" if self._strategy_dir else "linear")
-        if self.strategy.startswith("mitogen") and self._strategy_dir is None:
-            raise ValueError(f"strategy {self.strategy} asked for, but mitogen does not work here")
+        self._asked = strategy
+        self._probed: tuple[Path | None, str] | None = None
+        if strategy is not None and strategy.startswith("mitogen") and self._strategy_dir is None:
+            raise ValueError(f"strategy {strategy} asked for, but mitogen does not work here")
+
+    def _probe(self) -> tuple[Path | None, str]:
+        """(mitogen's strategy directory, the strategy), found on first use: finding out imports Ansible and
+        mitogen (~0.12 s), which a run of shell-command actions only (shell_only) never needs."""
+        if self._probed is None:
+            directory = mitogen_strategy_dir() if self._asked in (None, "mitogen_linear") else None
+            self._probed = (directory, self._asked or ("mitogen_linear" if directory else "linear"))
+        return self._probed
+
+    @property
+    def _strategy_dir(self) -> Path | None:
+        return self._probe()[0]
+
+    @property
+    def strategy(self) -> str:
+        return self._probe()[1]
 
     def envvars(self, project_dir: Path, private_key: Path | Sequence[Path], known_hosts: Path,
                 strategy: str | None = None) -> dict[str, str]:
@@ -167,17 +183,18 @@ class RunnerAnsible:
             options["extravars"].update(scope_vars(scopes))
         if gate is not None:
             options["extravars"] = {**options.get("extravars", {}), **gate.extravars(list(limit or []))}
-        strategy = self.strategy
         if scopes and set(scopes.values()) == {"hosts"} and not check and gate is None:
             # One small task per host: mitogen's bootstrap of every connection costs more than it saves.
             options["forks"] = hosts_table_forks(len(scopes))
             strategy = "linear"
         elif self._auto and shell_only(project_dir):
             strategy = "linear"  # no Python module to speed up: mitogen's bootstrap would be all it adds
+        else:
+            strategy = self.strategy
         result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event, strategy)
-        if (self._auto and self._strategy_dir is not None and not result.ok and not result.hosts
-                and "mitogen" in result.output_tail.lower()):
-            self._strategy_dir, self.strategy = None, "linear"  # mitogen refused at run time: for good
+        if (self._auto and strategy != "linear" and not result.ok and not result.hosts
+                and "mitogen" in result.output_tail.lower() and self._strategy_dir is not None):
+            self._probed = (None, "linear")  # mitogen refused at run time: for good
             result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event, "linear")
         return result
 
