@@ -10,7 +10,7 @@ no Slurm, nothing installed by apt, so the figures are grid's, Pulumi's and Ansi
   on a loaded machine: the row's `bringup_again` says why);
 - `noop`: `grid up` again on the converged cluster (must say "No changes");
 - `drift`: `grid drift --json` of the converged cluster (must find nothing);
-- `plus_one`: the first pool's count + 1, `grid up`;
+- `plus_one`: the first pool's count + 1, `grid up` (its progress lines kept in the row: `plus_one_progress`);
 - `grid destroy`; whatever is left is removed by the cluster's podman label, also when interrupted (Ctrl-C or
   SIGTERM: the run stops and cleans up).
 
@@ -33,6 +33,7 @@ import ipaddress
 import itertools
 import json
 import os
+import re
 import secrets
 import signal
 import statistics
@@ -77,6 +78,11 @@ def grow(path: Path) -> None:
     data = yaml.safe_load(path.read_text())
     data["spec"]["regions"][0]["pools"][0]["count"] += 1
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def progress_lines(output: str, most: int = 40) -> list[str]:
+    """grid's progress lines ("2.0s ✓ infrastructure east", …): where a slow step's time went, kept in its row."""
+    return [line.strip() for line in output.splitlines() if re.match(r"^\s*\d+\.\ds ", line)][:most]
 
 
 def subnets_for(count: int) -> list[str]:
@@ -133,7 +139,9 @@ def one_size(nodes: int, root: Path, prefix: str = "sc-", names: str = "hosts_fi
         row["drift"] = statistics.median(run["seconds"] for run in row["drift_runs"])
         if not drift_only:
             grow(spec)
-            row["plus_one"] = grid("up", str(spec), *args, "--yes", "--skip-check").seconds
+            grown = grid("up", str(spec), *args, "--yes", "--skip-check")
+            row["plus_one"] = grown.seconds
+            row["plus_one_progress"] = progress_lines(grown.output)
         grid("destroy", str(spec), *args, "--yes")
     row.update({step: round(row[step], 2) for step in steps})
     row["per_node"] = {step: round(row[step] / nodes, 3) for step in steps}
