@@ -120,8 +120,7 @@ class RunnerAnsible:
         self.work_dir = work_dir
         self.timeout = timeout
         self.keep_artifacts = keep_artifacts
-        self._auto = strategy is None
-        self._asked = strategy
+        self._asked = strategy  # None: mitogen_linear when mitogen works here, else linear
         self._probed: tuple[Path | None, str] | None = None
         if strategy is not None and strategy.startswith("mitogen") and self._strategy_dir is None:
             raise ValueError(f"strategy {strategy} asked for, but mitogen does not work here")
@@ -187,12 +186,12 @@ class RunnerAnsible:
             # One small task per host: mitogen's bootstrap of every connection costs more than it saves.
             options["forks"] = hosts_table_forks(len(scopes))
             strategy = "linear"
-        elif self._auto and shell_only(project_dir):
+        elif self._asked is None and shell_only(project_dir):
             strategy = "linear"  # no Python module to speed up: mitogen's bootstrap would be all it adds
         else:
             strategy = self.strategy
         result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event, strategy)
-        if (self._auto and strategy != "linear" and not result.ok and not result.hosts
+        if (self._asked is None and strategy != "linear" and not result.ok and not result.hosts
                 and "mitogen" in result.output_tail.lower() and self._strategy_dir is not None):
             self._probed = (None, "linear")  # mitogen refused at run time: for good
             result = self._run_once(options, project_dir, private_key, known_hosts, check, on_event, "linear")
