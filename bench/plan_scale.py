@@ -9,12 +9,16 @@ each a /17 of 100.(64+r).0.0/16, shared address space never routed here), two st
 16 fabrics of 12,500+ nodes need a /18 each, 262,144 addresses: more than 198.18.0.0/15 holds, so the
 spec targets openstack (no lab-range rule).
 
-Scenarios per size (--scenarios; default empty, populated, sealed):
+Scenarios per size (--scenarios; default empty, populated, applied, sealed):
 - empty: no state yet (a first `grid plan`): every resource is a create, every host needs a full run.
 - populated: a state in which every resource is recorded (records built from the plan the way
   grid.apply.engine._record_region builds them, host records configured with the current digests,
   the applied spec in outputs), written and then read back through FileStateStore, so the state read
-  (checksum + schema) is timed too: the plan is a no-op. This is the first plan after a state write.
+  (checksum + schema) is timed too: the plan is a no-op. This is the first plan after a state write that no
+  plan vouched for (a `grid state` command, a failed apply, a state an older grid wrote).
+- applied: the same state as `grid up` leaves it: written, then sealed by the run's own verifying plan
+  (grid.operations.planning.seal_applied, called here as the run calls it after its last write; its time, what
+  the run pays, is `seal_by_apply_seconds`); timed: `grid plan`'s own path, the first plan after that run.
 - sealed: the populated state after that first `grid plan` sealed it (grid.state.seal): `grid plan`'s own path
   (grid.operations.plan with PlanOptions(sealed=True)), which reads the file's small members only and counts the
   unchanged resources (`plan` then includes the state read).
@@ -160,14 +164,20 @@ def prepare(root: Path, nodes: int, scenario: str) -> None:
     spec_path.write_text(yaml.safe_dump(make_spec(nodes), sort_keys=False))
     workdir = root / "work"
     workdir.mkdir(mode=0o700)
-    if scenario in ("populated", "sealed"):
+    if scenario in ("populated", "applied", "sealed"):
         loaded = load_spec(str(spec_path))
         assert loaded.cluster is not None
         store = FileStateStore(workdir)
         ws = Workspace(spec_path, loaded, loaded.cluster, validate(loaded), workdir, store,
                        target_for(loaded.cluster))
         first = plan(ws, envelope=None, state=empty_state(loaded.cluster.name))
-        store.write(populated_state(ws, first), 0)
+        written = store.write(populated_state(ws, first), 0)
+    if scenario == "applied":  # what `grid up` does after its last write
+        from grid.operations.planning import seal_applied
+
+        started = time.perf_counter()
+        seal_applied(ws, written, written.state)
+        (root / "seal_by_apply_seconds").write_text(str(time.perf_counter() - started))
     if scenario == "sealed":  # the first `grid plan` after the apply: full, a no-op, and it seals the state
         from grid import operations
 
@@ -198,7 +208,7 @@ def child(root: Path, nodes: int, scenario: str, profile: str | None) -> dict[st
     ws = Workspace(spec_path, loaded, loaded.cluster, findings, workdir, FileStateStore(workdir),
                    target_for(loaded.cluster))
     clock.restart()
-    if scenario == "sealed":  # `grid plan`'s own path: the state is read (sealed) inside it
+    if scenario in ("applied", "sealed"):  # `grid plan`'s own path: the state is read (sealed) inside it
         from grid import operations
 
         result = operations.plan(ws, operations.PlanOptions(sealed=True)).plan
@@ -214,7 +224,7 @@ def child(root: Path, nodes: int, scenario: str, profile: str | None) -> dict[st
         profiler.disable()
         profiler.dump_stats(profile)
     counts = result.counts()
-    if scenario in ("populated", "sealed"):
+    if scenario in ("populated", "applied", "sealed"):
         assert not result.has_changes, (counts, len(result.config))
     else:
         assert counts["create"] == len(result.changes) and len(result.config) == nodes
@@ -235,6 +245,8 @@ def measure(nodes: int, scenario: str, runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="grid-bench-") as tmp:
         _run("--prepare", tmp, str(nodes), scenario)
         samples = [json.loads(_run("--child", tmp, str(nodes), scenario)) for _ in range(runs)]
+        paid = Path(tmp) / "seal_by_apply_seconds"
+        sealing = {"seal_by_apply_seconds": round(float(paid.read_text()), 3)} if paid.exists() else {}
     phases = list(samples[0]["seconds"])
 
     def spread(key: str) -> dict[str, dict[str, float]]:
@@ -246,14 +258,14 @@ def measure(nodes: int, scenario: str, runs: int) -> dict[str, Any]:
     return {"nodes": nodes, "scenario": scenario, "runs": runs, "resources": samples[0]["resources"],
             "us_per_node": round(statistics.median(totals) / nodes * 1e6, 1),
             "seconds": spread("seconds"), "cpu_seconds": spread("cpu_seconds"),
-            "peak_rss_mb": {"min": min(rss), "median": statistics.median(rss), "max": max(rss)}}
+            "peak_rss_mb": {"min": min(rss), "median": statistics.median(rss), "max": max(rss)}, **sealing}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--scenarios", default="empty,populated,sealed")
+    parser.add_argument("--scenarios", default="empty,populated,applied,sealed")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--prepare", nargs=3, metavar=("DIR", "NODES", "SCENARIO"), help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=3, metavar=("DIR", "NODES", "SCENARIO"),

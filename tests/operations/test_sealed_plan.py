@@ -1,6 +1,7 @@
 """A sealed plan (grid.operations.sealed): `grid plan` of an unchanged cluster answers from the seal its last full
-no-op plan left, with the same verdict, counts and capacity — and any change of what a plan reads (the spec, the
-user's roles, the admin key, grid, the state file, the seal or index themselves) makes the next plan a full one."""
+no-op plan (or the apply that saved the state, after planning once more) left, with the same verdict, counts and
+capacity — and any change of what a plan reads (the spec, the user's roles, the admin key, grid, the state file,
+the seal or index themselves) makes the next plan a full one."""
 
 from __future__ import annotations
 
@@ -39,7 +40,10 @@ def applied(tmp_path: Path) -> Workspace:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
-    return applied(tmp_path)
+    """An applied cluster without the seal its apply left: the tests of plan-made seals start from a full plan."""
+    made = applied(tmp_path)
+    (made.workdir / seal.SEAL_FILE).unlink()
+    return made
 
 
 @pytest.fixture
@@ -86,6 +90,66 @@ def test_a_no_op_grid_up_seals_for_the_plans_that_follow(ws: Workspace, reads: l
     assert outcome.status == "no-changes"
     assert not operations.plan(ws, SEALED).plan.has_changes
     assert reads == ["full", "sealed"]
+
+
+def test_the_first_plan_after_grid_up_answers_from_the_seal_its_apply_left(tmp_path: Path) -> None:
+    ws = applied(tmp_path)
+    assert (ws.workdir / seal.SEAL_FILE).exists()
+    full = operations.plan(ws).plan  # the same state read in full and planned
+    sealed = operations.plan(ws, SEALED).plan
+    assert sealed.changes == () and sealed.unlisted_unchanged == len(full.changes) > 0
+    assert not full.has_changes and without_listing(to_document(sealed)) == without_listing(to_document(full))
+
+
+def test_grid_apply_of_a_saved_plan_seals_as_grid_up_does(tmp_path: Path) -> None:
+    ws = aws_lab_workspace(tmp_path)
+    out = tmp_path / "plan.json"
+    assert invoke("plan", str(AWS_LAB), "--workdir", str(ws.workdir), "--out", str(out)).code == 0
+    saved = operations.load_saved_plan(out)
+    stacks, ansible = FakeStacks(seconds=(0.0, 0.0)), RecordingAnsible()
+    assert operations.apply_saved(ws, saved, operations.ApplySavedOptions(skip_check=True),
+                                  approve=lambda *_: None, emit=lambda e: None,
+                                  engines=operations.Engines(stacks=lambda *_: stacks,
+                                                             ansible=lambda _: ansible)).ok
+    assert operations.plan(ws, SEALED).plan.changes == ()
+
+
+def test_a_failed_or_partial_apply_leaves_no_seal(tmp_path: Path) -> None:
+    ws = aws_lab_workspace(tmp_path)
+    failing, ansible = FakeStacks(["west"], seconds=(0.0, 0.0)), RecordingAnsible()
+    engines = operations.Engines(stacks=lambda *_: failing, ansible=lambda _: ansible)
+    assert not operations.up(ws, operations.UpOptions(skip_check=True), approve=lambda *_: None,
+                             emit=lambda e: None, engines=engines).ok
+    assert not (ws.workdir / seal.SEAL_FILE).exists()
+    stacks = FakeStacks(seconds=(0.0, 0.0))
+    engines = operations.Engines(stacks=lambda *_: stacks, ansible=lambda _: ansible)
+    assert operations.up(ws, operations.UpOptions(skip_check=True, targets=("east/**",)),
+                         approve=lambda *_: None, emit=lambda e: None, engines=engines).ok
+    assert not (ws.workdir / seal.SEAL_FILE).exists()  # west is still to do
+    made = operations.plan(ws, SEALED).plan
+    assert made.has_changes and listed(made)
+
+
+def test_an_apply_whose_next_plan_still_has_work_is_not_sealed(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sealing after an apply is verified by a plan, never assumed: here the apply records one host as
+    configured with digests other than the plan's (as a run that left a host behind would)."""
+    from grid.apply import run
+
+    real = run.apply
+
+    def leaves_a_host_behind(ctx: Any, plan: Any) -> Any:
+        result = real(ctx, plan)
+        address = sorted(result.state.hosts)[0]
+        host = result.state.hosts[address]
+        stale = {**result.state.hosts, address: host.model_copy(update={"node_digest": "sha256:" + "0" * 64})}
+        ctx.writer.update(lambda s: s.model_copy(update={"hosts": stale}))
+        return dataclasses.replace(result, state=ctx.writer.state, saved=ctx.writer.saved)
+
+    monkeypatch.setattr(run, "apply", leaves_a_host_behind)
+    ws = applied(tmp_path)
+    assert not (ws.workdir / seal.SEAL_FILE).exists()
+    assert operations.plan(ws, SEALED).plan.has_changes
 
 
 def test_listing_unchanged_resources_always_reads_them(ws: Workspace, reads: list[str]) -> None:

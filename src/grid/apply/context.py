@@ -15,7 +15,7 @@ from grid.drivers.ssh import KeyPair
 from grid.engines import StackEngine
 from grid.resources import ResourceGraph
 from grid.spec.model import Cluster
-from grid.state.model import State
+from grid.state.model import Envelope, State
 
 
 @dataclass
@@ -52,6 +52,8 @@ class ApplyResult:
     configured: tuple[str, ...] = ()
     untouched: tuple[str, ...] = ()
     serial: int = 0  # of the state as last saved by the run; 0 when none was saved
+    # That state as saved (its checksum): a run that applied the whole plan seals it (grid.operations.sealed).
+    saved: Envelope | None = None
 
     @property
     def ok(self) -> bool:

@@ -80,7 +80,8 @@ def apply(ctx: ApplyContext, plan: Plan) -> ApplyResult:
         "spec_digest": plan.spec_digest if ok and whole else s.spec_digest,
         "applied_spec": ctx.applied_spec if ok and whole and ctx.applied_spec is not None else s.applied_spec,
     }))
-    return ApplyResult(state, tuple(failures), tuple(configured), tuple(untouched), serial=ctx.writer.serial)
+    return ApplyResult(state, tuple(failures), tuple(configured), tuple(untouched), serial=ctx.writer.serial,
+                       saved=ctx.writer.saved)
 
 
 # -- infrastructure ---------------------------------------------------------------------------------------

@@ -158,7 +158,8 @@ def _up(ws: Workspace, plan: Plan, *, emit: EventSink, stacks: StackEngine | Non
         complete_rotation(ws.workdir)
         emit(Event("state", "info", message="the cluster's admin SSH key is rotated: every node has the new "
                                             "key and no longer the old one"))
-        return ApplyResult(state_now, result.failures, result.configured, result.untouched, serial=writer.serial)
+        return ApplyResult(state_now, result.failures, result.configured, result.untouched, serial=writer.serial,
+                           saved=writer.saved)
     return result
 
 

@@ -35,6 +35,7 @@ class StateWriter:
         self._serial = envelope.serial if envelope else 0
         self.lineage = envelope.lineage if envelope else ""  # known after the first write of a new state
         self.state = envelope.state if envelope else initial
+        self.saved = envelope  # the state as last written (or read): its checksum, for a seal (grid.state.seal)
 
     def update(self, change: Callable[[State], State]) -> State:
         with self._lock:
@@ -48,6 +49,7 @@ class StateWriter:
                 self._serial = envelope.serial
                 self.lineage = envelope.lineage
                 self.state = new_state
+                self.saved = envelope
             return self.state
 
     @property

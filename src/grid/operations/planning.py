@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grid.errors import GridError
 from grid.identity import Identity
 from grid.operations.policy_gate import with_policy
 from grid.operations.sealed import empty_graph, may_seal, seal_if_unchanged, sealed_plan
@@ -77,6 +78,24 @@ def plan(ws: Workspace, options: PlanOptions = PlanOptions(), *, slurm: SlurmCon
     if sealable:
         seal_if_unchanged(ws, planned.plan, envelope, state, key)
     return planned
+
+
+def seal_applied(ws: Workspace, saved: Envelope | None, state: State) -> None:
+    """After a run that applied a whole plan (under its lock): plan once more, offline, against the state it
+    saved, as the next `grid plan` would, and seal that state when the plan changes nothing (grid.operations.sealed)
+    — so the first `grid plan` after `grid up` answers from the seal as the second did. Verified, not assumed: a
+    run that left work (a roll's later waves, a rotation half done, whatever the plan still finds) is not sealed.
+    Costs the run one plan without reading the state (it is at hand); an optimisation, so a plan that cannot be
+    made here is left to the next `grid plan`, which says why."""
+    if saved is None or saved.state is not state or not saved.checksum or not may_seal(
+            ws, refresh=False, probe=False, targets=(), excludes=(), policy_dirs=()):
+        return  # the seal vouches for a plain offline plan, which is what is made here
+    key = admin_public_key(ws, state)
+    try:
+        made = plan_against(ws, saved, state, public_key=key, options=PlanOptions()).plan
+    except (GridError, OSError):
+        return
+    seal_if_unchanged(ws, made, saved, state, key)
 
 
 def plan_against(ws: Workspace, envelope: Envelope | None, state: State, *, public_key: str,

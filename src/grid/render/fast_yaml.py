@@ -39,11 +39,17 @@ def dump(value: Any, scalar_text: Callable[[Any], str]) -> str | None:
     if not isinstance(value, dict) or not value:
         return None
     memo: dict[tuple[type, Any], str] = {}
+    # Strings found plain, each asked of the resolver once: the keys and most values of a host's vars repeat on
+    # every host (10^4 hosts, ~20 vars each: the resolver was most of the dump's time).
+    plain: set[str] = set()
 
     def scalar(item: Any, *, key: bool = False) -> str:
         item_type = type(item)
         if item_type is str:
+            if item in plain:
+                return str(item)
             if len(item) <= _LONGEST_KEY and _PLAIN.fullmatch(item) and _resolves_to_str(item):
+                plain.add(item)
                 return str(item)  # most of an inventory: hostnames, addresses, names, paths
         elif key:
             raise _Unsupported  # keys of other types are left to PyYAML
