@@ -88,4 +88,10 @@ def test_a_role_change_reconfigures_only_the_hosts_that_play_it(cluster: tuple[P
     up = grid("up", str(spec), "--yes")
     assert up.code == 0, up.output
     assert "NCCL_IB_DISABLE=1" in _on(name, TRAIN, "cat /etc/nccl.conf")[1]
+    # The run sealed the state it saved, after planning once more: the next `grid plan` answers from the seal.
+    workdir = spec.parent / ".grid" / name
+    sealed, index = (json.loads((workdir / f).read_text()) for f in ("state.seal.json", "state.index.json"))
+    assert sealed["checksum"] == index["checksum"]
+    after = grid("plan", str(spec), "--detailed-exitcode")
+    assert after.code == 0 and "No changes" in after.stdout, after.output
     assert json.loads(grid("plan", str(spec), "--json").stdout)["configuration"] == []
