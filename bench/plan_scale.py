@@ -17,7 +17,7 @@ Scenarios per size (--scenarios; default empty, populated, applied, sealed):
   (checksum + schema) is timed too: the plan is a no-op. This is the first plan after a state write that no
   plan vouched for (a `grid state` command, a failed apply, a state an older grid wrote).
 - applied: the same state as `grid up` leaves it: written, then sealed by the run's own verifying plan
-  (grid.operations.planning.seal_applied, called here as the run calls it after its last write; its time, what
+  (grid.operations.planning.seal_saved, called here as the run calls it after its last write; its time, what
   the run pays, is `seal_by_apply_seconds`); timed: `grid plan`'s own path, the first plan after that run.
 - sealed: the populated state after that first `grid plan` sealed it (grid.state.seal): `grid plan`'s own path
   (grid.operations.plan with PlanOptions(sealed=True)), which reads the file's small members only and counts the
@@ -173,10 +173,10 @@ def prepare(root: Path, nodes: int, scenario: str) -> None:
         first = plan(ws, envelope=None, state=empty_state(loaded.cluster.name))
         written = store.write(populated_state(ws, first), 0)
     if scenario == "applied":  # what `grid up` does after its last write
-        from grid.operations.planning import seal_applied
+        from grid.operations.planning import seal_saved
 
         started = time.perf_counter()
-        seal_applied(ws, written, written.state)
+        seal_saved(ws, written, written.state)
         (root / "seal_by_apply_seconds").write_text(str(time.perf_counter() - started))
     if scenario == "sealed":  # the first `grid plan` after the apply: full, a no-op, and it seals the state
         from grid import operations

@@ -63,7 +63,7 @@ def test_up_reads_expands_digests_and_resolves_once(ws: Workspace, calls: dict[s
     assert outcome.status == "applied" and outcome.ok
     assert approved and approved[0] > 0
     # The apply reads, expands and digests nothing again; the second expansion and digests are the plan that
-    # verifies the saved state before sealing it (grid.operations.planning.seal_applied), which reads nothing.
+    # verifies the saved state before sealing it (grid.operations.planning.seal_saved), which reads nothing.
     assert calls == {"read": 1, "expand": 2, "digests": 2, "identity": 1}
     assert (ws.workdir / "state.seal.json").exists()
     assert {region for region, *_ in stacks.ran} == set(ws.cluster.spec.regions[i].name

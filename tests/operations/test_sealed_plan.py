@@ -152,6 +152,23 @@ def test_an_apply_whose_next_plan_still_has_work_is_not_sealed(tmp_path: Path,
     assert operations.plan(ws, SEALED).plan.has_changes
 
 
+def test_a_recorded_grid_check_seals_what_it_saved(ws: Workspace, reads: list[str]) -> None:
+    from grid.health.results import CheckResult, Status
+    from grid.health.runner import HealthReport, NodeHealth
+    from grid.health.suites import Suite
+    from grid.operations.health_check import _record
+
+    full = operations.plan(ws, SEALED).plan
+    address = next(c.address for c in full.changes if c.kind == "node")
+    failing = CheckResult(address, "device.health", "3", Status.FAILED, "the tool says 'Alarm'", "OK")
+    assert _record(ws, HealthReport(Suite.QUICK, (NodeHealth(address, "n", (failing,)),)),
+                   "check --suite quick") == (True, "")
+    after = operations.plan(ws, SEALED).plan  # the check wrote the state: sealed again, by a plan made then
+    # The plan, the check's own read of the state it records in, then the plan from the seal.
+    assert reads == ["full", "full", "sealed"]
+    assert after.changes == () and after.unlisted_unchanged == len(full.changes)
+
+
 def test_listing_unchanged_resources_always_reads_them(ws: Workspace, reads: list[str]) -> None:
     operations.plan(ws, SEALED)
     listed = operations.plan(ws).plan  # --json, --out, --show-unchanged

@@ -20,7 +20,7 @@ from grid.identity import resolve_identity
 from grid.operations.check import NodeShown
 from grid.operations.engines import Engines, locked
 from grid.operations.outcome import Outcome
-from grid.operations.planning import Planned, seal_applied
+from grid.operations.planning import Planned, seal_saved
 from grid.operations.policy_gate import check_saved
 from grid.operations.targeting import selected_graph
 from grid.operations.up import Applied, finished
@@ -94,7 +94,7 @@ def apply_saved(ws: Workspace, saved: SavedPlan, options: ApplySavedOptions, *, 
                                                allow_job_impact=options.allow_job_impact, slurm=engines.slurm),
                          inputs=run.RunInputs(envelope, state, graph, digests, identity))
         if applied.ok and saved.plan.selection is None:
-            seal_applied(ws, applied.saved, applied.state)
+            seal_saved(ws, applied.saved, applied.state)
     planned = Planned(saved.plan, envelope, state, graph, digests, identity.keypair.public_key)
     return finished(ws, planned, applied, skip_check=options.skip_check, on_applied=on_applied, on_node=on_node)
 

@@ -162,8 +162,12 @@ def _record(ws: Workspace, report: HealthReport, command: str) -> tuple[bool, st
             entry = history_entry(envelope.serial + 1, command, outcome="failed" if report.failing else "applied",
                                   spec_digest=state.spec_digest).model_copy(
                 update={"health": report.record(), "at": now()})  # the time format `grid up` writes
-            ws.store.write(state.model_copy(update={"history": [*state.history, entry][-HISTORY_KEPT:]}),
-                           envelope.serial)
+            written = ws.store.write(state.model_copy(update={"history": [*state.history, entry][-HISTORY_KEPT:]}),
+                                     envelope.serial)
+            # A recorded check would otherwise cost the next `grid plan` its full time (the seal names the file).
+            from grid.operations.planning import seal_saved
+
+            seal_saved(ws, written, written.state)
     except LockHeld as exc:
         return False, f"history not recorded: {exc.message}"
     except StateConflict as exc:

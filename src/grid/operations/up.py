@@ -11,7 +11,7 @@ from grid.drivers import podman_listing
 from grid.identity import Identity, begin_rotation, cancel_rotation, resolve_identity, rotation_pending
 from grid.operations.engines import Engines, locked
 from grid.operations.outcome import Outcome
-from grid.operations.planning import Planned, PlanOptions, plan_against, seal_applied
+from grid.operations.planning import Planned, PlanOptions, plan_against, seal_saved
 from grid.operations.policy_gate import refuse_if_blocked, with_policy
 from grid.operations.region_pending import record_pending
 from grid.render.templating import cached_in
@@ -93,7 +93,7 @@ def up(ws: Workspace, options: UpOptions, *, approve: Approve, emit: EventSink,
                          inputs=run.RunInputs(envelope, state, planned.graph, planned.host_digests, identity))
         if applied.ok and planned.plan.selection is None:  # a partial run did not do the pending work
             record_pending(ws, applied.state, applied.serial, planned.pending_elsewhere)
-            seal_applied(ws, applied.saved, applied.state)
+            seal_saved(ws, applied.saved, applied.state)
     return finished(ws, planned, applied, skip_check=options.skip_check, on_applied=on_applied, on_node=on_node)
 
 
