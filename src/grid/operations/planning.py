@@ -85,7 +85,7 @@ def seal_saved(ws: Workspace, saved: Envelope | None, state: State) -> None:
     `grid check` that recorded its run): plan once more, offline, against the state it saved, as the next `grid
     plan` would, and seal that state when the plan changes nothing (grid.operations.sealed) — so the first `grid
     plan` after the run answers from the seal. Verified, not assumed: a run that left work (a roll's later waves,
-    a rotation half done, a failing node a check quarantines, whatever the plan still finds) is not sealed.
+    a rotation half done, whatever the plan still finds) is not sealed.
     Costs the run one plan without reading the state (it is at hand); an optimisation, so a plan that cannot be
     made here is left to the next `grid plan`, which says why."""
     if saved is None or saved.state is not state or not saved.checksum or not may_seal(
