@@ -9,7 +9,7 @@ each a /17 of 100.(64+r).0.0/16, shared address space never routed here), two st
 16 fabrics of 12,500+ nodes need a /18 each, 262,144 addresses: more than 198.18.0.0/15 holds, so the
 spec targets openstack (no lab-range rule).
 
-Scenarios per size (--scenarios; default empty, populated, applied, sealed):
+Scenarios per size (--scenarios; default empty, populated, applied, edited, sealed):
 - empty: no state yet (a first `grid plan`): every resource is a create, every host needs a full run.
 - populated: a state in which every resource is recorded (records built from the plan the way
   grid.apply.engine._record_region builds them, host records configured with the current digests,
@@ -19,6 +19,9 @@ Scenarios per size (--scenarios; default empty, populated, applied, sealed):
 - applied: the same state as `grid up` leaves it: written, then sealed by the run's own verifying plan
   (grid.operations.planning.seal_saved, called here as the run calls it after its last write; its time, what
   the run pays, is `seal_by_apply_seconds`); timed: `grid plan`'s own path, the first plan after that run.
+- edited: the applied state, then the spec edited (one node more in the first pool): `grid plan`'s own path, which
+  the seal cannot answer — a plan of an edited spec is made in full (with `names: hosts_file`, this spec's, every
+  host's hosts table changes, so every host is listed for that task).
 - sealed: the populated state after that first `grid plan` sealed it (grid.state.seal): `grid plan`'s own path
   (grid.operations.plan with PlanOptions(sealed=True)), which reads the file's small members only and counts the
   unchanged resources (`plan` then includes the state read).
@@ -164,7 +167,7 @@ def prepare(root: Path, nodes: int, scenario: str) -> None:
     spec_path.write_text(yaml.safe_dump(make_spec(nodes), sort_keys=False))
     workdir = root / "work"
     workdir.mkdir(mode=0o700)
-    if scenario in ("populated", "applied", "sealed"):
+    if scenario in ("populated", "applied", "edited", "sealed"):
         loaded = load_spec(str(spec_path))
         assert loaded.cluster is not None
         store = FileStateStore(workdir)
@@ -172,12 +175,17 @@ def prepare(root: Path, nodes: int, scenario: str) -> None:
                        target_for(loaded.cluster))
         first = plan(ws, envelope=None, state=empty_state(loaded.cluster.name))
         written = store.write(populated_state(ws, first), 0)
-    if scenario == "applied":  # what `grid up` does after its last write
+    if scenario in ("applied", "edited"):  # what `grid up` does after its last write
         from grid.operations.planning import seal_saved
 
         started = time.perf_counter()
         seal_saved(ws, written, written.state)
-        (root / "seal_by_apply_seconds").write_text(str(time.perf_counter() - started))
+        if scenario == "applied":
+            (root / "seal_by_apply_seconds").write_text(str(time.perf_counter() - started))
+    if scenario == "edited":
+        grown = make_spec(nodes)
+        grown["spec"]["regions"][0]["pools"][0]["count"] += 1
+        spec_path.write_text(yaml.safe_dump(grown, sort_keys=False))
     if scenario == "sealed":  # the first `grid plan` after the apply: full, a no-op, and it seals the state
         from grid import operations
 
@@ -208,12 +216,12 @@ def child(root: Path, nodes: int, scenario: str, profile: str | None) -> dict[st
     ws = Workspace(spec_path, loaded, loaded.cluster, findings, workdir, FileStateStore(workdir),
                    target_for(loaded.cluster))
     clock.restart()
-    if scenario in ("applied", "sealed"):  # `grid plan`'s own path: the state is read (sealed) inside it
+    if scenario in ("applied", "edited", "sealed"):  # `grid plan`'s own path: the state is read inside it
         from grid import operations
 
         result = operations.plan(ws, operations.PlanOptions(sealed=True)).plan
         clock.lap("plan")
-        assert result.unlisted_unchanged, "the seal did not apply"
+        assert bool(result.unlisted_unchanged) == (scenario != "edited"), "the seal did (not) apply"
     else:
         envelope, state = ws.read_state()
         if scenario == "populated":
@@ -224,7 +232,9 @@ def child(root: Path, nodes: int, scenario: str, profile: str | None) -> dict[st
         profiler.disable()
         profiler.dump_stats(profile)
     counts = result.counts()
-    if scenario in ("populated", "applied", "sealed"):
+    if scenario == "edited":
+        assert counts["create"] == 1 and len(result.config) == nodes + 1, (counts, len(result.config))
+    elif scenario in ("populated", "applied", "sealed"):
         assert not result.has_changes, (counts, len(result.config))
     else:
         assert counts["create"] == len(result.changes) and len(result.config) == nodes
@@ -265,7 +275,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--scenarios", default="empty,populated,applied,sealed")
+    parser.add_argument("--scenarios", default="empty,populated,applied,edited,sealed")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--prepare", nargs=3, metavar=("DIR", "NODES", "SCENARIO"), help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=3, metavar=("DIR", "NODES", "SCENARIO"),
