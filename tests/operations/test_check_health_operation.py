@@ -80,4 +80,3 @@ def test_with_the_lock_held_the_results_stand_and_history_says_why_not(ws: Works
         recorded, why = _record(ws, _report(), "check --suite quick")
     assert not recorded and why.startswith("history not recorded:") and "lock" in why
     assert all(e.health is None for e in ws.read_state()[1].history)
-
