@@ -47,7 +47,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, l
     spec.write_text(local_cluster(name, REGIONS.format(cidr=cidr, pool="train-old"), BASE_ROLE))
     work = ["--workdir", str(directory / "wd")]
     try:
-        up = grid("up", str(spec), "--yes", *work)
+        # As an operator types it, from the spec's directory: a relative work directory once hung the new nodes'
+        # configuration (Ansible's gate plugin looked for the gates in its own working directory).
+        up = grid("up", "cluster.yaml", "--yes", "--workdir", "wd", cwd=directory)
         assert up.code == 0, up.output
         yield spec, name, work
     finally:

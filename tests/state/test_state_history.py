@@ -57,6 +57,14 @@ def test_workdir_override_and_read_only_lookup(tmp_path: Path) -> None:
     assert not looked_up.exists()
 
 
+def test_a_relative_workdir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--workdir w` once reached Ansible's gate plugin as "w/gates-…", which it looked for in its own working
+    # directory: the configuration of every new node waited there for an hour.
+    monkeypatch.chdir(tmp_path)
+    workdir = workdir_for(Path("c.yaml"), Path("w"), "lab")
+    assert workdir.is_absolute() and workdir == tmp_path / "w"
+
+
 @pytest.mark.parametrize("name", ["", "..", "a/b", "."])
 def test_workdir_rejects_names_that_escape(tmp_path: Path, name: str) -> None:
     with pytest.raises(StateError, match="cannot name a directory"):

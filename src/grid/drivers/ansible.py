@@ -79,7 +79,7 @@ class Gate:
         os.replace(temp, self.path(hostname))  # the waiting run never reads half a file
 
     def extravars(self, hostnames: Sequence[str]) -> dict[str, str]:
-        return {"grid_gated": ",".join(hostnames) or "!all", "grid_gate": str(self.directory),
+        return {"grid_gated": ",".join(hostnames) or "!all", "grid_gate": str(self.directory.absolute()),
                 "grid_gate_owner": str(self.owner)}
 
 

@@ -16,7 +16,8 @@ def workdir_for(spec_path: Path, override: Path | None, cluster: str, *, create:
     `create=False` is for read-only commands, which should not leave empty directories behind.
     """
     if override is not None:
-        path = override
+        # Absolute: Ansible, Pulumi's workers and the gate plugin run in other directories than grid.
+        path = override.absolute()
     else:
         if not _has_own_directory(spec_path):
             raise StateError(f"the spec {spec_path} is not a regular file of its own (a pipe, device or "
