@@ -8,11 +8,11 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
-from grid.spec.images import POOL_IMAGE_REPOSITORY
+from grid.image_refs import DEFAULT_NODE_IMAGE_REF, POOL_IMAGE_REPOSITORY
 
 from .local_provider import NetworkProvider, NodeProvider, VolumeProvider
 
-DEFAULT_IMAGE = "localhost/grid-node:latest"
+DEFAULT_IMAGE = DEFAULT_NODE_IMAGE_REF
 
 
 class Network(Resource):

@@ -52,6 +52,9 @@ def test_a_warm_worker_loads_its_targets_program_before_its_request() -> None:
     code, modules = worker_modules("local")
     assert code == 0
     assert {"grid.stacks.local", "grid.stacks.local_provider"} <= modules
+    # The program needs the image references only (grid.image_refs): the spec's models once came along, 0.2 s.
+    assert not PLANNER & modules
+    assert "pydantic" not in modules
 
 
 def test_a_worker_for_an_unknown_target_still_starts() -> None:

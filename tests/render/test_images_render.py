@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from grid.image_refs import POOL_IMAGE_REPOSITORY
 from grid.plan import make_plan
 from grid.plan.model import Action
 from grid.render.images import builds_for, cloud_build_script, containerfile, image_builds
 from grid.resources import Kind, expand
-from grid.spec.images import POOL_IMAGE_REPOSITORY, ImageRecipe
+from grid.spec.images import ImageRecipe
 from support.paths import LOCAL_LAB
 from support.specs import applied_state, cluster_from
 

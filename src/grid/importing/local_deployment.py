@@ -16,8 +16,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from grid.image_refs import POOL_IMAGE_REPOSITORY
 from grid.render.pulumi import RegionInput
-from grid.spec.images import POOL_IMAGE_REPOSITORY
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 PROVIDER_TYPE = "pulumi:providers:pulumi-python"

@@ -6,6 +6,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from grid.image_refs import POOL_IMAGE_REPOSITORY
 from grid.plan.model import (
     Action,
     AttributeChange,
@@ -19,7 +20,6 @@ from grid.plan.model import (
 from grid.plan.policy import policy_for
 from grid.render.names import RECORDS_DIGEST
 from grid.resources import Kind, ResourceGraph
-from grid.spec.images import POOL_IMAGE_REPOSITORY
 from grid.state.model import HostRecord, ResourceRecord, State
 
 

@@ -12,7 +12,8 @@ import shlex
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from grid.spec.images import DEFAULT_IMAGE, DEFAULT_NODE_IMAGE_REF, POOL_IMAGE_REPOSITORY, ImageRecipe
+from grid.image_refs import DEFAULT_NODE_IMAGE_REF, POOL_IMAGE_REPOSITORY
+from grid.spec.images import DEFAULT_IMAGE, ImageRecipe
 from grid.spec.model import Cluster
 from grid.spec.targets import traits_of
 

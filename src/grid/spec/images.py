@@ -16,10 +16,6 @@ from grid.spec.own import RelativePath
 
 DEFAULT_IMAGE = "grid-node"
 """The image every pool boots unless it names another: images/node/, as scripts/setup.sh builds it."""
-DEFAULT_NODE_IMAGE_REF = "localhost/grid-node:latest"
-"""The podman reference of the default image on the local target (grid.stacks.local uses the same)."""
-POOL_IMAGE_REPOSITORY = "localhost/grid-pool-"
-"""Images grid builds from a recipe are tagged localhost/grid-pool-<image name>:<recipe hash>."""
 
 ImageName = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
 
