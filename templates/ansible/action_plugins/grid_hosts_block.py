@@ -32,8 +32,7 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         marker = str(args.get("marker", "# {mark} ANSIBLE MANAGED BLOCK"))
         mode, owner, group = (str(args.get(key, default)) for key, default in
                               (("mode", "0644"), ("owner", "root"), ("group", "root")))
-        read = self._low_level_execute_command(
-            f"sh -c {shlex.quote(_READ)} grid-hosts-block {shlex.quote(path)}", sudoable=True)
+        read = self._low_level_execute_command(with_args(_READ, [path]), sudoable=True)
         if read.get("rc") != 0:
             return {**result, "failed": True, "msg": f"cannot read {path}: {read.get('stderr', '').strip()}"}
         head, _, body = str(read["stdout"]).partition("\n")
@@ -47,9 +46,8 @@ class ActionModule(ActionBase):  # type: ignore[misc]
                               "before_header": f"{path} (content)", "after_header": f"{path} (content)"}
         if changed and not self._task.check_mode:
             script = _WRITE if updated != original or not exists else _ATTRS
-            command = f"sh -c {shlex.quote(script)} grid-hosts-block " + " ".join(
-                shlex.quote(word) for word in (path, f"{owner}:{group}", mode))
-            wrote = self._low_level_execute_command(command, sudoable=True, in_data=updated)
+            wrote = self._low_level_execute_command(with_args(script, [path, owner, group, mode]), sudoable=True,
+                                                    in_data=updated)
             if wrote.get("rc") != 0:
                 return {**result, "failed": True, "msg": f"cannot write {path}: {wrote.get('stderr', '').strip()}"}
         return {**result, "changed": changed}
@@ -59,11 +57,18 @@ class ActionModule(ActionBase):  # type: ignore[misc]
 # connection may give the command a terminal (mitogen does without stdin), which would turn \n into \r\n.
 _READ = (f'if [ -f "$1" ]; then stat -L -c "%a %U %G" "$1" && base64 "$1"; '
          f'else echo "{MISSING}"; fi')
-# $1 path, $2 owner:group, $3 mode; the content on stdin. The rename makes the change atomic.
-_WRITE = ('set -e; real=$(readlink -f "$1"); mkdir -p "$(dirname "$real")"; '
-          'temp=$(mktemp "$real.grid-XXXXXX"); trap \'rm -f "$temp"\' EXIT; cat > "$temp"; '
-          'chown "$2" "$temp"; chmod "$3" "$temp"; mv -f "$temp" "$real"; trap - EXIT')
-_ATTRS = 'set -e; cat > /dev/null; chown "$2" "$1"; chmod "$3" "$1"'
+# $1 path, $2 owner, $3 group, $4 mode; the content on stdin. The rename makes the change atomic; `install`
+# writes the temp file with its owner and mode in one process, anew (a link at its name is removed, not followed).
+_WRITE = ('set -e; real=$(readlink -f "$1"); d=${real%/*}; [ -z "$d" ] || [ -d "$d" ] || mkdir -p "$d"; '
+          'temp="$real.grid-$$"; trap \'rm -f "$temp"\' EXIT; install -m "$4" -o "$2" -g "$3" /dev/stdin "$temp"; '
+          'mv -f "$temp" "$real"; trap - EXIT')
+_ATTRS = 'set -e; cat > /dev/null; chown "$2:$3" "$1"; chmod "$4" "$1"'
+
+
+def with_args(script: str, words: list[str]) -> str:
+    """`script` with `words` as its arguments ($1...), run by the shell Ansible starts (no second shell: each
+    process counts on a node with a fraction of a CPU)."""
+    return " ".join(["set --", *(shlex.quote(word) for word in words)]) + "; " + script
 
 
 def with_block(original: bytes, marker: bytes, block: bytes) -> bytes:
