@@ -12,8 +12,6 @@ from grid.image_refs import DEFAULT_NODE_IMAGE_REF, POOL_IMAGE_REPOSITORY
 
 from .local_provider import NetworkProvider, NodeProvider, VolumeProvider
 
-DEFAULT_IMAGE = DEFAULT_NODE_IMAGE_REF
-
 
 class Network(Resource):
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
@@ -35,7 +33,7 @@ class Node(Resource):
 
 def program(data: dict[str, Any]) -> None:
     cluster = data["cluster"]
-    image = (data.get("settings") or {}).get("image") or DEFAULT_IMAGE
+    image = (data.get("settings") or {}).get("image") or DEFAULT_NODE_IMAGE_REF
     authorized_key = data.get("authorized_key", "")
     # Labels naming the state that owns each object: another state (a second checkout) refuses to touch it.
     owner = data.get("owner") or {}

@@ -1,6 +1,7 @@
-"""The podman references of the local target's node images, shared by the spec (grid.spec.images) and the local
-stack program (stacks/local.py): a module of its own so that Pulumi's stack worker, which needs only these
-names, does not load the spec's models with them (~0.16 s on each region's critical path)."""
+"""The podman references of the local target's node images, shared by the spec (grid.spec.images), the local
+stack program (stacks/local.py) and the import of a local deployment (grid.importing.local_deployment): a module
+of its own so that Pulumi's stack worker, which needs only these names, does not load the spec's models with
+them (~0.16 s on each region's critical path)."""
 
 from __future__ import annotations
 

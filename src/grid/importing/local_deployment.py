@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from grid.image_refs import POOL_IMAGE_REPOSITORY
+from grid.image_refs import DEFAULT_NODE_IMAGE_REF, POOL_IMAGE_REPOSITORY
 from grid.render.pulumi import RegionInput
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -25,7 +25,6 @@ DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
 PROVIDER_KEY = "__provider"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value in a deployment
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
-DEFAULT_IMAGE = "localhost/grid-node:latest"  # grid.stacks.local.DEFAULT_IMAGE
 
 
 def urn(project: str, stack: str, type_: str, name: str) -> str:
@@ -41,7 +40,7 @@ def program_props(data: RegionInput) -> list[tuple[str, str, dict[str, Any], lis
     """(provider kind, address, inputs, addresses it depends on) of each resource the local program registers
     for `data`, in its order (kind: network | volume | node). Mirrors grid.stacks.local.program."""
     cluster = data["cluster"]
-    image = (data.get("settings") or {}).get("image") or DEFAULT_IMAGE
+    image = (data.get("settings") or {}).get("image") or DEFAULT_NODE_IMAGE_REF
     owner = data.get("owner") or {}
     out: list[tuple[str, str, dict[str, Any], list[str]]] = []
     fabrics = {f["name"]: f for f in data["fabrics"]}
