@@ -6,7 +6,6 @@ import contextlib
 import fcntl
 import gc
 import os
-import socket
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ def current_user() -> str:
 
 
 def this_host() -> str:
-    return socket.gethostname()
+    return os.uname().nodename  # what socket.gethostname() returns on Linux, without importing socket (~8 ms)
 
 
 def write_temp(directory: Path, chunks: tuple[bytes, ...], prefix: str) -> Path:
