@@ -3,15 +3,15 @@ needs it."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import re
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from grid.startup import importing
 
 from . import console, failures, interrupts
 from .console import CANCELLED
@@ -144,32 +144,6 @@ def _run() -> None:
     if interrupts.interrupted():  # the command finished its step in spite of the Ctrl-C: still 130
         interrupts.leave()
     sys.exit(code if isinstance(code, int) else 0)
-
-
-_imports_frozen = False
-
-
-@contextlib.contextmanager
-def importing() -> Iterator[None]:
-    """Import a command's modules with the cyclic GC paused, then freeze what they made (issue 20, start-up).
-
-    Imports make ~10^5 objects (classes, pydantic's schemas, functions) and almost no garbage, yet each burst of
-    allocations triggers collections that rescan them; and the interpreter's last collection at exit scans them
-    all again: together ~25 ms of a 0.2 s `grid validate`. What the modules made lives as long as the process, so
-    it moves to the permanent generation (gc.freeze), once per process: a second command run in the same
-    process (the tests' in-process runs) would otherwise freeze whatever its caller had made meanwhile, garbage
-    included. The command itself runs with the GC as it was."""
-    global _imports_frozen
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if not _imports_frozen:
-            _imports_frozen = True
-            gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 def _parsed(argv: list[str]) -> object:

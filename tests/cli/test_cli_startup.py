@@ -97,7 +97,7 @@ def test_validate_runs_no_pydantic_plugin_scan() -> None:
 
 
 def test_a_command_imports_with_the_gc_paused_and_freezes_them_once() -> None:
-    """cli.main.importing: a command's modules load with the cyclic GC paused and move to the permanent
+    """grid.startup.importing: a command's modules load with the cyclic GC paused and move to the permanent
     generation (no later collection, nor the one at exit, rescans them); the command then runs with the GC on,
     as the caller had it, and a second command in the same process freezes nothing more (the caller's garbage
     stays collectable; frozen objects freed since leave the count)."""

@@ -16,10 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grid.drivers.pulumi import TARGET_ENV, PulumiFailed
-from grid.drivers.pulumi_automation import AutomationEngine
-from grid.killpoints import kill_point
-from grid.plan.contract import Allowance
+from grid.startup import importing
+
+with importing():  # Pulumi's ~0.2 s of imports, with the cyclic GC paused (grid.startup)
+    from grid.drivers.pulumi import TARGET_ENV, PulumiFailed
+    from grid.drivers.pulumi_automation import AutomationEngine
+    from grid.killpoints import kill_point
+    from grid.plan.contract import Allowance
 
 
 def _emit(payload: dict[str, Any]) -> None:
@@ -36,7 +39,8 @@ def preload(target: str) -> None:
 
 
 def main() -> int:
-    preload(os.environ.get(TARGET_ENV, ""))
+    with importing():
+        preload(os.environ.get(TARGET_ENV, ""))
     text = sys.stdin.read()
     if not text.strip():
         return 0  # a spare worker grid did not need (grid.drivers.pulumi.ProcessStackEngine.warm)
