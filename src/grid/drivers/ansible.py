@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from grid.apply.reaper import RUN_ENV, end_processes_with, owned_prefix
+from grid.drivers.ansible_playbook import launcher_dir
 from grid.drivers.ansible_results import Collector, EventCallback, PlaybookResult
 
 
@@ -156,7 +157,7 @@ class RunnerAnsible:
             "ANSIBLE_STRATEGY": strategy,
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",
-            "PATH": _search_path(),
+            "PATH": _search_path(launcher_dir(self.work_dir / "ansible-bin")),
         }
         if self._strategy_dir is not None and strategy.startswith("mitogen"):
             env["ANSIBLE_STRATEGY_PLUGINS"] = str(self._strategy_dir)
@@ -329,12 +330,13 @@ def scope_vars(scopes: Mapping[str, str]) -> dict[str, str]:
     return {name: ",".join(hosts) or "!all" for name, hosts in patterns.items()}
 
 
-def _search_path() -> str:
-    """PATH with the directory of the ansible-playbook beside this interpreter (a venv not on PATH) first."""
+def _search_path(launchers: Path | None = None) -> str:
+    """PATH with the directory of the ansible-playbook beside this interpreter (a venv not on PATH) first, and
+    before it grid's launcher of that command (grid.drivers.ansible_playbook), when there is one."""
     path = os.environ.get("PATH", os.defpath)
     beside = Path(sys.executable).parent
     if (beside / "ansible-playbook").is_file():
-        return os.pathsep.join([str(beside), path])
+        return os.pathsep.join([*([str(launchers.resolve())] if launchers else []), str(beside), path])
     if shutil.which("ansible-playbook") is None:
         raise FileNotFoundError("ansible-playbook not found; install ansible-core")
     return path
