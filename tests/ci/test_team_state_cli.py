@@ -22,10 +22,10 @@ from support.specs import lab_spec
 pytestmark = pytest.mark.e2e
 
 HOLDER = textwrap.dedent("""
-    import socket, sys, time
+    import sys, time
+    from grid.state import PostgresStateStore, _osutil
     if sys.argv[4]:
-        socket.gethostname = lambda: sys.argv[4]  # a runner on another machine
-    from grid.state import PostgresStateStore
+        _osutil.this_host = lambda: sys.argv[4]  # a runner on another machine (the name its lock records)
     with PostgresStateStore(sys.argv[1], sys.argv[2]).lock("grid up", lease_seconds=float(sys.argv[3])):
         print("locked", flush=True)
         time.sleep(600)
