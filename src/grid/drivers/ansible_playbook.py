@@ -9,11 +9,11 @@ arguments, environment and process (the launcher execs). Anywhere else Ansible's
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
-import threading
 from pathlib import Path
+
+from grid.drivers.launchers import write_launcher
 
 COMMAND = "ansible-playbook"
 
@@ -28,12 +28,7 @@ def launcher_dir(directory: Path) -> Path | None:
     text = (f"#!/bin/sh\n# Written by grid: Ansible's {COMMAND}, its imports with the GC paused "
             f"(grid.drivers.ansible_playbook).\nexec {shlex.quote(sys.executable)} -P -m grid.drivers.ansible_playbook "
             '"$@"\n')
-    if not path.is_file() or path.read_text() != text:
-        directory.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        temp.write_text(text)
-        temp.chmod(0o700)
-        os.replace(temp, path)  # atomic: two runs of one process may write it at once
+    write_launcher(path, text)
     return directory
 
 

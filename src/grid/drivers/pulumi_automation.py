@@ -13,13 +13,13 @@ import os
 import shlex
 import shutil
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pulumi import automation as auto
 
+from grid.drivers.launchers import write_launcher
 from grid.drivers.pulumi import (
     MADE_OPS,
     PULUMI_MISSING,
@@ -71,13 +71,7 @@ class AutomationEngine:
         path = self.workdir / "pulumi-work" / "provider-python"
         text = ("#!/bin/sh\n# Written by grid: Pulumi's dynamic providers start here (grid.stacks.provider_host).\n"
                 f'exec {shlex.quote(sys.executable)} -u -m grid.stacks.provider_host "$@"\n')
-        if not path.is_file() or path.read_text() != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-            temp.write_text(text)
-            temp.chmod(0o700)
-            os.replace(temp, path)  # atomic: region workers may write it at once
-        return path
+        return write_launcher(path, text)  # region workers may write it at once
 
     def _stack(self, region: str, data: dict[str, Any], allowed: Allowance | None = None) -> EventStack:
         if self.backend_url.startswith("file://"):
