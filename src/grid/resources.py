@@ -18,6 +18,7 @@ from socket import AF_INET as _AF_INET
 from socket import inet_pton as _inet_pton
 from typing import Any
 
+from grid.slot_init import slot_init
 from grid.spec.model import Cluster, Pool, Region, Storage
 from grid.spec.targets import traits_of
 
@@ -29,6 +30,7 @@ class Kind(enum.StrEnum):
     LINK = "link"
 
 
+@slot_init  # made by the 10^5 in a plan of a large cluster
 @dataclass(frozen=True, slots=True)
 class Resource:
     address: str
@@ -248,9 +250,7 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
         # fabric (`assign_all`) where each fabric is its own allocator once; a fabric listed twice, or pinned
         # IPs, node by node.
         if not pinned and len(set(names)) == len(names):
-            columns = [allocators[name].assign_all(addresses) for name in names]
-            ip_maps = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)] if names else [
-                {} for _ in addresses]
+            ip_maps = _ip_maps(names, [allocators[name].assign_all(addresses) for name in names], len(addresses))
         elif pinned:
             ip_maps = [{name: pinned.get((address, name)) or assign(address) for name, assign in attached}
                        for address in addresses]
@@ -276,6 +276,20 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
                 attrs.update(copy.deepcopy(extra))
             out.append(Resource(address, node, name_of, attrs))
     return out
+
+
+def _ip_maps(names: Sequence[str], columns: Sequence[Sequence[str]], count: int) -> list[dict[str, str]]:
+    """Each node's {fabric: IP} from one column of IPs per fabric, in the order of `names`. A pool is on one
+    or two fabrics almost always: dict displays for those (dict(zip(...)) per node costs 4x, 0.05 s at 10^5)."""
+    if not names:
+        return [{} for _ in range(count)]
+    if len(names) == 1:
+        only = names[0]
+        return [{only: ip} for ip in columns[0]]
+    if len(names) == 2:
+        first, second = names
+        return [{first: a, second: b} for a, b in zip(columns[0], columns[1], strict=True)]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def rail_subnets(cidr: str, rails: int) -> list[str]:
@@ -323,23 +337,25 @@ def _placement(storage: Storage) -> _Placement:
 
 
 class _Allocator:
-    """Hands out host addresses of one fabric: .1 is the gateway, nodes from .2 on (`first_host`)."""
+    """Hands out host addresses of one fabric: .1 is the gateway, nodes from .2 on (`first_host`).
+
+    Taken: every address below the cursor (it moves past taken ones only) and the reserved ones (`_used`) above
+    it; assignments move the cursor and add nothing to `_used` (10^5 set insertions, ~15 ms, saved)."""
 
     def __init__(self, cidr: str, *, first_host: int = 2) -> None:
         net = ipaddress.IPv4Network(cidr)
-        self._first = int(net.network_address) + first_host
         self._last = int(net.broadcast_address) - 1
         self.gateway = str(net.network_address + 1) if net.num_addresses > 2 else ""
         self._net = net
         self._used: set[int] = set()
         self._held: dict[str, str] = {}
-        self._cursor = self._first
+        self._cursor = int(net.network_address) + first_host  # nothing below it is free
 
     def reserve(self, address: str, ip: str) -> None:
         value = _ipv4_value(ip)
         if value is None:
             return
-        if self._first <= value <= self._last and value not in self._used:
+        if self._cursor <= value <= self._last and value not in self._used:
             self._used.add(value)
             self._held[address] = ip
 
@@ -347,7 +363,7 @@ class _Allocator:
                          pinned: Mapping[tuple[str, str], str]) -> None:
         """`reserve` of each held node's recorded IP on `fabric`, unless pinned there: one call per fabric,
         not one per node (10^5 method calls cost more than the reservations)."""
-        first, last, used, kept = self._first, self._last, self._used, self._held
+        first, last, used, kept = self._cursor, self._last, self._used, self._held  # first free: the cursor
         for address, fabrics in held:
             if fabric in fabrics and (not pinned or (address, fabric) not in pinned):
                 ip = fabrics[fabric]
@@ -371,7 +387,6 @@ class _Allocator:
         if self._cursor > self._last:
             return ""  # exhausted: the addressing validator reports it before anything is applied
         value = self._cursor
-        self._used.add(value)
         self._cursor += 1
         return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"  # str(IPv4Address(value))
 
@@ -388,7 +403,6 @@ class _Allocator:
                 if cursor > last:
                     ip = ""  # exhausted, as `assign` says
                 else:
-                    used.add(cursor)
                     if cursor >> 8 != top:
                         top = cursor >> 8
                         prefix = f"{cursor >> 24}.{cursor >> 16 & 255}.{cursor >> 8 & 255}."
