@@ -11,10 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from grid import dataclass_code
 from grid.startup import importing
 
-from . import console, failures, interrupts
-from .console import CANCELLED
+dataclass_code.install("cli")  # before the first dataclass is made (grid.diagnostics', imported below)
+
+from . import console, failures, interrupts  # noqa: E402
+from .console import CANCELLED  # noqa: E402
 
 if TYPE_CHECKING:
     import typer

@@ -33,8 +33,10 @@ def launcher_dir(directory: Path) -> Path | None:
 
 
 def main() -> int:
+    from grid import dataclass_code
     from grid.startup import importing
 
+    dataclass_code.install("ansible-playbook")
     with importing():
         from ansible.cli.playbook import main as playbook
     sys.argv[0] = str(Path(sys.executable).parent / COMMAND)  # as Ansible's own script is started
