@@ -100,7 +100,8 @@ def cache_path(program: str) -> Path | None:
         beside = Path(importlib.util.cache_from_source(__file__))
     except (NotImplementedError, ValueError, TypeError):  # no bytecode kept; no file (a frozen or zipped grid)
         return None
-    return beside.with_name(f"dataclass-code.{program}.{sys.implementation.cache_tag}.bin")
+    optimized = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""  # python -O compiles otherwise
+    return beside.with_name(f"dataclass-code.{program}.{sys.implementation.cache_tag}{optimized}.bin")
 
 
 def read(path: Path) -> dict[str, types.CodeType]:
