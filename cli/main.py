@@ -11,10 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from grid import dataclass_code
-from grid.startup import importing
+from grid.startup import importing, keep_dataclass_code
 
-dataclass_code.install("cli")  # before the first dataclass is made (grid.diagnostics', imported below)
+keep_dataclass_code("cli")  # before the first dataclass is made (grid.diagnostics', imported below)
 
 from . import console, failures, interrupts  # noqa: E402
 from .console import CANCELLED  # noqa: E402

@@ -24,8 +24,7 @@ import socket
 import sys
 import threading
 
-from grid import dataclass_code
-from grid.startup import importing
+from grid.startup import importing, keep_dataclass_code
 
 WATCH_INTERVAL_SECONDS = 0.5
 # Read by grid.stacks.local_reads: this process lives for one Pulumi operation, so its reads may share a
@@ -74,7 +73,7 @@ def main(argv: list[str]) -> None:
     if address is not None:
         threading.Thread(target=watch, args=(address,), name="grid-engine-watch", daemon=True).start()
     sys.argv = [module, *args]
-    dataclass_code.install("provider-host")
+    keep_dataclass_code("provider-host")
     with importing(), contextlib.suppress(ImportError):  # runpy says what is missing
         # The package whose __main__ runpy runs (pulumi.dynamic: Pulumi, gRPC, protobuf), imported as runpy would
         # first, with the cyclic GC paused (grid.startup): ~10 ms less before the provider answers.

@@ -7,12 +7,14 @@ collection at exit scans them all again: ~25 ms of a 0.2 s `grid validate`, ~50 
 modules made lives as long as the process, so it moves to the permanent generation (gc.freeze), once per
 process: a second command run in the same process (the tests' in-process runs) would otherwise freeze whatever
 its caller had made meanwhile, garbage included. What runs after the imports runs with the GC as it was.
+`keep_dataclass_code`: the other cost every start pays again, dataclasses compiling their methods (grid.dataclass_code).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 from collections.abc import Iterator
 
 _frozen = False
@@ -32,3 +34,13 @@ def importing() -> Iterator[None]:
             gc.freeze()
         if was_enabled:
             gc.enable()
+
+
+def keep_dataclass_code(program: str) -> None:
+    """grid.dataclass_code for this process of `program`, where Python keeps bytecode: where it keeps none
+    (PYTHONDONTWRITEBYTECODE) nothing would be kept either, and the module is not even loaded."""
+    if sys.dont_write_bytecode:
+        return
+    from grid import dataclass_code
+
+    dataclass_code.install(program)

@@ -140,3 +140,14 @@ def test_grid_keeps_the_code_beside_its_bytecode_and_a_second_run_compiles_nothi
     assert where.read_bytes() == written  # nothing compiled, nothing written
     leftovers = [p.name for p in where.parent.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_where_python_keeps_no_bytecode_grid_keeps_no_code_and_loads_nothing_for_it(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp_path / "pycache"), "PYTHONDONTWRITEBYTECODE": "1"}
+    probe = ("import sys; from grid.cli.main import run; sys.argv[1:] = ['validate', sys.argv[1]]\n"
+             "try:\n    run()\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+             "assert 'grid.dataclass_code' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", probe, str(LOCAL_LAB)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert not list(tmp_path.rglob("dataclass-code*"))

@@ -33,10 +33,9 @@ def launcher_dir(directory: Path) -> Path | None:
 
 
 def main() -> int:
-    from grid import dataclass_code
-    from grid.startup import importing
+    from grid.startup import importing, keep_dataclass_code
 
-    dataclass_code.install("ansible-playbook")
+    keep_dataclass_code("ansible-playbook")
     with importing():
         from ansible.cli.playbook import main as playbook
     sys.argv[0] = str(Path(sys.executable).parent / COMMAND)  # as Ansible's own script is started

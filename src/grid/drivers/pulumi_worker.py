@@ -16,10 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grid import dataclass_code
-from grid.startup import importing
+from grid.startup import importing, keep_dataclass_code
 
-dataclass_code.install("pulumi-worker")
+keep_dataclass_code("pulumi-worker")
 with importing():  # Pulumi's ~0.2 s of imports, with the cyclic GC paused (grid.startup)
     from grid.drivers.pulumi import TARGET_ENV, PulumiFailed
     from grid.drivers.pulumi_automation import AutomationEngine
