@@ -70,7 +70,9 @@ class CodeByText:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary.write_bytes(HEADER + marshal.dumps(kept))
             os.replace(temporary, self.path)
-        except (OSError, ValueError):  # read-only, full, or a code object marshal refuses: compiled next time
+        except (OSError, ValueError, KeyboardInterrupt):
+            # Read-only, full, a code object marshal refuses, or Ctrl-C as the process ends (this runs at exit:
+            # a traceback there would be the last thing a user sees): compiled again next time.
             with contextlib.suppress(OSError):
                 temporary.unlink()
             return

@@ -151,3 +151,28 @@ def test_where_python_keeps_no_bytecode_grid_keeps_no_code_and_loads_nothing_for
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert not list(tmp_path.rglob("dataclass-code*"))
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_full_disk_or_ctrl_c_while_writing_leaves_the_old_file_and_no_temporary(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException) -> None:
+    path = tmp_path / "code.bin"
+    first = CodeByText(path)
+    made_with(first, monkeypatch)
+    first.save()
+    before = path.read_bytes()
+    path.write_bytes(b"")  # the next process finds nothing kept, compiles, and cannot write
+    second = CodeByText(path)
+    made_with(second, monkeypatch)
+    path.write_bytes(before)
+    real_write = Path.write_bytes
+
+    def half_then_fail(self: Path, data: bytes) -> int:
+        real_write(self, data[: len(data) // 2])
+        raise failure
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_fail)
+    second.save()  # no exception: it runs at exit
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["code.bin"]
