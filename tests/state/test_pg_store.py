@@ -50,11 +50,12 @@ def store(pg_url: str) -> PostgresStateStore:
 def test_implements_the_protocol_and_round_trips(store: PostgresStateStore) -> None:
     typed: StateStore = store  # checked by mypy as well
     assert typed.read() is None and typed.pull() is None
-    first = store.write(state(1), 0)
+    written = state(1)  # one value: its history entry is stamped with the second it is made in
+    first = store.write(written, 0)
     assert (first.serial, len(first.lineage)) == (1, 36)
     again = PostgresStateStore(store.url, "c1").read()
-    assert again is not None and again.state == state(1) and again.lineage == first.lineage
-    digest = checksum_of(canonical_json(state(1).model_dump(mode="json")))
+    assert again is not None and again.state == written and again.lineage == first.lineage
+    digest = checksum_of(canonical_json(written.model_dump(mode="json")))
     assert again.checksum == envelope_checksum(digest, serial=1, lineage=first.lineage)
     assert store.pull() is not None and store.pull().startswith(b'{"checksum":"sha256:')  # type: ignore[union-attr]
 
