@@ -346,7 +346,6 @@ class _Allocator:
         net = ipaddress.IPv4Network(cidr)
         self._last = int(net.broadcast_address) - 1
         self.gateway = str(net.network_address + 1) if net.num_addresses > 2 else ""
-        self._net = net
         self._used: set[int] = set()
         self._held: dict[str, str] = {}
         self._cursor = int(net.network_address) + first_host  # nothing below it is free
