@@ -32,6 +32,7 @@ from grid.drivers.pulumi import (
     backend_url_for,
     file_backend_regions,
 )
+from grid.drivers.pulumi_history import prune_history
 from grid.drivers.pulumi_locks import clear_stale_locks
 from grid.drivers.pulumi_workspace import EventStack, Workspace, cli_command, pending_operations
 from grid.plan.contract import ALLOWANCE_ENV, Allowance
@@ -121,9 +122,11 @@ class AutomationEngine:
         Callers hold grid's state lock, so no other grid is updating this stack. A killed `pulumi`
         leaves its DIY lock file (every later update would refuse to start) and pending operations
         in the checkpoint: stale locks are removed, pending operations dropped, and refresh lets
-        the providers' `read` report what really exists.
+        the providers' `read` report what really exists. Pulumi's history of the stack is kept to its
+        newest entries (grid.drivers.pulumi_history).
         """
         self._clear_stale_locks(region)
+        prune_history(self.backend_url, self.project, region, env=self.backend_env)
         self._restore_checkpoint(region)
         checkpoint = self._checkpoint(region)
         if checkpoint is not None and pending_operations(checkpoint) is False:

@@ -76,19 +76,12 @@ def _clear_pg(backend_url: str, project: str, region: str, lease_seconds: float,
     """The same in PostgreSQL (the password given, else PGPASSWORD or ~/.pgpass, as Pulumi's driver takes it)."""
     import psycopg
     from psycopg import sql
-    from psycopg.conninfo import make_conninfo
 
-    parts = urlsplit(backend_url)
-    query = parse_qsl(parts.query)
-    table = sql.Identifier(dict(query).get("table", "pulumi_state"))
-    url = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "table"])))
-    # Pulumi opens the database as a bucket prefixed with the URL's path (the database name): its keys
-    # are `<database>/.pulumi/locks/…`, not `.pulumi/locks/…`.
-    prefix = parts.path.lstrip("/")
-    prefix = f"{prefix}/.pulumi/locks/" if prefix and not prefix.endswith("/") else f"{prefix}.pulumi/locks/"
+    conninfo, table_name, base = pg_blob(backend_url, password)
+    table = sql.Identifier(table_name)
+    prefix = base + "locks/"
     ours = re.compile(re.escape(prefix) + r"[^/]+/" + re.escape(f"{project}/{region}/") + r"[^/]+\.json")
     removed: list[Path] = []
-    conninfo = make_conninfo(url, password=password) if password else url
     with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
         rows = conn.execute(
             sql.SQL("SELECT key, data::text, updated_at < clock_timestamp() - make_interval(secs => %s) "
@@ -99,6 +92,22 @@ def _clear_pg(backend_url: str, project: str, region: str, lease_seconds: float,
                 conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(table), (key,))
                 removed.append(Path(key))
     return removed
+
+
+def pg_blob(backend_url: str, password: str | None) -> tuple[str, str, str]:
+    """(connection string, table, key prefix) of Pulumi's postgres blob driver at `backend_url`: the URL without
+    grid's `table` parameter (with `password` when given), the table (`pulumi_state` unless named), and
+    `<database>/.pulumi/` — Pulumi opens the database as a bucket prefixed with the URL's path (the database
+    name), so its keys are `<database>/.pulumi/locks/…`, not `.pulumi/locks/…`."""
+    from psycopg.conninfo import make_conninfo
+
+    parts = urlsplit(backend_url)
+    query = parse_qsl(parts.query)
+    url = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "table"])))
+    database = parts.path.lstrip("/")
+    base = f"{database}/.pulumi/" if database and not database.endswith("/") else f"{database}.pulumi/"
+    return (make_conninfo(url, password=password) if password else url, dict(query).get("table", "pulumi_state"),
+            base)
 
 
 def _pg_lock_content(data: str) -> object:
