@@ -16,7 +16,7 @@ PROJECT = "grid-c1"
 STACK = "east"
 
 _UP = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     from pulumi import automation as auto
 
     backend, home, hold = sys.argv[1], sys.argv[2], float(sys.argv[3])
@@ -26,7 +26,9 @@ _UP = textwrap.dedent("""
         time.sleep(hold)
 
     settings = auto.ProjectSettings(name=sys.argv[4], runtime="python", backend=auto.ProjectBackend(url=backend))
-    options = auto.LocalWorkspaceOptions(project_settings=settings, env_vars={
+    work = os.path.join(os.path.dirname(home), "pulumi-work")  # beside the home: not a new /tmp/automation-*
+    os.makedirs(work, exist_ok=True)
+    options = auto.LocalWorkspaceOptions(work_dir=work, project_settings=settings, env_vars={
         "PULUMI_CONFIG_PASSPHRASE": "test", "PULUMI_HOME": home, "PULUMI_SKIP_UPDATE_CHECK": "true"})
     stack = auto.create_or_select_stack(sys.argv[5], sys.argv[4], program, opts=options)
     stack.up(on_output=lambda line: None)
