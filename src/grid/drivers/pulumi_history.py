@@ -51,7 +51,8 @@ def prune_history(backend_url: str, project: str, stack: str, *, history_kept: i
                   checkpoints_kept: int = CHECKPOINTS_KEPT, env: Mapping[str, str] | None = None) -> list[str]:
     """Remove what `names_to_remove` chooses from the stack's history and backups in the backend at
     `backend_url` (file:// or postgres://); returns what was removed. `env`: the backend's environment for
-    Pulumi (its PGPASSWORD). Errors (a read-only directory, the database away) leave everything as it was."""
+    Pulumi (its PGPASSWORD). Nothing is raised: what cannot be removed (a read-only directory, the database
+    away) stays, for the next run to try."""
     kept = {"history_kept": history_kept, "checkpoints_kept": checkpoints_kept}
     if backend_url.startswith(("postgres://", "postgresql://")):
         return _prune_pg(backend_url, project, stack, password=(env or {}).get("PGPASSWORD"), **kept)
