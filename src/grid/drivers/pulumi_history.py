@@ -15,6 +15,7 @@ touched; anything else in those directories stays. Pruning is housekeeping: it n
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -41,8 +42,7 @@ def names_to_remove(names: Iterable[str], stack: str, *, history_kept: int = HIS
     kept = {"history": history_kept, "checkpoint": checkpoints_kept, "backup": checkpoints_kept}
     out: list[str] = []
     for kind, stamped in kinds.items():
-        newest = sorted({stamp for stamp, _ in stamped}, reverse=True)[:max(kept[kind], 0)]
-        keep = set(newest)
+        keep = set(sorted({stamp for stamp, _ in stamped}, reverse=True)[:max(kept[kind], 0)])
         out.extend(name for stamp, name in sorted(stamped) if stamp not in keep)
     return out
 
@@ -86,17 +86,15 @@ def _prune_pg(backend_url: str, project: str, stack: str, *, password: str | Non
     table = sql.Identifier(table_name)
     prefixes = [f"{base}history/{project}/{stack}/", f"{base}backups/{project}/{stack}/"]
     removed: list[str] = []
-    try:
-        with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
-            for prefix in prefixes:
-                rows = conn.execute(sql.SQL("SELECT key FROM {} WHERE starts_with(key, %s)").format(table),
-                                    (prefix,)).fetchall()
-                names = [key[len(prefix):] for (key,) in rows if "/" not in key[len(prefix):]]
-                doomed = [prefix + name for name in names_to_remove(names, stack, history_kept=history_kept,
-                                                                    checkpoints_kept=checkpoints_kept)]
-                if doomed:
-                    conn.execute(sql.SQL("DELETE FROM {} WHERE key = ANY(%s)").format(table), (doomed,))
-                    removed.extend(doomed)
-    except (psycopg.Error, OSError):
-        return removed
+    with contextlib.suppress(psycopg.Error, OSError), \
+            psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+        for prefix in prefixes:
+            rows = conn.execute(sql.SQL("SELECT key FROM {} WHERE starts_with(key, %s)").format(table),
+                                (prefix,)).fetchall()
+            names = [key[len(prefix):] for (key,) in rows if "/" not in key[len(prefix):]]
+            doomed = [prefix + name for name in names_to_remove(names, stack, history_kept=history_kept,
+                                                                checkpoints_kept=checkpoints_kept)]
+            if doomed:
+                conn.execute(sql.SQL("DELETE FROM {} WHERE key = ANY(%s)").format(table), (doomed,))
+                removed.extend(doomed)
     return removed
