@@ -19,7 +19,8 @@ interfaces are elastic RDMA interfaces (traffic mode HighPerformance), one per n
 address on card 0 and `ports_per_node - 1` more on cards 1.. (addresses from the vSwitch). No public IP;
 user data is grid's cloud-config (host keys are pinned after boot, grid.targets.cloud); a node on an
 8500-MTU fabric gets jumbo frames. Storage: grid.stacks.alicloud_storage. Tags: metadata.labels, the pool's
-labels over them, and grid:cluster / grid:address / Name.
+labels over them, and grid:cluster / grid:address / Name. With `names: dns` (the default without Slurm): a
+PrivateZone zone of the region's nodes, bound to and searched by the VPC (_private_names).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def program(data: dict[str, Any]) -> None:
             opts=pulumi.ResourceOptions(provider=provider, depends_on=blocks))
         for f in data["fabrics"]}
     group = _security_group(data, vpc, opts)
+    _private_names(data, vpc, opts)
     key = alicloud.ecs.EcsKeyPair(f"{region}/key-pair", key_pair_name=cloud.physical(data, f"{region}/key"),
                                   public_key=cloud.cluster_key(data), tags=tags(data, f"{region}/key-pair"),
                                   opts=cloud.first_boot_only(opts, "publicKey"))
@@ -120,6 +122,29 @@ def program(data: dict[str, Any]) -> None:
     pulumi.export("storage", storage_out)
     pulumi.export("network", {"vpc": vpc.id, "security_group": group.id,
                               "subnets": {name: s.id for name, s in switches.items()}})
+
+
+def _private_names(data: dict[str, Any], vpc: alicloud.vpc.Network, opts: pulumi.ResourceOptions) -> None:
+    """`names: dns`: the region's PrivateZone zone bound to its VPC (the VPC's default resolvers, 100.100.2.136
+    and .138, answer from it), searched by its instances (a DHCP options set names it), and an A record per node
+    at its connect address. Nothing without a zone (`names: hosts_file`)."""
+    zone_name = cloud.private_zone(data)
+    if not zone_name:
+        return
+    region = str(data["region"])
+    zone = alicloud.pvtz.Zone(f"{region}/names", zone_name=zone_name,
+                              remark=f"grid cluster {data['cluster']}: the names of region {region}",
+                              tags=tags(data, f"{region}/names"), opts=opts)
+    alicloud.pvtz.ZoneAttachment(f"{region}/names/attachment", zone_id=zone.id, vpc_ids=[vpc.id], opts=opts)
+    options = alicloud.vpc.DhcpOptionsSet(f"{region}/names/dhcp",
+                                          dhcp_options_set_name=cloud.physical(data, f"{region}/names"),
+                                          domain_name=zone_name, domain_name_servers="100.100.2.136,100.100.2.138",
+                                          tags=tags(data, f"{region}/names/dhcp"), opts=opts)
+    alicloud.vpc.DhcpOptionsSetAttachment(f"{region}/names/dhcp/attachment", vpc_id=vpc.id,
+                                          dhcp_options_set_id=options.id, opts=opts)
+    for address, hostname, ip in cloud.name_records(data):
+        alicloud.pvtz.ZoneRecord(f"{address}/name", zone_id=zone.id, rr=hostname, type="A", value=ip, ttl=60,
+                                 opts=opts)
 
 
 def _traffic_mode(fabric: Mapping[str, Any]) -> str:

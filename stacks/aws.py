@@ -10,7 +10,8 @@ all traffic among them, as EFA needs); the cluster key as a key pair; per pool a
 type, bought as the pool's `provisioning` says (on-demand, spot, or in its capacity `reservation`), whose
 network interfaces carry the spec's addresses (the connect fabric is the primary one; a roce fabric is EFA,
 one interface per network card: aws_network). Storage as the spec chooses it (aws_storage). The MTU
-is the VPC's (9001 inside it); the validator warns about fabrics asking for another.
+is the VPC's (9001 inside it); the validator warns about fabrics asking for another. With `names: dns` (the
+default without Slurm) a Route 53 private hosted zone of the region's nodes, searched by the VPC (aws_network).
 
 Every resource is named by its grid address and tagged with metadata.labels (a pool's resources: the
 pool's `labels`), `grid:cluster`, `grid:address` and Name. Credentials come from the AWS provider's
@@ -52,6 +53,7 @@ def program(data: dict[str, Any]) -> None:
         for f in data["fabrics"]}
     group = network.security_group(data, vpc, opts)
     efa_group = network.efa_group(data, vpc, opts)
+    network.private_names(data, vpc, opts)
     key = aws.ec2.KeyPair(f"{region}/key-pair", key_name=cloud.physical(data, f"{region}/key"),
                           public_key=cloud.cluster_key(data),
                           tags=cloud.tags(data, f"{region}/key-pair"),

@@ -139,3 +139,24 @@ def attach_later(address: str, instance: aws.ec2.Instance, interfaces: NodeInter
         if index > 0:
             aws.ec2.NetworkInterfaceAttachment(f"{address}/nic/{fabric}/attachment", instance_id=instance.id,
                                                network_interface_id=nic.id, device_index=index, opts=opts)
+
+
+def private_names(data: dict[str, Any], network: aws.ec2.Vpc, opts: pulumi.ResourceOptions) -> None:
+    """`names: dns`: the region's Route 53 private hosted zone, associated with its VPC (the VPC's resolver
+    answers from it), searched by its instances (the VPC's DHCP options name it: a hostname resolves as it is),
+    and an A record per node at its connect address. Nothing without a zone (`names: hosts_file`)."""
+    zone_name = cloud.private_zone(data)
+    if not zone_name:
+        return
+    region = str(data["region"])
+    zone = aws.route53.Zone(f"{region}/names", name=zone_name, vpcs=[aws.route53.ZoneVpcArgs(vpc_id=network.id)],
+                            comment=f"grid cluster {data['cluster']}: the names of region {region}",
+                            tags=cloud.tags(data, f"{region}/names"), opts=opts)
+    options = aws.ec2.VpcDhcpOptions(f"{region}/names/dhcp", domain_name=zone_name,
+                                     domain_name_servers=["AmazonProvidedDNS"],
+                                     tags=cloud.tags(data, f"{region}/names/dhcp"), opts=opts)
+    aws.ec2.VpcDhcpOptionsAssociation(f"{region}/names/dhcp/association", vpc_id=network.id,
+                                      dhcp_options_id=options.id, opts=opts)
+    for address, hostname, ip in cloud.name_records(data):
+        aws.route53.Record(f"{address}/name", zone_id=zone.zone_id, name=f"{hostname}.{zone_name}", type="A",
+                           ttl=60, records=[ip], opts=opts)

@@ -85,6 +85,20 @@ def node_fabrics(node: Mapping[str, Any], pool: Mapping[str, Any]) -> list[tuple
     return out
 
 
+def private_zone(data: Mapping[str, Any]) -> str:
+    """The private DNS zone the region's network resolves in (`names: dns` on a cloud that builds one: the
+    fabrics' `dns_zone`, grid.spec.targets.private_zone_name), or ""."""
+    return next((str(f["dns_zone"]) for f in data.get("fabrics", []) if f.get("dns_zone")), "")
+
+
+def name_records(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(address, hostname, address on its connect fabric) of each node of the region: its record in the zone,
+    the address /etc/hosts gives it under `names: hosts_file` (grid.render.names)."""
+    by_name = pools(data)
+    return [(str(node["address"]), str(node["hostname"]), node_fabrics(node, by_name[node["pool"]])[0][1])
+            for node in data.get("nodes", [])]
+
+
 def admin_cidrs(data: Mapping[str, Any]) -> list[str]:
     """Where SSH may come from: program data `admin_cidrs`, else config grid:adminCidrs, else the fabrics."""
     given = data.get("admin_cidrs") or [

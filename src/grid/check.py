@@ -64,7 +64,9 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
     for node in nodes:
         if node.region not in firsts or node.attrs["hostname"] < firsts[node.region].attrs["hostname"]:
             firsts[node.region] = node
-    named = sorted((str(n.attrs["hostname"]), connect_ip(n)) for n in firsts.values())
+    named = sorted((str(n.attrs["hostname"]), connect_ip(n), n.region) for n in firsts.values())
+    # In a cloud's private zone (`names: dns` on aws, alicloud) a node resolves its own region's names only.
+    zoned = {f.region for f in graph.of_kind(Kind.FABRIC) if f.attrs.get("dns_zone")}
     for node in nodes:
         for name in sorted(node.attrs["storage"]):
             writers.setdefault((node.region, name), node.attrs["hostname"])
@@ -101,7 +103,8 @@ def run_checks(graph: ResourceGraph, state: State, remote: Remote, *,
                               f"{name}: cannot reach every peer with {mtu}-byte packets")
         if configured:
             # The facts and the names in one round trip: each part's exit status on a line of its own after it.
-            others = [(h, a) for h, a in named if h != attrs["hostname"] and a]
+            others = [(h, a) for h, a, region in named if h != attrs["hostname"] and a
+                      and (node.region not in zoned or region == node.region)]
             lookups = " && ".join(f"test \"$(getent hosts {shlex.quote(h)} | awk '{{print $1; exit}}')\" = {a}"
                                   for h, a in others)
             command = f"cat /etc/grid/node.json; printf '\\n{STATUS_MARK}%s\\n' $?"

@@ -9,7 +9,7 @@ playbook in check + diff mode only on hosts whose digests differ (`full_check`: 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,18 +103,45 @@ def _pulumi_refresh(ws: Workspace, state: State, graph: ResourceGraph, identity:
 
     with ThreadPoolExecutor(max_workers=max(1, len(regions))) as pool:
         for steps in pool.map(preview, regions):
-            for address, op in steps.items():
-                if address not in state.resources:
-                    continue
-                if op == "create":
-                    found[address] = LiveResource(exists=False, detail="missing on the target (Pulumi refresh)")
-                elif op in REPLACE_OPS:
-                    found[address] = LiveResource(exists=True, replace=True, detail="must be replaced: what it "
-                                                  "depends on is gone (Pulumi refresh)")
-                elif op == "update" and address not in state.moved_now:  # a renamed one's update is its move
-                    found.setdefault(address, LiveResource(exists=True, healthy=False,
-                                                           detail="differs from state (Pulumi refresh)"))
+            found.update(live_from_steps(steps, state))
     return found
+
+
+def live_from_steps(steps: Mapping[str, str], state: State) -> dict[str, LiveResource]:
+    """What a refreshed preview's steps ({Pulumi resource name: op}) say about the recorded resources: gone,
+    to be replaced, or differing. A part of one that grid does not record on its own — a node's DNS record, the
+    region's private zone (a cloud's `names: dns`, grid.stacks) — makes what carries it differ: the next apply
+    of its region makes the part again."""
+    out: dict[str, LiveResource] = {}
+    for address, op in steps.items():
+        if address not in state.resources:
+            carrier, part = _carrier(address, state)
+            if carrier and (op in ("create", "update") or op in REPLACE_OPS):
+                out.setdefault(carrier, LiveResource(exists=True, healthy=False,
+                                                     detail=f"{part} is missing or differs (Pulumi refresh)"))
+            continue
+        if op == "create":
+            out[address] = LiveResource(exists=False, detail="missing on the target (Pulumi refresh)")
+        elif op in REPLACE_OPS:
+            out[address] = LiveResource(exists=True, replace=True, detail="must be replaced: what it "
+                                        "depends on is gone (Pulumi refresh)")
+        elif op == "update" and address not in state.moved_now:  # a renamed one's update is its move
+            out.setdefault(address, LiveResource(exists=True, healthy=False,
+                                                 detail="differs from state (Pulumi refresh)"))
+    return out
+
+
+def _carrier(name: str, state: State) -> tuple[str, str]:
+    """The recorded resource a stack's name-service resource belongs to, and what that resource is of it:
+    `<node>/name` its node's record, `<region>/names...` the region's zone (carried by its fabrics)."""
+    if name.endswith("/name") and name.removesuffix("/name") in state.resources:
+        return name.removesuffix("/name"), "its DNS record"
+    region, _, rest = name.partition("/")
+    if rest == "names" or rest.startswith("names/"):
+        fabrics = sorted(a for a, r in state.resources.items()
+                         if r.kind == Kind.FABRIC.value and r.region == region and r.attrs.get("dns_zone"))
+        return (fabrics[0], "the region's private DNS zone") if fabrics else ("", "")
+    return "", ""
 
 
 def _configuration_check(ws: Workspace, state: State, graph: ResourceGraph, identity: Identity, *,

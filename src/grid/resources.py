@@ -20,7 +20,7 @@ from typing import Any
 
 from grid.slot_init import slot_init
 from grid.spec.model import Cluster, Pool, Region, Storage
-from grid.spec.targets import traits_of
+from grid.spec.targets import private_zone_name, traits_of
 
 
 class Kind(enum.StrEnum):
@@ -204,6 +204,8 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
     held = [(address, fabrics) for address, fabrics in prior if address in wanted]
     traits = traits_of(cluster)
     first_host = traits.first_host  # a cloud may keep more than the gateway for itself
+    # `names: dns` on a cloud: the region's network resolves in a private zone its stack makes (grid.stacks).
+    zone = {"dns_zone": name} if (name := private_zone_name(cluster, region.name)) else {}
     for fabric in region.fabrics:
         railed = traits.roce_rails and fabric.kind == "roce"  # the spec's addresses are rail 0's
         allocator = _Allocator(rail_subnets(fabric.cidr, fabric.ports_per_node)[0] if railed else fabric.cidr,
@@ -216,7 +218,7 @@ def _region_resources(cluster: Cluster, region: Region, prior: list[tuple[str, M
         out.append(Resource(fabric_address(region.name, fabric.name), Kind.FABRIC, region.name, {
             "name": fabric.name, "kind": fabric.kind, "cidr": fabric.cidr, "mtu": fabric.mtu,
             "gateway": allocator.gateway, "speed_gbps": fabric.speed_gbps,
-            "network": physical_name(cluster.name, fabric_address(region.name, fabric.name)),
+            "network": physical_name(cluster.name, fabric_address(region.name, fabric.name)), **zone,
         }))
     for storage in region.storage:
         if storage.kind == "local-scratch":

@@ -94,6 +94,21 @@ def test_a_node_that_cannot_resolve_the_cluster_names_fails_the_names_check() ->
     assert lookups and "getent hosts east-train-0000" in lookups[0] and "west-infer-0001" not in lookups[0]
 
 
+def test_in_a_clouds_private_zone_a_node_looks_up_its_own_regions_names_only() -> None:
+    """A zone per cloud region (names: dns on aws): west's nodes are not east's to resolve (nor to reach)."""
+    from support.paths import EXAMPLES
+
+    graph = expand(cluster_from(EXAMPLES / "targets" / "lab-aws.yaml"))
+    remote = HealthyNodes(graph)
+    reports = {r.hostname: r for r in run_checks(graph, applied_state(graph), remote)}
+    assert all(r.checks.get("names") is True for h, r in reports.items() if h not in ("east-train-0000",
+                                                                                       "west-infer-0000"))
+    lookups = {h: c for h, _, c in remote.asked if "cat /etc/grid/node.json;" in c}
+    assert "getent hosts east-train-0000" in lookups["east-train-0001"]
+    assert "west-infer-0000" not in lookups["east-train-0001"] and "east-train-0000" not in lookups["west-infer-0001"]
+    assert "getent hosts" not in lookups["east-train-0000"]  # the region's only sampled name is its own
+
+
 def test_only_nodes_in_state_are_checked() -> None:
     graph, state = lab()
     kept = next(iter(n.address for n in graph.of_kind(Kind.NODE)))

@@ -23,6 +23,8 @@ def write_spec(path: Path, *, train: int, infer: int) -> Path:
     data = yaml.safe_load((EXAMPLES / "targets" / "lab-aws.yaml").read_text())
     data["spec"]["regions"][0]["pools"][0]["count"] = train
     data["spec"]["regions"][1]["pools"][0]["count"] = infer
+    # Every host's /etc/hosts lists the cluster: a part applied alone leaves the other hosts' tables to learn it.
+    data["spec"]["configuration"]["names"] = "hosts_file"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 

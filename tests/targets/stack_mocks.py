@@ -47,6 +47,8 @@ class CloudMocks(Mocks):
             outputs.update(dnsName=f"{rid}.fsx.example", mountName="abcdef")
         elif typ == "aws:ebs/volume:Volume":
             rid = "vol-0123456789abcdef0"
+        elif typ == "aws:route53/zone:Zone":
+            outputs["zoneId"] = f"Z-{rid}"  # Route 53's own id of the zone, what records name
         elif typ == "aws:s3/bucket:Bucket":
             outputs["bucket"] = str(outputs.get("bucketPrefix", "")) + "mock"
         elif typ == "openstack:networking/port:Port":

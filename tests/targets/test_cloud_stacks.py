@@ -28,7 +28,8 @@ from support.paths import EXAMPLES
 
 ADMIN = "198.19.255.0/24"
 UNTAGGABLE_AWS = {"aws", "NetworkInterfaceAttachment", "VolumeAttachment", "MountTarget",
-                  "VpcIpv4CidrBlockAssociation", "BucketPublicAccessBlock"}  # the provider and links between things
+                  "VpcIpv4CidrBlockAssociation", "BucketPublicAccessBlock",  # the provider and links between things
+                  "VpcDhcpOptionsAssociation", "Record"}  # a Route 53 record has no tags
 NO_MANILA = [t for t in DEFAULT_CATALOG if t not in ("sharev2", "object-store")]
 
 
@@ -115,6 +116,9 @@ def test_aws_lab_resource_graph(graphs: dict[tuple[str, str], Graph]) -> None:
         "aws:ec2/networkInterface:NetworkInterface": 6,  # east's roce fabric is EFA: attached at launch
         "aws:efs/fileSystem:FileSystem": 2, "aws:efs/mountTarget:MountTarget": 2,
         "aws:ebs/volume:Volume": 2, "aws:ec2/volumeAttachment:VolumeAttachment": 2,
+        # names: dns (the default): a private hosted zone per region, searched by its VPC, a record per node
+        "aws:route53/zone:Zone": 2, "aws:ec2/vpcDhcpOptions:VpcDhcpOptions": 2,
+        "aws:ec2/vpcDhcpOptionsAssociation:VpcDhcpOptionsAssociation": 2, "aws:route53/record:Record": 4,
     })
     assert {s["inputs"]["cidrBlock"] for s in graph.of("Subnet")} == {f["cidr"] for f in graph.fabrics}
     assert {s["inputs"]["availabilityZone"] for s in graph.of("Subnet") + graph.of("Instance")} == {"eu-central-1a"}

@@ -28,7 +28,7 @@ from grid.render.ansible import (
     shared_files,
     site_roles,
 )
-from grid.render.names import RECORDS_DIGEST, names_vars, server_addresses, uses_dns
+from grid.render.names import RECORDS_DIGEST, in_private_zone, names_vars, server_addresses, uses_dns
 from grid.render.network import firewall_follows_pools
 from grid.render.own import NO_OWN_FILES, OwnFiles
 from grid.resources import Kind, Resource, ResourceGraph
@@ -79,13 +79,15 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
         hosts_text += slurm_text
     hosts_digest = "sha256:" + hashlib.sha256(hosts_text.encode()).hexdigest()
     servers: set[str] = set()
-    others = hosts_digest
+    others, zone = hosts_digest, False
     if uses_dns(cluster):
         # Only each region's name server holds the table (grid.render.names): a node that comes or goes
         # changes their records, not the other hosts, whose part is what else their hosts-table play runs.
-        servers = server_addresses(cluster, graph, connect_fabric)
+        # In a cloud's private zone no host holds it (the region's stack has the records).
+        zone = in_private_zone(cluster)
+        servers = set() if zone else server_addresses(cluster, graph, connect_fabric)
         hosts_digest = RECORDS_DIGEST + hashlib.sha256(hosts_text.encode()).hexdigest()
-        rest = "names:dns"
+        rest = "names:zone" if zone else "names:dns"
         if firewall_follows_pools(cluster):
             rest += "\0" + documents.hosts_table
         rest += slurm_text
@@ -96,7 +98,7 @@ def host_input_digests(cluster: Cluster, graph: ResourceGraph, admin_public_key:
         digest = copy()
         digest.update(document.encode())
         out[address] = HostDigests("sha256:" + digest.hexdigest(), cluster_digest,
-                                   hosts_digest if not servers or address in servers else others)
+                                   others if zone or (servers and address not in servers) else hosts_digest)
     return dict(sorted(out.items()))
 
 

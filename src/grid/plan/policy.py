@@ -20,6 +20,8 @@ POLICIES: dict[str, dict[str, Policy]] = {
     "fabric": {
         "cidr": _REPLACE, "mtu": _REPLACE, "gateway": _REPLACE, "network": _REPLACE,
         "kind": _IN, "speed_gbps": _IN, "name": _REPLACE,
+        # The private DNS zone its network resolves in (a cloud's `names: dns`): made or removed beside it.
+        "dns_zone": _IN,
     },
     "volume": {
         "kind": _REPLACE, "volume": _REPLACE, "name": _REPLACE,

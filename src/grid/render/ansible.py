@@ -32,7 +32,7 @@ from grid.render.ansible_roles import SLURM_ROLE as SLURM_ROLE
 from grid.render.ansible_roles import available_roles as available_roles
 from grid.render.ansible_roles import group_name as group_name
 from grid.render.leftovers import NO_LEFTOVERS, Leftovers
-from grid.render.names import names_vars, uses_dns, uses_dns_vars
+from grid.render.names import names_vars, served_by_nodes, uses_dns_vars
 from grid.render.network import FIREWALL_ROLE, firewall_follows_pools, firewall_vars, has_policy
 from grid.render.own import NO_OWN_FILES, OWN_CONFIG_ROLE, OwnFiles, pool_vars, script_file
 from grid.render.templating import render_cached
@@ -316,7 +316,8 @@ def shared_files(cluster: Cluster, play_roles: list[str]) -> list[tuple[str, str
     hosts it changes, in the scope it needs. The removals of leftovers are not in it: they ride on the run
     those changes cause (grid.render.leftovers)."""
     plays = _SitePlays(directories=True, firewall=True, firewall_follows_pools=firewall_follows_pools(cluster),
-                       own_config=True, slurm=cluster.spec.scheduler is not None, names=uses_dns(cluster))
+                       own_config=True, slurm=cluster.spec.scheduler is not None,
+                       names=served_by_nodes(cluster))
     return [*_role_files(cluster.spec.scheduler is not None),
             ("site.yml", _site_text(cluster.name, play_roles, _become(cluster), plays)),
             ("ansible.cfg", _static_file("ansible.cfg")), *((name, _static_file(name)) for name in ACTION_PLUGINS)]

@@ -66,10 +66,16 @@ def _had_limits(applied: Mapping[str, Any]) -> bool:
 
 
 def _had_dns(applied: Mapping[str, Any]) -> bool:
-    """grid.render.names.names_mode of the applied spec's JSON form. A lab spec applied without `names` before
-    dns became its default counts as dns: the removal then finds nothing and changes nothing."""
+    """Whether the applied spec's nodes served names (grid.render.names.served_by_nodes of its JSON form). A lab
+    spec applied without `names` before dns became its default counts as dns: the removal then finds nothing and
+    changes nothing. A cloud's private zone left nothing on the nodes to remove (its stack removes the zone)."""
     from grid.render.names import DNS, default_mode  # the resource graph with it: `grid validate` loads neither
+    from grid.spec.targets import TARGET_TRAITS
 
     spec = _mapping(applied.get("spec"))
+    target = str(spec.get("target"))
+    traits = TARGET_TRAITS.get(target)
+    if traits is None or not traits.name_service:
+        return False
     given = _mapping(spec.get("configuration")).get("names")
-    return (given or default_mode(str(spec.get("target")), scheduler=spec.get("scheduler") is not None)) == DNS
+    return (given or default_mode(target, scheduler=spec.get("scheduler") is not None)) == DNS

@@ -9,6 +9,11 @@ each region's server (R hosts, not N), and dnsmasq re-reads the file without a r
 
 The server of a region is the first node of its first pool that has any (spec order, lowest index): growing
 a pool, or shrinking one short of none, never moves it, so the nodes' resolv.conf stays as it is.
+
+On a cloud that builds one (TargetTraits.private_zone: aws, alicloud), `dns` is the cloud's private DNS instead:
+the region's stack makes a zone its network resolves through and searches (DHCP options) and one record per node
+(grid.stacks); no node serves names, and each keeps only its own line in /etc/hosts. A node that comes or goes
+is then one record in its region's stack, and no host's configuration changes.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from typing import Any
 
 from grid.resources import Kind, Resource, ResourceGraph, connect_ip
 from grid.spec.model import Cluster
-from grid.spec.targets import TARGET_TRAITS
+from grid.spec.targets import default_names, traits_of
 
 DNS = "dns"
 HOSTS_FILE = "hosts_file"
+ZONE = "zone"
+"""all.yml's NAMES_VAR on a cloud's private zone: the nodes keep their own line in /etc/hosts, nothing more."""
 SERVERS_VAR = "grid_name_servers"
 """all.yml: {region: {hostname, ip}}, only with `names: dns` (so hosts_file clusters render as before)."""
 NAMES_VAR = "grid_names"
@@ -45,15 +52,22 @@ def names_mode(cluster: Cluster) -> str:
 
 
 def default_mode(target: str, *, scheduler: bool = False) -> str:
-    """What `names` is on `target` when the spec does not say. A cluster with Slurm keeps hosts_file for now:
-    under dns a pool that grows or shrinks while jobs run left slurmd unable to stop within 30 s on its restart
-    (tests/e2e/test_slurm_e2e.py), not understood yet; `names: dns` there is the operator's choice."""
-    traits = TARGET_TRAITS.get(target)
-    return DNS if traits is not None and traits.name_service and not scheduler else HOSTS_FILE
+    """What `names` is on `target` when the spec does not say (grid.spec.targets.default_names)."""
+    return default_names(target, scheduler=scheduler)
 
 
 def uses_dns(cluster: Cluster) -> bool:
     return names_mode(cluster) == DNS
+
+
+def served_by_nodes(cluster: Cluster) -> bool:
+    """`dns` served by a node of each region (dnsmasq: the lab), not by the cloud's private zone."""
+    return uses_dns(cluster) and not traits_of(cluster).private_zone
+
+
+def in_private_zone(cluster: Cluster) -> bool:
+    """`dns` answered by the cloud's private zone of each region (grid.spec.targets.private_zone_name)."""
+    return uses_dns(cluster) and bool(traits_of(cluster).private_zone)
 
 
 def name_servers(cluster: Cluster, graph: ResourceGraph,
@@ -65,8 +79,8 @@ def name_servers(cluster: Cluster, graph: ResourceGraph,
 
 def server_addresses(cluster: Cluster, graph: ResourceGraph,
                      connect_fabric: Mapping[str, str] | None = None) -> set[str]:
-    """The addresses of the nodes that serve names (none with hosts_file)."""
-    if not uses_dns(cluster):
+    """The addresses of the nodes that serve names (none with hosts_file, nor on a cloud's private zone)."""
+    if not served_by_nodes(cluster):
         return set()
     return {node.address for node, _ in _servers(cluster, graph, connect_fabric).values()}
 
@@ -93,13 +107,15 @@ def _servers(cluster: Cluster, graph: ResourceGraph,
 def names_vars(cluster: Cluster, graph: ResourceGraph,
                connect_fabric: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The all.yml vars of the name service: none for hosts_file (its clusters' files and digests unchanged)."""
+    if in_private_zone(cluster):
+        return {NAMES_VAR: ZONE}
     if not uses_dns(cluster):
         return {}
     return {NAMES_VAR: DNS, SERVERS_VAR: name_servers(cluster, graph, connect_fabric)}
 
 
 def uses_dns_vars(all_vars: Mapping[str, Any]) -> bool:
-    """Whether all.yml's vars are a `names: dns` cluster's."""
+    """Whether all.yml's vars are those of a `names: dns` cluster whose nodes serve names (not a cloud zone's)."""
     return all_vars.get(NAMES_VAR) == DNS
 
 
@@ -132,7 +148,7 @@ def resolv_text(cluster: str, region: str, server_ip: str) -> str:
 def hosts_block_entries(all_vars: Mapping[str, Any], hostname: str, ip: str) -> list[Mapping[str, Any]]:
     """The lines of grid's block in /etc/hosts (roles/base/templates/hosts_block.j2): the node's own with a
     name service, the whole table without."""
-    if uses_dns_vars(all_vars):
+    if all_vars.get(NAMES_VAR) in (DNS, ZONE):
         return [{"ip": ip, "hostname": hostname}]
     return list(all_vars["grid_hosts"])
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from grid.diagnostics import Diagnostic, Path, error, info, warning
 from grid.spec.model import Cluster
-from grid.spec.targets import traits_of
+from grid.spec.targets import TARGET_TRAITS, traits_of
 from grid.validate import fit
 from grid.validate.base import Validator
 from grid.validate.references import suggest
@@ -190,15 +190,18 @@ def unmanaged_configuration(cluster: Cluster) -> Iterator[Diagnostic]:
 
 
 def name_service(cluster: Cluster) -> Iterator[Diagnostic]:
-    """`configuration.names: dns` runs dnsmasq on a node of each region (grid.render.names): the lab's nodes
-    only for now. Elsewhere it is said, not ignored: existing hosts have resolvers of their own that a
-    resolv.conf of grid's would cut off, and the clouds' private DNS zones are not rendered yet."""
+    """`configuration.names: dns` runs dnsmasq on a node of each region on the lab (grid.render.names) and is the
+    cloud's private DNS on aws and alicloud (grid.stacks). Elsewhere it is said, not ignored: existing hosts have
+    resolvers of their own that a resolv.conf of grid's would cut off, and the other clouds' zones are not built."""
     config = cluster.spec.configuration
-    if config.names != "dns" or traits_of(cluster).name_service:
+    traits = traits_of(cluster)
+    if config.names != "dns" or traits.name_service or traits.private_zone:
         return
-    yield error(f"configuration.names: dns needs target local, not '{cluster.spec.target}'",
+    builds = sorted(name for name, t in TARGET_TRAITS.items() if t.name_service or t.private_zone)
+    yield error(f"configuration.names: dns needs target {', '.join(builds)}, not '{cluster.spec.target}'",
                 ("spec", "configuration", "names"), code="target.names",
-                detail="the name service runs on a lab node of each region; on other targets it is not built yet",
+                detail="the name service is a lab node of each region, or the cloud's private DNS zone; on "
+                       f"{cluster.spec.target} it is not built yet",
                 hint="use `names: hosts_file` (or leave it out: hosts_file is the default there)")
 
 
