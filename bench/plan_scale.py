@@ -22,6 +22,8 @@ Scenarios per size (--scenarios; default empty, populated, applied, edited, seal
 - edited: the applied state, then the spec edited (one node more in the first pool): `grid plan`'s own path, which
   the seal cannot answer — a plan of an edited spec is made in full (with `names: hosts_file`, this spec's, every
   host's hosts table changes, so every host is listed for that task).
+- edited-zone (not in the default list): edited, of the same spec retargeted at aws, whose `names` default there is
+  dns in each region's private zone: the new node's record is made with it, so the plan lists that node alone.
 - sealed: the populated state after that first `grid plan` sealed it (grid.state.seal): `grid plan`'s own path
   (grid.operations.plan with PlanOptions(sealed=True)), which reads the file's small members only and counts the
   unchanged resources (`plan` then includes the state read).
@@ -58,10 +60,14 @@ TARGET_NODES = 100_000
 POOL_SHARES = (("train", 0.6, {"model": "h100-sxm", "per_node": 8}, "gpu.8xh100"),
                ("infer", 0.3, {"model": "h100-sxm", "per_node": 2}, "gpu.2xh100"),
                ("data", 0.1, None, "cpu.c96m768"))
+AWS_TYPES = {"gpu.8xh100": "p5.48xlarge", "gpu.2xh100": "p5.48xlarge", "cpu.c96m768": "c7i.48xlarge"}
+ZONE_SCENARIOS = ("edited-zone",)
+"""Scenarios of the spec retargeted at aws, whose `names` default is dns: each region's private zone."""
 
 
-def make_spec(nodes: int, name: str = "scale") -> dict[str, Any]:
-    """A valid spec of `nodes` nodes over 8 regions (counts split as evenly as integers allow)."""
+def make_spec(nodes: int, name: str = "scale", target: str = "openstack") -> dict[str, Any]:
+    """A valid spec of `nodes` nodes over 8 regions (counts split as evenly as integers allow); `target` aws:
+    the same spec on AWS (its instance types, the VPC's MTU), whose nodes resolve in private zones."""
     per_region = [nodes // REGIONS + (1 if r < nodes % REGIONS else 0) for r in range(REGIONS)]
     regions = []
     for r, count in enumerate(per_region):
@@ -74,17 +80,19 @@ def make_spec(nodes: int, name: str = "scale") -> dict[str, Any]:
                 "fabrics": ["compute", "mgmt"] if accel else ["mgmt"],
                 "storage": ["pfs", "objects"] if pool != "infer" else ["pfs"],
                 "roles": ["compute"] if pool != "infer" else ["inference"],
-                "instance_types": {"openstack": itype},
+                "instance_types": {"openstack": itype} if target == "openstack" else {"aws": AWS_TYPES[itype]},
             }
             if accel:
                 entry["accelerator"] = accel
             pools.append(entry)
         regions.append({
             "name": f"hub{r}",
-            "site": {"power_mw": 2000, "pue": 1.2, "cooling": "liquid", "rack_kw_max": 120,
-                     "renewable_fraction": 0.3, "grid_carbon_g_per_kwh": 500, "province": f"Province {r}"},
+            "site": {"power_mw": 2000, "pue": 1.2, "renewable_fraction": 0.3, "grid_carbon_g_per_kwh": 500,
+                     "province": f"Province {r}",
+                     **({"cooling": "liquid", "rack_kw_max": 120} if target == "openstack" else {})},  # a cloud's
             "fabrics": [
-                {"name": "compute", "kind": "roce", "speed_gbps": 400, "mtu": 9000, "cidr": f"100.{64 + r}.0.0/17",
+                {"name": "compute", "kind": "roce", "speed_gbps": 400, "mtu": 9000 if target == "openstack" else 9001,
+                 "cidr": f"100.{64 + r}.0.0/17",
                  "topology": {"kind": "fat-tree", "switch_radix": 128, "tiers": 3}},
                 {"name": "mgmt", "kind": "ethernet", "speed_gbps": 100, "cidr": f"100.{64 + r}.128.0/17"},
             ],
@@ -99,7 +107,7 @@ def make_spec(nodes: int, name: str = "scale") -> dict[str, Any]:
     return {
         "apiVersion": "grid/v1", "kind": "Cluster", "metadata": {"name": name},
         "spec": {
-            "target": "openstack", "targets": {"openstack": {"image": "debian-12"}},
+            "target": target, "targets": {target: {"image": "debian-12"}} if target == "openstack" else {},
             "regions": regions, "links": links,
             "configuration": {"roles": ["base"], "admin_user": "gridadmin",
                               "sysctl": {"net.core.rmem_max": 67108864}},
@@ -163,8 +171,10 @@ def prepare(root: Path, nodes: int, scenario: str) -> None:
     from grid.validate import validate
     from grid.workspace import Workspace, plan
 
+    target = "aws" if scenario in ZONE_SCENARIOS else "openstack"
+    scenario = "edited" if scenario in ZONE_SCENARIOS else scenario
     spec_path = root / "cluster.yaml"
-    spec_path.write_text(yaml.safe_dump(make_spec(nodes), sort_keys=False))
+    spec_path.write_text(yaml.safe_dump(make_spec(nodes, target=target), sort_keys=False))
     workdir = root / "work"
     workdir.mkdir(mode=0o700)
     if scenario in ("populated", "applied", "edited", "sealed"):
@@ -183,7 +193,7 @@ def prepare(root: Path, nodes: int, scenario: str) -> None:
         if scenario == "applied":
             (root / "seal_by_apply_seconds").write_text(str(time.perf_counter() - started))
     if scenario == "edited":
-        grown = make_spec(nodes)
+        grown = make_spec(nodes, target=target)
         grown["spec"]["regions"][0]["pools"][0]["count"] += 1
         spec_path.write_text(yaml.safe_dump(grown, sort_keys=False))
     if scenario == "sealed":  # the first `grid plan` after the apply: full, a no-op, and it seals the state
@@ -201,6 +211,7 @@ def child(root: Path, nodes: int, scenario: str, profile: str | None) -> dict[st
     from grid.workspace import Workspace, plan
 
     spec_path, workdir = root / "cluster.yaml", root / "work"
+    zone, scenario = scenario in ZONE_SCENARIOS, "edited" if scenario in ZONE_SCENARIOS else scenario
     baseline_rss = _rss_mb()
     profiler = None
     if profile:
@@ -232,8 +243,8 @@ def child(root: Path, nodes: int, scenario: str, profile: str | None) -> dict[st
         profiler.disable()
         profiler.dump_stats(profile)
     counts = result.counts()
-    if scenario == "edited":
-        assert counts["create"] == 1 and len(result.config) == nodes + 1, (counts, len(result.config))
+    if scenario == "edited":  # the new node, and with the hosts file every host's table (a zone: its record)
+        assert counts["create"] == 1 and len(result.config) == (1 if zone else nodes + 1), (counts, len(result.config))
     elif scenario in ("populated", "applied", "sealed"):
         assert not result.has_changes, (counts, len(result.config))
     else:
@@ -266,6 +277,7 @@ def measure(nodes: int, scenario: str, runs: int) -> dict[str, Any]:
     rss = [s["peak_rss_mb"] for s in samples]
     totals = [s["seconds"]["total"] for s in samples]
     return {"nodes": nodes, "scenario": scenario, "runs": runs, "resources": samples[0]["resources"],
+            "configure": samples[0]["configure"],  # hosts the plan lists for configuration
             "us_per_node": round(statistics.median(totals) / nodes * 1e6, 1),
             "seconds": spread("seconds"), "cpu_seconds": spread("cpu_seconds"),
             "peak_rss_mb": {"min": min(rss), "median": statistics.median(rss), "max": max(rss)}, **sealing}
