@@ -105,10 +105,17 @@ def test_switching_updates_the_fabrics_in_place_and_leaves_nothing_on_the_nodes_
     changed = {c.address: c.action for c in plan.changes if c.action is not Action.NOOP}
     assert changed == {f.address: Action.UPDATE for f in graph.of_kind(Kind.FABRIC)}  # the zone beside the network
     assert {h.scope for h in plan.config} == {"cluster-wide"} and len(plan.config) == 4  # /etc/hosts: own line
+    assert {h.reason for h in plan.config} == {
+        "cluster-wide inputs changed; name resolution: hosts_file -> dns (private zone)"}
+    graph = expand(cloud("hosts_file"), dns.allocations())
+    back = make_plan(graph, dns, target="aws", spec_digest=spec_digest(cloud("hosts_file")),
+                     host_digests=host_input_digests(cloud("hosts_file"), graph, KEY))
+    assert {h.reason for h in back.config} == {
+        "cluster-wide inputs changed; name resolution: dns (private zone) -> hosts_file"}
     assert not leftovers_of(dns).names  # grid wrote no resolv.conf and ran no dnsmasq: names_removed never runs
-    back = render_ansible(cloud("hosts_file"), expand(cloud("hosts_file")), admin_public_key=KEY,
-                          leftovers=leftovers_of(dns))
-    assert "names_removed" not in back["site.yml"]
+    files = render_ansible(cloud("hosts_file"), expand(cloud("hosts_file")), admin_public_key=KEY,
+                           leftovers=leftovers_of(dns))
+    assert "names_removed" not in files["site.yml"]
 
 
 def test_fast_digests_equal_the_definition_in_a_private_zone() -> None:

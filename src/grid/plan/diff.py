@@ -183,7 +183,7 @@ def _config_changes(
                                         Cause.DRIFT))
         elif record.node_digest != node_digest or record.cluster_digest != cluster_digest:
             if not switch:
-                switch.append(_names_switch(hosts, host_digests))
+                switch.append(_names_switch(hosts, host_digests) or _zone_switch(changes))
             full = record.node_digest != node_digest
             reason = "configuration inputs changed" if full else "cluster-wide inputs changed"
             out.append(HostConfigChange(address, "full" if full else "cluster-wide", reason + switch[0]))
@@ -201,6 +201,18 @@ def _names_switch(hosts: Mapping[str, HostRecord], host_digests: Mapping[str, tu
     if before == after:
         return ""
     return "; name resolution: hosts_file -> dns" if after else "; name resolution: dns -> hosts_file"
+
+
+def _zone_switch(changes: list[ResourceChange]) -> str:
+    """The same for a cloud's private zone (`names: dns` on aws, alicloud), which no host's digest shows: the
+    fabrics that carry the zone gain or lose it (grid.resources)."""
+    for change in changes:
+        if change.kind == "fabric":
+            for attribute in change.attributes:
+                if attribute.name == "dns_zone":
+                    return ("; name resolution: hosts_file -> dns (private zone)" if attribute.after
+                            else "; name resolution: dns (private zone) -> hosts_file")
+    return ""
 
 
 def _hosts_reason(hosts_digest: str, changes: list[ResourceChange]) -> str:
