@@ -115,10 +115,12 @@ def live_from_steps(steps: Mapping[str, str], state: State) -> dict[str, LiveRes
     out: dict[str, LiveResource] = {}
     for address, op in steps.items():
         if address not in state.resources:
-            carrier, part = _carrier(address, state)
-            if carrier and (op in ("create", "update") or op in REPLACE_OPS):
-                out.setdefault(carrier, LiveResource(exists=True, healthy=False,
-                                                     detail=f"{part} is missing or differs (Pulumi refresh)"))
+            # Its carrier only for a change: most steps are `same`, and a zone's carrier is looked up in the state.
+            if op in ("create", "update") or op in REPLACE_OPS:
+                carrier, part = _carrier(address, state)
+                if carrier:
+                    out.setdefault(carrier, LiveResource(exists=True, healthy=False,
+                                                         detail=f"{part} is missing or differs (Pulumi refresh)"))
             continue
         if op == "create":
             out[address] = LiveResource(exists=False, detail="missing on the target (Pulumi refresh)")

@@ -69,8 +69,8 @@ def _had_dns(applied: Mapping[str, Any]) -> bool:
     """Whether the applied spec's nodes served names (grid.render.names.served_by_nodes of its JSON form). A lab
     spec applied without `names` before dns became its default counts as dns: the removal then finds nothing and
     changes nothing. A cloud's private zone left nothing on the nodes to remove (its stack removes the zone)."""
-    from grid.render.names import DNS, default_mode  # the resource graph with it: `grid validate` loads neither
-    from grid.spec.targets import TARGET_TRAITS
+    from grid.render.names import DNS  # the resource graph with it: `grid validate` loads neither
+    from grid.spec.targets import TARGET_TRAITS, default_names
 
     spec = _mapping(applied.get("spec"))
     target = str(spec.get("target"))
@@ -78,4 +78,4 @@ def _had_dns(applied: Mapping[str, Any]) -> bool:
     if traits is None or not traits.name_service:
         return False
     given = _mapping(spec.get("configuration")).get("names")
-    return (given or default_mode(target, scheduler=spec.get("scheduler") is not None)) == DNS
+    return (given or default_names(target, scheduler=spec.get("scheduler") is not None)) == DNS

@@ -24,7 +24,8 @@ from typing import Any
 
 from grid.resources import Kind, Resource, ResourceGraph, connect_ip
 from grid.spec.model import Cluster
-from grid.spec.targets import default_names, traits_of
+from grid.spec.targets import names_of as names_mode  # `dns` or `hosts_file`: the spec's, else that default
+from grid.spec.targets import traits_of
 
 DNS = "dns"
 HOSTS_FILE = "hosts_file"
@@ -41,19 +42,6 @@ RESOLV_COPY = "/etc/grid/resolv.conf"
 PID_FILE = "/run/grid-dnsmasq.pid"
 RECORDS_DIGEST = "records-sha256:"
 """How a server's hosts digest begins: the plan says "name records" for it, not "hosts table"."""
-
-
-def names_mode(cluster: Cluster) -> str:
-    """`dns` or `hosts_file`: the spec's, else dns where the target has a name service (the lab) and hosts_file
-    elsewhere. Resolved here, not in the spec model: the spec as written keeps `names` unset, so a saved or
-    applied spec says "the default" and the plan shows what the default does to the nodes."""
-    return cluster.spec.configuration.names or default_mode(cluster.spec.target,
-                                                            scheduler=cluster.spec.scheduler is not None)
-
-
-def default_mode(target: str, *, scheduler: bool = False) -> str:
-    """What `names` is on `target` when the spec does not say (grid.spec.targets.default_names)."""
-    return default_names(target, scheduler=scheduler)
 
 
 def uses_dns(cluster: Cluster) -> bool:

@@ -188,12 +188,18 @@ def default_names(target: str, *, scheduler: bool = False) -> str:
     return "dns" if builds and not scheduler else "hosts_file"
 
 
+def names_of(cluster: Cluster) -> str:
+    """`dns` or `hosts_file`: the spec's, else the target's default. Resolved here, not in the spec model: the
+    spec as written keeps `names` unset, so a saved or applied spec says "the default" and the plan shows what
+    the default does to the nodes."""
+    return cluster.spec.configuration.names or default_names(cluster.spec.target,
+                                                             scheduler=cluster.spec.scheduler is not None)
+
+
 def private_zone_name(cluster: Cluster, region: str) -> str:
     """The private DNS zone a cloud region's nodes resolve each other in (`<region>.<cluster>.grid.internal`:
     `.internal` is reserved for private use), "" when the cluster does not use one (another target, or
     `names: hosts_file`). One zone per region: a cloud region is a network of its own (no route between two)."""
-    names = cluster.spec.configuration.names or default_names(cluster.spec.target,
-                                                              scheduler=cluster.spec.scheduler is not None)
-    if names != "dns" or not traits_of(cluster).private_zone:
+    if names_of(cluster) != "dns" or not traits_of(cluster).private_zone:
         return ""
     return f"{region}.{cluster.name}.grid.internal"
