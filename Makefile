@@ -45,6 +45,7 @@ bench: setup
 	$(ENV) python bench/slurm.py
 	$(ENV) python bench/lifecycle.py
 	$(ENV) python bench/scale.py
+	$(ENV) python bench/existing_names.py
 	$(ENV) python bench/policy_rego.py
 	$(ENV) python bench/startup.py
 

@@ -14,6 +14,7 @@ from grid.plan.digests import host_input_digests
 from grid.plan.region_scope import limit_to_regions
 from grid.render.ansible import collect_inputs, render_ansible
 from grid.render.names import (
+    expected_digests,
     hosts_block_entries,
     name_servers,
     records_text,
@@ -144,6 +145,31 @@ def test_the_role_templates_render_what_the_drift_digests_expect() -> None:
         {"ip": "198.18.2.3", "hostname": "west-infer-0001"}]
 
 
+def test_on_existing_hosts_the_server_forwards_other_names_to_the_resolvers_it_had() -> None:
+    spec = lab(target="existing")
+    all_vars = collect_inputs(spec, expand(spec), KEY, None).all_vars
+    assert all_vars["grid_names"] == "dns" and all_vars["grid_names_forward"] is True
+    assert "grid_names_forward" not in collect_inputs(lab(), expand(lab()), KEY, None).all_vars  # the lab's as before
+    paths = {"base_names_records_dir": "/etc/grid/hosts.d", "base_names_pid_file": "/run/grid-dnsmasq.pid",
+             "base_names_podman_resolv": "/etc/grid/resolv.conf.podman"}
+    conf = ansible((BASE / "templates/dnsmasq.conf.j2").read_text(), grid_cluster="lab", grid_names_forward=True,
+                   **paths)
+    assert conf == server_conf_text("lab", forwards=True)
+    assert conf.splitlines()[1:3] == ["resolv-file=/etc/grid/resolv.conf.podman", "bind-dynamic"]
+    assert "no-resolv" not in conf
+    # Ansible's template lookup may run without trim_blocks: the file is the same either way
+    plain = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    template = (BASE / "templates/dnsmasq.conf.j2").read_text()
+    for forward in (True, False):
+        assert (plain.from_string(template).render(grid_cluster="lab", grid_names_forward=forward, **paths)
+                == server_conf_text("lab", forwards=forward))
+    server = expected_digests(all_vars, "east-train-0000", "east")
+    lab_server = expected_digests(collect_inputs(lab(), expand(lab()), KEY, None).all_vars, "east-train-0000", "east")
+    assert server["file:/etc/grid/dnsmasq.conf"] != lab_server["file:/etc/grid/dnsmasq.conf"]
+    assert {k: v for k, v in server.items() if "dnsmasq.conf" not in k} == {
+        k: v for k, v in lab_server.items() if "dnsmasq.conf" not in k}
+
+
 def test_a_bad_value_and_an_unsupported_target_are_diagnostics_at_the_line() -> None:
     text = LAB.read_text().replace("    admin_user: gridadmin\n", "    admin_user: gridadmin\n    names: dsn\n")
     loaded = load_spec_text(text, "cluster.yaml")
@@ -153,10 +179,10 @@ def test_a_bad_value_and_an_unsupported_target_are_diagnostics_at_the_line() -> 
     line = text.splitlines().index("    names: dsn") + 1
     assert bad[0].source is not None and (bad[0].source.file, bad[0].source.line) == ("cluster.yaml", line)
     assert bad[0].source.col > 1
-    found = list(name_service(lab(target="existing")))
+    found = list(name_service(lab(target="openstack")))
     assert [d.code for d in found] == ["target.names"] and found[0].severity is Severity.ERROR
     assert "hosts_file" in found[0].hint and found[0].path == ("spec", "configuration", "names")
-    assert not list(name_service(lab()))
+    assert not list(name_service(lab())) and not list(name_service(lab(target="existing")))
 
 
 def test_no_node_no_server() -> None:

@@ -65,7 +65,7 @@ def test_the_other_clouds_keep_the_hosts_file_and_refuse_dns_at_the_line() -> No
     assert spec is not None
     found = list(name_service(spec))
     assert [d.code for d in found] == ["target.names"]
-    assert "alicloud, aws, local" in found[0].summary and "hosts_file" in found[0].hint
+    assert "alicloud, aws, existing, local" in found[0].summary and "hosts_file" in found[0].hint
 
 
 def test_no_node_serves_names_and_each_keeps_only_its_own_line() -> None:

@@ -50,11 +50,22 @@ def test_a_lab_with_slurm_keeps_the_hosts_file_unless_the_spec_asks_for_dns() ->
     assert not _had_dns(slurm.model_dump(mode="json")) and _had_dns(asked.model_dump(mode="json"))
 
 
-def test_existing_hosts_keep_the_hosts_file_by_default_and_no_diagnostic_says_otherwise() -> None:
+def test_existing_hosts_keep_the_hosts_file_unless_the_spec_asks_for_dns() -> None:
+    from grid.render.leftovers import _had_dns
+
     spec = lab(names=None, target="existing")
     assert names_mode(spec) == "hosts_file" and not uses_dns(spec)
-    assert not list(name_service(spec))
-    assert [d.code for d in name_service(lab(names="dns", target="existing"))] == ["target.names"]
+    assert not list(name_service(spec)) and not _had_dns(spec.model_dump(mode="json"))
+    asked = lab(names="dns", target="existing")
+    assert names_mode(asked) == "dns" and not list(name_service(asked)) and _had_dns(asked.model_dump(mode="json"))
+
+
+def test_dns_on_hosts_grid_does_not_configure_is_refused_at_the_key() -> None:
+    unmanaged = lab(names="dns", target="existing").model_dump(mode="json")
+    unmanaged["spec"]["configuration"]["manage"] = False
+    found = list(name_service(Cluster.model_validate(unmanaged)))
+    assert [(d.code, d.path) for d in found] == [("target.names", ("spec", "configuration", "names"))]
+    assert "manage" in found[0].summary and "hosts_file" in found[0].hint
 
 
 @pytest.mark.parametrize(("before", "after", "switch"), [

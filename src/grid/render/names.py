@@ -7,6 +7,12 @@ one file of records rendered from the same table (`grid_hosts`); every node of t
 and keeps only its own line in /etc/hosts. A node that comes or goes then changes the new node and one file on
 each region's server (R hosts, not N), and dnsmasq re-reads the file without a restart.
 
+On existing hosts (`names: dns` only when the spec asks: their resolvers are their owner's) the server also
+forwards every other name to the resolvers it had before grid (the copy names.yml keeps), so the hosts still
+reach what lies beyond the cluster; it binds the addresses it answers on, not the wildcard, beside a resolver of
+the host's own (systemd-resolved's 127.0.0.53). A host whose /etc/resolv.conf is a link (a manager owns it) is
+refused, not rewritten through the link.
+
 The server of a region is the first node of its first pool that has any (spec order, lowest index): growing
 a pool, or shrinking one short of none, never moves it, so the nodes' resolv.conf stays as it is.
 
@@ -34,10 +40,15 @@ ZONE = "zone"
 SERVERS_VAR = "grid_name_servers"
 """all.yml: {region: {hostname, ip}}, only with `names: dns` (so hosts_file clusters render as before)."""
 NAMES_VAR = "grid_names"
+FORWARDS_VAR = "grid_names_forward"
+"""all.yml: true where the server forwards other names upstream (TargetTraits.forwards_names); absent elsewhere."""
 NAME_SERVER_CONF = "/etc/grid/dnsmasq.conf"
 RECORDS_DIR = "/etc/grid/hosts.d"
 RESOLV_CONF = "/etc/resolv.conf"
 RESOLV_COPY = "/etc/grid/resolv.conf"
+RESOLV_BEFORE = "/etc/grid/resolv.conf.podman"
+"""The node's resolv.conf before grid's (podman's on the lab, the host's own elsewhere): put back when the name
+service goes, and where a forwarding server finds its upstream resolvers."""
 """What the node's /etc/resolv.conf must say: podman writes its own at every start, grid-node-init puts this back."""
 PID_FILE = "/run/grid-dnsmasq.pid"
 RECORDS_DIGEST = "records-sha256:"
@@ -99,7 +110,8 @@ def names_vars(cluster: Cluster, graph: ResourceGraph,
         return {NAMES_VAR: ZONE}
     if not uses_dns(cluster):
         return {}
-    return {NAMES_VAR: DNS, SERVERS_VAR: name_servers(cluster, graph, connect_fabric)}
+    forwards = {FORWARDS_VAR: True} if traits_of(cluster).forwards_names else {}
+    return {NAMES_VAR: DNS, SERVERS_VAR: name_servers(cluster, graph, connect_fabric), **forwards}
 
 
 def uses_dns_vars(all_vars: Mapping[str, Any]) -> bool:
@@ -122,10 +134,11 @@ def records_text(cluster: str, grid_hosts: list[Mapping[str, Any]]) -> str:
             + "".join(f"{h['ip']}\t{h['hostname']}\n" for h in grid_hosts))
 
 
-def server_conf_text(cluster: str) -> str:
+def server_conf_text(cluster: str, *, forwards: bool = False) -> str:
     """dnsmasq's configuration (roles/base/templates/dnsmasq.conf.j2)."""
+    upstream = f"resolv-file={RESOLV_BEFORE}\nbind-dynamic\n" if forwards else "no-resolv\n"
     return (f"# Managed by grid (cluster {cluster}): this node answers for the cluster's names.\n"
-            f"no-resolv\nno-hosts\nhostsdir={RECORDS_DIR}\npid-file={PID_FILE}\n")
+            f"{upstream}no-hosts\nhostsdir={RECORDS_DIR}\npid-file={PID_FILE}\n")
 
 
 def resolv_text(cluster: str, region: str, server_ip: str) -> str:
@@ -153,7 +166,7 @@ def expected_digests(all_vars: Mapping[str, Any], hostname: str, region: str) ->
     if server["hostname"] == hostname:
         out[f"attrs:{RECORDS_DIR}"] = "dir 755 root root"
         out[f"file:{records_file(cluster)}"] = _file(records_text(cluster, all_vars["grid_hosts"]))
-        out[f"file:{NAME_SERVER_CONF}"] = _file(server_conf_text(cluster))
+        out[f"file:{NAME_SERVER_CONF}"] = _file(server_conf_text(cluster, forwards=bool(all_vars.get(FORWARDS_VAR))))
         out[f"pid:{PID_FILE}"] = "dnsmasq"
     return out
 

@@ -289,9 +289,11 @@ class Configuration(Model):
     names: Literal["dns", "hosts_file"] | None = Field(
         None, description="How nodes find each other by name: `dns` (a name server per region keeps the records, "
                           "nodes resolve through it: a node that comes or goes changes one record, not every "
-                          "host; target local only), `hosts_file` (every node's /etc/hosts lists the cluster). "
-                          "Not given: dns where the target runs a name service (local), hosts_file elsewhere "
-                          "(existing hosts keep their own resolvers; clouds' private DNS is not built yet)")
+                          "host; a node of each region on local and existing, which then forwards other names "
+                          "to the resolvers it had; the private zone on aws and alicloud), `hosts_file` (every "
+                          "node's /etc/hosts lists the cluster). Not given: dns on local, aws and alicloud "
+                          "without a scheduler, hosts_file elsewhere (existing hosts keep their owner's "
+                          "resolvers unless asked)")
 
 
 class PoolConfiguration(Model):

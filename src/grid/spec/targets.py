@@ -78,6 +78,12 @@ class TargetTraits:
     """How a roce fabric gets RDMA NICs, one per port (None: the target has no per-instance-type check)."""
     name_service: bool = False
     """`configuration.names: dns` is built for it: dnsmasq on a node of each region (grid.render.names)."""
+    name_service_by_default: bool = True
+    """With `name_service`: dns is the default (False: only when the spec asks, where the hosts' resolvers are
+    their owner's: grid takes a resolv.conf over only when told to)."""
+    forwards_names: bool = False
+    """With `name_service`: the name server forwards names outside the cluster to the resolvers its host had
+    before grid (hosts that reach beyond the cluster); False: it answers the cluster's names only (the lab)."""
     private_zone: str = ""
     """What `configuration.names: dns` is built with on a cloud: its private DNS, one zone per region that the
     region's network resolves through and searches, a record per node ("": not built for the target)."""
@@ -117,7 +123,8 @@ TARGET_TRAITS: Mapping[str, TargetTraits] = MappingProxyType({
             detail="podman volumes are file systems; no S3 endpoint is emulated",
             hint="use kind: nfs or parallel-fs for the lab, or accept a plain directory")),
     "existing": TargetTraits("existing", creates_infrastructure=False, nodes_need_fabric=False, fixed_hosts=True,
-                             has_facility=True, imports_from="hosts"),
+                             has_facility=True, imports_from="hosts", name_service=True,
+                             name_service_by_default=False, forwards_names=True),
     "aws": TargetTraits(
         "aws", creates_infrastructure=True, cloud=True, provider="AWS", instance_type_key="aws",
         example_instance_type="p5.48xlarge", known_images=r"debian-\d+", image_setting="ami",
@@ -180,11 +187,13 @@ def traits_of(cluster: Cluster) -> TargetTraits:
 
 def default_names(target: str, *, scheduler: bool = False) -> str:
     """What `configuration.names` is on `target` when the spec does not say: dns where the target builds a name
-    service (the lab's dnsmasq, a cloud's private zone), else hosts_file. A cluster with Slurm keeps hosts_file
+    service by default (the lab's dnsmasq, a cloud's private zone; not existing hosts, whose resolvers are their
+    owner's), else hosts_file. A cluster with Slurm keeps hosts_file
     for now: under dns a pool that grows or shrinks while jobs run left slurmd unable to stop within 30 s on its
     restart (tests/e2e/test_slurm_e2e.py), not understood yet; `names: dns` there is the operator's choice."""
     traits = TARGET_TRAITS.get(target)
-    builds = traits is not None and (traits.name_service or bool(traits.private_zone))
+    builds = traits is not None and ((traits.name_service and traits.name_service_by_default)
+                                     or bool(traits.private_zone))
     return "dns" if builds and not scheduler else "hosts_file"
 
 

@@ -190,18 +190,27 @@ def unmanaged_configuration(cluster: Cluster) -> Iterator[Diagnostic]:
 
 
 def name_service(cluster: Cluster) -> Iterator[Diagnostic]:
-    """`configuration.names: dns` runs dnsmasq on a node of each region on the lab (grid.render.names) and is the
-    cloud's private DNS on aws and alicloud (grid.stacks). Elsewhere it is said, not ignored: existing hosts have
-    resolvers of their own that a resolv.conf of grid's would cut off, and the other clouds' zones are not built."""
+    """`configuration.names: dns` runs dnsmasq on a node of each region on the lab and on existing hosts (there
+    only when asked, forwarding other names to the resolvers the server had; grid.render.names) and is the
+    cloud's private DNS on aws and alicloud (grid.stacks). Elsewhere it is said, not ignored: the other clouds'
+    zones are not built. A name service is configuration: hosts grid runs no playbook on cannot get one."""
     config = cluster.spec.configuration
     traits = traits_of(cluster)
-    if config.names != "dns" or traits.name_service or traits.private_zone:
+    if config.names != "dns":
+        return
+    if traits.name_service and traits.fixed_hosts and not config.manage:  # elsewhere manage: false is refused
+        yield error("configuration.names: dns needs grid to configure the hosts (configuration.manage: false)",
+                    ("spec", "configuration", "names"), code="target.names",
+                    detail="the name server and each host's resolv.conf are configuration, and grid runs no "
+                           "playbook on hosts it does not manage",
+                    hint="use `names: hosts_file` (or leave it out), or remove `manage: false`")
+    if traits.name_service or traits.private_zone:
         return
     builds = sorted(name for name, t in TARGET_TRAITS.items() if t.name_service or t.private_zone)
     yield error(f"configuration.names: dns needs target {', '.join(builds)}, not '{cluster.spec.target}'",
                 ("spec", "configuration", "names"), code="target.names",
-                detail="the name service is a lab node of each region, or the cloud's private DNS zone; on "
-                       f"{cluster.spec.target} it is not built yet",
+                detail="the name service is a node of each region (lab, existing hosts), or the cloud's private "
+                       f"DNS zone; on {cluster.spec.target} it is not built yet",
                 hint="use `names: hosts_file` (or leave it out: hosts_file is the default there)")
 
 
