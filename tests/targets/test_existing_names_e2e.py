@@ -21,6 +21,7 @@ import yaml
 
 from grid.drivers.podman import Podman
 from support.cli import grid
+from support.paths import REPO
 from support.specs import lab_spec
 from targets.test_existing_hosts_e2e import IMAGE, as_existing
 
@@ -122,3 +123,21 @@ def test_existing_hosts_resolve_through_their_server_which_forwards_the_rest(sit
     assert _on(name, "gpu-a", "pgrep -x dnsmasq").returncode != 0
     assert _resolves(name, "gpu-b", "gpu-c") == c  # now from /etc/hosts
     assert grid("drift", str(spec), "--detailed-exitcode").code == 0
+
+
+def test_a_resolv_conf_that_is_a_link_is_refused_and_left_as_it_was() -> None:
+    """systemd-resolved's /etc/resolv.conf is a link: grid's task says so and writes nothing through it. Its script
+    run as Ansible runs it, in a node container without a network (podman then leaves resolv.conf to the image)."""
+    task = yaml.safe_load((REPO / "templates/ansible/roles/base/tasks/names.yml").read_text())[0]
+    script = task["grid_command"]["argv"][2]
+    setup = ("mkdir -p /run/systemd/resolve && echo 'nameserver 127.0.0.53' > /run/systemd/resolve/stub-resolv.conf"
+             " && ln -sf /run/systemd/resolve/stub-resolv.conf /etc/resolv.conf")
+    check = "; echo rc=$?; cat /run/systemd/resolve/stub-resolv.conf"
+    ran = subprocess.run(
+        ["podman", "run", "--rm", "--network", "none", "--entrypoint", "sh", IMAGE, "-c",
+         f'{setup} && sh -c "$0" grid-names /etc/grid/resolv.conf.podman /etc/grid/resolv.conf'
+         f' "# Managed by grid (cluster x): the name server of region east.\nnameserver 198.18.0.10" write{check}',
+         script], capture_output=True, text=True, timeout=120, check=False)
+    assert "rc=1" in ran.stdout, ran
+    assert "is a link to /run/systemd/resolve/stub-resolv.conf" in ran.stderr and "hosts_file" in ran.stderr
+    assert "nameserver 127.0.0.53" in ran.stdout and "Managed by grid" not in ran.stdout
