@@ -1,8 +1,8 @@
 """+1 host on existing hosts, names in each host's /etc/hosts vs. through the region's name server (`names: dns`).
 
 Per run and mode, on one unique cluster: 16 machines grid did not make (node containers started here, 1/4 CPU and
-256 MB each as the lab's nodes, on a network whose aardvark-dns stands for the site's resolvers), listed under
-`targets.existing.hosts` of one region; then
+256 MB each as the lab's nodes; their own resolver is 127.0.0.1, where nothing answers: no query leaves them),
+listed under `targets.existing.hosts` of one region; then
 - bring-up: `grid up --yes --trust-new-hosts --skip-check` (pins the host keys, configures every host);
 - +1 host: a 17th machine listed, `grid up` again — with `hosts_file` every host's /etc/hosts is rewritten, with
   `dns` the new host and the server's records only: the hosts configured and the seconds;
@@ -75,11 +75,12 @@ def one_run(root: Path, hosts: int, names: str) -> dict[str, Any]:
     labels = {"grid.cluster": machines}
     with measured_run(name, names=names, hosts=hosts) as row:
         try:
-            podman.network_create(machines, subnet=cidr, gateway=str(net[1]), labels=labels, dns=True)
+            podman.network_create(machines, subnet=cidr, gateway=str(net[1]), labels=labels)
             for i in range(hosts + 1):
                 podman.container_run(f"{name}-m{i:02d}", IMAGE, f"m{i:02d}", [(machines, str(net[10 + i]))],
                                      labels=labels, authorized_key=public, cpus=NODE_RESOURCES["cpus"],
                                      memory_mb=int(NODE_RESOURCES["memory_gb"] * 1024))
+                podman.exec(f"{name}-m{i:02d}", ["sh", "-c", "echo 'nameserver 127.0.0.1' > /etc/resolv.conf"])
             up = grid("up", str(spec), "--yes", "--trust-new-hosts", "--skip-check")
             row["bringup"], row["bringup_configured"] = up.seconds, configured(up.output)
             listed = data["spec"]["targets"]["existing"]["hosts"]

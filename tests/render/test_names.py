@@ -152,17 +152,21 @@ def test_on_existing_hosts_the_server_forwards_other_names_to_the_resolvers_it_h
     assert "grid_names_forward" not in collect_inputs(lab(), expand(lab()), KEY, None).all_vars  # the lab's as before
     paths = {"base_names_records_dir": "/etc/grid/hosts.d", "base_names_pid_file": "/run/grid-dnsmasq.pid",
              "base_names_podman_resolv": "/etc/grid/resolv.conf.podman"}
+    server_ip = all_vars["grid_name_servers"]["east"]["ip"]
     conf = ansible((BASE / "templates/dnsmasq.conf.j2").read_text(), grid_cluster="lab", grid_names_forward=True,
-                   **paths)
-    assert conf == server_conf_text("lab", forwards=True)
-    assert conf.splitlines()[1:3] == ["resolv-file=/etc/grid/resolv.conf.podman", "bind-dynamic"]
+                   base_name_server={"ip": server_ip}, **paths)
+    assert conf == server_conf_text("lab", forward_from=server_ip)
+    # upstream: the resolvers it had; answering on its own address alone, never loopback's (a host's own cache)
+    assert conf.splitlines()[1:4] == ["resolv-file=/etc/grid/resolv.conf.podman", f"listen-address={server_ip}",
+                                      "bind-dynamic"]
     assert "no-resolv" not in conf
     # Ansible's template lookup may run without trim_blocks: the file is the same either way
     plain = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     template = (BASE / "templates/dnsmasq.conf.j2").read_text()
     for forward in (True, False):
-        assert (plain.from_string(template).render(grid_cluster="lab", grid_names_forward=forward, **paths)
-                == server_conf_text("lab", forwards=forward))
+        assert (plain.from_string(template).render(grid_cluster="lab", grid_names_forward=forward,
+                                                   base_name_server={"ip": server_ip}, **paths)
+                == server_conf_text("lab", forward_from=server_ip if forward else ""))
     server = expected_digests(all_vars, "east-train-0000", "east")
     lab_server = expected_digests(collect_inputs(lab(), expand(lab()), KEY, None).all_vars, "east-train-0000", "east")
     assert server["file:/etc/grid/dnsmasq.conf"] != lab_server["file:/etc/grid/dnsmasq.conf"]

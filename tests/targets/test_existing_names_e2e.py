@@ -1,6 +1,7 @@
-"""`names: dns` on existing hosts, end to end: machines grid did not make (node containers started here, on a
-network whose own resolver, podman's aardvark-dns, stands for the resolvers a site runs) resolve each other
-through the first host of the region, which forwards every other name to the resolver it had before grid.
+"""`names: dns` on existing hosts, end to end: machines grid did not make (node containers started here) resolve
+each other through the first host of the region, which forwards every other name to the resolver it had before
+grid — here a cache of the host's own on 127.0.0.1 (a dnsmasq that knows one site name and nothing else: no query
+leaves the machines), which keeps its port beside grid's server.
 
 The mistakes and turns an operator meets: a server without dnsmasq (the run fails saying what to install, and
 the next one converges once it is there), a host added (it and the server's records are all that is configured),
@@ -28,6 +29,8 @@ from targets.test_existing_hosts_e2e import IMAGE, as_existing
 pytestmark = pytest.mark.e2e
 
 GRID_RESOLV = "# Managed by grid (cluster {name}): the name server of region east.\nnameserver {ip}\n"
+SITE_NAME, SITE_ADDRESS = "files.site.test", "198.18.0.200"  # answered by gpu-a's own cache, never looked up
+SITE_CACHE_PID = "/run/site-cache.pid"
 
 
 def _asking_for_dns(data: dict[str, Any]) -> None:
@@ -50,11 +53,14 @@ def site(tmp_path: Path) -> Iterator[tuple[Path, str, str]]:
     podman, network = Podman(), f"{name}-machines"
     labels = {"grid.cluster": f"{name}-machines"}
     try:
-        # dns=True: the machines' resolv.conf names aardvark-dns at the gateway, which knows their container names
-        podman.network_create(network, subnet=cidr, gateway=str(net[1]), labels=labels, dns=True)
+        podman.network_create(network, subnet=cidr, gateway=str(net[1]), labels=labels)
         for host, offset in (("gpu-a", 10), ("gpu-b", 11), ("gpu-c", 12)):
             podman.container_run(f"{name}-{host}", IMAGE, host, [(network, str(net[offset]))], labels=labels,
                                  authorized_key=public)
+        # gpu-a's own resolver before grid: a cache on loopback that answers the site's names
+        _on(name, "gpu-a", f"dnsmasq --listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts "
+                           f"--host-record={SITE_NAME},{SITE_ADDRESS} --pid-file={SITE_CACHE_PID} "
+                           "&& printf 'nameserver 127.0.0.1\\n' > /etc/resolv.conf")
         yield spec, name, cidr
     finally:
         grid("destroy", str(spec), "--yes")
@@ -80,8 +86,8 @@ def test_existing_hosts_resolve_through_their_server_which_forwards_the_rest(sit
     spec, name, cidr = site
     net = ipaddress.IPv4Network(cidr)
     a, b, c = (str(net[i]) for i in (10, 11, 12))
-    before = _on(name, "gpu-b", "cat /etc/resolv.conf").stdout
-    assert f"nameserver {net[1]}" in before  # the site's resolver: aardvark-dns
+    before = {host: _on(name, host, "cat /etc/resolv.conf").stdout for host in ("gpu-a", "gpu-b")}
+    assert before["gpu-a"] == "nameserver 127.0.0.1\n" and _resolves(name, "gpu-a", SITE_NAME) == SITE_ADDRESS
 
     # 3 a.m.: the server has no dnsmasq. The run fails on it, saying what to install; nothing else is lost.
     _on(name, "gpu-a", "mv /usr/sbin/dnsmasq /usr/sbin/dnsmasq.away")
@@ -95,8 +101,11 @@ def test_existing_hosts_resolve_through_their_server_which_forwards_the_rest(sit
     assert _resolves(name, "gpu-b", "gpu-a") == a and _resolves(name, "gpu-a", "gpu-b") == b
     assert "gpu-a" not in _on(name, "gpu-b", "cat /etc/hosts").stdout  # by the server, not the hosts file
     # a name outside the cluster: asked of the server, answered by the resolver the server had before grid
-    assert _resolves(name, "gpu-b", f"{name}-gpu-c") == c
-    assert _on(name, "gpu-a", "cat /etc/grid/resolv.conf.podman").stdout == before
+    assert _resolves(name, "gpu-b", SITE_NAME) == SITE_ADDRESS
+    assert _on(name, "gpu-a", "cat /etc/grid/resolv.conf.podman").stdout == before["gpu-a"]
+    # grid's server answers on a's address alone: the host's cache keeps 127.0.0.1:53
+    listening = _on(name, "gpu-a", "ss -Hlun 'sport = :53' | awk '{print $4}' | sort").stdout.split()
+    assert listening == ["127.0.0.1:53", f"{a}:53"], listening
     assert grid("drift", str(spec), "--detailed-exitcode").code == 0
 
     # +1 host: it, and the server's records, are all that is configured
@@ -119,8 +128,12 @@ def test_existing_hosts_resolve_through_their_server_which_forwards_the_rest(sit
     _up(spec)
     for host in ("gpu-a", "gpu-b", "gpu-c"):
         assert "Managed by grid" not in _on(name, host, "cat /etc/resolv.conf").stdout
-    assert _on(name, "gpu-b", "cat /etc/resolv.conf").stdout == before
-    assert _on(name, "gpu-a", "pgrep -x dnsmasq").returncode != 0
+    for host, text in before.items():
+        assert _on(name, host, "cat /etc/resolv.conf").stdout == text
+    assert _on(name, "gpu-a", "test -e /run/grid-dnsmasq.pid").returncode != 0  # grid's server is gone ...
+    assert _on(name, "gpu-a", "pgrep -x dnsmasq").stdout.split() == [  # ... and the host's own cache still runs
+        _on(name, "gpu-a", f"cat {SITE_CACHE_PID}").stdout.strip()]
+    assert _resolves(name, "gpu-a", SITE_NAME) == SITE_ADDRESS
     assert _resolves(name, "gpu-b", "gpu-c") == c  # now from /etc/hosts
     assert grid("drift", str(spec), "--detailed-exitcode").code == 0
 

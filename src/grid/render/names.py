@@ -9,8 +9,9 @@ each region's server (R hosts, not N), and dnsmasq re-reads the file without a r
 
 On existing hosts (`names: dns` only when the spec asks: their resolvers are their owner's) the server also
 forwards every other name to the resolvers it had before grid (the copy names.yml keeps), so the hosts still
-reach what lies beyond the cluster; it binds the addresses it answers on, not the wildcard, beside a resolver of
-the host's own (systemd-resolved's 127.0.0.53). A host whose /etc/resolv.conf is a link (a manager owns it) is
+reach what lies beyond the cluster; it listens on its connect address alone, not the wildcard nor loopback, so a
+resolver of the host's own (systemd-resolved's 127.0.0.53, a cache on 127.0.0.1) keeps its port and stays the
+upstream it was. A host whose /etc/resolv.conf is a link (a manager owns it) is
 refused, not rewritten through the link.
 
 The server of a region is the first node of its first pool that has any (spec order, lowest index): growing
@@ -134,9 +135,11 @@ def records_text(cluster: str, grid_hosts: list[Mapping[str, Any]]) -> str:
             + "".join(f"{h['ip']}\t{h['hostname']}\n" for h in grid_hosts))
 
 
-def server_conf_text(cluster: str, *, forwards: bool = False) -> str:
-    """dnsmasq's configuration (roles/base/templates/dnsmasq.conf.j2)."""
-    upstream = f"resolv-file={RESOLV_BEFORE}\nbind-dynamic\n" if forwards else "no-resolv\n"
+def server_conf_text(cluster: str, *, forward_from: str = "") -> str:
+    """dnsmasq's configuration (roles/base/templates/dnsmasq.conf.j2); `forward_from`: the server's address, where
+    it forwards other names upstream (FORWARDS_VAR) and answers on that address alone."""
+    upstream = (f"resolv-file={RESOLV_BEFORE}\nlisten-address={forward_from}\nbind-dynamic\n" if forward_from
+                else "no-resolv\n")
     return (f"# Managed by grid (cluster {cluster}): this node answers for the cluster's names.\n"
             f"{upstream}no-hosts\nhostsdir={RECORDS_DIR}\npid-file={PID_FILE}\n")
 
@@ -166,7 +169,8 @@ def expected_digests(all_vars: Mapping[str, Any], hostname: str, region: str) ->
     if server["hostname"] == hostname:
         out[f"attrs:{RECORDS_DIR}"] = "dir 755 root root"
         out[f"file:{records_file(cluster)}"] = _file(records_text(cluster, all_vars["grid_hosts"]))
-        out[f"file:{NAME_SERVER_CONF}"] = _file(server_conf_text(cluster, forwards=bool(all_vars.get(FORWARDS_VAR))))
+        forward_from = str(server["ip"]) if all_vars.get(FORWARDS_VAR) else ""
+        out[f"file:{NAME_SERVER_CONF}"] = _file(server_conf_text(cluster, forward_from=forward_from))
         out[f"pid:{PID_FILE}"] = "dnsmasq"
     return out
 
