@@ -11,8 +11,8 @@ On existing hosts (`names: dns` only when the spec asks: their resolvers are the
 forwards every other name to the resolvers it had before grid (the copy names.yml keeps), so the hosts still
 reach what lies beyond the cluster; it listens on its connect address alone, not the wildcard nor loopback, so a
 resolver of the host's own (systemd-resolved's 127.0.0.53, a cache on 127.0.0.1) keeps its port and stays the
-upstream it was. A host whose /etc/resolv.conf is a link (a manager owns it) is
-refused, not rewritten through the link.
+upstream it was. A host whose /etc/resolv.conf is a link (a manager owns it) is refused, not rewritten through
+the link.
 
 The server of a region is the first node of its first pool that has any (spec order, lowest index): growing
 a pool, or shrinking one short of none, never moves it, so the nodes' resolv.conf stays as it is.
@@ -47,10 +47,10 @@ NAME_SERVER_CONF = "/etc/grid/dnsmasq.conf"
 RECORDS_DIR = "/etc/grid/hosts.d"
 RESOLV_CONF = "/etc/resolv.conf"
 RESOLV_COPY = "/etc/grid/resolv.conf"
+"""What the node's /etc/resolv.conf must say: podman writes its own at every start, grid-node-init puts this back."""
 RESOLV_BEFORE = "/etc/grid/resolv.conf.podman"
 """The node's resolv.conf before grid's (podman's on the lab, the host's own elsewhere): put back when the name
 service goes, and where a forwarding server finds its upstream resolvers."""
-"""What the node's /etc/resolv.conf must say: podman writes its own at every start, grid-node-init puts this back."""
 PID_FILE = "/run/grid-dnsmasq.pid"
 RECORDS_DIGEST = "records-sha256:"
 """How a server's hosts digest begins: the plan says "name records" for it, not "hosts table"."""
