@@ -213,6 +213,7 @@ TASKS_AND_THEIR_DIGESTS = {
     "base/cluster_wide.yml: Accounts": "import",
     "base/hosts_table.yml: Cluster hosts in /etc/hosts": "block:/etc/hosts",
     "base/names.yml: Resolve names through the region's name server": "file:/etc/grid/resolv.conf",  # and content:
+    # (block: where the server forwards: the host's search list below grid's block is its own)
     "base/names.yml: The region's name server": "names_server.yml's tasks (its hosts only)",
     "base/names_server.yml: Name records and server configuration": "file:/etc/grid/hosts.d/",  # and
     # attrs:/etc/grid/hosts.d, file:/etc/grid/dnsmasq.conf

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import grp
+import hashlib
+import os
+import pwd
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +14,7 @@ import jinja2
 import yaml
 
 from grid.diagnostics import Severity
+from grid.drift_digest import Expected, differing, parse_probe, probe_script
 from grid.plan import make_plan
 from grid.plan.digests import host_input_digests
 from grid.plan.region_scope import limit_to_regions
@@ -18,6 +24,7 @@ from grid.render.names import (
     hosts_block_entries,
     name_servers,
     records_text,
+    resolv_block,
     resolv_text,
     server_conf_text,
 )
@@ -170,8 +177,59 @@ def test_on_existing_hosts_the_server_forwards_other_names_to_the_resolvers_it_h
     server = expected_digests(all_vars, "east-train-0000", "east")
     lab_server = expected_digests(collect_inputs(lab(), expand(lab()), KEY, None).all_vars, "east-train-0000", "east")
     assert server["file:/etc/grid/dnsmasq.conf"] != lab_server["file:/etc/grid/dnsmasq.conf"]
+    # resolv.conf: grid's marked block there (the host's search list below it is its owner's), the whole file here
+    assert server.pop("block:/etc/resolv.conf") == hashlib.sha256(
+        resolv_block("lab", "east", server_ip).encode()).hexdigest()
+    assert lab_server.pop("content:/etc/resolv.conf")
     assert {k: v for k, v in server.items() if "dnsmasq.conf" not in k} == {
         k: v for k, v in lab_server.items() if "dnsmasq.conf" not in k}
+
+
+def test_on_existing_hosts_resolv_conf_keeps_the_hosts_search_list_and_drift_sees_grids_block_only(
+        tmp_path: Path) -> None:
+    """names.yml's script, run on a stand-in for /etc/resolv.conf, then the drift probe on what it wrote: the
+    host's search list and options stay (its short site names still resolve), grid's lines are the block drift
+    compares, and the task's own check (check mode's answer) agrees with the probe edit by edit."""
+    spec = lab(target="existing")
+    all_vars = collect_inputs(spec, expand(spec), KEY, None).all_vars
+    server_ip = all_vars["grid_name_servers"]["east"]["ip"]
+    resolv, before, copy = tmp_path / "resolv.conf", tmp_path / "grid/resolv.conf.podman", tmp_path / "grid/copy"
+    own = "search site.test corp.test\noptions edns0 ndots:2\n"
+    resolv.write_text(own + "nameserver 127.0.0.1\n")
+    argv = yaml.safe_load((BASE / "tasks/names.yml").read_text())[0]["grid_command"]["argv"]
+    owner = f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}"
+    script = (argv[2].replace("/etc/resolv.conf", str(resolv)).replace("chown root:root", ":")
+              .replace("644 root root", f"644 {owner}"))
+    text = ansible(argv[6], grid_cluster="lab", grid_region="east", base_name_server={"ip": server_ip})
+    forwarding = ansible(argv[8], grid_cluster="lab", grid_names_forward=True)
+    assert forwarding == "lab" and ansible(argv[8], grid_cluster="lab") == ""  # the lab writes the whole file
+
+    def task(mode: str) -> str:
+        return subprocess.run(["sh", "-c", script, "grid-names", str(before), str(copy), text, mode, forwarding],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    key = f"block:{resolv}"
+    probe = Expected("east-train-0001", "lab", server_ip,
+                     {key: expected_digests(all_vars, "east-train-0001", "east")["block:/etc/resolv.conf"]})
+
+    def drift() -> tuple[str, ...]:
+        out = subprocess.run(["sh", "-c", probe_script(probe)], capture_output=True, text=True, check=True).stdout
+        return differing(probe, parse_probe(out))
+
+    assert task("status") == "differs" and drift() == (key,)
+    assert task("write") == "written"
+    assert resolv.read_text() == resolv_block("lab", "east", server_ip) + own
+    assert before.read_text() == own + "nameserver 127.0.0.1\n"  # put back when the cluster leaves dns
+    assert task("status") == "same" and drift() == ()
+    resolv.write_text(resolv.read_text().replace("corp.test", "lab.test"))  # the owner's edit: not drift
+    assert task("status") == "same" and drift() == ()
+    resolv.write_text(resolv.read_text().replace(f"nameserver {server_ip}", "nameserver 127.0.0.1"))
+    assert task("status") == "differs" and drift() == (key,)
+    assert task("write") == "written" and drift() == ()
+    assert resolv.read_text().endswith("search site.test lab.test\noptions edns0 ndots:2\n")
+    # a file an earlier grid wrote whole (no block, no search list): the list comes back from the copy before grid
+    resolv.write_text(text + "\n")
+    assert task("write") == "written" and resolv.read_text() == resolv_block("lab", "east", server_ip) + own
 
 
 def test_a_bad_value_and_an_unsupported_target_are_diagnostics_at_the_line() -> None:
@@ -193,3 +251,29 @@ def test_no_node_no_server() -> None:
     spec = lab(east=0)
     assert "east" not in name_servers(spec, expand(spec))
     assert all(n.region == "west" for n in expand(spec).of_kind(Kind.NODE))
+
+
+def test_leaving_dns_puts_back_the_resolv_conf_before_grid_with_the_hosts_search_list_as_it_is_now(
+        tmp_path: Path) -> None:
+    """names_removed.yml's script on stand-in files: the lab's copy comes back as podman wrote it; on existing
+    hosts the copy kept before grid, its search list and options those below grid's block now (the owner's)."""
+    argv = yaml.safe_load((BASE / "tasks/names_removed.yml").read_text())[0]["ansible.builtin.command"]["argv"]
+    resolv, before = tmp_path / "resolv.conf", tmp_path / "resolv.conf.podman"
+    script = argv[2].replace("/etc/resolv.conf", str(resolv)).replace("/etc/grid/", f"{tmp_path}/grid/")
+
+    def leave(now: str, kept_before: str) -> str:
+        resolv.write_text(now)
+        before.write_text(kept_before)
+        subprocess.run(["sh", "-c", script, "grid-names", *(str(tmp_path / n) for n in ("pid", "conf", "hosts.d")),
+                        str(before), "lab"], check=True, capture_output=True)
+        assert not before.exists()
+        return resolv.read_text()
+
+    podman = "search dns.podman\nnameserver 198.18.0.1\n"
+    assert leave(resolv_text("lab", "east", "198.18.0.10"), podman) == podman
+    block = resolv_block("lab", "east", "198.18.0.10")
+    own = "search site.test\noptions edns0 ndots:1\nnameserver 127.0.0.1\n"
+    assert leave(block + "search site.test lab.test\noptions edns0 ndots:1\n", own) == (
+        "search site.test lab.test\noptions edns0 ndots:1\nnameserver 127.0.0.1\n")
+    assert leave(block + "search site.test\n", "nameserver 127.0.0.1\n") == "nameserver 127.0.0.1\nsearch site.test\n"
+    assert leave(block, own) == "nameserver 127.0.0.1\n"  # the owner had taken the search list out

@@ -11,8 +11,9 @@ On existing hosts (`names: dns` only when the spec asks: their resolvers are the
 forwards every other name to the resolvers it had before grid (the copy names.yml keeps), so the hosts still
 reach what lies beyond the cluster; it listens on its connect address alone, not the wildcard nor loopback, so a
 resolver of the host's own (systemd-resolved's 127.0.0.53, a cache on 127.0.0.1) keeps its port and stays the
-upstream it was. A host whose /etc/resolv.conf is a link (a manager owns it) is refused, not rewritten through
-the link.
+upstream it was. Its resolv.conf keeps the host's own search list and options (KEPT_RESOLV_LINES) below grid's
+marked block, so the short names of its site still resolve; grid owns the block, the owner the rest. A host whose
+/etc/resolv.conf is a link (a manager owns it) is refused, not rewritten through the link.
 
 The server of a region is the first node of its first pool that has any (spec order, lowest index): growing
 a pool, or shrinking one short of none, never moves it, so the nodes' resolv.conf stays as it is.
@@ -51,6 +52,9 @@ RESOLV_COPY = "/etc/grid/resolv.conf"
 RESOLV_BEFORE = "/etc/grid/resolv.conf.podman"
 """The node's resolv.conf before grid's (podman's on the lab, the host's own elsewhere): put back when the name
 service goes, and where a forwarding server finds its upstream resolvers."""
+KEPT_RESOLV_LINES = ("search", "domain", "options", "sortlist")
+"""Where the server forwards (existing hosts), the lines of the host's resolv.conf kept below grid's block:
+what the host's resolver library is told besides its name servers (roles/base/tasks/names.yml)."""
 PID_FILE = "/run/grid-dnsmasq.pid"
 RECORDS_DIGEST = "records-sha256:"
 """How a server's hosts digest begins: the plan says "name records" for it, not "hosts table"."""
@@ -145,8 +149,15 @@ def server_conf_text(cluster: str, *, forward_from: str = "") -> str:
 
 
 def resolv_text(cluster: str, region: str, server_ip: str) -> str:
-    """The node's /etc/resolv.conf (and its copy in /etc/grid)."""
+    """The node's /etc/resolv.conf where the server does not forward (the lab), and its copy in /etc/grid."""
     return f"# Managed by grid (cluster {cluster}): the name server of region {region}.\nnameserver {server_ip}\n"
+
+
+def resolv_block(cluster: str, region: str, server_ip: str) -> str:
+    """grid's part of a forwarding host's /etc/resolv.conf: `resolv_text` between markers, the host's own search
+    list and options (KEPT_RESOLV_LINES) below them."""
+    return (f"# BEGIN grid cluster {cluster}\n{resolv_text(cluster, region, server_ip)}"
+            f"# END grid cluster {cluster}\n")
 
 
 def hosts_block_entries(all_vars: Mapping[str, Any], hostname: str, ip: str) -> list[Mapping[str, Any]]:
@@ -159,17 +170,23 @@ def hosts_block_entries(all_vars: Mapping[str, Any], hostname: str, ip: str) -> 
 
 def expected_digests(all_vars: Mapping[str, Any], hostname: str, region: str) -> dict[str, str]:
     """What the name service's tasks (roles/base/tasks/names.yml) leave on a host, as grid.drift_digest's probe
-    prints it: resolv.conf and grid's copy; on a server its records, configuration and dnsmasq running."""
+    prints it: resolv.conf (where the server forwards, grid's block of it) and grid's copy; on a server its
+    records, configuration and dnsmasq running."""
     if not uses_dns_vars(all_vars):
         return {}
     cluster = str(all_vars["grid_cluster"])
     server = all_vars[SERVERS_VAR][region]
+    forwards = bool(all_vars.get(FORWARDS_VAR))
     resolv = resolv_text(cluster, region, str(server["ip"]))
-    out = {f"file:{RESOLV_COPY}": _file(resolv), f"content:{RESOLV_CONF}": _sha(resolv)}
+    out = {f"file:{RESOLV_COPY}": _file(resolv)}
+    if forwards:  # the host's own lines below grid's block are its owner's: not drift
+        out[f"block:{RESOLV_CONF}"] = _sha(resolv_block(cluster, region, str(server["ip"])))
+    else:
+        out[f"content:{RESOLV_CONF}"] = _sha(resolv)
     if server["hostname"] == hostname:
         out[f"attrs:{RECORDS_DIR}"] = "dir 755 root root"
         out[f"file:{records_file(cluster)}"] = _file(records_text(cluster, all_vars["grid_hosts"]))
-        forward_from = str(server["ip"]) if all_vars.get(FORWARDS_VAR) else ""
+        forward_from = str(server["ip"]) if forwards else ""
         out[f"file:{NAME_SERVER_CONF}"] = _file(server_conf_text(cluster, forward_from=forward_from))
         out[f"pid:{PID_FILE}"] = "dnsmasq"
     return out
