@@ -6,6 +6,12 @@ call would finish it after the run is gone, racing the next run. So this process
 process group (the provider and its podman calls) as soon as the engine's address stops accepting
 connections.
 
+Pulumi stops a provider it is done with by SIGINT to the provider's process group, and kills it 5 s later if it
+is still there. Python turns SIGINT into KeyboardInterrupt in the main thread only, and the kernel may hand the
+signal to one of gRPC's threads: then the main thread, blocked in pulumi.dynamic's endless wait, never hears of
+it, and the operation waits out the 5 s (1 `grid drift` in ~30 here). So SIGINT keeps its default action in
+this process: it ends at once, whichever thread the signal lands on (Pulumi has no request left for it then).
+
 `pulumi-resource-pulumi-python` runs `$PULUMI_PYTHON_CMD -u -m pulumi.dynamic <engine address>`;
 grid.drivers.pulumi points PULUMI_PYTHON_CMD at a launcher running
 `python -u -m grid.stacks.provider_host -u -m pulumi.dynamic <engine address>`. Standard library only, and
@@ -68,6 +74,7 @@ def split(argv: list[str]) -> tuple[str, list[str]]:
 
 def main(argv: list[str]) -> None:
     module, args = split(argv)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # see the module's docstring
     os.environ.setdefault(BATCH_READS_ENV, "1")
     address = engine_address(args)
     if address is not None:

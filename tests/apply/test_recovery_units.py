@@ -259,3 +259,37 @@ Resources:
         '  grid.drivers.podman.PodmanError: podman run exited 125: Error: name "n" is in use: container already exists']
     assert _last_lines("code: 255\n stderr: error: failed to load checkpoint: EOF\n") == \
         "error: failed to load checkpoint: EOF"
+
+
+FAKE_PROVIDER = """
+import signal, sys, threading, time
+
+def poke():  # SIGINT as the kernel may deliver Pulumi's: to a thread that is not the main one
+    time.sleep(0.3)
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+    time.sleep(30)
+
+threading.Thread(target=poke, daemon=True).start()
+try:
+    threading.Event().wait()  # pulumi.dynamic's main thread, waiting for ever
+except KeyboardInterrupt:
+    sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("hosted", [True, False])
+def test_pulumis_sigint_ends_the_provider_whichever_thread_it_lands_on(tmp_path: Path, hosted: bool) -> None:
+    """Pulumi stops a provider with SIGINT and kills it 5 s later: under provider_host it ends at once (a plain
+    Python process, whose handler only the main thread acts on, would still be waiting)."""
+    (tmp_path / "fake_provider.py").write_text(FAKE_PROVIDER)
+    launch = ["-m", "grid.stacks.provider_host", "-u", "-m", "fake_provider"] if hosted else ["-m", "fake_provider"]
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    provider = subprocess.Popen([sys.executable, *launch], env=env, start_new_session=True)
+    try:
+        code = provider.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        code = None
+    finally:
+        provider.kill()
+        provider.wait()
+    assert code == (-signal.SIGINT if hosted else None)
