@@ -11,7 +11,7 @@ On existing hosts (`names: dns` only when the spec asks: their resolvers are the
 forwards every other name to the resolvers it had before grid (the copy names.yml keeps), so the hosts still
 reach what lies beyond the cluster; it listens on its connect address alone, not the wildcard nor loopback, so a
 resolver of the host's own (systemd-resolved's 127.0.0.53, a cache on 127.0.0.1) keeps its port and stays the
-upstream it was. Its resolv.conf keeps the host's own search list and options (KEPT_RESOLV_LINES) below grid's
+upstream it was. Its resolv.conf keeps the host's own search, domain, options and sortlist lines below grid's
 marked block, so the short names of its site still resolve; grid owns the block, the owner the rest. A host whose
 /etc/resolv.conf is a link (a manager owns it) is refused, not rewritten through the link.
 
@@ -52,9 +52,6 @@ RESOLV_COPY = "/etc/grid/resolv.conf"
 RESOLV_BEFORE = "/etc/grid/resolv.conf.podman"
 """The node's resolv.conf before grid's (podman's on the lab, the host's own elsewhere): put back when the name
 service goes, and where a forwarding server finds its upstream resolvers."""
-KEPT_RESOLV_LINES = ("search", "domain", "options", "sortlist")
-"""Where the server forwards (existing hosts), the lines of the host's resolv.conf kept below grid's block:
-what the host's resolver library is told besides its name servers (roles/base/tasks/names.yml)."""
 PID_FILE = "/run/grid-dnsmasq.pid"
 RECORDS_DIGEST = "records-sha256:"
 """How a server's hosts digest begins: the plan says "name records" for it, not "hosts table"."""
@@ -155,7 +152,7 @@ def resolv_text(cluster: str, region: str, server_ip: str) -> str:
 
 def resolv_block(cluster: str, region: str, server_ip: str) -> str:
     """grid's part of a forwarding host's /etc/resolv.conf: `resolv_text` between markers, the host's own search
-    list and options (KEPT_RESOLV_LINES) below them."""
+    list and options (its search, domain, options and sortlist lines) below them."""
     return (f"# BEGIN grid cluster {cluster}\n{resolv_text(cluster, region, server_ip)}"
             f"# END grid cluster {cluster}\n")
 
