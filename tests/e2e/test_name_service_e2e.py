@@ -2,7 +2,8 @@
 grid.render.names): two regions of two nodes, each region's first node running dnsmasq. Names resolve on every node
 through its region's server; +1 node configures the new node and one record on each server, no other host's files
 move; a record deleted on the server is drift that `grid up` repairs; a server restarted still serves; switching to
-`names: hosts_file` and back converges and leaves nothing of the other behind.
+`names: hosts_file` and back converges and leaves nothing of the other behind; a pool put first moves the server,
+and the node that served stops serving.
 
 GRID_NAMES_E2E_PREFIX and GRID_NAMES_E2E_SUBNETS give the cluster's name prefix and the two /24s its fabrics take
 (a session sharing the machine keeps to its own)."""
@@ -185,3 +186,36 @@ def test_switching_to_the_hosts_file_and_back_converges_and_leaves_nothing_behin
         assert not [o for o in hostnames if o != h and o in sh(name, h, "cat /etc/hosts")], h
     assert all(resolved(name, "east-a-0001", other) == ips[other] for other in hostnames)
     assert grid("drift", str(grown), "--detailed-exitcode").code == 0
+
+
+def test_a_pool_put_first_moves_the_server_and_the_old_one_stops_serving(lab: tuple[Path, Path, str]) -> None:
+    """The 3 a.m. edit: a pool added at the top of a region's list. Its first node serves the region from then on;
+    the node that served stops its dnsmasq and keeps none of the server's files, and every node resolves through
+    the new server. Records of the cluster found later on a node that does not serve are drift; `grid up` clears
+    them."""
+    _, grown, name = lab
+    pool = "fabrics: [mgmt], roles: [compute], resources: {cpus: 0.5, memory_gb: 0.5}"
+    text = grown.read_text()
+    first = f"        - {{name: a, count: 3, {pool}}}\n"
+    assert text.count(first) == 1, text
+    moved = grown.with_name("cluster-moved.yaml")
+    moved.write_text(text.replace(first, f"        - {{name: z, count: 1, {pool}}}\n" + first))
+    up = grid("up", str(moved), "--yes", "--skip-check")
+    assert up.code == 0, up.output
+    east = ["east-z-0000", "east-a-0000", "east-a-0001", "east-a-0002"]
+    ips = {h: own_ip(name, h) for h in [*east, "west-b-0000", "west-b-0001"]}
+    assert _left_of_the_name_service(name, "east-a-0000") == "/etc/grid/resolv.conf\n"  # grid's copy: a client now
+    assert "dnsmasq" in sh(name, "east-z-0000", "cat /proc/$(cat /run/grid-dnsmasq.pid)/comm")
+    for on in east:
+        assert f"nameserver {ips['east-z-0000']}" in sh(name, on, "cat /etc/resolv.conf"), on
+        assert all(resolved(name, on, other) == ip for other, ip in ips.items()), on
+    assert grid("drift", str(moved), "--detailed-exitcode").code == 0
+
+    sh(name, "east-a-0001", f"mkdir -p /etc/grid/hosts.d && echo '198.18.0.9 stale' > /etc/grid/hosts.d/{name}")
+    drift = grid("drift", str(moved), "--json", "--detailed-exitcode")
+    assert drift.code == 2, drift.output
+    assert [i["address"] for i in json.loads(drift.stdout)["items"]] == ["east/a/node-0001"]
+    up = grid("up", str(moved), "--yes", "--skip-check")
+    assert up.code == 0, up.output
+    assert sh(name, "east-a-0001", "ls /etc/grid/hosts.d 2>/dev/null; true") == ""
+    assert grid("drift", str(moved), "--detailed-exitcode").code == 0

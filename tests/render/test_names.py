@@ -55,6 +55,7 @@ def lab(names: str | None = "dns", east: int = 2, target: str | None = None) -> 
 def ansible(template: str, **variables: Any) -> str:
     """A role template as Ansible's template module renders it (trim_blocks, trailing newline kept)."""
     env = jinja2.Environment(trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters["bool"] = lambda v: v if isinstance(v, bool) else str(v).strip().lower() in ("1", "true", "yes", "on")
     return env.from_string(template).render(**variables)
 
 
@@ -230,6 +231,99 @@ def test_on_existing_hosts_resolv_conf_keeps_the_hosts_search_list_and_drift_see
     # a file an earlier grid wrote whole (no block, no search list): the list comes back from the copy before grid
     resolv.write_text(text + "\n")
     assert task("write") == "written" and resolv.read_text() == resolv_block("lab", "east", server_ip) + own
+
+    # A full disk while the copy before grid is made (its temporary file is /dev/full): the task fails saying so,
+    # resolv.conf is as the owner left it, and no partial copy stays to be taken for the original later.
+    original = own + "nameserver 127.0.0.1\n"
+    resolv.write_text(original)
+    before.unlink()
+    part = before.with_name(before.name + ".part")
+    part.symlink_to("/dev/full")
+    failed = subprocess.run(["sh", "-c", script, "grid-names", str(before), str(copy), text, "write", forwarding],
+                            capture_output=True, text=True, check=False)
+    assert failed.returncode == 1 and "full disk" in failed.stderr, failed
+    assert resolv.read_text() == original and not before.exists() and not part.exists()
+    assert task("write") == "written" and before.read_text() == original  # the next run, with room, keeps it
+
+
+def test_a_node_that_no_longer_serves_stops_its_dnsmasq_and_is_drift_until_then(tmp_path: Path) -> None:
+    """A pool put before the region's first one moves the server: the node that served keeps the cluster's records
+    and a dnsmasq answering from them. names.yml's script (stand-in files, a process named dnsmasq) stops it and
+    removes the server's files; before that, its check and the drift probe both see the records; a server of
+    another cluster on the same host is left alone."""
+    spec = lab()
+    all_vars = collect_inputs(spec, expand(spec), KEY, None).all_vars
+    server = all_vars["grid_name_servers"]["east"]
+    assert server["hostname"] == "east-train-0000"
+    moved = lab()
+    moved_data = moved.model_dump(mode="json")
+    east = moved_data["spec"]["regions"][0]
+    east["pools"].insert(0, {**east["pools"][0], "name": "first", "count": 1})
+    moved = Cluster.model_validate(moved_data)
+    assert name_servers(moved, expand(moved))["east"]["hostname"] == "east-first-0000"
+    assert expected_digests(all_vars, "east-train-0001", "east")["file:/etc/grid/hosts.d/lab"] == "missing"
+
+    resolv, before, copy = tmp_path / "resolv.conf", tmp_path / "grid/resolv.conf.podman", tmp_path / "grid/copy"
+    records, conf, pid = tmp_path / "hosts.d/lab", tmp_path / "dnsmasq.conf", tmp_path / "dnsmasq.pid"
+    text = ansible(yaml.safe_load((BASE / "tasks/names.yml").read_text())[0]["grid_command"]["argv"][6],
+                   grid_cluster="lab", grid_region="east", base_name_server=server)
+    argv = yaml.safe_load((BASE / "tasks/names.yml").read_text())[0]["grid_command"]["argv"]
+    owner = f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}"
+    script = (argv[2].replace("/etc/resolv.conf", str(resolv)).replace("chown root:root", ":")
+              .replace("644 root root", f"644 {owner}"))
+    assert ansible(argv[9], base_serves_names=True, base_names_records_dir="/etc/grid/hosts.d",
+                   grid_cluster="lab") == ""  # the server itself: names_server.yml keeps its files
+    assert ansible(argv[9], base_serves_names=False, base_names_records_dir="/etc/grid/hosts.d",
+                   grid_cluster="lab") == "/etc/grid/hosts.d/lab"
+    before.parent.mkdir()
+    resolv.write_text(text + "\n")
+    before.write_text("nameserver 198.18.0.1\n")
+    copy.write_text(text + "\n")
+    copy.chmod(0o644)
+
+    def task(mode: str) -> str:
+        return subprocess.run(["sh", "-c", script, "grid-names", str(before), str(copy), text, mode, "",
+                               str(records), str(conf), str(pid)], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    probe = Expected("east-train-0001", "lab", server["ip"], {f"file:{records}": "missing"})
+
+    def drift() -> tuple[str, ...]:
+        out = subprocess.run(["sh", "-c", probe_script(probe)], capture_output=True, text=True, check=True).stdout
+        return differing(probe, parse_probe(out))
+
+    assert task("status") == "same" and drift() == ()  # a node that never served
+    fake = tmp_path / "dnsmasq"
+    fake.write_bytes(Path("/bin/sleep").read_bytes())
+    fake.chmod(0o755)
+
+    def serving(cluster: str) -> subprocess.Popen[bytes]:
+        records.parent.mkdir(exist_ok=True)
+        records.write_text(records_text("lab", all_vars["grid_hosts"]))
+        conf.write_text(server_conf_text(cluster))
+        daemon = subprocess.Popen([str(fake), "60"])
+        pid.write_text(f"{daemon.pid}\n")
+        return daemon
+
+    daemon = serving("lab")
+    try:
+        assert task("status") == "differs" and drift() == (f"file:{records}",)
+        assert task("write") == "written"
+        assert daemon.wait(timeout=10) != 0  # stopped
+        assert not records.exists() and not records.parent.exists() and not conf.exists() and not pid.exists()
+        assert resolv.read_text() == text + "\n"
+        assert task("status") == "same" and drift() == ()
+        other = serving("other")  # another cluster's server here (its configuration names it): not this one's
+        try:
+            assert task("write") == "written" and other.poll() is None
+            assert conf.exists() and pid.exists() and not records.exists()
+        finally:
+            other.kill()
+            other.wait()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
 
 
 def test_a_bad_value_and_an_unsupported_target_are_diagnostics_at_the_line() -> None:

@@ -16,7 +16,9 @@ marked block, so the short names of its site still resolve; grid owns the block,
 /etc/resolv.conf is a link (a manager owns it) is refused, not rewritten through the link.
 
 The server of a region is the first node of its first pool that has any (spec order, lowest index): growing
-a pool, or shrinking one short of none, never moves it, so the nodes' resolv.conf stays as it is.
+a pool, or shrinking one short of none, never moves it, so the nodes' resolv.conf stays as it is. A pool put before
+the first one does move it: every node's resolv.conf changes, and the node that served stops its dnsmasq and drops
+the server's files (names.yml), so no stale server keeps answering.
 
 On a cloud that builds one (TargetTraits.private_zone: aws, alicloud), `dns` is the cloud's private DNS instead:
 the region's stack makes a zone its network resolves through and searches (DHCP options) and one record per node
@@ -168,7 +170,8 @@ def hosts_block_entries(all_vars: Mapping[str, Any], hostname: str, ip: str) -> 
 def expected_digests(all_vars: Mapping[str, Any], hostname: str, region: str) -> dict[str, str]:
     """What the name service's tasks (roles/base/tasks/names.yml) leave on a host, as grid.drift_digest's probe
     prints it: resolv.conf (where the server forwards, grid's block of it) and grid's copy; on a server its
-    records, configuration and dnsmasq running."""
+    records, configuration and dnsmasq running; elsewhere no records of the cluster (names.yml stops a server that
+    no longer is one, and its task's check says "differs" exactly when this file is there)."""
     if not uses_dns_vars(all_vars):
         return {}
     cluster = str(all_vars["grid_cluster"])
@@ -186,6 +189,8 @@ def expected_digests(all_vars: Mapping[str, Any], hostname: str, region: str) ->
         forward_from = str(server["ip"]) if forwards else ""
         out[f"file:{NAME_SERVER_CONF}"] = _file(server_conf_text(cluster, forward_from=forward_from))
         out[f"pid:{PID_FILE}"] = "dnsmasq"
+    else:  # no records of the cluster here: a node that served before the server moved holds none once configured
+        out[f"file:{records_file(cluster)}"] = "missing"
     return out
 
 
