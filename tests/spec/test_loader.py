@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grid.diagnostics import Diagnostic, Severity
-from grid.spec import LoadedSpec, load_spec, load_spec_text
+from grid.spec import LoadedSpec, load_spec, load_spec_text, loader
 from grid.spec.loader import MAX_BYTES, load_text
 from support.specs import where
 
@@ -75,6 +77,40 @@ def test_alias_bomb_stops_fast() -> None:
     diag = only_error(load_spec_text("\n".join(levels) + "\n"))
     assert time.perf_counter() - start < 5
     assert diag.summary.startswith("the spec is too large: more than")
+
+
+def test_an_expansion_over_the_limit_is_refused_exactly_where_building_it_would_be(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bomb check counts the expansion over the distinct nodes; its verdict is the builder's own (which counts
+    by building) on documents around the limit: aliases reached at several depths, repeated and non-string keys
+    (whose values build skips), cycles and nesting too deep (left to build, which names them)."""
+    monkeypatch.setattr(loader, "MAX_NODES", 300)
+    texts = []
+    for width in range(8, 12):
+        for repeats in range(24, 30):
+            texts.append(f"a: &a [{', '.join(['x'] * width)}]\nb: [{', '.join(['*a'] * repeats)}]\n")
+            texts.append(f"a: &a {{k: [{', '.join(['x'] * width)}], k: [x], [n]: [x, x]}}\n"
+                         f"b: [{', '.join(['*a'] * (repeats * 2))}]\nc: {{d: {{e: *a}}}}\n")
+    deep = "a: &a " + "[" * 60 + "x" + "]" * 60 + "\n"
+    texts += ["a: &a [*a]\n", "a: &a [*a, *a, *a, *a]\n", deep + "b: [*a]\n", deep + "b: [[[[[[*a]]]]]]\n"]
+    verdicts = set()
+    for text in texts:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        try:
+            loader._Builder(loader.SourceMap("t.yaml")).build(node, (), 0)
+            built = "ok"
+        except loader._TooBig as exc:
+            built = str(exc)
+        try:
+            loader._refuse_bomb(node)
+            counted = "ok"
+        except loader._TooBig as exc:
+            counted = str(exc)
+        assert counted in ("ok", built), text  # the check refuses only what build refuses, saying the same
+        if built.startswith("more than"):
+            assert counted == built, text  # and refuses every expansion over the limit build would count
+        verdicts.add(built.split(" ")[0])
+    assert verdicts == {"ok", "more", "nesting"}
 
 
 def test_recursive_alias_stops() -> None:

@@ -116,6 +116,47 @@ class _Builder:
         self.problems.append(error(summary, path, hint=hint, code="yaml").at(where))
 
 
+def _refuse_bomb(root: yaml.Node) -> None:
+    """Raise _TooBig, as _Builder.build would after MAX_NODES values, for a document whose expansion is larger —
+    counted over the distinct nodes (each alias's subtree once), not by expanding it: an alias bomb is refused at
+    once instead of after building 200,000 values. Counts what build builds (not a non-string key's value, nor a
+    repeated key's). A cycle or nesting deeper than MAX_DEPTH is left to build, which says so."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values in its expansion, its height)
+    walking: set[int] = set()
+
+    def walk(node: yaml.Node, depth: int) -> tuple[int, int] | None:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known if depth + known[1] <= MAX_DEPTH else None
+        if id(node) in walking or depth > MAX_DEPTH:
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            return 1, 0
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            children = []
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value not in seen:
+                    seen.add(key_node.value)
+                    children.append(value_node)
+        else:
+            children = list(node.value)
+        walking.add(id(node))
+        size, height = 1, 0
+        for child in children:
+            found = walk(child, depth + 1)
+            if found is None:
+                return None
+            size, height = size + found[0], max(height, found[1] + 1)
+        walking.discard(id(node))
+        sizes[id(node)] = (size, height)
+        return size, height
+
+    found = walk(root, 0)
+    if found is not None and found[0] > MAX_NODES:
+        raise _TooBig(f"more than {MAX_NODES} values after expanding anchors and aliases")
+
+
 def _scalar(node: yaml.ScalarNode) -> object:
     # Resolve plain scalars with YAML 1.1 safe rules (ints, floats, bools, null), keep quoted ones as text.
     if node.style in ("'", '"', "|", ">"):
@@ -197,6 +238,8 @@ def load_text(text: str | bytes, file: str = "<spec>") -> Loaded:
                                            hint="keep one Cluster per file").at(where),))
     builder = _Builder(source)
     try:
+        if "*" in text:  # an alias: the expanded document may be far larger than the text
+            _refuse_bomb(nodes[0])
         data = builder.build(nodes[0], (), 0)
     except _TooBig as exc:
         return _fail(file, f"the spec is too large: {exc}", "remove deep nesting or anchor/alias expansion")
