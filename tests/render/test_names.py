@@ -59,6 +59,24 @@ def ansible(template: str, **variables: Any) -> str:
     return env.from_string(template).render(**variables)
 
 
+def task_argv(task_file: str) -> list[str]:
+    """The argv of the first task of roles/base/tasks/`task_file` (grid_command's or command's)."""
+    task = yaml.safe_load((BASE / "tasks" / task_file).read_text())[0]
+    return next(args["argv"] for module, args in task.items() if module in ("grid_command", "ansible.builtin.command"))
+
+
+def task_script(argv: list[str]) -> str:
+    """A task's shell script as Ansible renders it: the role's vars it names (base_names_stop) filled in."""
+    return ansible(argv[2], base_names_stop=yaml.safe_load((BASE / "vars/main.yml").read_text())["base_names_stop"])
+
+
+def names_script(argv: list[str], resolv: Path) -> str:
+    """names.yml's script on a stand-in for /etc/resolv.conf, its files owned as the test's user."""
+    owner = f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}"
+    return (task_script(argv).replace("/etc/resolv.conf", str(resolv)).replace("chown root:root", ":")
+            .replace("644 root root", f"644 {owner}"))
+
+
 def test_each_region_is_served_by_the_first_node_of_its_first_pool_and_growing_never_moves_it() -> None:
     small, grown = lab(east=2), lab(east=9)
     assert name_servers(small, expand(small)) == {"east": {"hostname": "east-train-0000", "ip": "198.18.1.2"},
@@ -197,10 +215,8 @@ def test_on_existing_hosts_resolv_conf_keeps_the_hosts_search_list_and_drift_see
     resolv, before, copy = tmp_path / "resolv.conf", tmp_path / "grid/resolv.conf.podman", tmp_path / "grid/copy"
     own = "search site.test corp.test\noptions edns0 ndots:2\n"
     resolv.write_text(own + "nameserver 127.0.0.1\n")
-    argv = yaml.safe_load((BASE / "tasks/names.yml").read_text())[0]["grid_command"]["argv"]
-    owner = f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}"
-    script = (argv[2].replace("/etc/resolv.conf", str(resolv)).replace("chown root:root", ":")
-              .replace("644 root root", f"644 {owner}"))
+    argv = task_argv("names.yml")
+    script = names_script(argv, resolv)
     text = ansible(argv[6], grid_cluster="lab", grid_region="east", base_name_server={"ip": server_ip})
     forwarding = ansible(argv[8], grid_cluster="lab", grid_names_forward=True)
     assert forwarding == "lab" and ansible(argv[8], grid_cluster="lab") == ""  # the lab writes the whole file
@@ -255,8 +271,7 @@ def test_a_node_that_no_longer_serves_stops_its_dnsmasq_and_is_drift_until_then(
     all_vars = collect_inputs(spec, expand(spec), KEY, None).all_vars
     server = all_vars["grid_name_servers"]["east"]
     assert server["hostname"] == "east-train-0000"
-    moved = lab()
-    moved_data = moved.model_dump(mode="json")
+    moved_data = lab().model_dump(mode="json")
     east = moved_data["spec"]["regions"][0]
     east["pools"].insert(0, {**east["pools"][0], "name": "first", "count": 1})
     moved = Cluster.model_validate(moved_data)
@@ -265,12 +280,9 @@ def test_a_node_that_no_longer_serves_stops_its_dnsmasq_and_is_drift_until_then(
 
     resolv, before, copy = tmp_path / "resolv.conf", tmp_path / "grid/resolv.conf.podman", tmp_path / "grid/copy"
     records, conf, pid = tmp_path / "hosts.d/lab", tmp_path / "dnsmasq.conf", tmp_path / "dnsmasq.pid"
-    text = ansible(yaml.safe_load((BASE / "tasks/names.yml").read_text())[0]["grid_command"]["argv"][6],
-                   grid_cluster="lab", grid_region="east", base_name_server=server)
-    argv = yaml.safe_load((BASE / "tasks/names.yml").read_text())[0]["grid_command"]["argv"]
-    owner = f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}"
-    script = (argv[2].replace("/etc/resolv.conf", str(resolv)).replace("chown root:root", ":")
-              .replace("644 root root", f"644 {owner}"))
+    argv = task_argv("names.yml")
+    script = names_script(argv, resolv)
+    text = ansible(argv[6], grid_cluster="lab", grid_region="east", base_name_server=server)
     assert ansible(argv[9], base_serves_names=True, base_names_records_dir="/etc/grid/hosts.d",
                    grid_cluster="lab") == ""  # the server itself: names_server.yml keeps its files
     assert ansible(argv[9], base_serves_names=False, base_names_records_dir="/etc/grid/hosts.d",
@@ -351,9 +363,9 @@ def test_leaving_dns_puts_back_the_resolv_conf_before_grid_with_the_hosts_search
         tmp_path: Path) -> None:
     """names_removed.yml's script on stand-in files: the lab's copy comes back as podman wrote it; on existing
     hosts the copy kept before grid, its search list and options those below grid's block now (the owner's)."""
-    argv = yaml.safe_load((BASE / "tasks/names_removed.yml").read_text())[0]["ansible.builtin.command"]["argv"]
     resolv, before = tmp_path / "resolv.conf", tmp_path / "resolv.conf.podman"
-    script = argv[2].replace("/etc/resolv.conf", str(resolv)).replace("/etc/grid/", f"{tmp_path}/grid/")
+    script = task_script(task_argv("names_removed.yml")).replace("/etc/resolv.conf", str(resolv)).replace(
+        "/etc/grid/", f"{tmp_path}/grid/")
 
     def leave(now: str, kept_before: str) -> str:
         resolv.write_text(now)

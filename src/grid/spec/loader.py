@@ -140,7 +140,7 @@ def _refuse_bomb(root: yaml.Node) -> None:
                     seen.add(key_node.value)
                     children.append(value_node)
         else:
-            children = list(node.value)
+            children = node.value
         walking.add(id(node))
         size, height = 1, 0
         for child in children:
