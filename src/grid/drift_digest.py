@@ -232,7 +232,8 @@ GRID_I
   x=; if [ -n "$i" ] && { read -r x < "/sys/class/net/$i/mtu"; } 2>/dev/null; then printf 'mtu:%s %s\n' "$1" "$x";
   else printf 'mtu:%s missing\n' "$1"; fi; }
 y() { i=; { read -r i < "$1"; } 2>/dev/null; x=; [ -n "$i" ] && { read -r x < "/proc/$i/comm"; } 2>/dev/null
-  printf 'pid:%s %s\n' "$1" "${x:-none}"; }
+  [ -n "$x" ] && while read -r k v _; do [ "$k" = State: ] || continue; [ "$v" = Z ] && x=zombie; break
+  done 2>/dev/null < "/proc/$i/status"; printf 'pid:%s %s\n' "$1" "${x:-none}"; }
 """
 """The lookups: st PATH sets sk sm su sg (kind, mode, owner, group: the one `stat`), hs NAME sets r (its
 sha256), hm NAME sets h and sh (home, shell: the one `getent`). bt, rt: the texts of the hosts block and root's

@@ -7,6 +7,7 @@ import hashlib
 import os
 import pwd
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -383,3 +384,46 @@ def test_leaving_dns_puts_back_the_resolv_conf_before_grid_with_the_hosts_search
         "search site.test lab.test\noptions edns0 ndots:1\nnameserver 127.0.0.1\n")
     assert leave(block + "search site.test\n", "nameserver 127.0.0.1\n") == "nameserver 127.0.0.1\nsearch site.test\n"
     assert leave(block, own) == "nameserver 127.0.0.1\n"  # the owner had taken the search list out
+
+
+def test_a_dnsmasq_that_is_a_zombie_is_down_to_the_servers_check_and_to_drift(tmp_path: Path) -> None:
+    """A dnsmasq that exited and was never reaped keeps its name in /proc: it answers nothing. The server's check
+    (names_server.yml's "Name server running", status as check mode runs it) says down, the probe says it differs;
+    a live one is running and no drift; one that is gone is down and drift."""
+    task = yaml.safe_load((BASE / "tasks/names_server.yml").read_text())[1]
+    assert task["name"] == "Name server running"
+    script = task_script(task["grid_command"]["argv"])
+    pid = tmp_path / "dnsmasq.pid"
+    probe = Expected("east-train-0000", "lab", "198.18.0.1", {f"pid:{pid}": "dnsmasq"})
+
+    def status() -> str:
+        return subprocess.run(["sh", "-c", script, "grid-names", str(pid), str(tmp_path / "conf"), "status"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    def drift() -> tuple[str, ...]:
+        out = subprocess.run(["sh", "-c", probe_script(probe)], capture_output=True, text=True, check=True)
+        assert out.stderr == ""
+        return differing(probe, parse_probe(out.stdout))
+
+    fake = tmp_path / "dnsmasq"
+    fake.write_bytes(Path("/bin/sleep").read_bytes())
+    fake.chmod(0o755)
+    live = subprocess.Popen([str(fake), "60"])
+    dead = subprocess.Popen([str(fake), "0"])  # not waited for: a zombie until the end of the test
+    try:
+        pid.write_text(f"{live.pid}\n")
+        assert status() == "running" and drift() == ()
+        status_file = Path(f"/proc/{dead.pid}/status")
+        for _ in range(200):
+            if "\nState:\tZ" in status_file.read_text():
+                break
+            time.sleep(0.05)
+        assert (Path(f"/proc/{dead.pid}/comm").read_text().strip(), "\nState:\tZ" in status_file.read_text()) == (
+            "dnsmasq", True)
+        pid.write_text(f"{dead.pid}\n")
+        assert status() == "down" and drift() == (f"pid:{pid}",)
+    finally:
+        live.kill()
+        live.wait()
+        dead.wait()
+    assert status() == "down" and drift() == (f"pid:{pid}",)  # reaped: no such process
