@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 ENV := source scripts/env.sh &&
 DEMO_SPEC := examples/local-lab/cluster.yaml
+# Two pytest workers (tests/conftest.py says how the work is shared); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: setup demo demo-down test test-fast e2e lint bench clean
 
@@ -24,13 +27,13 @@ demo-down:
 	$(ENV) grid destroy $(DEMO_SPEC) --yes
 
 test: setup lint  ## everything: unit, property and end-to-end tests
-	$(ENV) python -m pytest -q -p no:cacheprovider --durations=30
+	$(ENV) python -m pytest -q -p no:cacheprovider --durations=30 $(PARALLEL)
 
 test-fast:  ## unit tests only (no podman/Pulumi/Ansible)
-	$(ENV) python -m pytest -q -m "not e2e and not slow"
+	$(ENV) python -m pytest -q -m "not e2e and not slow" $(PARALLEL)
 
 e2e: setup
-	$(ENV) python -m pytest -q -m e2e
+	$(ENV) python -m pytest -q -m e2e $(PARALLEL)
 
 lint:
 	$(ENV) ruff check --no-cache src cli stacks templates inventories tests bench

@@ -33,7 +33,7 @@ def spec_text(name: str, count: int) -> str:
     data["spec"]["regions"], data["spec"]["links"] = [region], []
     region["pools"] = region["pools"][:1]
     region["pools"][0]["count"] = count
-    for fabric, octet in zip(region["fabrics"], (40, 41), strict=False):  # slice ag's 198.19.32.0/20
+    for fabric, octet in zip(region["fabrics"], (152, 153), strict=False):  # its own, of 198.19.144.0/20
         fabric["cidr"] = f"198.19.{octet}.0/24"
     return yaml.safe_dump(data, sort_keys=False)
 

@@ -28,7 +28,7 @@ from support.specs import two_small_regions
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # this test's, inside the range reserved for it
-SUBNETS = tuple(os.environ.get("GRID_AGENTS_E2E_SUBNETS", "198.19.96.0/24,198.19.97.0/24").split(","))[:2]
+SUBNETS = tuple(os.environ.get("GRID_AGENTS_E2E_SUBNETS", "198.19.144.0/24,198.19.145.0/24").split(","))[:2]
 PREFIX = os.environ.get("GRID_AGENTS_E2E_PREFIX", "agr-")
 INTERVAL, DRIFT_INTERVAL, LEASE = 3.0, 6.0, 12.0
 STEP = 240.0  # seconds a lab apply may take on a busy machine

@@ -33,7 +33,7 @@ from support.paths import EXAMPLES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-SUBNETS = ("198.19.48.0/24", "198.19.49.0/24")  # this test's range: 198.19.48.0/20
+SUBNETS = ("198.19.148.0/24", "198.19.149.0/24")  # this test's (of 198.19.144.0/20): tests run at once
 NODES = int(os.environ.get("ROLL_NODES", "8"))
 MAX_UNAVAILABLE = 2
 WAVES = -(-NODES // MAX_UNAVAILABLE)
@@ -192,7 +192,7 @@ def test_a_failing_health_gate_stops_the_roll_and_a_fixed_image_goes_on(tmp_path
     the later nodes keep the old image, the failed node stays drained; a fixed image rolls from that wave on."""
     name = "hc-" + secrets.token_hex(3)
     spec = tmp_path / "cluster.yaml"
-    subnets = ("198.19.50.0/24", "198.19.51.0/24")
+    subnets = ("198.19.150.0/24", "198.19.151.0/24")
     write_spec(spec, name, "v1", nodes=3, max_unavailable=1, subnets=subnets)
     try:
         up = grid("up", str(spec), "--yes", "--skip-check")

@@ -20,7 +20,7 @@ from support.paths import EXAMPLES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-SUBNETS = ("198.19.96.0/24", "198.19.97.0/24")  # this test's range (198.19.96.0/20), apart from other tests'
+SUBNETS = ("198.19.146.0/24", "198.19.147.0/24")  # this test's (of 198.19.144.0/20), apart from other tests'
 
 
 def write_spec(path: Path, name: str, *, train: int, drain_timeout: int) -> Path:

@@ -70,6 +70,16 @@ def test_disk_and_clock() -> None:
     assert judge_disk("n", "/", 8, 100).status is Status.WARNING
     assert clock_offset("1000.25\n", 1000.0, 1000.1) == pytest.approx(0.2)
     assert [judge_clock("n", s).status for s in (0.01, -0.2, 2.0)] == [Status.OK, Status.WARNING, Status.FAILED]
+    assert judge_clock("n", 0.02).found == "20 ms ahead of the controller"
+
+
+def test_a_clock_read_over_a_slow_round_trip_is_judged_by_what_is_certain() -> None:
+    # A right clock read over a 12 s round trip (a session opened again on a busy node) can seem 5 s off: the
+    # offset is only known to ± 6 s, so nothing is certain and the node is not failed.
+    slow = judge_clock("n", -5.0, uncertainty_s=6.0)
+    assert slow.status is Status.OK and slow.found == "5000 ms behind the controller (± 6000 ms: half the round trip)"
+    assert judge_clock("n", 2.0, uncertainty_s=0.5).status is Status.FAILED  # at least 1.5 s off
+    assert judge_clock("n", 1.2, uncertainty_s=0.5).status is Status.WARNING  # at least 0.7 s: maybe not 1 s
     with pytest.raises(UnreadableOutput):
         parse_df("df: /x: No such file or directory\n")
 

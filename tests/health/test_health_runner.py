@@ -8,9 +8,20 @@ import subprocess
 import threading
 from importlib import resources
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from grid.health.results import Status
-from grid.health.runner import HealthReport, NodeHealth, NodeTarget, check_nodes, node_script, read_sections
+from grid.health.runner import (
+    HealthReport,
+    NodeHealth,
+    NodeTarget,
+    check_nodes,
+    node_script,
+    read_clock,
+    read_sections,
+)
 from grid.health.suites import Suite
 
 STANDINS = Path(str(resources.files("grid.templates").joinpath("standins")))
@@ -109,3 +120,35 @@ def test_the_report_as_json_and_record() -> None:
     report = HealthReport(Suite.FULL, ())
     assert report.to_dict() == {"suite": "full", "nodes": [], "failing": [], "passed": 0}
     assert report.record().nodes == 0
+
+
+class SlowClock:
+    """A node whose clock is right, answering `date` after the delays given (the controller's clock moves on)."""
+
+    def __init__(self, delays: list[float], now: list[float], fail_after: int = 99) -> None:
+        self.delays, self.now, self.fail_after, self.reads = delays, now, fail_after, 0
+
+    def execute(self, address: str, command: str, *, timeout: float | None = None) -> tuple[int, str, str]:
+        self.reads += 1
+        if self.reads > self.fail_after:
+            return 255, "", "SSHException: Timeout opening channel."
+        delay = self.delays.pop(0)
+        self.now[0] += delay / 2
+        read_at = self.now[0]
+        self.now[0] += delay / 2
+        return 0, f"{read_at:.6f}\n", ""
+
+
+def test_a_clock_read_over_a_long_round_trip_is_read_again_and_the_shortest_kept(monkeypatch: Any) -> None:
+    import grid.health.runner as runner
+
+    now = [1000.0]
+    monkeypatch.setattr(runner.time, "time", lambda: now[0])
+    node = SlowClock([4.0, 0.5, 0.02, 9.0], now)
+    read = read_clock(node, "198.18.0.2", "date +%s.%N", 10)
+    assert node.reads == 3 and read.round_trip_s == pytest.approx(0.02)
+    node = SlowClock([4.0, 3.0, 5.0], now)
+    assert read_clock(node, "198.18.0.2", "date", 10).round_trip_s == pytest.approx(3.0)  # the best of 3
+    node = SlowClock([4.0], now, fail_after=1)  # the second read SSH did not carry: the first one stands
+    kept = read_clock(node, "198.18.0.2", "date", 10)
+    assert (kept.exit_code, kept.round_trip_s, node.reads) == (0, pytest.approx(4.0), 2)

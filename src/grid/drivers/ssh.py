@@ -143,38 +143,9 @@ class PinnedRemote:
             return created
 
     def run(self, host: str, address: str, command: str) -> tuple[int, str]:
-        import time
-
-        # A busy host can miss an SSH handshake deadline: retry connecting, never a command that ran (one
-        # whose channel went silent past the timeout may still be running there).
-        for attempt in range(3):
-            code, output, ran = self._run_once(address, command)
-            if ran or attempt == 2:
-                return code, output
-            time.sleep(1.0 + attempt)
-        return code, output
-
-    def _run_once(self, address: str, command: str) -> tuple[int, str, bool]:
-        """(exit code, output, whether the command was started): 255 and what went wrong when SSH failed."""
-        import paramiko
-
-        try:
-            client = self._client(address)
-            assert isinstance(client, paramiko.SSHClient)
-        except (paramiko.SSHException, OSError) as exc:
-            return 255, f"{type(exc).__name__}: {exc}", False
-        try:
-            _, stdout, stderr = client.exec_command(command, timeout=self._timeout)
-        except (paramiko.SSHException, OSError) as exc:  # the session was refused: nothing ran
-            self._forget(address)
-            return 255, f"{type(exc).__name__}: {exc}", False
-        try:
-            output = stdout.read().decode(errors="replace")
-            code = stdout.channel.recv_exit_status()
-            return code, output if code == 0 else output + stderr.read().decode(errors="replace"), True
-        except (paramiko.SSHException, OSError) as exc:
-            self._forget(address)
-            return 255, f"{type(exc).__name__}: {exc}", True
+        """(exit code, output): stdout, and stderr after it when the command failed."""
+        code, out, err = self.execute(address, command)
+        return code, out if code == 0 else out + err
 
     def _forget(self, address: str) -> None:
         with self._lock:
@@ -191,19 +162,21 @@ class PinnedRemote:
             try:
                 client = self._client(address)
                 assert isinstance(client, paramiko.SSHClient)
+                _, stdout, stderr = client.exec_command(command, timeout=timeout or self._timeout)
             except (paramiko.SSHException, OSError) as exc:
+                # Not connected, or the session was not opened (a busy node's sshd can miss the deadline):
+                # nothing ran, so trying again is safe; a command that started is never run twice.
+                self._forget(address)
                 if attempt == 2:
                     return 255, "", f"{type(exc).__name__}: {exc}"
-                time.sleep(1.0 + attempt)  # connecting again is safe; a command that ran is never retried
+                time.sleep(1.0 + attempt)
                 continue
             try:
-                _, stdout, stderr = client.exec_command(command, timeout=timeout or self._timeout)
                 out = stdout.read().decode(errors="replace")
                 err = stderr.read().decode(errors="replace")
                 return stdout.channel.recv_exit_status(), out, err
             except (paramiko.SSHException, OSError) as exc:
-                with self._lock:
-                    self._clients.pop(address, None)
+                self._forget(address)
                 return 255, "", f"{type(exc).__name__}: {exc}"
         return 255, "", "not connected"
 

@@ -101,12 +101,19 @@ def judge_disk(node: str, mount: str, free_bytes: int, total_bytes: int) -> Chec
                        f"warning below {DISK_FREE_WARNING:.0%} free, failed below {DISK_FREE_FAILED:.0%}")
 
 
-def judge_clock(node: str, offset_s: float) -> CheckResult:
+UNCERTAINTY_SHOWN_S = 0.01  # below it the round trip changes nothing an operator reads
+
+
+def judge_clock(node: str, offset_s: float, *, uncertainty_s: float = 0.0) -> CheckResult:
+    """The offset is known to ± half the round trip (`uncertainty_s`): only what is certain is judged, so a slow
+    round trip on a busy network never quarantines a node whose clock is right."""
     size = abs(offset_s)
-    status = (Status.FAILED if size >= CLOCK_OFFSET_FAILED_S else
-              Status.WARNING if size >= CLOCK_OFFSET_WARNING_S else Status.OK)
+    certain = max(0.0, size - uncertainty_s)
+    status = (Status.FAILED if certain >= CLOCK_OFFSET_FAILED_S else
+              Status.WARNING if certain >= CLOCK_OFFSET_WARNING_S else Status.OK)
     direction = "ahead of" if offset_s >= 0 else "behind"
-    return CheckResult(node, "clock", NODE_WIDE, status, f"{size * 1000:.0f} ms {direction} the controller",
+    spread = f" (± {uncertainty_s * 1000:.0f} ms: half the round trip)" if uncertainty_s >= UNCERTAINTY_SHOWN_S else ""
+    return CheckResult(node, "clock", NODE_WIDE, status, f"{size * 1000:.0f} ms {direction} the controller{spread}",
                        f"warning at {CLOCK_OFFSET_WARNING_S * 1000:.0f} ms, failed at {CLOCK_OFFSET_FAILED_S:g} s")
 
 

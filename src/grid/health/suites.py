@@ -78,6 +78,10 @@ class ProbeOutput:
     sent_at: float = 0.0
     received_at: float = 0.0
 
+    @property
+    def round_trip_s(self) -> float:
+        return self.received_at - self.sent_at
+
 
 # Families by the catalog entry's vendor (its first word, lower case).
 VENDOR_FAMILIES = {"nvidia": "nvidia", "huawei": "ascend", "cambricon": "cambricon", "hygon": "hygon", "amd": "amd"}
@@ -161,7 +165,8 @@ def _judge(node: str, probe: Probe, device: str, output: ProbeOutput, model: str
         return judge_diag(node, probe.parse(output.stdout))
     if probe.role is Role.DISK:
         return [judge_disk(node, mount, free, total) for mount, free, total in probe.parse(output.stdout)]
-    return [judge_clock(node, probe.parse(output.stdout, output.sent_at, output.received_at))]
+    offset = probe.parse(output.stdout, output.sent_at, output.received_at)
+    return [judge_clock(node, offset, uncertainty_s=output.round_trip_s / 2)]
 
 
 def _unusable(node: str, probe: Probe, command: str, device: str, output: ProbeOutput | None) -> CheckResult | None:
